@@ -1,0 +1,1 @@
+"""Storage layer: settings, models, migrations and every SQL query of SafeGrid."""

@@ -1,0 +1,525 @@
+"""GeoAlchemy2 models: the schema of SafeGrid (DESIGN.md core names), kept identical to the migrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+UNIT_KINDS = (
+    "city", "district", "county", "county_city", "county_other",
+    "subdistrict", "town", "township", "dev_zone", "township_other",
+    "community", "village", "village_other", "grid",
+)
+DUTY_ROLES = ("first", "leader", "supervisor", "info_officer", "grid_worker")
+RISK_LEVELS = ("red", "orange", "yellow", "blue")
+STD_GRADES = ("grade1", "grade2", "grade3", "small_micro", "none")
+SCALES = ("large", "medium", "small", "micro")
+HAZARD_LEVELS = ("general", "major")
+HAZARD_CHANNELS = ("self_check", "inspection", "public_report")
+HAZARD_STATUSES = ("reported", "rectifying", "verifying", "closed")
+INSPECTION_KINDS = ("routine", "unannounced", "double_random", "special", "review")
+INSPECTION_RESULTS = ("passed", "hazards_found", "ordered_rectify", "penalized", "closed_down")
+USER_ROLES = ("admin", "leader", "grid_manager", "planner", "inspector")
+ETL_STATUSES = ("running", "ok", "partial", "rejected", "failed")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    """Render a CHECK expression ``column IN (...)`` that also admits NULL."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IS NULL OR {column} IN ({quoted})"
+
+
+def _between(column: str, low: int, high: int) -> str:
+    """Render a CHECK expression for a nullable small integer range."""
+    return f"{column} IS NULL OR {column} BETWEEN {low} AND {high}"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a stable constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Unit(Base):
+    """A unit of the five-level grid: city, county, township, village or grid cell."""
+
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint("level BETWEEN 1 AND 5", name="level"),
+        CheckConstraint(_in("kind", UNIT_KINDS), name="kind"),
+        CheckConstraint("path LIKE '%.'", name="path_format"),
+        Index("ix_units_path_prefix", "path", postgresql_ops={"path": "text_pattern_ops"}),
+        Index("ix_units_parent_id", "parent_id"),
+        Index("ix_units_level", "level"),
+        Index("ix_units_geom", "geom", postgresql_using="gist"),
+        Index("ix_units_geom_display", "geom_display", postgresql_using="gist"),
+        Index("ix_units_label_point", "label_point", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    code_edition: Mapped[str] = mapped_column(String(10), server_default="2023")
+    name: Mapped[str] = mapped_column(String(100))
+    short_name: Mapped[str | None] = mapped_column(String(50))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    kind: Mapped[str | None] = mapped_column(String(20))
+    is_statutory: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    # Subtree key: parent path + own code + '.', e.g. '411000.411002.411002001.'; a btree with
+    # text_pattern_ops serves ``path LIKE '411000.411002.%'`` (everything under 魏都区).
+    path: Mapped[str] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True
+    )
+    geom_display: Mapped[Any] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True
+    )
+    label_point: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    area_km2: Mapped[float | None] = mapped_column(Float)
+    is_demo_geometry: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Person(Base):
+    """A named person who can hold duties."""
+
+    __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_name", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    org: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _created()
+
+
+class Duty(Base):
+    """A person's responsibility for a unit (1 leader + 2 supervisors per unit, etc.)."""
+
+    __tablename__ = "duties"
+    __table_args__ = (
+        CheckConstraint(_in("role", DUTY_ROLES), name="role"),
+        CheckConstraint("seq BETWEEN 1 AND 9", name="seq"),
+        CheckConstraint("until IS NULL OR since IS NULL OR until >= since", name="period"),
+        Index("ix_duties_unit_id", "unit_id"),
+        Index("ix_duties_person_id", "person_id"),
+        Index(
+            "uq_duties_current_slot", "unit_id", "role", "seq",
+            unique=True, postgresql_where=text("until IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
+    since: Mapped[date | None] = mapped_column(Date)
+    until: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Enterprise(Base):
+    """A production unit (生产经营单位) placed in one grid cell."""
+
+    __tablename__ = "enterprises"
+    __table_args__ = (
+        CheckConstraint(_in("risk_level", RISK_LEVELS), name="risk_level"),
+        CheckConstraint(_in("std_grade", STD_GRADES), name="std_grade"),
+        CheckConstraint(_in("scale", SCALES), name="scale"),
+        CheckConstraint(_between("supervision_tier", 1, 3), name="supervision_tier"),
+        CheckConstraint("char_length(credit_code) = 18", name="credit_code_length"),
+        Index("ix_enterprises_unit_id", "unit_id"),
+        Index("ix_enterprises_industry", "industry"),
+        Index("ix_enterprises_risk_level", "risk_level"),
+        Index("ix_enterprises_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    industry: Mapped[str | None] = mapped_column(String(30))
+    industry_detail: Mapped[str | None] = mapped_column(String(100))
+    scale: Mapped[str | None] = mapped_column(String(10))
+    employees: Mapped[int | None] = mapped_column(Integer)
+    supervising_dept: Mapped[str | None] = mapped_column(String(100))
+    supervision_tier: Mapped[int | None] = mapped_column(SmallInteger)
+    risk_level: Mapped[str | None] = mapped_column(String(10))
+    risk_method: Mapped[str | None] = mapped_column(String(100))
+    risk_assessed_at: Mapped[date | None] = mapped_column(Date)
+    std_grade: Mapped[str | None] = mapped_column(String(20))
+    key_hazardous_process: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    key_hazardous_chemical: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    has_major_hazard_source: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    address: Mapped[str | None] = mapped_column(String(300))
+    legal_rep: Mapped[str | None] = mapped_column(String(50))
+    legal_rep_phone: Mapped[str | None] = mapped_column(String(30))
+    safety_manager: Mapped[str | None] = mapped_column(String(50))
+    safety_manager_phone: Mapped[str | None] = mapped_column(String(30))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class EnterpriseRiskHistory(Base):
+    """Every risk colour an enterprise has been assessed with."""
+
+    __tablename__ = "enterprise_risk_history"
+    __table_args__ = (
+        CheckConstraint(_in("risk_level", RISK_LEVELS), name="risk_level"),
+        Index("ix_enterprise_risk_history_enterprise_id", "enterprise_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    risk_level: Mapped[str | None] = mapped_column(String(10))
+    risk_method: Mapped[str | None] = mapped_column(String(100))
+    assessed_at: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = _created()
+
+
+class HazardSource(Base):
+    """A major hazard source (重大危险源) of an enterprise, graded from its R value (GB 18218)."""
+
+    __tablename__ = "hazard_sources"
+    __table_args__ = (
+        CheckConstraint(_between("grade", 1, 4), name="grade"),
+        CheckConstraint("r_value IS NULL OR r_value >= 0", name="r_value"),
+        Index("ix_hazard_sources_enterprise_id", "enterprise_id"),
+        Index("ix_hazard_sources_unit_id", "unit_id"),
+        Index("ix_hazard_sources_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    grade: Mapped[int | None] = mapped_column(SmallInteger)
+    r_value: Mapped[Decimal | None] = mapped_column(Numeric(12, 3))
+    substances: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[date | None] = mapped_column(Date)
+    main_person: Mapped[str | None] = mapped_column(String(50))
+    main_person_phone: Mapped[str | None] = mapped_column(String(30))
+    tech_person: Mapped[str | None] = mapped_column(String(50))
+    tech_person_phone: Mapped[str | None] = mapped_column(String(30))
+    op_person: Mapped[str | None] = mapped_column(String(50))
+    op_person_phone: Mapped[str | None] = mapped_column(String(30))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class Hazard(Base):
+    """A hidden hazard (事故隐患) with its rectification life cycle and 五到位 record."""
+
+    __tablename__ = "hazards"
+    __table_args__ = (
+        CheckConstraint(_in("level", HAZARD_LEVELS), name="level"),
+        CheckConstraint(_in("channel", HAZARD_CHANNELS), name="channel"),
+        CheckConstraint(_in("status", HAZARD_STATUSES), name="status"),
+        CheckConstraint(_between("supervision_level", 1, 3), name="supervision_level"),
+        CheckConstraint("deadline IS NULL OR found_at IS NULL OR deadline >= found_at", name="deadline"),
+        CheckConstraint("status <> 'closed' OR closed_at IS NOT NULL", name="closed_at"),
+        Index("ix_hazards_enterprise_id", "enterprise_id"),
+        Index("ix_hazards_unit_id", "unit_id"),
+        Index("ix_hazards_open", "unit_id", "deadline", postgresql_where=text("status <> 'closed'")),
+        Index("ix_hazards_found_at", "found_at"),
+        Index("ix_hazards_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="SET NULL"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(50))
+    level: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    found_at: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    verified_at: Mapped[date | None] = mapped_column(Date)
+    closed_at: Mapped[date | None] = mapped_column(Date)
+    reporter: Mapped[str | None] = mapped_column(String(50))
+    supervision_level: Mapped[int | None] = mapped_column(SmallInteger)
+    supervision_at: Mapped[date | None] = mapped_column(Date)
+    # 五到位: responsibility, measures, deadline (above), funds, contingency plan.
+    resp_person: Mapped[str | None] = mapped_column(String(50))
+    resp_person_phone: Mapped[str | None] = mapped_column(String(30))
+    measures: Mapped[str | None] = mapped_column(Text)
+    funds_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    contingency_plan: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
+    )
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class HazardEvent(Base):
+    """One status change of a hazard (who, when, note)."""
+
+    __tablename__ = "hazard_events"
+    __table_args__ = (
+        CheckConstraint(_in("from_status", HAZARD_STATUSES), name="from_status"),
+        CheckConstraint(_in("to_status", HAZARD_STATUSES), name="to_status"),
+        Index("ix_hazard_events_hazard_id", "hazard_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(12))
+    to_status: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    by: Mapped[str | None] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Inspection(Base):
+    """An inspection (检查) of a unit or an enterprise by an inspector of a given level."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (
+        CheckConstraint(_between("inspector_level", 1, 4), name="inspector_level"),
+        CheckConstraint(_in("kind", INSPECTION_KINDS), name="kind"),
+        CheckConstraint(_in("result", INSPECTION_RESULTS), name="result"),
+        Index("ix_inspections_unit_id", "unit_id", "inspected_at"),
+        Index("ix_inspections_enterprise_id", "enterprise_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="SET NULL"))
+    inspector_level: Mapped[int | None] = mapped_column(SmallInteger)
+    kind: Mapped[str | None] = mapped_column(String(20))
+    inspected_at: Mapped[date] = mapped_column(Date)
+    inspectors: Mapped[str | None] = mapped_column(String(200))
+    result: Mapped[str | None] = mapped_column(String(20))
+    hazards_found: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+
+
+class User(Base):
+    """An account with a role and a scope unit."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(20))
+    scope_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Bumped on disable / password change / scope change: older sessions stop working.
+    session_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+
+
+class AuditLog(Base):
+    """Audit trail: logins, exports, user changes."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    username: Mapped[str | None] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class EtlRun(Base):
+    """One run of an ETL job (load or refresh)."""
+
+    __tablename__ = "etl_runs"
+    __table_args__ = (
+        CheckConstraint(_in("status", ETL_STATUSES), name="status"),
+        Index("ix_etl_runs_started_at", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(12), server_default="running")
+    rows_in: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rows_loaded: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    rows_rejected: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class EtlReject(Base):
+    """A rejected input row, kept with its row number, raw values and reasons (in Chinese)."""
+
+    __tablename__ = "etl_rejects"
+    __table_args__ = (Index("ix_etl_rejects_run_id", "run_id", "row_number"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("etl_runs.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    errors: Mapped[list[str]] = mapped_column(JSONB)
+
+
+class DataQualityFinding(Base):
+    """A data-quality finding that is not a rejection (point outside every grid cell, repaired polygon…)."""
+
+    __tablename__ = "dq_findings"
+    __table_args__ = (
+        Index("ix_dq_findings_run_id", "run_id"),
+        Index("ix_dq_findings_entity", "entity", "entity_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_key: Mapped[str | None] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AppConfig(Base):
+    """Tunable configuration kept in the database (risk rule weights, stock cut-off date…)."""
+
+    __tablename__ = "app_config"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UnitStats(Base):
+    """Roll-up of a unit's whole subtree, refreshed by ``safegrid etl refresh``."""
+
+    __tablename__ = "unit_stats"
+    __table_args__ = (
+        CheckConstraint(_in("risk_class", RISK_LEVELS), name="risk_class"),
+        Index("ix_unit_stats_level", "level"),
+    )
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger)
+    children: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    enterprises: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_red: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_orange: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_yellow: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_blue: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_unassessed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_open: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_overdue: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_major_open: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_supervised: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_stock_open: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_increment_open: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    sources_g1: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    sources_g2: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    sources_g3: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    sources_g4: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    persons_present: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    persons_required: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    vacancies_subtree: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_inspection_at: Mapped[date | None] = mapped_column(Date)
+    inspection_overdue: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    risk_score: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    risk_class: Mapped[str | None] = mapped_column(String(10))
+    risk_explain: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class H3Stats(Base):
+    """The same inputs as ``unit_stats`` aggregated in H3 hexagons, for heatmaps."""
+
+    __tablename__ = "h3_stats"
+    __table_args__ = (
+        CheckConstraint("res BETWEEN 0 AND 15", name="res"),
+        Index("ix_h3_stats_geom", "geom", postgresql_using="gist"),
+    )
+
+    res: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cell: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enterprises: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_red: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_orange: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_yellow: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    ent_blue: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_open: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_major_open: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    hazards_overdue: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    sources: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    risk_score: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    geom: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=4326, spatial_index=False))
+
+
+class RefreshState(Base):
+    """When each derived table was last refreshed (shown in the UI as data freshness)."""
+
+    __tablename__ = "refresh_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))

@@ -1,0 +1,1 @@
+"""SafeGrid command line: the composition root that wires geo, etl and dashboard together."""

@@ -1,0 +1,5 @@
+"""Allow ``python -m safegrid``."""
+
+from safegrid.cli import app
+
+app()

@@ -1,0 +1,13 @@
+"""The ``safegrid`` console script (typer); sub-command groups live in their own modules."""
+
+from __future__ import annotations
+
+import typer
+
+from safegrid import cli_db
+
+app = typer.Typer(
+    help="SafeGrid 安全生产网格化监管“一张图”", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(cli_db.app, name="db")

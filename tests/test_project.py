@@ -1,0 +1,91 @@
+"""Project-level checks: compose file, one-way imports, CLI contract."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# DESIGN.md §3: dashboard → layers → geo, etl → geo; nothing imports dashboard (safegrid/ is the CLI root).
+ALLOWED = {
+    "geo": {"geo"},
+    "layers": {"layers", "geo"},
+    "etl": {"etl", "geo"},
+    "dashboard": {"dashboard", "layers", "geo"},
+}
+PACKAGES = {"geo", "layers", "etl", "dashboard", "safegrid"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & PACKAGES
+
+
+def test_imports_flow_one_way() -> None:
+    bad = []
+    for pkg, allowed in ALLOWED.items():
+        for path in (ROOT / pkg).rglob("*.py"):
+            extra = _imports(path) - allowed
+            if extra:
+                bad.append(f"{path.relative_to(ROOT)} imports {sorted(extra)}")
+    assert bad == []
+
+
+def test_sql_lives_only_in_geo() -> None:
+    offenders = []
+    for pkg in ("layers", "etl", "dashboard"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if "demo_data" in path.parts:
+                continue
+            src = path.read_text(encoding="utf-8")
+            if "sqlalchemy import text" in src or ("from sqlalchemy import" in src and " text" in src):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_compose_services_images_env_healthchecks() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"db", "app", "etl"} <= set(services)
+    assert services["db"]["image"].startswith("postgis/postgis:15")
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    assert "gunicorn" in services["app"]["command"]
+    assert "dashboard.app:server" in services["app"]["command"]
+    assert services["etl"]["command"][:3] == ["safegrid", "etl", "schedule"]
+    for name in ("app", "etl", "migrate"):
+        env = services[name]["environment"]
+        assert env["SAFEGRID_DATABASE_URL"].endswith("@db:5432/safegrid")
+        assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
+    for name in ("db", "app", "etl"):
+        assert services[name]["healthcheck"]["test"]
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_env_example_documents_every_setting() -> None:
+    from geo.settings import DatabaseSettings
+
+    documented = (ROOT / ".env.example").read_text()
+    for field in DatabaseSettings.model_fields:
+        if field == "home":
+            continue
+        assert f"SAFEGRID_{field.upper()}" in documented, field
+
+
+def test_cli_usage_error_exits_2() -> None:
+    res = subprocess.run([sys.executable, "-m", "safegrid", "db", "nonsense"], capture_output=True, check=False)
+    assert res.returncode == 2
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme

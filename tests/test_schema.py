@@ -1,0 +1,90 @@
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from geo import migrate
+
+CORE_TABLES = {
+    "units", "persons", "duties", "enterprises", "hazard_sources", "hazards", "hazard_events",
+    "inspections", "users", "audit_log", "etl_runs", "etl_rejects", "unit_stats",
+}
+
+
+def test_migrated_to_head(conn: Connection) -> None:
+    assert migrate.current(conn) == migrate.head()
+
+
+def test_no_drift_between_models_and_migrations(conn: Connection) -> None:
+    assert migrate.drift(conn) == []
+
+
+def test_core_tables_exist(conn: Connection) -> None:
+    names = set(conn.execute(text(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+    )).scalars())
+    assert names >= CORE_TABLES
+
+
+def test_every_geometry_column_has_a_gist_index(conn: Connection) -> None:
+    cols = conn.execute(text("SELECT f_table_name, f_geometry_column, srid FROM geometry_columns")).all()
+    assert len(cols) >= 7
+    for table, column, srid in cols:
+        assert srid == 4326, (table, column)
+        n = conn.execute(text(
+            """
+            SELECT count(*) FROM pg_index i
+            JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = CAST(:t AS regclass) AND a.attname = :c AND am.amname = 'gist'
+            """
+        ), {"t": table, "c": column}).scalar()
+        assert n == 1, f"{table}.{column} has no GiST index"
+
+
+def _unit(conn: Connection, code: str, level: int, path: str, parent: int | None = None) -> int:
+    return conn.execute(text(
+        "INSERT INTO units (code, name, level, path, parent_id) VALUES (:c, :n, :l, :p, :parent) RETURNING id"
+    ), {"c": code, "n": code, "l": level, "p": path, "parent": parent}).scalar_one()
+
+
+def test_subtree_query_uses_the_path_index(conn: Connection) -> None:
+    city = _unit(conn, "411000", 1, "411000.")
+    county = _unit(conn, "411002", 2, "411000.411002.", city)
+    _unit(conn, "411002001", 3, "411000.411002.411002001.", county)
+    _unit(conn, "411003", 2, "411000.411003.", city)
+    rows = conn.execute(text("SELECT code FROM units WHERE path LIKE '411000.411002.%' ORDER BY code")).scalars()
+    assert list(rows) == ["411002", "411002001"]
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(conn.execute(text(
+        "EXPLAIN SELECT id FROM units WHERE path LIKE '411000.411002.%'"
+    )).scalars())
+    assert "ix_units_path_prefix" in plan
+
+
+def test_enum_checks_reject_bad_values_but_allow_nulls(conn: Connection) -> None:
+    city = _unit(conn, "411000", 1, "411000.")
+    conn.execute(text(
+        "INSERT INTO enterprises (credit_code, name, unit_id) VALUES ('91350100M000100Y43', '未评估企业', :u)"
+    ), {"u": city})
+    with pytest.raises(IntegrityError), conn.begin_nested():
+        conn.execute(text(
+            "INSERT INTO enterprises (credit_code, name, risk_level) VALUES ('91110108551385082Q', 'x', 'purple')"
+        ))
+    with pytest.raises(IntegrityError), conn.begin_nested():
+        _unit(conn, "411002", 6, "411000.411002.", city)
+
+
+def test_vacancy_is_allowed_but_a_slot_holds_one_person(conn: Connection) -> None:
+    unit = _unit(conn, "411000", 1, "411000.")
+    p1, p2 = (conn.execute(text("INSERT INTO persons (name) VALUES (:n) RETURNING id"), {"n": n}).scalar_one()
+              for n in ("张伟", "王芳"))
+    conn.execute(text("INSERT INTO duties (unit_id, person_id, role, seq) VALUES (:u, :p, 'supervisor', 1)"),
+                 {"u": unit, "p": p1})
+    with pytest.raises(IntegrityError), conn.begin_nested():
+        conn.execute(text(
+            "INSERT INTO duties (unit_id, person_id, role, seq) VALUES (:u, :p, 'supervisor', 1)"
+        ), {"u": unit, "p": p2})
+    # A former holder (until set) does not block the slot.
+    conn.execute(text("UPDATE duties SET until = current_date WHERE unit_id = :u"), {"u": unit})
+    conn.execute(text("INSERT INTO duties (unit_id, person_id, role, seq) VALUES (:u, :p, 'supervisor', 1)"),
+                 {"u": unit, "p": p2})
