@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-os.environ["SAFEGRID_PG_DATABASE"] = "safegrid_test"
+os.environ["SAFEGRID_PG_DATABASE"] = os.environ.get("SAFEGRID_TEST_DB", "safegrid_test")
 
 from sqlalchemy import Connection, Engine, create_engine, text
 
@@ -19,7 +19,7 @@ from geo import migrate
 from geo.localpg import Cluster
 from geo.settings import get_settings
 
-TEST_DB = "safegrid_test"
+TEST_DB = os.environ.get("SAFEGRID_TEST_DB", "safegrid_test")
 
 
 def _admin_engine() -> Engine:

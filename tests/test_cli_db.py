@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 
 def _sg(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, SAFEGRID_PG_DATABASE="safegrid_test")
+    env = dict(os.environ, SAFEGRID_PG_DATABASE=os.environ.get("SAFEGRID_TEST_DB", "safegrid_test"))
     return subprocess.run([sys.executable, "-m", "safegrid", *args], capture_output=True, text=True,
                           env=env, check=False)
 

@@ -1,0 +1,1 @@
+"""ETL: ledgers and boundaries → validated rows → PostGIS, and the derived-layer refresh."""
