@@ -1,0 +1,1 @@
+"""The Dash app: pages, callbacks, Flask data routes and auth."""

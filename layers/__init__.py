@@ -1,0 +1,1 @@
+"""Map layers as data: validated specs in a registry and one generic builder."""
