@@ -174,6 +174,10 @@ class Enterprise(Base):
         Index("ix_enterprises_industry", "industry"),
         Index("ix_enterprises_risk_level", "risk_level"),
         Index("ix_enterprises_geom", "geom", postgresql_using="gist"),
+        # Trigram indexes for search (substring LIKE and fuzzy word_similarity, geo/search.py).
+        Index("ix_enterprises_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_enterprises_address_trgm", "address", postgresql_using="gin",
+              postgresql_ops={"address": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

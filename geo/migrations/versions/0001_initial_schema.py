@@ -208,6 +208,8 @@ def upgrade() -> None:
     op.create_index('ix_enterprises_industry', 'enterprises', ['industry'], unique=False)
     op.create_index('ix_enterprises_risk_level', 'enterprises', ['risk_level'], unique=False)
     op.create_index('ix_enterprises_unit_id', 'enterprises', ['unit_id'], unique=False)
+    op.create_index('ix_enterprises_name_trgm', 'enterprises', ['name'], unique=False, postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
+    op.create_index('ix_enterprises_address_trgm', 'enterprises', ['address'], unique=False, postgresql_using='gin', postgresql_ops={'address': 'gin_trgm_ops'})
     op.create_table('unit_stats',
     sa.Column('unit_id', sa.Integer(), nullable=False),
     sa.Column('level', sa.SmallInteger(), nullable=False),
@@ -411,6 +413,8 @@ def downgrade() -> None:
     op.drop_index('ix_unit_stats_level', table_name='unit_stats')
     op.drop_table('unit_stats')
     op.drop_index('ix_enterprises_unit_id', table_name='enterprises')
+    op.drop_index('ix_enterprises_name_trgm', table_name='enterprises', postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
+    op.drop_index('ix_enterprises_address_trgm', table_name='enterprises', postgresql_using='gin', postgresql_ops={'address': 'gin_trgm_ops'})
     op.drop_index('ix_enterprises_risk_level', table_name='enterprises')
     op.drop_index('ix_enterprises_industry', table_name='enterprises')
     op.drop_index('ix_enterprises_geom', table_name='enterprises', postgresql_using='gist')
