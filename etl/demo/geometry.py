@@ -235,9 +235,9 @@ def build_units(seed: int) -> list[DemoUnit]:
         face_idx, cell_idx = tree.query(mreps, predicate="within")
         chosen = np.full(len(masked), -1)
         chosen[face_idx[::-1]] = cell_idx[::-1]  # first match wins
-        for f in range(len(masked)):
-            c: int = int(chosen[f]) if chosen[f] >= 0 else int(tree.nearest(mreps[f]))
-            grid_faces.setdefault(codes[c], []).append(masked[f])
+        for j in range(len(masked)):
+            cell = int(chosen[j]) if chosen[j] >= 0 else int(tree.nearest(mreps[j]))
+            grid_faces.setdefault(codes[cell], []).append(masked[j])
     # the real polygons are rebuilt from the same faces: identical to the source except for the
     # vertices the noding added on their edges (moved by < 1e-6°)
     for unit in units:
