@@ -1,0 +1,45 @@
+"""Entry module: compose the Flask server and the Dash app (``gunicorn dashboard.app:server``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import Dash
+from flask import Flask
+
+from dashboard import auth, routes, shell
+from dashboard.pages import registered_pages
+from dashboard.settings import PROJECT_ROOT, DashboardSettings, get_settings
+
+
+def create_app(settings: DashboardSettings | None = None) -> Dash:
+    """Build a new app: server config and auth, data routes, the shell and every registered page."""
+    settings = settings or get_settings()
+    server = Flask("dashboard", static_folder=None)
+    auth.init_app(server, settings)
+    routes.init_app(server)
+    # Dash's hints omit Flask for ``server`` and None for ``update_title``.
+    app = Dash(
+        "dashboard", server=server, title=settings.app_title, update_title=None,  # type: ignore[arg-type]
+        assets_folder=str(PROJECT_ROOT / "assets"), suppress_callback_exceptions=True,
+        serve_locally=True, on_error=shell.callback_error,
+    )
+    pages = registered_pages()
+    shell.init_app(app, pages, settings)
+    for page in pages:
+        if page.register:
+            page.register(app)
+    return app
+
+
+_app: Dash | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """Build the default app lazily, so importing this module in tests does not."""
+    global _app
+    if name in ("app", "server"):
+        if _app is None:
+            _app = create_app()
+        return _app if name == "app" else _app.server
+    raise AttributeError(name)

@@ -1,0 +1,134 @@
+"""How handlers obtain the caller's account and scope, and refuse what lies outside it.
+
+The account (and so the scope) is re-read from the database on every request by the flask-login
+user loader in :mod:`dashboard.auth`; nothing about the scope is stored in the cookie.
+
+* Flask data routes: decorate with :func:`scoped_route` (401 unauthenticated, 403 when a ``code``
+  URL argument lies outside the scope, 403 when the role lacks the capability) and read
+  :func:`current_scope` inside.
+* Dash callbacks: call :func:`callback_scope` (raises :class:`~dashboard.errors.NotAuthenticatedError`) and
+  pass the scope to every ``geo`` query; :func:`ensure_unit_in_scope` refuses a foreign unit code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import request
+from flask_login import UserMixin, current_user
+from sqlalchemy import Connection
+
+from dashboard.errors import ForbiddenError, NotAuthenticatedError, OutOfScopeError
+from dashboard.roles import Capability, can, role_label
+from geo.db import connect
+from geo.scope import unit_in_scope
+from geo.users import UserRecord, audit
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Account(UserMixin):
+    """The signed-in user as flask-login sees it, wrapping the account row read this request."""
+
+    def __init__(self, record: UserRecord) -> None:
+        self.record = record
+
+    def get_id(self) -> str:
+        """Session key: id and session version, so bumping the version ends old sessions."""
+        return f"{self.record.id}:{self.record.session_version}"
+
+    @property
+    def is_active(self) -> bool:
+        """Disabled accounts cannot sign in."""
+        return self.record.active
+
+    @property
+    def username(self) -> str:
+        """Login name."""
+        return self.record.username
+
+    @property
+    def label(self) -> str:
+        """Name shown in the header."""
+        return self.record.label
+
+    @property
+    def role(self) -> str:
+        """Role identifier."""
+        return self.record.role
+
+    @property
+    def role_label(self) -> str:
+        """Role in Chinese."""
+        return role_label(self.record.role)
+
+    @property
+    def scope(self) -> str:
+        """The scope string: path of the scope unit (see :mod:`geo.scope`)."""
+        return self.record.scope_path
+
+    def can(self, capability: Capability | None) -> bool:
+        """Tell whether the account's role grants ``capability``."""
+        return can(self.record.role, capability)
+
+
+def current_account() -> Account:
+    """Return the signed-in account or raise :class:`NotAuthenticatedError`."""
+    if not current_user.is_authenticated:
+        raise NotAuthenticatedError()
+    return cast(Account, current_user._get_current_object())
+
+
+def current_scope() -> str:
+    """Return the caller's scope path."""
+    return current_account().scope
+
+
+def callback_scope(capability: Capability | None = None) -> str:
+    """Return the caller's scope inside a Dash callback (and check ``capability`` when given)."""
+    account = current_account()
+    if not account.can(capability):
+        raise ForbiddenError()
+    return account.scope
+
+
+def client_ip() -> str | None:
+    """Remote address of the request (put a trusted proxy's ProxyFix in front for X-Forwarded-For)."""
+    return request.remote_addr
+
+
+def refuse_out_of_scope(what: str) -> OutOfScopeError:
+    """Audit a refused out-of-scope request (own transaction, so it survives the caller's rollback)."""
+    account = current_account()
+    with connect() as conn:
+        audit(conn, username=account.username, action="forbidden", ip=client_ip(),
+              detail={"target": what, "scope": account.record.scope_code, "path": request.path})
+    return OutOfScopeError()
+
+
+def ensure_unit_in_scope(conn: Connection, code: str) -> None:
+    """Raise :class:`OutOfScopeError` (and audit it) unless unit ``code`` lies inside the caller's scope."""
+    if not unit_in_scope(conn, scope_path=current_scope(), code=code):
+        raise refuse_out_of_scope(code)
+
+
+def scoped_route(capability: Capability | None = None) -> Callable[[F], F]:
+    """Protect a Flask data route: 401 without session, 403 without capability or for a foreign ``code``."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            account = current_account()
+            if not account.can(capability):
+                raise ForbiddenError()
+            code = kwargs.get("code")
+            if code is not None:
+                with connect() as conn:
+                    ensure_unit_in_scope(conn, str(code))
+            return view(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return decorate

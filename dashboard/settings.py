@@ -1,0 +1,65 @@
+"""Web app settings (env prefix ``SAFEGRID_``): secret key, cookies, sessions, login throttling."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The app cannot start with these settings (message in Chinese)."""
+
+
+class DashboardSettings(BaseSettings):
+    """Settings of the Dash/Flask app; ``env=prod`` requires an explicit secret key."""
+
+    model_config = SettingsConfigDict(env_prefix="SAFEGRID_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    secret_key: str | None = None
+    home: Path = PROJECT_ROOT
+    session_lifetime_minutes: int = 480
+    cookie_secure: bool = False
+    login_max_failures: int = 5
+    lockout_minutes: int = 15
+    login_ip_max_failures: int = 30
+    login_ip_window_minutes: int = 15
+    app_title: str = "安全生产网格化监管“一张图”"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the generated development secret key is kept."""
+        return self.home / ".local" / "secret_key"
+
+    def resolve_secret_key(self) -> str:
+        """Return the configured key; in dev generate one once and keep it in ``.local/secret_key``."""
+        if self.secret_key:
+            if self.env == "prod" and len(self.secret_key) < 32:
+                raise ConfigError("SAFEGRID_SECRET_KEY 太短：生产环境至少 32 个字符")
+            return self.secret_key
+        if self.env == "prod":
+            raise ConfigError("生产环境必须设置 SAFEGRID_SECRET_KEY (至少 32 个随机字符)")
+        path = self.secret_key_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another worker won the race
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> DashboardSettings:
+    """Return the cached app settings."""
+    return DashboardSettings()

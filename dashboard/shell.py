@@ -1,0 +1,94 @@
+"""The app shell: header (user, role, scope, data freshness, logout), role-filtered menu and the page router."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from dash import Dash, Input, Output, dcc, html, set_props
+from flask import request
+from flask_login import current_user
+
+from dashboard.auth import CSRF_FIELD, csrf_token
+from dashboard.errors import AppError, ForbiddenError, NotFoundError, to_app_error
+from dashboard.pages import Page, page_for_path
+from dashboard.scope import Account, current_account
+from dashboard.settings import DashboardSettings
+from geo.db import connect
+from geo.labels import LEVEL
+from geo.units import data_freshness
+
+
+def message_box(error: AppError) -> html.Div:
+    """Show a Chinese message in place of page content."""
+    return html.Div(error.message, className="sg-alert", role="alert")
+
+
+def callback_error(exc: Exception) -> None:
+    """Global Dash ``on_error``: show the mapped Chinese message in the shell alert, leave outputs as they are."""
+    set_props("shell-alert", {"children": message_box(to_app_error(exc))})
+
+
+def _freshness() -> str:
+    with connect() as conn:
+        at = data_freshness(conn)
+    return f"数据更新于 {at:%Y-%m-%d %H:%M}" if at else "数据尚未刷新"
+
+
+def _header(account: Account, pages: list[Page], title: str) -> html.Header:
+    menu = [dcc.Link(p.title, href=p.path, className="sg-nav-link", id=f"shell-nav-{p.path.strip('/') or 'home'}")
+            for p in pages if p.in_menu and account.can(p.capability)]
+    record = account.record
+    logout = html.Form(
+        [dcc.Input(type="hidden", name=CSRF_FIELD, value=csrf_token()),
+         html.Button("退出登录", type="submit", className="sg-link-button", id="shell-logout")],
+        action="/logout", method="POST", className="sg-logout",
+    )
+    return html.Header([
+        html.Div(title, className="sg-brand"),
+        html.Nav(menu, className="sg-nav"),
+        html.Div([
+            html.Span(account.label, className="sg-user", id="shell-user"),
+            html.Span(account.role_label, className="sg-role", id="shell-role"),
+            html.Span(f"{LEVEL.get(record.scope_level, '')} · {record.scope_name}", className="sg-scope",
+                      id="shell-scope", title=f"数据范围：{record.scope_name}（{record.scope_code}）"),
+            html.Span(_freshness(), className="sg-freshness", id="shell-freshness"),
+            logout,
+        ], className="sg-userbox"),
+    ], className="sg-header")
+
+
+def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
+    """Install the shell layout and the router callback on ``app``."""
+
+    def layout() -> Any:
+        body: list[Any] = [dcc.Location(id="shell-url", refresh=False)]
+        if current_user.is_authenticated:
+            body.append(_header(current_account(), pages, settings.app_title))
+        body += [html.Div(id="shell-alert"), html.Main(id="shell-content", className="sg-content")]
+        return html.Div(body, className="sg-app")
+
+    app.layout = layout
+
+    def page_guard() -> Any:
+        """Refuse a direct GET of a page the role may not use with a real 403 (not just hidden content)."""
+        page = page_for_path(pages, request.path)
+        if page is not None and current_user.is_authenticated and not current_account().can(page.capability):
+            raise ForbiddenError()
+        return None
+
+    app.server.before_request(page_guard)
+
+    @app.callback(
+        Output("shell-content", "children"), Output("shell-alert", "children"),
+        Input("shell-url", "pathname"), Input("shell-url", "search"),
+    )
+    def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
+        account = current_account()
+        page = page_for_path(pages, pathname or "/")
+        if page is None:
+            return message_box(NotFoundError("页面不存在。")), None
+        if not account.can(page.capability):
+            return message_box(ForbiddenError()), None
+        query = dict(parse_qsl((search or "").lstrip("?")))
+        return page.layout(account, query), None

@@ -1,0 +1,235 @@
+"""Accounts, password hashes (argon2), login bookkeeping and the audit log."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, text
+
+from geo.models import USER_ROLES
+from geo.scope import path_in_scope, scope_params
+
+_HASHER = PasswordHasher()
+# Verified against when the username is unknown, so both paths cost one argon2 verification.
+_DUMMY_HASH = _HASHER.hash("safegrid-no-such-user")
+MIN_PASSWORD_LENGTH = 10
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+class UserError(ValueError):
+    """A rejected account change (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """An account with its scope unit resolved."""
+
+    id: int
+    username: str
+    display_name: str | None
+    password_hash: str
+    role: str
+    active: bool
+    session_version: int
+    failed_logins: int
+    locked_until: datetime | None
+    is_locked: bool
+    last_login_at: datetime | None
+    scope_unit_id: int
+    scope_code: str
+    scope_name: str
+    scope_level: int
+    scope_path: str
+
+    @property
+    def label(self) -> str:
+        """Name shown in the UI."""
+        return self.display_name or self.username
+
+
+_USER_SELECT = """
+SELECT u."id", u."username", u."display_name", u."password_hash", u."role", u."active",
+       u."session_version", u."failed_logins", u."locked_until",
+       coalesce(u."locked_until" > now(), false) AS is_locked, u."last_login_at",
+       u."scope_unit_id", s."code", s."name", s."level", s."path"
+FROM "users" u JOIN "units" s ON s."id" = u."scope_unit_id"
+"""
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of ``password``."""
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check ``password`` against a hash; ``None`` (unknown user) costs the same and fails."""
+    try:
+        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Tell whether a hash was made with weaker parameters than the current ones."""
+    return _HASHER.check_needs_rehash(password_hash)
+
+
+def generate_password(length: int = 14) -> str:
+    """Return a random password without look-alike characters."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+
+
+def check_password_policy(password: str) -> None:
+    """Raise :class:`UserError` when ``password`` is too weak."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符")
+    if password.isdigit() or password.isalpha():
+        raise UserError("密码不能只包含数字或只包含字母")
+
+
+def get_user_by_name(conn: Connection, *, username: str) -> UserRecord | None:
+    """Return the account called ``username``."""
+    row = conn.execute(text(_USER_SELECT + 'WHERE u."username" = :n'), {"n": username}).one_or_none()
+    return UserRecord(*row) if row else None
+
+
+def get_user_by_id(conn: Connection, *, user_id: int) -> UserRecord | None:
+    """Return the account with id ``user_id``."""
+    row = conn.execute(text(_USER_SELECT + 'WHERE u."id" = :id'), {"id": user_id}).one_or_none()
+    return UserRecord(*row) if row else None
+
+
+def list_users(conn: Connection, *, scope: str | None) -> list[UserRecord]:
+    """Return the accounts whose scope unit lies in ``scope`` (None: all, for the CLI), by name."""
+    if scope is None:
+        return [UserRecord(*r) for r in conn.execute(text(_USER_SELECT + 'ORDER BY u."username"'))]
+    sql = _USER_SELECT + f'WHERE {path_in_scope("s.path")} ORDER BY u."username"'
+    return [UserRecord(*r) for r in conn.execute(text(sql), scope_params(scope))]
+
+
+def _unit_id(conn: Connection, code: str) -> int:
+    unit_id = conn.execute(text('SELECT "id" FROM "units" WHERE "code" = :c'), {"c": code}).scalar()
+    if unit_id is None:
+        raise UserError(f"数据范围单位“{code}”不存在")
+    return int(unit_id)
+
+
+def _check_role(role: str) -> None:
+    if role not in USER_ROLES:
+        raise UserError(f"角色“{role}”无效，可选：{', '.join(USER_ROLES)}")
+
+
+def create_user(
+    conn: Connection, *, username: str, password_hash: str, role: str, scope_code: str,
+    display_name: str | None = None,
+) -> int:
+    """Create an account; raise :class:`UserError` for a bad role, scope or duplicate name."""
+    _check_role(role)
+    if not username or len(username) > 50 or not username.isprintable() or " " in username:
+        raise UserError("用户名应为 1-50 个字符，且不含空格")
+    unit_id = _unit_id(conn, scope_code)
+    new_id = conn.execute(text(
+        'INSERT INTO "users" ("username", "display_name", "password_hash", "role", "scope_unit_id") '
+        'VALUES (:n, :d, :h, :r, :u) ON CONFLICT ("username") DO NOTHING RETURNING "id"'
+    ), {"n": username, "d": display_name, "h": password_hash, "r": role, "u": unit_id}).scalar()
+    if new_id is None:
+        raise UserError(f"用户“{username}”已存在")
+    return int(new_id)
+
+
+def _update(conn: Connection, username: str, assignments: str, params: dict[str, Any]) -> None:
+    """Apply an account change and bump ``session_version`` so older sessions stop working."""
+    sql = f'UPDATE "users" SET {assignments}, "session_version" = "session_version" + 1 WHERE "username" = :n'  # noqa: S608 - fixed assignments, values bound
+    if conn.execute(text(sql), {"n": username, **params}).rowcount == 0:
+        raise UserError(f"用户“{username}”不存在")
+
+
+def set_password_hash(conn: Connection, *, username: str, password_hash: str) -> None:
+    """Replace the password hash; also clears a lockout."""
+    _update(conn, username, '"password_hash" = :h, "failed_logins" = 0, "locked_until" = NULL', {"h": password_hash})
+
+
+def set_active(conn: Connection, *, username: str, active: bool) -> None:
+    """Enable or disable an account."""
+    _update(conn, username, '"active" = :a', {"a": active})
+
+
+def set_scope(conn: Connection, *, username: str, scope_code: str) -> None:
+    """Move an account's scope to the unit ``scope_code``."""
+    _update(conn, username, '"scope_unit_id" = :u', {"u": _unit_id(conn, scope_code)})
+
+
+def set_role(conn: Connection, *, username: str, role: str) -> None:
+    """Change an account's role."""
+    _check_role(role)
+    _update(conn, username, '"role" = :r', {"r": role})
+
+
+def record_login_success(conn: Connection, *, user_id: int) -> None:
+    """Reset the failure counter and remember the login time."""
+    conn.execute(text(
+        'UPDATE "users" SET "failed_logins" = 0, "locked_until" = NULL, "last_login_at" = now() WHERE "id" = :id'
+    ), {"id": user_id})
+
+
+def record_login_failure(
+    conn: Connection, *, user_id: int, max_failures: int, lockout_minutes: int
+) -> datetime | None:
+    """Count a failed login; on the ``max_failures``-th one lock the account. Return the lock end, if any."""
+    return conn.execute(text(
+        """
+        UPDATE "users" SET
+          "locked_until" = CASE WHEN "failed_logins" + 1 >= :max
+                                THEN now() + make_interval(mins => :mins) ELSE "locked_until" END,
+          "failed_logins" = CASE WHEN "failed_logins" + 1 >= :max THEN 0 ELSE "failed_logins" + 1 END
+        WHERE "id" = :id
+        RETURNING CASE WHEN "locked_until" > now() THEN "locked_until" END
+        """
+    ), {"id": user_id, "max": max_failures, "mins": lockout_minutes}).scalar()
+
+
+def audit(
+    conn: Connection, *, username: str | None, action: str, detail: dict[str, Any] | None = None,
+    ip: str | None = None,
+) -> None:
+    """Append one audit entry."""
+    conn.execute(text(
+        'INSERT INTO "audit_log" ("username", "action", "detail", "ip") VALUES (:u, :a, CAST(:d AS jsonb), :ip)'
+    ), {"u": username, "a": action, "d": json.dumps(detail, ensure_ascii=False) if detail else None, "ip": ip})
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit log row."""
+
+    at: datetime
+    username: str | None
+    action: str
+    detail: dict[str, Any] | None
+    ip: str | None
+
+
+def list_audit(
+    conn: Connection, *, limit: int = 50, username: str | None = None, action: str | None = None
+) -> list[AuditEntry]:
+    """Return the newest audit entries, optionally for one user or one action."""
+    rows = conn.execute(text(
+        'SELECT "at", "username", "action", "detail", "ip" FROM "audit_log" '
+        'WHERE (CAST(:u AS text) IS NULL OR "username" = :u) AND (CAST(:a AS text) IS NULL OR "action" = :a) '
+        'ORDER BY "at" DESC, "id" DESC LIMIT :lim'
+    ), {"u": username, "a": action, "lim": limit})
+    return [AuditEntry(*r) for r in rows]
+
+
+def recent_failures_from_ip(conn: Connection, *, ip: str, minutes: int) -> int:
+    """Count failed logins from ``ip`` in the last ``minutes`` (rate limit shared by all workers)."""
+    return int(conn.execute(text(
+        'SELECT count(*) FROM "audit_log" WHERE "action" = \'login_failed\' AND "ip" = :ip '
+        'AND "at" > now() - make_interval(mins => :mins)'
+    ), {"ip": ip, "mins": minutes}).scalar() or 0)

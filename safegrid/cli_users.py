@@ -1,0 +1,213 @@
+"""``safegrid users …`` (accounts, roles, scope, demo accounts) and ``safegrid audit``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from geo.db import connect
+from geo.labels import USER_ROLE
+from geo.models import USER_ROLES
+from geo.units import child_codes
+from geo.users import (
+    UserError,
+    audit,
+    check_password_policy,
+    create_user,
+    generate_password,
+    get_user_by_name,
+    hash_password,
+    list_audit,
+    list_users,
+    set_active,
+    set_password_hash,
+    set_role,
+    set_scope,
+)
+
+app = typer.Typer(help="账户管理：角色与数据范围", no_args_is_help=True, pretty_exceptions_enable=False)
+CITY = "411000"
+DEMO_PASSWORD_SUFFIX = "@Demo2026"
+# username, role, display name; scopes are resolved in ``demo`` from the loaded units.
+DEMO_ACCOUNTS = (
+    ("admin", "admin", "演示管理员"),
+    ("leader", "leader", "演示领导"),
+    ("planner", "planner", "演示规划员"),
+    ("inspector", "inspector", "演示执法员"),
+    ("gridmgr", "grid_manager", "演示网格管理员"),
+)
+CLI_ACTOR = "cli"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _read_password(from_stdin: bool) -> tuple[str, bool]:
+    """Return the new password and whether it was generated (then it must be shown once)."""
+    if not from_stdin:
+        return generate_password(), True
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        check_password_policy(password)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    return password, False
+
+
+def _role(role: str) -> str:
+    if role not in USER_ROLES:
+        raise _fail(f"角色“{role}”无效，可选：{', '.join(USER_ROLES)}", 2)
+    return role
+
+
+@app.command()
+def create(
+    name: str,
+    role: Annotated[str, typer.Option(help=f"角色：{', '.join(USER_ROLES)}")],
+    scope: Annotated[str, typer.Option(help="数据范围单位代码，如 411002001")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
+    display_name: Annotated[str | None, typer.Option(help="显示姓名")] = None,
+) -> None:
+    """Create an account; without --password-stdin a random password is generated and printed once."""
+    password, generated = _read_password(password_stdin)
+    try:
+        with connect() as conn:
+            create_user(conn, username=name, password_hash=hash_password(password), role=_role(role),
+                        scope_code=scope, display_name=display_name)
+            audit(conn, username=CLI_ACTOR, action="user_create", detail={"user": name, "role": role, "scope": scope})
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"已创建用户 {name}（{USER_ROLE[role]}，数据范围 {scope}）。")
+    if generated:
+        typer.echo(f"初始密码：{password}")
+
+
+@app.command(name="list")
+def list_cmd() -> None:
+    """List every account with role, scope and state."""
+    with connect() as conn:
+        users = list_users(conn, scope=None)
+    table = Table("用户名", "姓名", "角色", "数据范围", "状态", "最近登录")
+    for u in users:
+        state = "已锁定" if u.is_locked else ("正常" if u.active else "已停用")
+        last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "从未登录"
+        table.add_row(u.username, u.display_name or "", USER_ROLE.get(u.role, u.role),
+                      f"{u.scope_name}（{u.scope_code}）", state, last)
+    Console().print(table)
+
+
+def _change(name: str, action: str, detail: dict[str, str] | None = None) -> None:
+    with connect() as conn:
+        audit(conn, username=CLI_ACTOR, action=action, detail={"user": name, **(detail or {})})
+
+
+@app.command()
+def disable(name: str) -> None:
+    """Disable an account; its open sessions stop working at their next request."""
+    try:
+        with connect() as conn:
+            set_active(conn, username=name, active=False)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    _change(name, "user_disable")
+    typer.echo(f"已停用用户 {name}，其已登录会话立即失效。")
+
+
+@app.command()
+def enable(name: str) -> None:
+    """Re-enable a disabled account."""
+    try:
+        with connect() as conn:
+            set_active(conn, username=name, active=True)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    _change(name, "user_enable")
+    typer.echo(f"已启用用户 {name}。")
+
+
+@app.command(name="set-password")
+def set_password(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
+) -> None:
+    """Set a new password (also lifts a lockout and ends the user's sessions)."""
+    password, generated = _read_password(password_stdin)
+    try:
+        with connect() as conn:
+            set_password_hash(conn, username=name, password_hash=hash_password(password))
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    _change(name, "user_set_password")
+    typer.echo(f"已修改用户 {name} 的密码，其已登录会话已失效。")
+    if generated:
+        typer.echo(f"新密码：{password}")
+
+
+@app.command(name="set-scope")
+def set_scope_cmd(name: str, code: str) -> None:
+    """Move an account's data scope to unit CODE (ends the user's sessions)."""
+    try:
+        with connect() as conn:
+            set_scope(conn, username=name, scope_code=code)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    _change(name, "user_set_scope", {"scope": code})
+    typer.echo(f"已将用户 {name} 的数据范围改为 {code}，其已登录会话已失效。")
+
+
+def _demo_scopes() -> dict[str, str]:
+    """Scope per demo role: city for admin/leader/planner, a county for the inspector, a 魏都区 township."""
+    with connect() as conn:
+        counties = child_codes(conn, parent_code=CITY)
+        townships = child_codes(conn, parent_code="411002")
+    if not counties or not townships:
+        raise _fail("数据库中没有许昌市 (411000) 与魏都区 (411002) 的下级单位：请先加载演示数据 (make demo)。")
+    inspector_county = "411002" if "411002" in counties else counties[0]
+    return {"admin": CITY, "leader": CITY, "planner": CITY, "inspector": inspector_county,
+            "grid_manager": townships[0]}
+
+
+@app.command()
+def demo() -> None:
+    """Create or reset one demo account per role and print the usernames and passwords."""
+    scopes = _demo_scopes()
+    table = Table("用户名", "密码", "角色", "数据范围", title="演示账户 (密码公开，切勿用于生产环境)")
+    with connect() as conn:
+        for username, role, display in DEMO_ACCOUNTS:
+            password = username + DEMO_PASSWORD_SUFFIX
+            pw_hash = hash_password(password)
+            if get_user_by_name(conn, username=username) is None:
+                create_user(conn, username=username, password_hash=pw_hash, role=role,
+                            scope_code=scopes[role], display_name=display)
+            else:
+                set_password_hash(conn, username=username, password_hash=pw_hash)
+                set_role(conn, username=username, role=role)
+                set_scope(conn, username=username, scope_code=scopes[role])
+                set_active(conn, username=username, active=True)
+            audit(conn, username=CLI_ACTOR, action="user_demo_reset", detail={"user": username})
+            user = get_user_by_name(conn, username=username)
+            assert user is not None
+            table.add_row(username, password, USER_ROLE[role], f"{user.scope_name}（{user.scope_code}）")
+    Console().print(table)
+    typer.echo("修改密码：safegrid users set-password 用户名 [--password-stdin]")
+
+
+def audit_cmd(
+    limit: Annotated[int, typer.Option(help="显示条数")] = 50,
+    user: Annotated[str | None, typer.Option(help="只看此用户")] = None,
+    action: Annotated[str | None, typer.Option(help="只看此类操作，如 login_failed")] = None,
+) -> None:
+    """List recent audit entries (logins, refusals, exports, user changes)."""
+    with connect() as conn:
+        entries = list_audit(conn, limit=limit, username=user, action=action)
+    table = Table("时间", "用户", "操作", "详情", "IP")
+    for e in entries:
+        detail = ", ".join(f"{k}={v}" for k, v in (e.detail or {}).items())
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.username or "", e.action, detail, e.ip or "")
+    Console().print(table)
