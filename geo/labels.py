@@ -42,3 +42,5 @@ INDUSTRIES = (
 )
 # Required inspection cadence in days per unit level (四查: 市季查、县月查、乡周查、村日查).
 INSPECTION_CADENCE_DAYS = {1: 92, 2: 31, 3: 7, 4: 1}
+# Map legend classes that are not an enum value of their own.
+MAP_CLASS = {"unrated": "尚未评定", "unassessed": "未评估", "overdue": "逾期隐患"}

@@ -1,0 +1,339 @@
+"""SQL of the command map: drill-down units, breadcrumb, duty roster, open hazards and point layers.
+
+Every function takes the caller's ``scope`` (a unit path, see :mod:`geo.scope`) and returns nothing
+outside it. Polygon GeoJSON is assembled in SQL (``json_agg``) so the web layer streams one text
+value; point layers are raw when the viewport holds few points and aggregated on a snap grid
+otherwise, so no response grows with the size of the table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import Connection, text
+
+from geo.scope import path_in_scope, scope_params, unit_id_in_scope
+
+# Required duty slots per unit level: 第一责任人 + 1 名分管领导 + 2 名安全监管责任人 everywhere;
+# villages add an information officer, grid cells a grid worker.
+BASE_DUTIES: dict[str, int] = {"first": 1, "leader": 1, "supervisor": 2}
+LEVEL_DUTIES: dict[int, dict[str, int]] = {4: {"info_officer": 1}, 5: {"grid_worker": 1}}
+
+PointKind = Literal["enterprises", "sources", "hazards"]
+POINT_KINDS: tuple[PointKind, ...] = ("enterprises", "sources", "hazards")
+RAW_POINT_LIMIT = 2500  # above this many points in the viewport the layer is aggregated
+MAX_CELLS_ACROSS = 48  # aggregation never yields more than ~48 x 48 cells, whatever the bbox
+CELL_PIXELS = 56  # target aggregation cell size on screen
+
+_STAT_COLUMNS = (
+    "children", "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed",
+    "hazards_open", "hazards_overdue", "hazards_major_open", "hazards_supervised",
+    "sources_g1", "sources_g2", "sources_g3", "sources_g4", "persons_present", "persons_required",
+    "vacancies_subtree", "last_inspection_at", "inspection_overdue", "risk_score", "risk_class",
+)
+_STATS_SELECT = ", ".join(f's."{c}"' for c in _STAT_COLUMNS)
+
+# A short label for the map: drop the 居委会/村委会 suffix, and the village name from grid names.
+_LABEL_SQL = (
+    "coalesce(c.\"short_name\", CASE WHEN c.\"level\" = 5 AND p.\"name\" IS NOT NULL "
+    "THEN nullif(replace(c.\"name\", regexp_replace(p.\"name\", '(居委会|村委会)$', ''), ''), '') END, "
+    "regexp_replace(c.\"name\", '(社区居委会|居委会|村委会)$', '\\1'))"
+)
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A lon/lat bounding box (west, south, east, north) in WGS84."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @classmethod
+    def parse(cls, raw: str) -> BBox:
+        """Parse ``"w,s,e,n"``; raise ``ValueError`` (Chinese) when malformed or not lon/lat."""
+        try:
+            w, s, e, n = (float(v) for v in raw.split(","))
+        except (ValueError, AttributeError) as exc:
+            raise ValueError("bbox 参数应为 “西,南,东,北” 四个经纬度数值") from exc
+        if not all(math.isfinite(v) for v in (w, s, e, n)) or w >= e or s >= n:
+            raise ValueError("bbox 参数无效：应满足 西<东、南<北")
+        return cls(max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0))
+
+    def params(self) -> dict[str, float]:
+        """Bind parameters ``w, s, e, n``."""
+        return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
+
+
+def required_duties(level: int) -> dict[str, int]:
+    """Duty slots a unit of ``level`` must fill, by role."""
+    return {**BASE_DUTIES, **LEVEL_DUTIES.get(level, {})}
+
+
+def unit_view(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:
+    """Return a unit with stats, bounds and display flags, or None when it is not inside ``scope``."""
+    sql = (
+        'SELECT u."id", u."code", u."name", u."level", u."kind", u."path", u."is_demo_geometry", '  # noqa: S608 - scope fragment; values bound
+        'u."area_km2", s."unit_id" IS NOT NULL AS has_stats, s."refreshed_at", '
+        f"{_STATS_SELECT}, "
+        'ST_XMin(b.env) AS west, ST_YMin(b.env) AS south, ST_XMax(b.env) AS east, ST_YMax(b.env) AS north, '
+        '(SELECT count(*) FROM "units" k WHERE k."parent_id" = u."id") AS child_count, '
+        '(SELECT bool_or(k."is_demo_geometry") FROM "units" k WHERE k."parent_id" = u."id") AS demo_children '
+        'FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+        'CROSS JOIN LATERAL (SELECT ST_Envelope(coalesce(u."geom_display", u."geom")) AS env) b '
+        f'WHERE u."code" = :code AND {path_in_scope("u.path")}'
+    )
+    row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
+    if row is None:
+        return None
+    out = dict(row)
+    out["stats"] = {c: out.pop(c) for c in _STAT_COLUMNS} if out.pop("has_stats") else None
+    has_bounds = out["west"] is not None
+    out["bounds"] = [[out["south"], out["west"]], [out["north"], out["east"]]] if has_bounds else None
+    for key in ("west", "south", "east", "north"):
+        out.pop(key)
+    out["demo_geometry"] = bool(out.pop("is_demo_geometry") or out.pop("demo_children"))
+    return out
+
+
+def scope_root(conn: Connection, *, scope: str) -> str | None:
+    """Return the code of the unit the scope is rooted at."""
+    sql = 'SELECT "code" FROM "units" WHERE "path" = :scope'
+    return conn.execute(text(sql), scope_params(scope)).scalar()
+
+
+def breadcrumb(conn: Connection, *, scope: str, code: str) -> list[dict[str, Any]]:
+    """Return the unit's ancestors inside ``scope`` and the unit itself, top-down (市 › 县 › 乡镇 › 村 › 网格)."""
+    path = _unit_path(conn, scope=scope, code=code)
+    if path is None:
+        return []
+    codes = path.rstrip(".").split(".")
+    sql = (
+        'SELECT "code", "name", "level" FROM "units" '  # noqa: S608 - scope fragment; values bound
+        f'WHERE "code" = ANY(:codes) AND {path_in_scope("path")} ORDER BY "level"'
+    )
+    rows = conn.execute(text(sql), {"codes": codes, **scope_params(scope)}).mappings()
+    return [dict(r) for r in rows]
+
+
+def _unit_path(conn: Connection, *, scope: str, code: str) -> str | None:
+    sql = f'SELECT "path" FROM "units" WHERE "code" = :code AND {path_in_scope("path")}'  # noqa: S608
+    return conn.execute(text(sql), {"code": code, **scope_params(scope)}).scalar()
+
+
+def children_geojson(conn: Connection, *, scope: str, code: str) -> str | None:
+    """Return FeatureCollection text of the units to draw for ``code``: its children, or itself when it is a leaf.
+
+    Each unit is a polygon feature (``geom_display``, falling back to ``geom``) plus a label point
+    feature (``label_point``, falling back to a point on the surface) with ``kind: "label"``.
+    None when ``code`` is outside ``scope``.
+    """
+    path = _unit_path(conn, scope=scope, code=code)
+    if path is None:
+        return None
+    sql = f"""
+WITH shown AS (
+    SELECT c.* FROM "units" c
+    WHERE {path_in_scope("c.path")} AND (
+        c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :path)
+        OR (c."path" = :path AND NOT EXISTS (
+            SELECT 1 FROM "units" k WHERE k."parent_id" = c."id")))
+)
+SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f ORDER BY o), '[]'::json))::text
+FROM (
+    SELECT 0 AS o, json_build_object(
+        'type', 'Feature', 'id', c."code",
+        'geometry', ST_AsGeoJSON(coalesce(c."geom_display", c."geom"), 6)::json,
+        'properties', json_build_object(
+            'kind', 'unit', 'code', c."code", 'name', c."name", 'level', c."level",
+            'risk', s."risk_class", 'enterprises', s."enterprises", 'open', s."hazards_open",
+            'overdue', s."hazards_overdue", 'major', s."hazards_major_open")) AS f
+    FROM shown c LEFT JOIN "unit_stats" s ON s."unit_id" = c."id"
+    WHERE coalesce(c."geom_display", c."geom") IS NOT NULL
+    UNION ALL
+    SELECT 1, json_build_object(
+        'type', 'Feature', 'id', 'label-' || c."code",
+        'geometry', ST_AsGeoJSON(coalesce(c."label_point", ST_PointOnSurface(c."geom")), 6)::json,
+        'properties', json_build_object('kind', 'label', 'code', c."code", 'label', {_LABEL_SQL}))
+    FROM shown c LEFT JOIN "units" p ON p."id" = c."parent_id"
+    WHERE coalesce(c."label_point", c."geom") IS NOT NULL
+) q
+"""  # noqa: S608 - scope fragment and constant expressions; values bound
+    return conn.execute(text(sql), {"path": path, **scope_params(scope)}).scalar()
+
+
+def child_units(conn: Connection, *, scope: str, code: str) -> list[dict[str, Any]]:
+    """Return the direct children of ``code`` inside ``scope`` with their subtree KPIs, by code."""
+    sql = (
+        'SELECT c."code", c."name", c."level", c."kind", s."unit_id" IS NOT NULL AS has_stats, '  # noqa: S608 - scope fragment; values bound
+        f"{_STATS_SELECT} "
+        'FROM "units" c JOIN "units" p ON p."id" = c."parent_id" '
+        'LEFT JOIN "unit_stats" s ON s."unit_id" = c."id" '
+        f'WHERE p."code" = :code AND {path_in_scope("c.path")} AND {path_in_scope("p.path")} '
+        'ORDER BY c."code"'
+    )
+    rows = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings()
+    out = []
+    for r in rows:
+        item = dict(r)
+        item["stats"] = {c: item.pop(c) for c in _STAT_COLUMNS} if item.pop("has_stats") else None
+        out.append(item)
+    return out
+
+
+def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = None) -> dict[str, Any] | None:
+    """Return the persons on duty for unit ``code`` (by role, seq) and the vacancies against the required slots."""
+    sql = (
+        'SELECT u."level", d."role", d."seq", p."name", p."phone", p."org", p."title", d."since" '  # noqa: S608 - scope fragment; values bound
+        'FROM "units" u LEFT JOIN "duties" d ON d."unit_id" = u."id" '
+        'AND (d."until" IS NULL OR d."until" >= coalesce(:on, current_date)) '
+        'AND (d."since" IS NULL OR d."since" <= coalesce(:on, current_date)) '
+        'LEFT JOIN "persons" p ON p."id" = d."person_id" '
+        f'WHERE u."code" = :code AND {path_in_scope("u.path")} '
+        "ORDER BY array_position(ARRAY['first','leader','supervisor','info_officer','grid_worker']::text[], "
+        'd."role"::text), d."seq"'
+    )
+    rows = conn.execute(text(sql), {"code": code, "on": on, **scope_params(scope)}).mappings().all()
+    if not rows:
+        return None
+    level = int(rows[0]["level"])
+    persons = [
+        {k: r[k] for k in ("role", "seq", "name", "phone", "org", "title", "since")}
+        for r in rows if r["role"] is not None
+    ]
+    required = required_duties(level)
+    present: dict[str, int] = {}
+    for p in persons:
+        present[p["role"]] = present.get(p["role"], 0) + 1
+    vacancies = {role: n - present.get(role, 0) for role, n in required.items() if present.get(role, 0) < n}
+    return {"level": level, "persons": persons, "required": required, "vacancies": vacancies}
+
+
+def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100) -> dict[str, Any] | None:
+    """Return the open hazards of the subtree of ``code`` (overdue, major, then by deadline) and their total."""
+    path = _unit_path(conn, scope=scope, code=code)
+    if path is None:
+        return None
+    where = (
+        'h."status" <> \'closed\' AND u."path" LIKE :path || \'%\' '
+        f'AND {path_in_scope("u.path")}'
+    )
+    sql = f"""
+SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."found_at",
+       h."supervision_level", greatest(current_date - h."deadline", 0) AS days_overdue,
+       h."deadline" < current_date AS overdue, e."name" AS enterprise, u."code" AS unit_code,
+       u."name" AS unit_name, ST_X(h."geom") AS lon, ST_Y(h."geom") AS lat, count(*) OVER () AS total
+FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id"
+LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
+WHERE {where}
+ORDER BY (h."deadline" < current_date) DESC NULLS LAST, (h."level" = 'major') DESC,
+         h."deadline" NULLS LAST, h."id"
+LIMIT :limit
+"""  # noqa: S608 - scope fragment; values bound
+    rows = conn.execute(text(sql), {"path": path, "limit": limit, **scope_params(scope)}).mappings().all()
+    total = int(rows[0]["total"]) if rows else 0
+    return {"total": total, "items": [{k: v for k, v in r.items() if k != "total"} for r in rows]}
+
+
+def hazard_location(conn: Connection, *, scope: str, hazard_id: int) -> dict[str, Any] | None:
+    """Locate hazard ``hazard_id`` (lon/lat and its grid cell), or None outside ``scope``."""
+    sql = (
+        'SELECT h."id", h."code", h."title", u."code" AS unit_code, '  # noqa: S608 - scope fragment; values bound
+        'ST_X(coalesce(h."geom", e."geom")) AS lon, ST_Y(coalesce(h."geom", e."geom")) AS lat '
+        'FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
+        'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+        f'WHERE h."id" = :id AND {path_in_scope("u.path")}'
+    )
+    row = conn.execute(text(sql), {"id": hazard_id, **scope_params(scope)}).mappings().one_or_none()
+    return dict(row) if row else None
+
+
+# --- point layers -------------------------------------------------------------------------------
+
+# Per kind: FROM clause, point column, per-feature class expression, name and extra properties.
+# The class is what the JS style function colours by (see layers/registry.py).
+_POINT_SOURCES: dict[str, dict[str, str]] = {
+    "enterprises": {
+        "from": '"enterprises" t',
+        "where": "TRUE",
+        "cls": "coalesce(t.\"risk_level\", 'none')",
+        "props": "'name', t.\"name\", 'industry', t.\"industry\"",
+        "classes": "red,orange,yellow,blue,none",
+    },
+    "sources": {
+        "from": '"hazard_sources" t JOIN "enterprises" e ON e."id" = t."enterprise_id"',
+        "where": "TRUE",
+        "cls": "'g' || coalesce(t.\"grade\", 4)",
+        "props": "'name', t.\"name\", 'enterprise', e.\"name\"",
+        "classes": "g1,g2,g3,g4",
+    },
+    "hazards": {
+        "from": '"hazards" t LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id"',
+        "where": "t.\"status\" <> 'closed'",
+        "cls": "CASE WHEN t.\"deadline\" < current_date THEN 'overdue' ELSE t.\"level\" END",
+        "props": "'name', t.\"title\", 'enterprise', e.\"name\", 'deadline', t.\"deadline\"",
+        "classes": "overdue,major,general",
+    },
+}
+
+
+def _point_where(kind: str) -> str:
+    src = _POINT_SOURCES[kind]
+    return (
+        f'{src["where"]} AND t."geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
+        f'AND {unit_id_in_scope("t.unit_id")}'
+    )
+
+
+def cell_size(bbox: BBox, zoom: float) -> float:
+    """Return the aggregation cell in degrees: ~CELL_PIXELS on screen, at most MAX_CELLS_ACROSS cells across."""
+    at_zoom = 360.0 / (256.0 * 2.0 ** max(0.0, min(zoom, 22.0))) * CELL_PIXELS
+    span = max(bbox.east - bbox.west, bbox.north - bbox.south)
+    return max(at_zoom, span / MAX_CELLS_ACROSS)
+
+
+def count_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, limit: int) -> int:
+    """Count the ``kind`` points in ``bbox`` and ``scope``, counted up to ``limit + 1``."""
+    src = _POINT_SOURCES[kind]
+    sql = f'SELECT count(*) FROM (SELECT 1 FROM {src["from"]} WHERE {_point_where(kind)} LIMIT :lim) q'  # noqa: S608
+    return int(conn.execute(text(sql), {"lim": limit + 1, **bbox.params(), **scope_params(scope)}).scalar() or 0)
+
+
+def raw_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, limit: int) -> list[dict[str, Any]]:
+    """Individual points (id, lon, lat, class, name…) of ``kind`` in ``bbox`` and ``scope``."""
+    src = _POINT_SOURCES[kind]
+    sql = f"""
+SELECT t."id", ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat, {src["cls"]} AS cls,
+       json_build_object({src["props"]}) AS props
+FROM {src["from"]} WHERE {_point_where(kind)} ORDER BY t."id" LIMIT :lim
+"""  # noqa: S608 - constant per-kind SQL and the scope fragment; values bound
+    rows = conn.execute(text(sql), {"lim": limit, **bbox.params(), **scope_params(scope)}).mappings()
+    return [dict(r) for r in rows]
+
+
+def aggregated_points(
+    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, cell: float
+) -> list[dict[str, Any]]:
+    """Snap ``kind`` points in ``bbox`` and ``scope`` to a ``cell``° grid: count, per-class counts, centroid."""
+    src = _POINT_SOURCES[kind]
+    sql = f"""
+SELECT sum(q.k)::int AS n, ST_X(ST_Centroid(ST_Collect(q."geom"))) AS lon,
+       ST_Y(ST_Centroid(ST_Collect(q."geom"))) AS lat, json_object_agg(q.cls, q.k) AS classes
+FROM (
+    SELECT ST_SnapToGrid(t."geom", :cell) AS g, {src["cls"]} AS cls, count(*) AS k, ST_Collect(t."geom") AS "geom"
+    FROM {src["from"]} WHERE {_point_where(kind)}
+    GROUP BY 1, 2
+) q
+GROUP BY q.g
+"""  # noqa: S608 - constant per-kind SQL and the scope fragment; values bound
+    rows = conn.execute(text(sql), {"cell": cell, **bbox.params(), **scope_params(scope)}).mappings()
+    return [dict(r) for r in rows]
+
+
+def point_classes(kind: PointKind) -> tuple[str, ...]:
+    """Return the classes a point of ``kind`` may carry, most severe first."""
+    return tuple(_POINT_SOURCES[kind]["classes"].split(","))
