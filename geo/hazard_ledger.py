@@ -1,0 +1,163 @@
+"""The hazard ledger (隐患台账): hazards in scope with filters, whitelisted sorting and paging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
+from geo.scope import scope_params, unit_id_in_scope
+
+MAX_PAGE = 500
+MAX_EXPORT_ROWS = 50_000
+
+# Sortable columns: public name → SQL expression (nothing else is ever placed in ORDER BY).
+SORT_COLUMNS = {
+    "code": 'h."code"',
+    "title": 'h."title"',
+    "level": 'h."level"',
+    "status": 'h."status"',
+    "channel": 'h."channel"',
+    "found_at": 'h."found_at"',
+    "deadline": 'h."deadline"',
+    "closed_at": 'h."closed_at"',
+    "supervision_level": 'h."supervision_level"',
+    "overdue_days": '"overdue_days"',
+    "enterprise_name": 'e."name"',
+    "industry": 'e."industry"',
+    "unit_name": 'u."name"',
+}
+
+
+class LedgerError(ValueError):
+    """A filter or sort value that is not allowed (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class LedgerFilters:
+    """Filters of the ledger; empty tuples / None mean "any"."""
+
+    statuses: tuple[str, ...] = ()
+    open_only: bool = False
+    levels: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    overdue: bool = False
+    supervised: bool = False
+    industries: tuple[str, ...] = ()
+    found_from: date | None = None
+    found_to: date | None = None
+    text: str = ""
+    today: date | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        """Reject values outside the enumerations (they never reach SQL anyway, but fail loudly)."""
+        for values, allowed, label in ((self.statuses, HAZARD_STATUSES, "状态"), (self.levels, HAZARD_LEVELS, "等级"),
+                                       (self.channels, HAZARD_CHANNELS, "来源渠道")):
+            bad = set(values) - set(allowed)
+            if bad:
+                raise LedgerError(f"{label}取值无效：{'、'.join(sorted(bad))}")
+        if self.found_from and self.found_to and self.found_from > self.found_to:
+            raise LedgerError("起始日期不能晚于结束日期")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready mapping (for the audit log)."""
+        return {k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, tuple) else v)
+                for k, v in self.__dict__.items() if v not in ((), None, False, "") and k != "today"}
+
+
+_SELECT = """
+SELECT h."code", h."title", h."category", h."level", h."channel", h."status", h."found_at", h."deadline",
+       h."closed_at", h."supervision_level", h."resp_person", h."resp_person_phone", h."measures",
+       h."funds_yuan", h."reporter",
+       (h."status" <> 'closed' AND h."deadline" < :today) AS "overdue",
+       CASE WHEN h."status" <> 'closed' AND h."deadline" < :today THEN :today - h."deadline" END AS "overdue_days",
+       e."credit_code", e."name" AS "enterprise_name", e."industry",
+       u."code" AS "unit_code", u."name" AS "unit_name",
+       ST_Y(coalesce(h."geom", e."geom")) AS "lat", ST_X(coalesce(h."geom", e."geom")) AS "lon"
+"""
+_FROM = """
+FROM "hazards" h
+LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
+LEFT JOIN "units" u ON u."id" = h."unit_id"
+"""
+_WHERE = f"""
+WHERE {unit_id_in_scope("h.unit_id")}
+  AND (CAST(:statuses AS text[]) IS NULL OR h."status" = ANY(:statuses))
+  AND (NOT :open_only OR h."status" <> 'closed')
+  AND (CAST(:levels AS text[]) IS NULL OR h."level" = ANY(:levels))
+  AND (CAST(:channels AS text[]) IS NULL OR h."channel" = ANY(:channels))
+  AND (NOT :overdue OR (h."status" <> 'closed' AND h."deadline" < :today))
+  AND (NOT :supervised OR h."supervision_level" IS NOT NULL)
+  AND (CAST(:industries AS text[]) IS NULL OR e."industry" = ANY(:industries))
+  AND (CAST(:found_from AS date) IS NULL OR h."found_at" >= :found_from)
+  AND (CAST(:found_to AS date) IS NULL OR h."found_at" <= :found_to)
+  AND (CAST(:text AS text) IS NULL OR h."code" LIKE :text OR h."title" LIKE :text OR e."name" LIKE :text)
+"""
+
+
+def _params(scope: str, f: LedgerFilters) -> dict[str, Any]:
+    def arr(values: tuple[str, ...]) -> list[str] | None:
+        return list(values) if values else None
+
+    needle = f.text.strip()[:60]
+    lit = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {
+        "statuses": arr(f.statuses), "open_only": f.open_only, "levels": arr(f.levels),
+        "channels": arr(f.channels), "overdue": f.overdue, "supervised": f.supervised,
+        "industries": arr(f.industries), "found_from": f.found_from, "found_to": f.found_to,
+        "text": f"%{lit}%" if needle else None, "today": f.today or date.today(), **scope_params(scope),
+    }
+
+
+def order_by(sort: list[tuple[str, str]] | None) -> str:
+    """ORDER BY clause from whitelisted (column, 'asc'|'desc') pairs; default: overdue first, newest."""
+    parts = []
+    for col, direction in sort or []:
+        if col not in SORT_COLUMNS or direction.lower() not in ("asc", "desc"):
+            raise LedgerError(f"不能按“{col}”排序")
+        parts.append(f"{SORT_COLUMNS[col]} {direction.upper()} NULLS LAST")
+    if not parts:
+        parts = ['"overdue_days" DESC NULLS LAST', 'h."found_at" DESC']
+    return "ORDER BY " + ", ".join([*parts, 'h."code"'])
+
+
+def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for r in conn.execute(text(sql), params).mappings():
+        row = dict(r)
+        row["funds_yuan"] = float(row["funds_yuan"]) if row["funds_yuan"] is not None else None
+        out.append(row)
+    return out
+
+
+def hazard_page(
+    conn: Connection, *, scope: str, filters: LedgerFilters, sort: list[tuple[str, str]] | None = None,
+    offset: int = 0, limit: int = 100,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the ledger and the total number of matching hazards."""
+    params = _params(scope, filters)
+    total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
+    sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} OFFSET :off LIMIT :lim"
+    rows = _rows(conn, sql, {**params, "off": max(0, int(offset)), "lim": max(1, min(int(limit), MAX_PAGE))})
+    return rows, total
+
+
+def hazard_export_rows(
+    conn: Connection, *, scope: str, filters: LedgerFilters, sort: list[tuple[str, str]] | None = None,
+    max_rows: int = MAX_EXPORT_ROWS,
+) -> list[dict[str, Any]]:
+    """Every matching hazard (up to ``max_rows``) for the xlsx export, in ledger order."""
+    sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} LIMIT :lim"
+    return _rows(conn, sql, {**_params(scope, filters), "lim": max_rows})
+
+
+def ledger_industries(conn: Connection, *, scope: str) -> list[str]:
+    """Industries of enterprises that have hazards in ``scope`` (filter choices)."""
+    sql = (
+        'SELECT DISTINCT e."industry" FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '  # noqa: S608
+        f'WHERE e."industry" IS NOT NULL AND {unit_id_in_scope("h.unit_id")} ORDER BY 1'
+    )
+    return [str(v) for v in conn.execute(text(sql), scope_params(scope)).scalars()]

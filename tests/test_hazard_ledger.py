@@ -1,0 +1,84 @@
+"""Hazard ledger (geo/hazard_ledger.py): filters, sorting, paging, scope, whitelists."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Connection
+
+from geo.hazard_ledger import LedgerError, LedgerFilters, hazard_export_rows, hazard_page, ledger_industries, order_by
+from tests.test_search_data import CITY, JIANAN, WEIDU, inspector_world
+
+__all__ = ["inspector_world"]
+pytestmark = pytest.mark.usefixtures("inspector_world")
+TODAY = date(2026, 1, 10)
+ALL = LedgerFilters(text="TT-", today=TODAY)  # only this module's fixture hazards
+
+
+def codes(conn: Connection, scope: str, **kw) -> list[str]:  # type: ignore[no-untyped-def]
+    rows, total = hazard_page(conn, scope=scope, filters=LedgerFilters(text="TT-", today=TODAY, **kw),
+                              sort=[("code", "asc")])
+    assert total == len(rows)
+    return [r["code"] for r in rows]
+
+
+def test_scope(conn: Connection) -> None:
+    assert codes(conn, CITY) == ["TT-H1", "TT-H2", "TT-H3", "TT-H4", "TT-H5"]
+    assert codes(conn, WEIDU) == ["TT-H1", "TT-H2", "TT-H3", "TT-H4"]
+    assert codes(conn, JIANAN) == ["TT-H5"]
+
+
+def test_filters(conn: Connection) -> None:
+    assert codes(conn, CITY, statuses=("closed",)) == ["TT-H2"]
+    assert codes(conn, CITY, open_only=True) == ["TT-H1", "TT-H3", "TT-H4", "TT-H5"]
+    assert codes(conn, CITY, levels=("major",)) == ["TT-H1", "TT-H5"]
+    assert codes(conn, CITY, overdue=True) == ["TT-H1", "TT-H4", "TT-H5"]
+    assert codes(conn, CITY, supervised=True) == ["TT-H1", "TT-H5"]
+    assert codes(conn, CITY, channels=("public_report", "self_check")) == ["TT-H2", "TT-H3"]
+    assert codes(conn, CITY, industries=("烟花爆竹",)) == ["TT-H4"]
+    assert codes(conn, CITY, found_from=date(2025, 8, 1), found_to=date(2025, 9, 30)) == ["TT-H1", "TT-H4"]
+    assert codes(conn, WEIDU, overdue=True, levels=("major",)) == ["TT-H1"]
+
+
+def test_text_filter_is_literal(conn: Connection) -> None:
+    rows, _ = hazard_page(conn, scope=CITY, filters=LedgerFilters(text="液氨", today=TODAY))
+    assert [r["code"] for r in rows] == ["TT-H1"]
+    rows, total = hazard_page(conn, scope=CITY, filters=LedgerFilters(text="TT_%", today=TODAY))
+    assert (rows, total) == ([], 0)
+
+
+def test_row_contents(conn: Connection) -> None:
+    rows, _ = hazard_page(conn, scope=CITY, filters=LedgerFilters(text="TT-H1", today=TODAY))
+    (r,) = rows
+    assert r["overdue"] is True and r["overdue_days"] == (TODAY - date(2025, 10, 1)).days
+    assert (r["enterprise_name"], r["unit_code"], r["supervision_level"]) == (
+        "许昌瑞恒化工有限公司", "41100200100101", 2)
+    assert r["lat"] == pytest.approx(34.03)
+
+
+def test_sorting_and_paging(conn: Connection) -> None:
+    rows, total = hazard_page(conn, scope=CITY, filters=ALL, sort=[("found_at", "desc")], offset=1, limit=2)
+    assert total == 5
+    assert [r["code"] for r in rows] == ["TT-H1", "TT-H4"]  # H3 (2025-11-01) is on the first page
+    default, _ = hazard_page(conn, scope=CITY, filters=ALL)
+    assert default[0]["overdue_days"] == max(r["overdue_days"] or 0 for r in default)
+    assert default[-1]["overdue"] is False
+
+
+def test_export_rows_match_page(conn: Connection) -> None:
+    page, _ = hazard_page(conn, scope=WEIDU, filters=ALL, limit=500)
+    assert hazard_export_rows(conn, scope=WEIDU, filters=ALL) == page
+
+
+def test_whitelists(conn: Connection) -> None:
+    with pytest.raises(LedgerError):
+        order_by([("h.code; DROP TABLE hazards", "asc")])
+    with pytest.raises(LedgerError):
+        order_by([("code", "sideways")])
+    with pytest.raises(LedgerError):
+        LedgerFilters(statuses=("bogus",))
+    with pytest.raises(LedgerError):
+        LedgerFilters(found_from=date(2025, 2, 1), found_to=date(2025, 1, 1))
+    assert "烟花爆竹" in ledger_industries(conn, scope=WEIDU)
+    assert "烟花爆竹" not in ledger_industries(conn, scope=JIANAN)
