@@ -1,0 +1,233 @@
+"""Per-row validation of ledgers: typed cells, cross-field rules, locations. Reasons are in Chinese."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from etl.columns import LEDGERS, Column
+from etl.parse import CellError, Formula, TooLong, is_blank, parser_for
+from geo import models
+from geo.crs import InputCrs
+
+TZ = ZoneInfo("Asia/Shanghai")
+# Dates that describe something that already happened cannot lie in the future.
+NOT_FUTURE = {"found_at", "inspected_at", "closed_at", "verified_at", "risk_assessed_at", "recorded_at",
+              "supervision_at"}
+# Natural keys per kind: a key seen twice in one file rejects the later rows.
+KEYS: dict[str, tuple[str, ...]] = {
+    "persons": ("unit_code", "role", "seq"),
+    "enterprises": ("credit_code",),
+    "hazard-sources": ("code",),
+    "hazards": ("code",),
+    "inspections": ("code",),
+}
+_MODEL_TABLES: dict[str, tuple[type[models.Base], ...]] = {
+    "persons": (models.Person, models.Duty),
+    "enterprises": (models.Enterprise,),
+    "hazard-sources": (models.HazardSource,),
+    "hazards": (models.Hazard,),
+    "inspections": (models.Inspection,),
+}
+# China's bounding box: anything outside is not a ledger location in this country.
+CHINA_LON = (73.0, 136.0)
+CHINA_LAT = (3.0, 54.0)
+
+
+def today() -> date:
+    """Today in China (what "in the future" means for a bureau's ledger)."""
+    return datetime.now(TZ).date()
+
+
+def _max_length(kind: str, key: str) -> int | None:
+    for model in _MODEL_TABLES[kind]:
+        column = model.__table__.c.get(key)
+        if column is not None:
+            return getattr(column.type, "length", None)
+    return None
+
+
+@dataclass(frozen=True)
+class Field:
+    """A column of the file bound to its parser."""
+
+    column: Column
+    position: int
+    parse: Callable[[Any], Any]
+    max_length: int | None
+
+
+class RowValidator:
+    """Turn the cells of one row into typed values plus the list of reasons it is wrong."""
+
+    def __init__(self, kind: str, positions: dict[str, int], *, as_of: date | None = None,
+                 max_cell_chars: int = 32_767) -> None:
+        self.kind = kind
+        self.max_cell_chars = max_cell_chars
+        self.today = as_of or today()
+        self.fields = [
+            Field(col, positions[col.key], parser_for(col.type), _max_length(kind, col.key))
+            for col in LEDGERS[kind]
+            if col.key in positions
+        ]
+        self.required_missing = [c for c in LEDGERS[kind] if c.required and c.key not in positions]
+        self.seq_counter: dict[tuple[str, str], int] = {}
+
+    def __call__(self, cells: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
+        """Parse one row; return (values by column key, Chinese reasons)."""
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        width = len(cells)
+        for f in self.fields:
+            raw = cells[f.position] if f.position < width else None
+            if is_blank(raw):
+                if f.column.required:
+                    errors.append(f"缺少必填项“{f.column.header}”")
+                continue
+            if isinstance(raw, Formula):
+                errors.append(f"“{f.column.header}”是公式 ({raw.text[:40]})：请复制后“选择性粘贴 → 数值”再导入")
+                continue
+            if isinstance(raw, TooLong):
+                errors.append(f"“{f.column.header}”内容过长：{raw.length} 字符，单元格上限 {self.max_cell_chars} 字符")
+                continue
+            try:
+                value = f.parse(raw)
+            except CellError as exc:
+                errors.append(f"“{f.column.header}”{exc}")
+                continue
+            if f.max_length and isinstance(value, str) and len(value) > f.max_length:
+                errors.append(f"“{f.column.header}”过长 ({len(value)} 字，上限 {f.max_length} 字)")
+                continue
+            if f.column.key in NOT_FUTURE and isinstance(value, date) and value > self.today:
+                errors.append(f"“{f.column.header}” {value.isoformat()} 在未来 (今天是 {self.today.isoformat()})")
+                continue
+            values[f.column.key] = value
+        CROSS_CHECKS.get(self.kind, _no_check)(self, values, errors)
+        return values, errors
+
+
+def _no_check(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
+    """Kinds without cross-field rules."""
+
+
+def _check_persons(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
+    seq = values.get("seq")
+    if seq is not None and not 1 <= seq <= 9:
+        errors.append(f"“序号”应在 1-9 之间，实际 {seq}")
+    if seq is None and "unit_code" in values and "role" in values:
+        slot = (values["unit_code"], values["role"])
+        values["seq"] = validator.seq_counter.get(slot, 0) + 1
+    if "unit_code" in values and "role" in values:
+        slot = (values["unit_code"], values["role"])
+        validator.seq_counter[slot] = max(validator.seq_counter.get(slot, 0), values.get("seq") or 0)
+    if not values.get("person_key") and values.get("name"):
+        values["person_key"] = f"{values['name']}:{values.get('phone') or ''}"[:64]
+
+
+def _check_sources(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
+    r_value = values.get("r_value")
+    if r_value is None:
+        return
+    if r_value < 0:
+        errors.append(f"“R值”不能为负数：{r_value}")
+        return
+    expected = grade_from_r(r_value)
+    grade = values.get("grade")
+    if grade is None:
+        values["grade"] = expected
+    elif grade != expected:
+        errors.append(f"“危险源等级”为 {grade} 级，但 R 值 {r_value} 对应 {expected} 级 (GB 18218)")
+
+
+def grade_from_r(r_value: float) -> int:
+    """Major hazard source grade from its R value (GB 18218-2018): 一级 R≥100 … 四级 R<10."""
+    if r_value >= 100:
+        return 1
+    if r_value >= 50:
+        return 2
+    if r_value >= 10:
+        return 3
+    return 4
+
+
+def _check_hazards(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
+    if not values.get("credit_code") and not values.get("unit_code"):
+        errors.append("“统一社会信用代码”和“所在单位代码”至少填写一项 (群众举报的隐患填所在单位代码)")
+    found = values.get("found_at")
+    if values.get("status") == "closed" and not values.get("closed_at"):
+        errors.append("整改状态为“已销号”时必须填写“销号日期”")
+    for key, header in (("deadline", "整改期限"), ("closed_at", "销号日期"), ("verified_at", "验收日期")):
+        value = values.get(key)
+        if found and value and value < found:
+            errors.append(f"“{header}” {value.isoformat()} 早于“发现日期” {found.isoformat()}")
+
+
+CROSS_CHECKS: dict[str, Callable[[RowValidator, dict[str, Any], list[str]], None]] = {
+    "persons": _check_persons,
+    "hazard-sources": _check_sources,
+    "hazards": _check_hazards,
+}
+
+
+def row_key(kind: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Return the natural key of a parsed row, or None when part of it is missing."""
+    key = tuple(values.get(k) for k in KEYS[kind])
+    return None if any(v is None for v in key) else key
+
+
+class Locator:
+    """Converts ledger coordinates to WGS84 and checks them against the city boundary."""
+
+    def __init__(self, crs: InputCrs, city_wkb: bytes | None, city_name: str | None) -> None:
+        self.crs = crs
+        self.city: BaseGeometry | None = shapely.from_wkb(city_wkb) if city_wkb else None
+        if self.city is not None:
+            shapely.prepare(self.city)
+        self.city_name = city_name or "本市"
+
+    def check(self, rows: Sequence[tuple[dict[str, Any], list[str]]]) -> None:
+        """Convert lon/lat of every row in place (vectorised) and append location errors."""
+        index = []
+        for i, (values, errors) in enumerate(rows):
+            lon, lat = values.get("lon"), values.get("lat")
+            if lon is None and lat is None:
+                continue
+            if lon is None or lat is None:
+                errors.append("“经度”和“纬度”须同时填写")
+                values.pop("lon", None)
+                values.pop("lat", None)
+                continue
+            if lon == 0 and lat == 0:
+                errors.append("坐标为 0,0 (可能未填写或被填为默认值)")
+                continue
+            if not (CHINA_LON[0] <= lon <= CHINA_LON[1] and CHINA_LAT[0] <= lat <= CHINA_LAT[1]):
+                if CHINA_LON[0] <= lat <= CHINA_LON[1] and CHINA_LAT[0] <= lon <= CHINA_LAT[1]:
+                    errors.append(f"经纬度可能填反：经度 {lon}、纬度 {lat} (经度应约为 {lat}，纬度应约为 {lon})")
+                else:
+                    errors.append(f"坐标 ({lon}, {lat}) 不在中国境内")
+                continue
+            index.append(i)
+        if not index:
+            return
+        lons = np.array([rows[i][0]["lon"] for i in index], dtype=np.float64)
+        lats = np.array([rows[i][0]["lat"] for i in index], dtype=np.float64)
+        x, y = self.crs.to_wgs84(lons, lats)
+        inside = shapely.intersects_xy(self.city, x, y) if self.city is not None else np.ones(len(index), bool)
+        swapped = (shapely.intersects_xy(self.city, lats, lons) if self.city is not None
+                   else np.zeros(len(index), bool))
+        for j, i in enumerate(index):
+            values, errors = rows[i]
+            if inside[j]:
+                values["lon"], values["lat"] = round(float(x[j]), 7), round(float(y[j]), 7)
+            elif swapped[j]:
+                errors.append(f"经纬度可能填反：({values['lon']}, {values['lat']}) 不在{self.city_name}内，"
+                              f"交换后 ({values['lat']}, {values['lon']}) 在{self.city_name}内")
+            else:
+                errors.append(f"坐标 ({values['lon']}, {values['lat']}) 不在{self.city_name}边界内")

@@ -1,0 +1,568 @@
+"""Every SQL statement of the ETL loaders: run log, staging with COPY, set-based upserts, grid assignment.
+
+Loads stage validated rows in a temporary table (COPY, CSV format) and then move them with one
+``INSERT … ON CONFLICT DO UPDATE … WHERE (old) IS DISTINCT FROM (new)`` per table, so loading the
+same file twice writes nothing (``updated_at`` and ``xmin`` stay as they were). Identifiers come
+from the whitelists below and are quoted; values are always bound.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def _q(name: str) -> str:
+    """Quote an identifier (our own whitelisted names only)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+# --- run log ----------------------------------------------------------------------------------
+
+def start_run(conn: Connection, *, job: str, source: str | None, sha256: str | None,
+              options: Mapping[str, Any] | None) -> int:
+    """Insert an ``etl_runs`` row with status ``running`` and return its id."""
+    stmt = text(
+        "INSERT INTO etl_runs (job, source, sha256, options, status) "
+        "VALUES (:job, :source, :sha256, :options, 'running') RETURNING id"
+    ).bindparams(bindparam("options", type_=JSONB))
+    return int(conn.execute(stmt, {"job": job, "source": source, "sha256": sha256, "options": options}).scalar_one())
+
+
+def finish_run(conn: Connection, *, run_id: int, status: str, rows_in: int, rows_loaded: int,
+               rows_rejected: int, message: str | None) -> None:
+    """Write the final status, counts and message of a run."""
+    conn.execute(
+        text(
+            "UPDATE etl_runs SET status = :status, finished_at = clock_timestamp(), rows_in = :rows_in, "
+            "rows_loaded = :rows_loaded, rows_rejected = :rows_rejected, message = :message WHERE id = :run_id"
+        ),
+        {"run_id": run_id, "status": status, "rows_in": rows_in, "rows_loaded": rows_loaded,
+         "rows_rejected": rows_rejected, "message": message},
+    )
+
+
+Reject = tuple[int, Mapping[str, Any], Sequence[str]]
+Finding = tuple[str, str | None, str, str]
+
+
+def insert_rejects(conn: Connection, *, run_id: int, rejects: Iterable[Reject]) -> int:
+    """Store rejected rows (row number as the user sees it, raw cells, Chinese reasons) with COPY."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    count = 0
+    for row_number, raw, errors in rejects:
+        writer.writerow((run_id, row_number, json.dumps(raw, ensure_ascii=False),
+                         json.dumps(list(errors), ensure_ascii=False)))
+        count += 1
+    if count:
+        _copy(conn, "COPY etl_rejects (run_id, row_number, raw, errors) FROM STDIN WITH (FORMAT csv)", buf)
+    return count
+
+
+def recent_runs(conn: Connection, *, limit: int = 20, job: str | None = None) -> list[dict[str, Any]]:
+    """Return the most recent runs, newest first, with their duration in seconds."""
+    rows = conn.execute(
+        text(
+            "SELECT id, job, source, sha256, status, started_at, finished_at, rows_in, rows_loaded, rows_rejected, "
+            "message, EXTRACT(EPOCH FROM (finished_at - started_at)) AS seconds FROM etl_runs "
+            "WHERE CAST(:job AS text) IS NULL OR job = :job ORDER BY id DESC LIMIT :limit"
+        ),
+        {"limit": limit, "job": job},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def run_rejects(conn: Connection, *, run_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Return the first rejected rows of a run, by row number."""
+    rows = conn.execute(
+        text("SELECT row_number, raw, errors FROM etl_rejects WHERE run_id = :run_id "
+             "ORDER BY row_number, id LIMIT :limit"),
+        {"run_id": run_id, "limit": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def run_findings(conn: Connection, *, run_id: int) -> list[dict[str, Any]]:
+    """Data-quality findings written by a run."""
+    rows = conn.execute(
+        text("SELECT entity, entity_key, kind, detail FROM dq_findings WHERE run_id = :run_id ORDER BY id"),
+        {"run_id": run_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def insert_findings(conn: Connection, *, run_id: int | None, findings: Iterable[Finding]) -> int:
+    """Store data-quality findings ``(entity, entity_key, kind, detail)``."""
+    params = [{"run_id": run_id, "entity": e, "key": k, "kind": kind, "detail": d} for e, k, kind, d in findings]
+    if params:
+        conn.execute(
+            text("INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
+                 "VALUES (:run_id, :entity, :key, :kind, :detail)"),
+            params,
+        )
+    return len(params)
+
+
+def set_load_timeout(conn: Connection, *, ms: int) -> None:
+    """Give the load transaction its own statement timeout (0 = none)."""
+    conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(ms))})
+
+
+# --- lookups used by validation ---------------------------------------------------------------
+
+def city_boundary(conn: Connection) -> tuple[bytes | None, str | None]:
+    """WKB of the union of the level-1 units (the city) and their names, or (None, None)."""
+    row = conn.execute(
+        text("SELECT ST_AsBinary(ST_Union(geom)) AS wkb, string_agg(name, '、' ORDER BY code) AS name "
+             "FROM units WHERE level = 1 AND geom IS NOT NULL")
+    ).one()
+    return (bytes(row.wkb) if row.wkb is not None else None), row.name
+
+
+def units_by_code(conn: Connection, *, codes: Sequence[str]) -> dict[str, int]:
+    """Level of each existing unit among ``codes``."""
+    rows = conn.execute(text("SELECT code, level FROM units WHERE code = ANY(:codes)"), {"codes": list(codes)})
+    return {r.code: int(r.level) for r in rows}
+
+
+def enterprises_by_credit_code(conn: Connection, *, codes: Sequence[str]) -> set[str]:
+    """Return the credit codes among ``codes`` that exist in ``enterprises``."""
+    rows = conn.execute(text("SELECT credit_code FROM enterprises WHERE credit_code = ANY(:codes)"),
+                        {"codes": list(codes)})
+    return {r.credit_code for r in rows}
+
+
+def count_rows(conn: Connection, *, table: str) -> int:
+    """Row count of one of the loaded tables."""
+    if table not in TABLES:
+        raise ValueError(table)
+    return int(conn.execute(text(f"SELECT count(*) FROM {_q(table)}")).scalar_one())  # noqa: S608
+
+
+TABLES = ("units", "persons", "duties", "enterprises", "enterprise_risk_history", "hazard_sources", "hazards",
+          "hazard_events", "inspections", "dq_findings", "etl_rejects", "etl_runs")
+
+
+# --- staging ----------------------------------------------------------------------------------
+
+# Staging columns per ledger kind: name → PostgreSQL type. ``row_number`` comes first everywhere.
+STAGE_COLUMNS: dict[str, dict[str, str]] = {
+    "enterprises": {
+        "credit_code": "text", "name": "text", "industry": "text", "industry_detail": "text", "scale": "text",
+        "employees": "int", "supervising_dept": "text", "supervision_tier": "smallint", "risk_level": "text",
+        "risk_method": "text", "risk_assessed_at": "date", "std_grade": "text", "key_hazardous_process": "bool",
+        "key_hazardous_chemical": "bool", "has_major_hazard_source": "bool", "address": "text", "legal_rep": "text",
+        "legal_rep_phone": "text", "safety_manager": "text", "safety_manager_phone": "text", "lon": "float8",
+        "lat": "float8", "grid_code": "text",
+    },
+    "hazard-sources": {
+        "code": "text", "credit_code": "text", "name": "text", "grade": "smallint", "r_value": "numeric",
+        "substances": "text", "recorded_at": "date", "main_person": "text", "main_person_phone": "text",
+        "tech_person": "text", "tech_person_phone": "text", "op_person": "text", "op_person_phone": "text",
+        "lon": "float8", "lat": "float8",
+    },
+    "hazards": {
+        "code": "text", "credit_code": "text", "unit_code": "text", "title": "text", "description": "text",
+        "category": "text", "level": "text", "channel": "text", "status": "text", "found_at": "date",
+        "deadline": "date", "verified_at": "date", "closed_at": "date", "reporter": "text",
+        "supervision_level": "smallint", "supervision_at": "date", "resp_person": "text",
+        "resp_person_phone": "text", "measures": "text", "funds_yuan": "numeric", "contingency_plan": "text",
+        "lon": "float8", "lat": "float8",
+    },
+    "inspections": {
+        "code": "text", "unit_code": "text", "credit_code": "text", "inspector_level": "smallint", "kind": "text",
+        "inspected_at": "date", "inspectors": "text", "result": "text", "hazards_found": "int", "note": "text",
+    },
+    "persons": {
+        "unit_code": "text", "role": "text", "seq": "smallint", "name": "text", "phone": "text", "org": "text",
+        "title": "text", "since": "date", "person_key": "text",
+    },
+}
+STAGE = "etl_stage"
+
+
+def create_stage(conn: Connection, *, kind: str) -> None:
+    """Create the temporary staging table of ``kind`` (dropped at commit or rollback)."""
+    cols = ", ".join(f"{_q(name)} {pgtype}" for name, pgtype in STAGE_COLUMNS[kind].items())
+    conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    conn.execute(text(f"CREATE TEMP TABLE {STAGE} (row_number int PRIMARY KEY, {cols}) ON COMMIT DROP"))
+
+
+def _copy(conn: Connection, sql: str, buf: io.StringIO) -> None:
+    buf.seek(0)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.copy_expert(sql, buf)
+    finally:
+        cursor.close()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return value
+
+
+def copy_stage(conn: Connection, *, kind: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> int:
+    """COPY validated rows ``(row_number, values)`` into the staging table."""
+    names = list(STAGE_COLUMNS[kind])
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    for number, values in rows:
+        writer.writerow([number, *(_csv_value(values.get(n)) for n in names)])
+    cols = ", ".join(["row_number", *(_q(n) for n in names)])
+    # Empty fields are NULL in CSV COPY; csv.writer writes None as an empty unquoted field.
+    _copy(conn, f"COPY {STAGE} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
+    return len(rows)
+
+
+# --- upserts ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """How staged rows of one ledger kind become rows of one table."""
+
+    table: str
+    key: str
+    columns: tuple[str, ...]  # copied from the stage column of the same name
+    joins: str = ""
+    computed: tuple[tuple[str, str], ...] = ()  # (column, SQL expression over s/e/u/g)
+    located: bool = False  # has geom + unit_id placed by the grid assignment
+    fallback_unit: str = "NULL"  # unit_id when the row has no location
+    updated_at: bool = True
+
+
+_POINT = "CASE WHEN s.lon IS NOT NULL AND s.lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END"
+
+TARGETS: dict[str, Target] = {
+    "enterprises": Target(
+        "enterprises", "credit_code",
+        ("name", "industry", "industry_detail", "scale", "employees", "supervising_dept", "supervision_tier",
+         "risk_level", "risk_method", "risk_assessed_at", "std_grade", "key_hazardous_process",
+         "key_hazardous_chemical", "has_major_hazard_source", "address", "legal_rep", "legal_rep_phone",
+         "safety_manager", "safety_manager_phone"),
+        joins="LEFT JOIN units g ON g.code = s.grid_code",
+        computed=(("geom", _POINT),),
+        located=True, fallback_unit="g.id",
+    ),
+    "hazard-sources": Target(
+        "hazard_sources", "code",
+        ("name", "grade", "r_value", "substances", "recorded_at", "main_person", "main_person_phone", "tech_person",
+         "tech_person_phone", "op_person", "op_person_phone"),
+        joins="JOIN enterprises e ON e.credit_code = s.credit_code",
+        computed=(("enterprise_id", "e.id"), ("geom", f"COALESCE({_POINT}, e.geom)")),
+        located=True, fallback_unit="e.unit_id",
+    ),
+    "hazards": Target(
+        "hazards", "code",
+        ("title", "description", "category", "level", "channel", "status", "found_at", "deadline", "verified_at",
+         "closed_at", "reporter", "supervision_level", "supervision_at", "resp_person", "resp_person_phone",
+         "measures", "funds_yuan", "contingency_plan"),
+        joins="LEFT JOIN enterprises e ON e.credit_code = s.credit_code LEFT JOIN units u ON u.code = s.unit_code",
+        computed=(("enterprise_id", "e.id"), ("geom", f"COALESCE({_POINT}, e.geom)")),
+        located=True, fallback_unit="COALESCE(u.id, e.unit_id)",
+    ),
+    "inspections": Target(
+        "inspections", "code",
+        ("inspector_level", "kind", "inspected_at", "inspectors", "result", "hazards_found", "note"),
+        joins="JOIN units u ON u.code = s.unit_code LEFT JOIN enterprises e ON e.credit_code = s.credit_code",
+        computed=(("unit_id", "u.id"), ("enterprise_id", "e.id")),
+        updated_at=False,
+    ),
+}
+_NOT_NULL_BOOLS = {"key_hazardous_process", "key_hazardous_chemical", "has_major_hazard_source"}
+
+
+def upsert_sql(kind: str, present: set[str]) -> str:
+    """Build the set-based upsert of ``kind`` for the columns present in the file (absent ones are left alone)."""
+    target = TARGETS[kind]
+    plain = [c for c in target.columns if c in present]
+    # An enterprise file without coordinate columns leaves the stored locations alone.
+    skip_geom = target.table == "enterprises" and "lon" not in present
+    computed = [(c, e) for c, e in target.computed if not (c == "geom" and skip_geom)]
+    computed_geom = next((e for c, e in computed if c == "geom"), None)
+    cols = [*plain, *(c for c, _ in computed)]
+    exprs = [f"COALESCE(s.{_q(c)}, false)" if c in _NOT_NULL_BOOLS else f"s.{_q(c)}" for c in plain]
+    exprs += [e for _, e in computed]
+    sets = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in cols]
+    old = [f"t.{_q(c)}" for c in cols]
+    new = [f"EXCLUDED.{_q(c)}" for c in cols]
+    if target.located:
+        geom_new = "EXCLUDED.geom" if computed_geom else "t.geom"
+        # A located row is placed by the grid assignment; only an unlocated one takes the fallback unit.
+        cols.append("unit_id")
+        exprs.append(f"CASE WHEN {computed_geom or 'NULL'} IS NULL THEN {target.fallback_unit} END")
+        keep = (f"CASE WHEN {geom_new} IS NULL THEN EXCLUDED.unit_id "
+                f"WHEN {geom_new} IS NOT DISTINCT FROM t.geom THEN t.unit_id END")
+        sets.append(f"unit_id = {keep}")
+        old.append("t.unit_id")
+        new.append(keep)
+    sets.append("source_run_id = EXCLUDED.source_run_id")
+    if target.updated_at:
+        sets.append("updated_at = now()")
+    col_list = ", ".join([_q(target.key), *(_q(c) for c in cols), "source_run_id"])
+    return (
+        f"WITH up AS (INSERT INTO {_q(target.table)} AS t ({col_list}) "  # noqa: S608 (whitelisted identifiers)
+        f"SELECT s.{_q(target.key)}, {', '.join(exprs)}, :run_id FROM {STAGE} s {target.joins} "
+        f"ON CONFLICT ({_q(target.key)}) DO UPDATE SET {', '.join(sets)} "
+        f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}) "
+        "RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up"
+    )
+
+
+def upsert_ledger(conn: Connection, *, kind: str, present: set[str], run_id: int) -> dict[str, int]:
+    """Move the staged rows of ``kind`` into their table; return inserted/updated counts."""
+    if kind == "persons":
+        return _upsert_persons(conn, present=present, run_id=run_id)
+    history = _snapshot_history(conn, kind=kind, present=present)
+    row = conn.execute(text(upsert_sql(kind, present)), {"run_id": run_id}).one()
+    counts = {"inserted": int(row.inserted), "updated": int(row.updated)}
+    if history:
+        counts.update(_write_history(conn, kind=kind, run_id=run_id))
+    return counts
+
+
+def _snapshot_history(conn: Connection, *, kind: str, present: set[str]) -> bool:
+    """Remember old risk colours / hazard statuses of staged rows before the upsert."""
+    if kind == "enterprises" and "risk_level" in present:
+        conn.execute(text(
+            f"CREATE TEMP TABLE etl_prev ON COMMIT DROP AS SELECT s.credit_code AS key, e.id, e.risk_level AS old "  # noqa: S608
+            f"FROM {STAGE} s LEFT JOIN enterprises e ON e.credit_code = s.credit_code"
+        ))
+        return True
+    if kind == "hazards":
+        conn.execute(text(
+            f"CREATE TEMP TABLE etl_prev ON COMMIT DROP AS SELECT s.code AS key, h.id, h.status AS old "  # noqa: S608
+            f"FROM {STAGE} s LEFT JOIN hazards h ON h.code = s.code"
+        ))
+        return True
+    return False
+
+
+def _write_history(conn: Connection, *, kind: str, run_id: int) -> dict[str, int]:
+    if kind == "enterprises":
+        n = conn.execute(text(
+            "INSERT INTO enterprise_risk_history (enterprise_id, risk_level, risk_method, assessed_at) "
+            "SELECT e.id, e.risk_level, e.risk_method, e.risk_assessed_at FROM etl_prev p "
+            "JOIN enterprises e ON e.credit_code = p.key "
+            "WHERE (p.id IS NULL AND e.risk_level IS NOT NULL) "
+            "OR (p.id IS NOT NULL AND p.old IS DISTINCT FROM e.risk_level)"
+        )).rowcount
+        conn.execute(text("DROP TABLE etl_prev"))
+        return {"risk_changes": int(n)}
+    n = conn.execute(
+        text(
+            "INSERT INTO hazard_events (hazard_id, from_status, to_status, at, by, note) "
+            "SELECT h.id, p.old, h.status, now(), :by, "
+            "CASE WHEN p.id IS NULL THEN '台账导入：新隐患' ELSE '台账导入：状态变更' END "
+            "FROM etl_prev p JOIN hazards h ON h.code = p.key WHERE p.old IS DISTINCT FROM h.status"
+        ),
+        {"by": f"etl:{run_id}"},
+    ).rowcount
+    conn.execute(text("DROP TABLE etl_prev"))
+    return {"status_changes": int(n)}
+
+
+def _upsert_persons(conn: Connection, *, present: set[str], run_id: int) -> dict[str, int]:
+    """Persons by ``person_key`` (explicit, or name+phone), then duties by (unit, role, seq)."""
+    person_cols = [c for c in ("phone", "org", "title") if c in present]
+    sets = ", ".join(["name = EXCLUDED.name", *(f"{_q(c)} = EXCLUDED.{_q(c)}" for c in person_cols)])
+    old = ", ".join(["t.name", *(f"t.{_q(c)}" for c in person_cols)])
+    new = ", ".join(["EXCLUDED.name", *(f"EXCLUDED.{_q(c)}" for c in person_cols)])
+    cols = ", ".join(["person_key", "name", *(_q(c) for c in person_cols)])
+    picked = ", ".join(["s.person_key", "s.name", *(f"s.{_q(c)}" for c in person_cols)])
+    persons = conn.execute(text(
+        f"WITH up AS (INSERT INTO persons AS t ({cols}) "  # noqa: S608 (whitelisted identifiers)
+        f"SELECT DISTINCT ON (s.person_key) {picked} FROM {STAGE} s ORDER BY s.person_key, s.row_number DESC "
+        f"ON CONFLICT (person_key) DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new}) "
+        "RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up"
+    )).one()
+    since = "s.since" if "since" in present else "NULL::date"
+    since_set = ", since = EXCLUDED.since" if "since" in present else ""
+    since_cmp = (", t.since", ", EXCLUDED.since") if "since" in present else ("", "")
+    duties = conn.execute(text(
+        "WITH up AS (INSERT INTO duties AS t (unit_id, person_id, role, seq, since) "  # noqa: S608
+        f"SELECT u.id, p.id, s.role, s.seq, {since} FROM {STAGE} s JOIN units u ON u.code = s.unit_code "
+        "JOIN persons p ON p.person_key = s.person_key "
+        f"ON CONFLICT (unit_id, role, seq) WHERE until IS NULL DO UPDATE SET person_id = EXCLUDED.person_id{since_set} "
+        f"WHERE (t.person_id{since_cmp[0]}) IS DISTINCT FROM (EXCLUDED.person_id{since_cmp[1]}) "
+        "RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up"
+    )).one()
+    return {"inserted": int(duties.inserted), "updated": int(duties.updated),
+            "persons_inserted": int(persons.inserted), "persons_updated": int(persons.updated)}
+
+
+# --- grid assignment --------------------------------------------------------------------------
+
+LOCATED = {"enterprises": "credit_code", "hazard_sources": "code", "hazards": "code"}
+
+# Polygons as the outer loop: for each grid cell, probe the points' GiST index with the cell's box.
+# On 1M points PostGIS' default plan (points outer, one index probe into the cells per point, then a
+# full ST_Intersects on the big polygons) is several times slower; bench/bench_assign.py measures both.
+_HITS_LATERAL = (
+    "CREATE TEMP TABLE etl_hits ON COMMIT DROP AS "
+    "SELECT p.id, c.id AS cell_id, c.code AS cell_code FROM units c CROSS JOIN LATERAL ("
+    " SELECT p.id FROM {table} p WHERE p.geom && c.geom AND ST_Intersects(c.geom, p.geom) {scope}"
+    ") p WHERE c.level = 5 AND c.geom IS NOT NULL"
+)
+_HITS_JOIN = (
+    "CREATE TEMP TABLE etl_hits ON COMMIT DROP AS "
+    "SELECT p.id, c.id AS cell_id, c.code AS cell_code FROM {table} p "
+    "JOIN units c ON c.level = 5 AND ST_Intersects(c.geom, p.geom) WHERE p.geom IS NOT NULL {scope}"
+)
+
+
+def grid_cell_count(conn: Connection) -> int:
+    """How many level-5 units have a geometry."""
+    return int(conn.execute(text("SELECT count(*) FROM units WHERE level = 5 AND geom IS NOT NULL")).scalar_one())
+
+
+def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_run: bool = False,
+                      method: str = "lateral") -> dict[str, int]:
+    """Place every located row of ``table`` in its grid cell in set-based statements; report misses.
+
+    Points in no cell get ``unit_id`` NULL and a ``no_grid_cell`` finding; points on a border (in
+    several cells) take the cell with the smallest code and get an ``on_grid_border`` finding.
+    """
+    if table not in LOCATED:
+        raise ValueError(table)
+    key = LOCATED[table]
+    scope = "AND p.source_run_id = :run_id" if only_run else ""
+    template = _HITS_LATERAL if method == "lateral" else _HITS_JOIN
+    params = {"run_id": run_id}
+    conn.execute(text("DROP TABLE IF EXISTS etl_hits"))
+    conn.execute(text(template.format(table=_q(table), scope=scope)), params)
+    changed = conn.execute(text(
+        f"UPDATE {_q(table)} t SET unit_id = h.cell_id FROM (SELECT DISTINCT ON (id) id, cell_id FROM etl_hits "  # noqa: S608
+        "ORDER BY id, cell_code) h WHERE t.id = h.id AND t.unit_id IS DISTINCT FROM h.cell_id"
+    )).rowcount
+    tscope = "AND t.source_run_id = :run_id" if only_run else ""
+    missed = conn.execute(text(
+        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
+        f"SELECT :run_id, :entity, t.{_q(key)}, 'no_grid_cell', "
+        "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(t.geom)::numeric, 6), round(ST_Y(t.geom)::numeric, 6)) "
+        f"FROM {_q(table)} t WHERE t.geom IS NOT NULL {tscope} "
+        "AND NOT EXISTS (SELECT 1 FROM etl_hits h WHERE h.id = t.id)"
+    ), {**params, "entity": table}).rowcount
+    conn.execute(text(
+        f"UPDATE {_q(table)} t SET unit_id = NULL WHERE t.geom IS NOT NULL {tscope} AND t.unit_id IS NOT NULL "  # noqa: S608
+        "AND NOT EXISTS (SELECT 1 FROM etl_hits h WHERE h.id = t.id)"
+    ), params)
+    border = conn.execute(text(
+        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
+        f"SELECT :run_id, :entity, t.{_q(key)}, 'on_grid_border', "
+        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, h.codes, h.first_code) "
+        "FROM (SELECT id, count(*) AS n, string_agg(cell_code, '、' ORDER BY cell_code) AS codes, "
+        "min(cell_code) AS first_code FROM etl_hits GROUP BY id HAVING count(*) > 1) h "
+        f"JOIN {_q(table)} t ON t.id = h.id"
+    ), {**params, "entity": table}).rowcount
+    located = conn.execute(text("SELECT count(DISTINCT id) FROM etl_hits")).scalar_one()
+    conn.execute(text("DROP TABLE etl_hits"))
+    return {"in_cell": int(located), "changed": int(changed), "no_cell": int(missed), "on_border": int(border)}
+
+
+# --- boundaries -------------------------------------------------------------------------------
+
+UNIT_STAGE = "etl_unit_stage"
+
+
+def create_unit_stage(conn: Connection) -> None:
+    """Create the temporary staging table for boundary features."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {UNIT_STAGE}"))
+    conn.execute(text(
+        f"CREATE TEMP TABLE {UNIT_STAGE} (row_number int PRIMARY KEY, code text, name text, level smallint, "
+        "kind text, parent_code text, is_statutory bool, is_demo bool, geom geometry) ON COMMIT DROP"
+    ))
+
+
+def copy_unit_stage(conn: Connection, *, rows: Sequence[Mapping[str, Any]]) -> int:
+    """COPY boundary features (geometry as hex WKB, lon/lat WGS84) into the staging table."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    names = ("row_number", "code", "name", "level", "kind", "parent_code", "is_statutory", "is_demo", "geom")
+    for row in rows:
+        writer.writerow([_csv_value(row.get(n)) for n in names])
+    _copy(conn, f"COPY {UNIT_STAGE} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buf)
+    return len(rows)
+
+
+def repair_unit_geometries(conn: Connection) -> list[dict[str, Any]]:
+    """Make staged geometries valid 2D MultiPolygons in EPSG:4326; return what was repaired and why."""
+    repaired = conn.execute(text(
+        f"WITH bad AS (SELECT row_number, ST_IsValidReason(geom) AS reason FROM {UNIT_STAGE} "  # noqa: S608
+        "WHERE NOT ST_IsValid(geom)) "
+        f"UPDATE {UNIT_STAGE} s SET geom = ST_CollectionExtract(ST_MakeValid(s.geom), 3) FROM bad "
+        "WHERE s.row_number = bad.row_number RETURNING s.row_number, s.code, bad.reason, ST_IsEmpty(s.geom) AS empty"
+    )).mappings().all()
+    conn.execute(text(f"UPDATE {UNIT_STAGE} SET geom = ST_SetSRID(ST_Multi(ST_Force2D(geom)), 4326)"))  # noqa: S608
+    return [dict(r) for r in repaired]
+
+
+def delete_unit_stage_rows(conn: Connection, *, row_numbers: Sequence[int]) -> None:
+    """Drop rejected features from the staging table."""
+    conn.execute(text(f"DELETE FROM {UNIT_STAGE} WHERE row_number = ANY(:rows)"), {"rows": list(row_numbers)})  # noqa: S608
+
+
+def staged_levels(conn: Connection) -> list[int]:
+    """Distinct levels in the boundary staging table, top-down."""
+    return [int(r[0]) for r in conn.execute(text(f"SELECT DISTINCT level FROM {UNIT_STAGE} ORDER BY 1"))]  # noqa: S608
+
+
+def orphan_units(conn: Connection, *, level: int) -> list[dict[str, Any]]:
+    """Staged features of ``level`` whose parent code is neither in ``units`` nor loaded before them."""
+    rows = conn.execute(text(
+        f"SELECT s.row_number, s.code, s.parent_code FROM {UNIT_STAGE} s "  # noqa: S608
+        "LEFT JOIN units p ON p.code = s.parent_code "
+        "WHERE s.level = :level AND s.parent_code IS NOT NULL AND p.id IS NULL ORDER BY s.row_number"
+    ), {"level": level}).mappings()
+    return [dict(r) for r in rows]
+
+
+def upsert_units(conn: Connection, *, level: int, run_id: int, edition: str) -> dict[str, int]:
+    """Insert or update the staged units of one level under their (already loaded) parents."""
+    row = conn.execute(text(
+        "WITH up AS (INSERT INTO units AS t (code, code_edition, name, level, kind, is_statutory, parent_id, path, "  # noqa: S608
+        "geom, label_point, area_km2, is_demo_geometry, source_run_id) "
+        "SELECT s.code, :edition, s.name, s.level, s.kind, s.is_statutory, p.id, "
+        "COALESCE(p.path, '') || s.code || '.', "
+        "s.geom, ST_PointOnSurface(s.geom), ST_Area(s.geom::geography) / 1e6, COALESCE(s.is_demo, false), :run_id "
+        f"FROM {UNIT_STAGE} s LEFT JOIN units p ON p.code = s.parent_code WHERE s.level = :level "
+        "ON CONFLICT (code) DO UPDATE SET code_edition = EXCLUDED.code_edition, name = EXCLUDED.name, "
+        "level = EXCLUDED.level, kind = EXCLUDED.kind, is_statutory = EXCLUDED.is_statutory, "
+        "parent_id = EXCLUDED.parent_id, path = EXCLUDED.path, geom = EXCLUDED.geom, "
+        "label_point = EXCLUDED.label_point, area_km2 = EXCLUDED.area_km2, "
+        "is_demo_geometry = EXCLUDED.is_demo_geometry, source_run_id = EXCLUDED.source_run_id, updated_at = now() "
+        "WHERE (t.code_edition, t.name, t.level, t.kind, t.is_statutory, t.parent_id, t.path, t.geom, "
+        "t.is_demo_geometry) "
+        "IS DISTINCT FROM (EXCLUDED.code_edition, EXCLUDED.name, EXCLUDED.level, EXCLUDED.kind, EXCLUDED.is_statutory, "
+        "EXCLUDED.parent_id, EXCLUDED.path, EXCLUDED.geom, EXCLUDED.is_demo_geometry) "
+        "RETURNING (xmax = 0) AS inserted) "
+        "SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM up"
+    ), {"level": level, "run_id": run_id, "edition": edition}).one()
+    return {"inserted": int(row.inserted), "updated": int(row.updated)}
+
+
+def units_outside_parent(conn: Connection, *, min_share: float) -> list[dict[str, Any]]:
+    """Staged units with less than ``min_share`` of their area inside their parent's polygon."""
+    rows = conn.execute(text(
+        "SELECT c.code, c.name, p.code AS parent_code, p.name AS parent_name, share FROM ("  # noqa: S608
+        " SELECT u.code, u.name, u.parent_id, "
+        " ST_Area(ST_Intersection(u.geom, pu.geom)::geography) / NULLIF(ST_Area(u.geom::geography), 0) AS share "
+        f" FROM {UNIT_STAGE} s JOIN units u ON u.code = s.code JOIN units pu ON pu.id = u.parent_id "
+        " WHERE u.geom IS NOT NULL AND pu.geom IS NOT NULL AND NOT ST_Within(u.geom, pu.geom)"
+        ") c JOIN units p ON p.id = c.parent_id WHERE share < :min_share ORDER BY c.code"
+    ), {"min_share": min_share}).mappings()
+    return [dict(r) for r in rows]

@@ -1,0 +1,159 @@
+"""``safegrid etl load|template|runs|assign|refresh|schedule``: the loaders on the command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etl import schedule as inbox_schedule
+from etl.load import KINDS, LoadResult, UsageError, assign_grid_cells, check_args, load_file
+from etl.settings import get_etl_settings
+from etl.template import write_template
+from geo import etl_sql
+from geo.db import engine
+
+app = typer.Typer(help="台账与边界导入 (ETL)", no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+STATUS_STYLE = {"ok": "green", "partial": "yellow", "rejected": "red", "failed": "red bold", "running": "cyan"}
+STATUS_LABEL = {"ok": "成功", "partial": "部分导入", "rejected": "已拒绝", "failed": "失败", "running": "进行中"}
+
+
+def _usage(message: str) -> typer.Exit:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+def print_result(result: LoadResult, *, max_rejects: int) -> None:
+    """Summary table and the first rejected rows with their reasons."""
+    table = Table(title=f"导入 {result.kind} · run {result.run_id}", show_header=False)
+    table.add_row("状态", _status(result.status))
+    table.add_row("文件", result.source)
+    table.add_row("读入行数", str(result.rows_in))
+    table.add_row("导入行数", f"{result.rows_loaded} (新增 {result.counts.get('inserted', 0)}，"
+                  f"更新 {result.counts.get('updated', 0)}，未变 {result.unchanged})")
+    table.add_row("拒绝行数", str(result.rows_rejected))
+    for key, value in result.counts.items():
+        if key not in ("inserted", "updated"):
+            table.add_row(key, str(value))
+    if result.findings:
+        table.add_row("数据质量提示", f"{result.findings} 条 (表 dq_findings)")
+    table.add_row("用时", f"{result.seconds:.2f} 秒")
+    table.add_row("说明", result.message)
+    console.print(table)
+    if result.rejects:
+        shown = min(max_rejects, len(result.rejects))
+        rejects = Table(title=f"被拒绝的行 (前 {shown} 条，共 {len(result.rejects)} 条)")
+        rejects.add_column("行号", justify="right")
+        rejects.add_column("原因")
+        for number, errors in result.rejects[:max_rejects]:
+            rejects.add_row(str(number), "；".join(errors))
+        console.print(rejects)
+
+
+@app.command()
+def load(
+    kind: Annotated[str, typer.Argument(help=f"数据类型：{'、'.join(KINDS)}")],
+    file: Annotated[Path, typer.Argument(help="CSV/XLSX 台账，或 GeoJSON/Shapefile/GeoPackage 边界")],
+    level: Annotated[int | None, typer.Option(help="边界级别 1-5 (boundaries)")] = None,
+    crs: Annotated[str | None, typer.Option(help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:n")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="任何一行有错就拒绝整个文件")] = False,
+) -> None:
+    """Load one file; exit 0 when every row loaded, 1 when rows or the file were rejected."""
+    try:
+        check_args(kind, level=level, crs=crs)
+    except UsageError as exc:
+        raise _usage(str(exc)) from exc
+    if not file.exists():
+        raise _usage(f"文件不存在：{file}")
+    settings = get_etl_settings()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} 行"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"导入 {file.name}", total=None)
+        result = load_file(kind, file, level=level, crs=crs, strict=strict,
+                           progress=lambda n: bar.update(task, completed=n))
+    print_result(result, max_rejects=settings.max_rejects_shown)
+    if result.status != "ok":
+        raise typer.Exit(1)
+
+
+@app.command()
+def template(
+    kind: Annotated[str, typer.Argument(help="台账类型：persons、enterprises、hazard-sources、hazards、inspections")],
+    out: Annotated[Path, typer.Argument(help="输出 .xlsx 文件")],
+) -> None:
+    """Write the XLSX template of a ledger: header, note row, one example row."""
+    if kind == "boundaries":
+        raise _usage("边界请用 GeoJSON/Shapefile/GeoPackage，属性 code、name、is_demo_geometry (见 docs/etl.md)")
+    if kind not in KINDS:
+        raise _usage(f"未知的台账类型“{kind}”：可用 {'、'.join(KINDS[1:])}")
+    write_template(kind, out)
+    typer.echo(f"模板已写入 {out}")
+
+
+def _status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, '')}]{STATUS_LABEL.get(status, status)}[/]"
+
+
+@app.command()
+def runs(limit: Annotated[int, typer.Option(help="显示条数")] = 20) -> None:
+    """Print the most recent ETL runs."""
+    with engine().connect() as conn:
+        rows = etl_sql.recent_runs(conn, limit=limit)
+    table = Table(title="最近的导入记录 (etl_runs)")
+    for name in ("id", "任务", "状态", "开始", "用时(秒)", "读入", "导入", "拒绝", "文件", "说明"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        seconds = "" if r["seconds"] is None else f"{float(r['seconds']):.1f}"
+        table.add_row(
+            str(r["id"]), r["job"], _status(r["status"]),
+            r["started_at"].strftime("%m-%d %H:%M:%S"), seconds, str(r["rows_in"]), str(r["rows_loaded"]),
+            str(r["rows_rejected"]), Path(r["source"]).name if r["source"] else "", (r["message"] or "")[:80],
+        )
+    console.print(table)
+
+
+@app.command()
+def assign(method: Annotated[str, typer.Option(help="lateral (网格为外层循环) 或 join")] = "lateral") -> None:
+    """Re-place every enterprise, hazard source and hazard in its grid cell."""
+    if method not in ("lateral", "join"):
+        raise _usage("--method 只能是 lateral 或 join")
+    for table, counts in assign_grid_cells(method=method).items():
+        typer.echo(f"{table}: 落格 {counts['in_cell']}，变更 {counts['changed']}，"
+                   f"不在任何网格 {counts['no_cell']}，位于边界 {counts['on_border']}")
+
+
+@app.command()
+def refresh() -> None:
+    """Refresh the derived tables (etl.refresh.refresh_all)."""
+    hook = inbox_schedule.refresh_hook()
+    if hook is None:
+        typer.secho("派生表刷新 (etl.refresh) 尚未安装。", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    hook(url=None)
+    typer.echo("派生表已刷新。")
+
+
+@app.command()
+def schedule(
+    inbox: Annotated[Path | None, typer.Option(help="收件目录 (默认 SAFEGRID_ETL_INBOX)")] = None,
+    once: Annotated[bool, typer.Option("--once", help="只处理一轮后退出")] = False,
+) -> None:
+    """Watch the inbox: load arriving files, move them to done/ or failed/, refresh after loads."""
+    settings = get_etl_settings()
+    folder = inbox or settings.inbox
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if once:
+        results = inbox_schedule.run_once(folder, settle_seconds=0)
+        for r in results:
+            typer.echo(f"{Path(r.source).name}: {STATUS_LABEL[r.status]} · {r.message}")
+        if any(r.status in ("rejected", "failed") for r in results):
+            raise typer.Exit(1)
+        return
+    typer.echo(f"监视收件目录 {folder.resolve()} (每 {settings.poll_seconds:g} 秒)")
+    inbox_schedule.run_forever(folder, poll_seconds=settings.poll_seconds)
