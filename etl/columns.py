@@ -100,7 +100,8 @@ LEDGERS: dict[str, tuple[Column, ...]] = {
     ),
     "hazards": (
         Column("code", "隐患编号", "str", True, ("编号",), example="YH2025000001"),
-        Column("credit_code", "统一社会信用代码", "credit_code", aliases=("信用代码",), note="企业隐患必填；群众举报可为空"),
+        Column("credit_code", "统一社会信用代码", "credit_code", aliases=("信用代码",), note="企业隐患必填；群众举报可为空",
+               example="91411002MA40AAAA4W"),
         Column("unit_code", "所在单位代码", "admin_code", aliases=("网格代码", "区划代码"), note="无企业时必填"),
         Column("title", "隐患名称", "str", True, ("隐患内容", "名称"), example="配电箱未接地"),
         Column("description", "隐患描述", aliases=("描述",)),
