@@ -12,6 +12,7 @@ user loader in :mod:`dashboard.auth`; nothing about the scope is stored in the c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -20,13 +21,14 @@ from flask import request
 from flask_login import UserMixin, current_user
 from sqlalchemy import Connection
 
-from dashboard.errors import ForbiddenError, NotAuthenticatedError, OutOfScopeError
+from dashboard.errors import BadRequestError, ForbiddenError, NotAuthenticatedError, OutOfScopeError
 from dashboard.roles import Capability, can, role_label
 from geo.db import connect
 from geo.scope import unit_in_scope
 from geo.users import UserRecord, audit
 
 F = TypeVar("F", bound=Callable[..., Any])
+_CODE_RE = re.compile(r"^\d{6,14}$")
 
 
 class Account(UserMixin):
@@ -125,6 +127,8 @@ def scoped_route(capability: Capability | None = None) -> Callable[[F], F]:
                 raise ForbiddenError()
             code = kwargs.get("code")
             if code is not None:
+                if not _CODE_RE.match(str(code)):
+                    raise BadRequestError("单位代码格式错误：应为 6-14 位数字。")
                 with connect() as conn:
                     ensure_unit_in_scope(conn, str(code))
             return view(*args, **kwargs)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dash import Dash, Input, Output, dcc, html, set_props
+from dash import Dash, Input, Output, ctx, dcc, html, set_props
+from dash.exceptions import PreventUpdate
 from flask import request
 from flask_login import current_user
 
@@ -35,8 +36,13 @@ def _freshness() -> str:
     return f"数据更新于 {at:%Y-%m-%d %H:%M}" if at else "数据尚未刷新"
 
 
+def nav_id(page: Page) -> str:
+    """Return the component id of a page's menu entry, e.g. ``shell-nav-admin-users``."""
+    return "shell-nav-" + (page.path.strip("/").replace("/", "-") or "home")
+
+
 def _header(account: Account, pages: list[Page], title: str) -> html.Header:
-    menu = [dcc.Link(p.title, href=p.path, className="sg-nav-link", id=f"shell-nav-{p.path.strip('/') or 'home'}")
+    menu = [dcc.Link(p.title, href=p.path, className="sg-nav-link", id=nav_id(p))
             for p in pages if p.in_menu and account.can(p.capability)]
     record = account.record
     logout = html.Form(
@@ -90,5 +96,7 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
             return message_box(NotFoundError("页面不存在。")), None
         if not account.can(page.capability):
             return message_box(ForbiddenError()), None
+        if page.own_query and ctx.triggered_prop_ids.keys() == {"shell-url.search"}:
+            raise PreventUpdate  # same page, new query: the page's own callbacks handle it
         query = dict(parse_qsl((search or "").lstrip("?")))
         return page.layout(account, query), None

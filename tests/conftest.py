@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from geo import migrate
 from geo.localpg import Cluster
 from geo.settings import get_settings
+from tests.browser import browser_page, chromium, live_server  # noqa: F401  (shared web-app fixtures)
+from tests.fixtures_units import unit_tree  # noqa: F401  (shared unit tree fixture)
 
 TEST_DB = os.environ.get("SAFEGRID_TEST_DB", "safegrid_test")
 

@@ -54,8 +54,8 @@ def _risk(stats: dict[str, Any] | None) -> Any:
     return html.Span(RISK_LEVEL[cls], className=f"sg-badge sg-{cls}", title=RISK_LEVEL_LONG[cls])
 
 
-def summary_view(unit: dict[str, Any]) -> html.Div:
-    """Render a unit's KPIs and a table of its direct children."""
+def summary_view(unit: dict[str, Any], *, with_kpis: bool = True) -> html.Div:
+    """Render a unit's KPIs (unless already shown above) and a table of its direct children."""
     head = ["下级单位", "代码", "生产经营单位", "红/橙", "未销号隐患", "逾期", "重大隐患", "风险"]
     rows = []
     for child in unit["children"]:
@@ -69,7 +69,7 @@ def summary_view(unit: dict[str, Any]) -> html.Div:
              if rows else html.Div("没有下级单位。", className="sg-note"))
     return html.Div([
         html.H3(f"{unit['name']}（{LEVEL.get(unit['level'], '')} · {unit['code']}）"),
-        kpi_cards(unit["stats"]),
+        kpi_cards(unit["stats"]) if with_kpis else None,
         table,
     ], className="sg-summary", **{"data-unit": unit["code"]})
 
@@ -108,7 +108,8 @@ def register(app: Dash) -> None:
             unit = unit_summary(conn, scope=scope, code=code)
         if unit is None:
             raise refuse_out_of_scope(code)
-        return summary_view(unit)
+        # The scope unit's KPIs are already at the top of the page.
+        return summary_view(unit, with_kpis=unit["path"] != scope)
 
 
-PAGE = Page(path="/", title="首页", layout=layout, register=register, order=0)
+PAGE = Page(path="/overview", title="辖区概况", layout=layout, register=register, order=10)

@@ -1,0 +1,157 @@
+"""Reusable fixtures for tests of the web app: a live server on the test DB, headless Chromium, logins.
+
+Fixtures (imported into ``tests/conftest.py``, so every test module can request them):
+
+* ``live_server`` (session) — base URL (``http://127.0.0.1:PORT``) of ``create_app()`` served by
+  werkzeug in a background thread against the test database, with the ``unit_tree`` loaded. The
+  per-IP login throttle is set high so tests that fail logins on purpose do not lock each other out.
+* ``chromium`` (session) — a Playwright ``Browser`` on the Debian ``/usr/bin/chromium`` (never
+  ``playwright install``).
+* ``browser_page`` — a fresh ``Page`` in its own context (zh-CN locale, 1440×900) whose console errors
+  and uncaught page errors are collected in ``browser_page.console_errors`` (a list of strings);
+  assert it is empty at the end of a test.
+
+Helpers:
+
+* :func:`make_user` — create an account with a unique name (committed); returns ``(username, password)``.
+* :func:`login` — sign in through the real login page in the browser.
+* :func:`http_login` — sign in with ``requests`` (fetches the CSRF token from the form); returns a session.
+* :func:`dash_update` — POST a callback request to ``/_dash-update-component`` exactly as Dash's
+  renderer does (the forged-request tests use it).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine
+from werkzeug.serving import make_server
+
+from dashboard.app import create_app
+from dashboard.settings import DashboardSettings
+from geo.users import create_user, hash_password
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+TEST_SECRET = "test-secret-key-" + "x" * 40
+_CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def app_settings(**overrides: Any) -> DashboardSettings:
+    """App settings for tests: fixed secret, no IP throttle unless asked."""
+    values: dict[str, Any] = {"secret_key": TEST_SECRET, "login_ip_max_failures": 100_000, **overrides}
+    return DashboardSettings(**values)
+
+
+def make_user(engine: Engine, *, role: str, scope: str, password: str = "Test-pass-2026",
+              prefix: str | None = None) -> tuple[str, str]:
+    """Create a committed account with a unique username; return ``(username, password)``."""
+    username = f"{prefix or role}_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        create_user(conn, username=username, password_hash=hash_password(password), role=role, scope_code=scope,
+                    display_name=f"测试{role}")
+    return username, password
+
+
+def http_login(base_url: str, username: str, password: str) -> requests.Session:
+    """Sign in with a plain HTTP client through the real form (CSRF token included); assert success."""
+    s = requests.Session()
+    form = s.get(f"{base_url}/login", timeout=10)
+    match = _CSRF_RE.search(form.text)
+    assert match, "login form has no CSRF token"
+    r = s.post(f"{base_url}/login", data={"username": username, "password": password, "csrf_token": match.group(1),
+                                          "next": "/"}, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:500])
+    return s
+
+
+def csrf_from(session: requests.Session, base_url: str) -> str:
+    """Return the CSRF token the login form of ``session`` carries."""
+    match = _CSRF_RE.search(session.get(f"{base_url}/login", timeout=10).text)
+    assert match
+    return match.group(1)
+
+
+def dash_payload(*, output: str, inputs: list[dict[str, Any]], state: list[dict[str, Any]] | None = None,
+                 changed: bool = True) -> dict[str, Any]:
+    """Build the JSON body Dash 4's renderer posts for a single-output callback (checked in test_auth_browser)."""
+    out_id, _, prop = output.rpartition(".")
+    changed_ids = [f"{i['id']}.{i['property']}" for i in inputs] if changed else []
+    payload: dict[str, Any] = {
+        "output": output,
+        "outputs": {"id": out_id, "property": prop},
+        "inputs": inputs,
+        "changedPropIds": changed_ids,
+        "parsedChangedPropsIds": changed_ids,
+    }
+    if state:
+        payload["state"] = state
+    return payload
+
+
+def dash_update(session: requests.Session, base_url: str, *, output: str, inputs: list[dict[str, Any]],
+                state: list[dict[str, Any]] | None = None) -> requests.Response:
+    """POST one callback request as the Dash renderer does (``output`` like ``"home-summary.children"``)."""
+    payload = dash_payload(output=output, inputs=inputs, state=state)
+    return session.post(f"{base_url}/_dash-update-component", json=payload, timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(engine: Engine, unit_tree: dict[str, str]) -> Iterator[str]:
+    """Serve ``create_app()`` on a free 127.0.0.1 port in a thread; yield its base URL."""
+    app = create_app(app_settings())
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (Debian package) driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh page; ``page.console_errors`` collects console errors and uncaught exceptions."""
+    context = chromium.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.console_errors = errors
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def login(page: Any, base_url: str, username: str, password: str, *, expect_path: str = "/") -> None:
+    """Sign in through the real login page and wait until the app shell shows the user."""
+    page.goto(f"{base_url}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}{expect_path}")
+    page.wait_for_selector("#shell-user")
