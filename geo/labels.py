@@ -44,3 +44,10 @@ INDUSTRIES = (
 INSPECTION_CADENCE_DAYS = {1: 92, 2: 31, 3: 7, 4: 1}
 # Map legend classes that are not an enum value of their own.
 MAP_CLASS = {"unrated": "尚未评定", "unassessed": "未评估", "overdue": "逾期隐患"}
+# Inputs of the four-colour rule (geo/risk_rule.py) as the UI names them.
+RISK_INPUT = {
+    "ent_red": "红色企业", "ent_orange": "橙色企业", "ent_yellow": "黄色企业", "ent_blue": "蓝色企业",
+    "ent_unassessed": "未评估企业", "hazards_open": "未销号隐患", "hazards_major_open": "未销号重大隐患",
+    "hazards_overdue": "逾期隐患", "hazards_supervised": "挂牌督办隐患", "sources_g1": "一级重大危险源",
+    "sources_g2": "二级重大危险源", "sources_g3": "三级重大危险源", "sources_g4": "四级重大危险源",
+}

@@ -1,0 +1,216 @@
+"""SQL of the derived-layer refresh: staging tables, roll-ups, top contributors and the swap.
+
+Everything is computed into session temporary tables (``stage_*``); ``swap`` then replaces the
+published rows in one short transaction with UPDATE / DELETE + INSERT, which only take row locks,
+so readers keep seeing the previous rows until it commits and never wait (no TRUNCATE, no
+ACCESS EXCLUSIVE lock on tables readers use).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from geo.models import UnitStats
+
+LOCK_KEY = 4110_0004  # pg advisory lock: one refresh at a time per database
+DERIVED = ("units_display", "unit_stats", "h3_stats")
+STAT_INPUTS = (
+    "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed", "hazards_open",
+    "hazards_overdue", "hazards_major_open", "hazards_supervised", "hazards_stock_open", "hazards_increment_open",
+    "sources_g1", "sources_g2", "sources_g3", "sources_g4", "persons_present", "persons_required",
+    "vacancies_subtree", "last_inspection_at", "inspection_overdue", "children",
+)
+H3_COLUMNS = (
+    "res", "cell", "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "hazards_open",
+    "hazards_major_open", "hazards_overdue", "sources", "risk_score", "geom",
+)
+
+
+def _sql(name: str) -> str:
+    return resources.files("geo").joinpath("sql", name).read_text(encoding="utf-8")
+
+
+def _copy_in(conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> int:
+    """COPY rows (tab-separated text format; values must not contain tabs or newlines) into a table."""
+    buf = io.StringIO()
+    n = 0
+    for row in rows:
+        buf.write("\t".join("\\N" if v is None else str(v) for v in row))
+        buf.write("\n")
+        n += 1
+    buf.seek(0)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.copy_expert(statement, buf)
+    return n
+
+
+def _copy_out(conn: Connection, query: str) -> bytes:
+    buf = io.BytesIO()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.copy_expert(f"COPY ({query}) TO STDOUT", buf)
+    return buf.getvalue()
+
+
+def try_lock(conn: Connection) -> bool:
+    """Take the session-level refresh lock; False when another refresh holds it."""
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar_one())
+
+
+def unlock(conn: Connection) -> None:
+    """Release the refresh lock."""
+    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+
+
+def app_config(conn: Connection, key: str) -> Any:
+    """Return the JSON value of an ``app_config`` key, or None."""
+    return conn.execute(text('SELECT "value" FROM "app_config" WHERE "key" = :k'), {"k": key}).scalar_one_or_none()
+
+
+def unit_geometries(conn: Connection) -> list[tuple[int, int, bytes]]:
+    """(id, level, WKB) of every unit with a geometry, ordered by level and code."""
+    rows = conn.execute(text(
+        'SELECT "id", "level", ST_AsBinary("geom") FROM "units" WHERE "geom" IS NOT NULL ORDER BY "level", "code"'
+    ))
+    return [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+
+def stage_display(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> int:
+    """Stage (unit id, display geometry, label point) given as hex EWKB in SRID 4326."""
+    conn.execute(text("DROP TABLE IF EXISTS stage_display"))
+    conn.execute(text(
+        "CREATE TEMP TABLE stage_display (id int PRIMARY KEY, geom_display geometry, label_point geometry)"
+    ))
+    return _copy_in(conn, "COPY stage_display (id, geom_display, label_point) FROM STDIN", rows)
+
+
+def stage_unit_stats(conn: Connection, *, as_of: date, stock_cutoff: date, cadence: Mapping[int, int]) -> int:
+    """Compute every unit's subtree roll-up into ``stage_unit_stats``; return the row count."""
+    conn.execute(text("DROP TABLE IF EXISTS stage_unit_stats"))
+    conn.execute(text('CREATE TEMP TABLE stage_unit_stats (LIKE "unit_stats" INCLUDING DEFAULTS)'))
+    params = {"as_of": as_of, "stock_cutoff": stock_cutoff} | {f"cad{lvl}": cadence[lvl] for lvl in (1, 2, 3, 4)}
+    conn.execute(text(_sql("refresh_unit_stats.sql")), params)
+    return int(conn.execute(text("SELECT count(*) FROM stage_unit_stats")).scalar_one())
+
+
+def staged_inputs(conn: Connection) -> list[dict[str, Any]]:
+    """Return the staged roll-ups (unit id, code, level and every input of the risk rule)."""
+    cols = ", ".join(f's."{c}"' for c in STAT_INPUTS)
+    rows = conn.execute(text(
+        f'SELECT s."unit_id", u."code", s."level", {cols} '  # noqa: S608 - constant column list
+        'FROM stage_unit_stats s JOIN "units" u ON u."id" = s."unit_id"'
+    )).mappings()
+    return [dict(r) for r in rows]
+
+
+def top_contributors(
+    conn: Connection, *, as_of: date, weights: Mapping[str, float], top_n: int
+) -> list[dict[str, Any]]:
+    """Top enterprises and open hazards by risk points for every unit's subtree."""
+    w = weights
+    params = {
+        "as_of": as_of, "top_n": top_n, "w_red": w["ent_red"], "w_orange": w["ent_orange"],
+        "w_yellow": w["ent_yellow"], "w_blue": w["ent_blue"], "w_unassessed": w["ent_unassessed"],
+        "w_open": w["hazards_open"], "w_major": w["hazards_major_open"], "w_overdue": w["hazards_overdue"],
+        "w_supervised": w["hazards_supervised"], "w_g1": w["sources_g1"], "w_g2": w["sources_g2"],
+        "w_g3": w["sources_g3"], "w_g4": w["sources_g4"],
+    }
+    return [dict(r) for r in conn.execute(text(_sql("refresh_top.sql")), params).mappings()]
+
+
+def stage_risk(conn: Connection, rows: Iterable[tuple[int, float, str, dict[str, Any]]]) -> None:
+    """Write score, class and explanation into the staged unit_stats rows."""
+    conn.execute(text("DROP TABLE IF EXISTS stage_risk"))
+    conn.execute(text("CREATE TEMP TABLE stage_risk (unit_id int PRIMARY KEY, score float8, cls text, explain jsonb)"))
+    conn.execute(
+        text("INSERT INTO stage_risk VALUES (:unit_id, :score, :cls, :explain)").bindparams(
+            bindparam("explain", type_=JSONB)),
+        [{"unit_id": u, "score": s, "cls": c, "explain": e} for u, s, c, e in rows],
+    )
+    conn.execute(text(
+        'UPDATE stage_unit_stats s SET "risk_score" = r.score, "risk_class" = r.cls, "risk_explain" = r.explain '
+        "FROM stage_risk r WHERE r.unit_id = s.\"unit_id\""
+    ))
+
+
+def _columns(raw: bytes, width: int) -> np.ndarray:
+    """Parse COPY text output of ``width`` numeric columns (no NULLs) into an (n, width) array."""
+    if not raw:
+        return np.empty((0, width))
+    return np.array(raw.split(), dtype=float).reshape(-1, width)
+
+
+def h3_points(conn: Connection, *, as_of: date) -> dict[str, np.ndarray]:
+    """Point inputs of the heatmaps as arrays: lon, lat and attribute codes.
+
+    ``enterprises``: lon, lat, colour (0 red, 1 orange, 2 yellow, 3 blue, 4 not assessed);
+    ``hazards`` (open ones): lon, lat, major, overdue, supervised; ``sources``: lon, lat, grade (0 = unknown).
+    """
+    ent = _copy_out(conn, (
+        'SELECT ST_X("geom"), ST_Y("geom"), CASE "risk_level" WHEN \'red\' THEN 0 WHEN \'orange\' THEN 1 '
+        "WHEN 'yellow' THEN 2 WHEN 'blue' THEN 3 ELSE 4 END FROM \"enterprises\" WHERE \"geom\" IS NOT NULL"
+    ))
+    # COPY takes no bind parameters: export the deadline as a day number and compare in numpy
+    haz = _copy_out(conn, (
+        'SELECT ST_X(g), ST_Y(g), ("level" = \'major\')::int, coalesce("deadline" - DATE \'1970-01-01\', 999999), '
+        '("supervision_level" IS NOT NULL)::int FROM (SELECT h.*, coalesce(h."geom", e."geom") AS g FROM "hazards" h '
+        'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" WHERE h."status" <> \'closed\') t WHERE g IS NOT NULL'
+    ))
+    src = _copy_out(conn, (
+        'SELECT ST_X(g), ST_Y(g), coalesce("grade", 0) FROM (SELECT s."grade", coalesce(s."geom", e."geom") AS g '
+        'FROM "hazard_sources" s JOIN "enterprises" e ON e."id" = s."enterprise_id") t WHERE g IS NOT NULL'
+    ))
+    hazards = _columns(haz, 5)
+    hazards[:, 3] = hazards[:, 3] < (as_of - date(1970, 1, 1)).days  # deadline before as_of: overdue
+    return {"enterprises": _columns(ent, 3), "hazards": hazards, "sources": _columns(src, 3)}
+
+
+def stage_h3(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
+    """Stage H3 cells (columns as ``H3_COLUMNS``, geometry as hex EWKB)."""
+    conn.execute(text("DROP TABLE IF EXISTS stage_h3"))
+    conn.execute(text('CREATE TEMP TABLE stage_h3 (LIKE "h3_stats" INCLUDING DEFAULTS)'))
+    cols = ", ".join(f'"{c}"' for c in H3_COLUMNS)
+    return _copy_in(conn, f"COPY stage_h3 ({cols}) FROM STDIN", rows)
+
+
+def swap(conn: Connection, *, run_id: int | None) -> dict[str, int]:
+    """Publish the staged rows (call inside one short transaction); return rows written per table."""
+    out = {}
+    out["units_display"] = conn.execute(text(
+        'UPDATE "units" u SET "geom_display" = ST_Multi(s.geom_display), "label_point" = s.label_point, '
+        '"area_km2" = coalesce(u."area_km2", ST_Area(u."geom"::geography) / 1e6) '
+        "FROM stage_display s WHERE u.\"id\" = s.id AND (u.\"geom_display\" IS DISTINCT FROM ST_Multi(s.geom_display) "
+        'OR u."label_point" IS DISTINCT FROM s.label_point OR u."area_km2" IS NULL)'
+    )).rowcount
+    conn.execute(text('DELETE FROM "unit_stats"'))
+    cols = ", ".join(f'"{c.name}"' for c in UnitStats.__table__.columns)
+    insert = f'INSERT INTO "unit_stats" ({cols}) SELECT {cols} FROM stage_unit_stats'  # noqa: S608 - model columns
+    out["unit_stats"] = conn.execute(text(insert)).rowcount
+    conn.execute(text('DELETE FROM "h3_stats"'))
+    h3cols = ", ".join(f'"{c}"' for c in H3_COLUMNS)
+    insert = f'INSERT INTO "h3_stats" ({h3cols}) SELECT {h3cols} FROM stage_h3'  # noqa: S608 - constant columns
+    out["h3_stats"] = conn.execute(text(insert)).rowcount
+    conn.execute(
+        text(
+            'INSERT INTO "refresh_state" ("name", "refreshed_at", "run_id") '
+            "SELECT n, now(), :run_id FROM unnest(CAST(:names AS text[])) AS n "
+            'ON CONFLICT ("name") DO UPDATE SET "refreshed_at" = EXCLUDED."refreshed_at", "run_id" = EXCLUDED."run_id"'
+        ),
+        {"run_id": run_id, "names": list(DERIVED)},
+    )
+    return out
+
+
+def display_geojson_bytes(conn: Connection, *, level: int, decimals: int = 6) -> int:
+    """Size of the level's display polygons as a GeoJSON FeatureCollection of bare geometries."""
+    return int(conn.execute(text(
+        'SELECT coalesce(sum(length(ST_AsGeoJSON(coalesce("geom_display", "geom"), :d)) + 40), 0) '
+        'FROM "units" WHERE "level" = :level'
+    ), {"level": level, "d": decimals}).scalar_one())

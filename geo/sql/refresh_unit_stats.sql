@@ -1,0 +1,116 @@
+-- unit_stats of every unit for its whole subtree, into the session's staging table stage_unit_stats.
+-- Facts are counted once per unit that holds them (mostly grid cells), then every unit's counts are
+-- added to each of its ancestors found from its path ('411000.411002.411002001.'): one pass, no
+-- spatial joins. Binds: :as_of, :stock_cutoff, :cad1 … :cad4 (inspection cadence in days by level).
+WITH ent AS (
+    SELECT "unit_id",
+           count(*) AS enterprises,
+           count(*) FILTER (WHERE "risk_level" = 'red') AS ent_red,
+           count(*) FILTER (WHERE "risk_level" = 'orange') AS ent_orange,
+           count(*) FILTER (WHERE "risk_level" = 'yellow') AS ent_yellow,
+           count(*) FILTER (WHERE "risk_level" = 'blue') AS ent_blue,
+           count(*) FILTER (WHERE "risk_level" IS NULL) AS ent_unassessed
+    FROM "enterprises" WHERE "unit_id" IS NOT NULL GROUP BY "unit_id"
+), haz AS (
+    SELECT coalesce(h."unit_id", e."unit_id") AS unit_id,
+           count(*) AS hazards_open,
+           count(*) FILTER (WHERE h."deadline" < :as_of) AS hazards_overdue,
+           count(*) FILTER (WHERE h."level" = 'major') AS hazards_major_open,
+           count(*) FILTER (WHERE h."supervision_level" IS NOT NULL) AS hazards_supervised,
+           count(*) FILTER (WHERE h."found_at" < :stock_cutoff) AS hazards_stock_open,
+           count(*) FILTER (WHERE h."found_at" >= :stock_cutoff) AS hazards_increment_open
+    FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
+    WHERE h."status" <> 'closed' AND coalesce(h."unit_id", e."unit_id") IS NOT NULL
+    GROUP BY 1
+), src AS (
+    SELECT coalesce(s."unit_id", e."unit_id") AS unit_id,
+           count(*) FILTER (WHERE s."grade" = 1) AS sources_g1,
+           count(*) FILTER (WHERE s."grade" = 2) AS sources_g2,
+           count(*) FILTER (WHERE s."grade" = 3) AS sources_g3,
+           count(*) FILTER (WHERE s."grade" = 4) AS sources_g4
+    FROM "hazard_sources" s JOIN "enterprises" e ON e."id" = s."enterprise_id"
+    WHERE coalesce(s."unit_id", e."unit_id") IS NOT NULL
+    GROUP BY 1
+), duty AS (
+    -- filled required slots: first 1, leader 1, supervisor 1-2, info officer (villages), grid worker (grids)
+    SELECT d."unit_id", count(DISTINCT d."role" || d."seq") AS filled
+    FROM "duties" d JOIN "units" u ON u."id" = d."unit_id"
+    WHERE (d."until" IS NULL OR d."until" >= :as_of) AND (d."since" IS NULL OR d."since" <= :as_of)
+      AND ((d."role" IN ('first', 'leader') AND d."seq" = 1)
+        OR (d."role" = 'supervisor' AND d."seq" IN (1, 2))
+        OR (d."role" = 'info_officer' AND d."seq" = 1 AND u."level" = 4)
+        OR (d."role" = 'grid_worker' AND d."seq" = 1 AND u."level" = 5))
+    GROUP BY d."unit_id"
+), own AS (
+    SELECT u."id", u."path",
+           coalesce(ent.enterprises, 0) AS enterprises, coalesce(ent.ent_red, 0) AS ent_red,
+           coalesce(ent.ent_orange, 0) AS ent_orange, coalesce(ent.ent_yellow, 0) AS ent_yellow,
+           coalesce(ent.ent_blue, 0) AS ent_blue, coalesce(ent.ent_unassessed, 0) AS ent_unassessed,
+           coalesce(haz.hazards_open, 0) AS hazards_open, coalesce(haz.hazards_overdue, 0) AS hazards_overdue,
+           coalesce(haz.hazards_major_open, 0) AS hazards_major_open,
+           coalesce(haz.hazards_supervised, 0) AS hazards_supervised,
+           coalesce(haz.hazards_stock_open, 0) AS hazards_stock_open,
+           coalesce(haz.hazards_increment_open, 0) AS hazards_increment_open,
+           coalesce(src.sources_g1, 0) AS sources_g1, coalesce(src.sources_g2, 0) AS sources_g2,
+           coalesce(src.sources_g3, 0) AS sources_g3, coalesce(src.sources_g4, 0) AS sources_g4,
+           4 + (u."level" = 4)::int + (u."level" = 5)::int AS persons_required,
+           coalesce(duty.filled, 0) AS persons_present
+    FROM "units" u
+    LEFT JOIN ent ON ent."unit_id" = u."id"
+    LEFT JOIN haz ON haz.unit_id = u."id"
+    LEFT JOIN src ON src.unit_id = u."id"
+    LEFT JOIN duty ON duty."unit_id" = u."id"
+), up AS (
+    -- every unit's own counts, once for each of its ancestors (itself included)
+    SELECT a."id" AS anc_id, o.*
+    FROM own o
+    CROSS JOIN LATERAL unnest(string_to_array(rtrim(o."path", '.'), '.')) AS c(code)
+    JOIN "units" a ON a."code" = c.code
+), insp AS (
+    SELECT "unit_id", "inspector_level", max("inspected_at") AS last_at
+    FROM "inspections" WHERE "unit_id" IS NOT NULL AND "inspected_at" <= :as_of
+    GROUP BY 1, 2
+), insp_up AS (
+    -- a unit's inspections are those made at its own level anywhere in its subtree (四查: 市季查、县月查、
+    -- 乡周查、村日查); a grid cell counts every inspection made in it
+    SELECT a."id" AS anc_id, max(i.last_at) AS last_at
+    FROM insp i JOIN "units" v ON v."id" = i."unit_id"
+    CROSS JOIN LATERAL unnest(string_to_array(rtrim(v."path", '.'), '.')) AS c(code)
+    JOIN "units" a ON a."code" = c.code
+    WHERE a."level" = 5 OR coalesce(i."inspector_level", a."level") = a."level"
+    GROUP BY a."id"
+), kids AS (
+    SELECT "parent_id", count(*) AS n FROM "units" WHERE "parent_id" IS NOT NULL GROUP BY 1
+), rolled AS (
+    SELECT anc_id,
+           sum(enterprises) AS enterprises, sum(ent_red) AS ent_red, sum(ent_orange) AS ent_orange,
+           sum(ent_yellow) AS ent_yellow, sum(ent_blue) AS ent_blue, sum(ent_unassessed) AS ent_unassessed,
+           sum(hazards_open) AS hazards_open, sum(hazards_overdue) AS hazards_overdue,
+           sum(hazards_major_open) AS hazards_major_open, sum(hazards_supervised) AS hazards_supervised,
+           sum(hazards_stock_open) AS hazards_stock_open, sum(hazards_increment_open) AS hazards_increment_open,
+           sum(sources_g1) AS sources_g1, sum(sources_g2) AS sources_g2, sum(sources_g3) AS sources_g3,
+           sum(sources_g4) AS sources_g4, sum(persons_present) AS persons_present,
+           sum(persons_required) AS persons_required,
+           sum(persons_required - least(persons_present, persons_required)) AS vacancies_subtree
+    FROM up GROUP BY anc_id
+)
+INSERT INTO stage_unit_stats (
+    "unit_id", "level", "children", "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue",
+    "ent_unassessed", "hazards_open", "hazards_overdue", "hazards_major_open", "hazards_supervised",
+    "hazards_stock_open", "hazards_increment_open", "sources_g1", "sources_g2", "sources_g3", "sources_g4",
+    "persons_present", "persons_required", "vacancies_subtree", "last_inspection_at", "inspection_overdue",
+    "risk_score", "risk_class", "risk_explain", "refreshed_at"
+)
+SELECT u."id", u."level", coalesce(kids.n, 0), r.enterprises, r.ent_red, r.ent_orange, r.ent_yellow, r.ent_blue,
+       r.ent_unassessed, r.hazards_open, r.hazards_overdue, r.hazards_major_open, r.hazards_supervised,
+       r.hazards_stock_open, r.hazards_increment_open, r.sources_g1, r.sources_g2, r.sources_g3, r.sources_g4,
+       r.persons_present, r.persons_required, r.vacancies_subtree, iu.last_at,
+       CASE WHEN u."level" = 5 THEN false
+            ELSE iu.last_at IS NULL OR CAST(:as_of AS date) - iu.last_at > CASE u."level"
+                 WHEN 1 THEN :cad1 WHEN 2 THEN :cad2 WHEN 3 THEN :cad3 ELSE :cad4 END
+       END,
+       0, NULL, NULL, now()
+FROM "units" u
+JOIN rolled r ON r.anc_id = u."id"
+LEFT JOIN insp_up iu ON iu.anc_id = u."id"
+LEFT JOIN kids ON kids."parent_id" = u."id";
