@@ -234,7 +234,7 @@ def parse_date(value: Any) -> date:
         if re.fullmatch(r"\d{5}(\.\d+)?", text):
             result = _from_serial(float(text))
         else:
-            result = _from_text(value, text.replace(" ", "", 2) if "年" in text else text)
+            result = _from_text(value, text.replace(" ", "") if "年" in text else text)
     if result < MIN_DATE:
         raise CellError(f"日期“{value}”早于 1949-10-01，不合理")
     return result
@@ -279,7 +279,8 @@ def parse_admin(value: Any) -> str:
     return code
 
 
-_DMS = re.compile(r"^(\d{1,3})[°度](?:(\d{1,2})['′分])?(?:(\d{1,2}(?:\.\d+)?)[\"″秒]?)?[nsewNSEW]?$")
+# NFKC turns ″ into ′′, so seconds may end with two primes.
+_DMS = re.compile(r"^(\d{1,3})[°度](?:(\d{1,2})['′分])?(?:(\d{1,2}(?:\.\d+)?)(?:\"|″|秒|′′|'')?)?[nsewNSEW]?$")
 
 
 def parse_degrees(value: Any) -> float:

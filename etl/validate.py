@@ -225,7 +225,7 @@ class Locator:
         for j, i in enumerate(index):
             values, errors = rows[i]
             if inside[j]:
-                values["lon"], values["lat"] = round(float(x[j]), 7), round(float(y[j]), 7)
+                values["lon"], values["lat"] = float(x[j]), float(y[j])
             elif swapped[j]:
                 errors.append(f"经纬度可能填反：({values['lon']}, {values['lat']}) 不在{self.city_name}内，"
                               f"交换后 ({values['lat']}, {values['lon']}) 在{self.city_name}内")

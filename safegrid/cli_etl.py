@@ -106,16 +106,17 @@ def runs(limit: Annotated[int, typer.Option(help="显示条数")] = 20) -> None:
     with engine().connect() as conn:
         rows = etl_sql.recent_runs(conn, limit=limit)
     table = Table(title="最近的导入记录 (etl_runs)")
-    for name in ("id", "任务", "状态", "开始", "用时(秒)", "读入", "导入", "拒绝", "文件", "说明"):
-        table.add_column(name, overflow="fold")
+    for name in ("id", "任务", "状态", "开始", "秒", "读入/导入/拒绝"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("文件 · 说明", overflow="fold")
     for r in rows:
         seconds = "" if r["seconds"] is None else f"{float(r['seconds']):.1f}"
+        source = Path(r["source"]).name if r["source"] else ""
         table.add_row(
-            str(r["id"]), r["job"], _status(r["status"]),
-            r["started_at"].strftime("%m-%d %H:%M:%S"), seconds, str(r["rows_in"]), str(r["rows_loaded"]),
-            str(r["rows_rejected"]), Path(r["source"]).name if r["source"] else "", (r["message"] or "")[:80],
+            str(r["id"]), r["job"], _status(r["status"]), r["started_at"].strftime("%m-%d %H:%M:%S"), seconds,
+            f"{r['rows_in']}/{r['rows_loaded']}/{r['rows_rejected']}", f"{source} · {(r['message'] or '')[:120]}",
         )
-    console.print(table)
+    Console(width=max(console.width, 160)).print(table)
 
 
 @app.command()

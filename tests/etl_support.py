@@ -163,3 +163,32 @@ def clean_fixture(etl_url: str) -> str:
     """The ETL database with empty ledger tables."""
     clear_ledgers(etl_url)
     return etl_url
+
+
+def cell_points() -> list[tuple[str, float, float]]:
+    """(grid code, lon, lat) of a point inside each generated grid cell."""
+    return [(f["properties"]["code"], *shapely.geometry.shape(f["geometry"]).representative_point().coords[0])
+            for f in weidu_tree()[5]]
+
+
+def credit(i: int, division: str = "411002") -> str:
+    """A valid credit code numbered ``i``."""
+    from geo.codes import make_credit_code
+
+    return make_credit_code("91", division, f"MA{i:06d}")
+
+
+ENTERPRISE_HEADER = ["统一社会信用代码", "企业名称", "行业", "风险等级", "评估日期", "标准化等级", "重点监管危险化学品",
+                     "经度", "纬度"]
+
+
+def enterprise_rows(n: int, start: int = 0) -> list[list[Any]]:
+    """``n`` valid enterprise rows spread over the generated grid cells."""
+    points = cell_points()
+    colours = ["红", "橙色", "黄", "蓝色", ""]
+    rows = []
+    for i in range(start, start + n):
+        _code, lon, lat = points[i % len(points)]
+        rows.append([credit(i), f"测试企业{i}", "机械", colours[i % 5], "2025-06-30", "三级", "否",
+                     round(lon, 6), round(lat, 6)])
+    return rows
