@@ -61,7 +61,8 @@ def test_outside_china_is_not_shifted() -> None:
 @pytest.mark.parametrize(
     ("spec", "name"),
     [("wgs84", "EPSG:4326"), ("CGCS2000", "EPSG:4490"), ("gcj02", "gcj02"), ("BD-09", "bd09"),
-     ("EPSG:4547", "EPSG:4547"), ("4490", "EPSG:4490"), ("urn:ogc:def:crs:EPSG::4490", "EPSG:4490"), (None, "EPSG:4326")],
+     ("EPSG:4547", "EPSG:4547"), ("4490", "EPSG:4490"), ("urn:ogc:def:crs:EPSG::4490", "EPSG:4490"),
+     (None, "EPSG:4326")],
 )
 def test_parse_crs(spec: str | None, name: str) -> None:
     assert parse_crs(spec).name == name
