@@ -33,7 +33,7 @@ class EtlSettings(BaseSettings):
     # 存量/增量 cut-off of open hazards; app_config key 'stock_cutoff' overrides; default 1 January of this year.
     refresh_stock_cutoff: date | None = None
     # coverage_simplify tolerance in degrees per unit level for units.geom_display (shared edges stay shared).
-    refresh_display_tolerance: dict[int, float] = {1: 0.0005, 2: 0.0005, 3: 0.0006, 4: 0.0005, 5: 0.0003}
+    refresh_display_tolerance: dict[int, float] = {1: 0.0005, 2: 0.0005, 3: 0.001, 4: 0.001, 5: 0.0005}
     refresh_h3_resolutions: tuple[int, ...] = (6, 7, 8, 9)
     # top enterprises / hazards kept per unit in unit_stats.risk_explain
     refresh_top_n: int = 5

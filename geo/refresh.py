@@ -9,14 +9,14 @@ ACCESS EXCLUSIVE lock on tables readers use).
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from importlib import resources
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, text
 
 from geo.models import UnitStats
 
@@ -38,12 +38,15 @@ def _sql(name: str) -> str:
     return resources.files("geo").joinpath("sql", name).read_text(encoding="utf-8")
 
 
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def _copy_in(conn: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> int:
-    """COPY rows (tab-separated text format; values must not contain tabs or newlines) into a table."""
+    """COPY rows into a table (text format: backslashes, tabs and newlines escaped, None as NULL)."""
     buf = io.StringIO()
     n = 0
     for row in rows:
-        buf.write("\t".join("\\N" if v is None else str(v) for v in row))
+        buf.write("\t".join("\\N" if v is None else str(v).translate(_COPY_ESCAPES) for v in row))
         buf.write("\n")
         n += 1
     buf.seek(0)
@@ -129,11 +132,8 @@ def stage_risk(conn: Connection, rows: Iterable[tuple[int, float, str, dict[str,
     """Write score, class and explanation into the staged unit_stats rows."""
     conn.execute(text("DROP TABLE IF EXISTS stage_risk"))
     conn.execute(text("CREATE TEMP TABLE stage_risk (unit_id int PRIMARY KEY, score float8, cls text, explain jsonb)"))
-    conn.execute(
-        text("INSERT INTO stage_risk VALUES (:unit_id, :score, :cls, :explain)").bindparams(
-            bindparam("explain", type_=JSONB)),
-        [{"unit_id": u, "score": s, "cls": c, "explain": e} for u, s, c, e in rows],
-    )
+    _copy_in(conn, "COPY stage_risk (unit_id, score, cls, explain) FROM STDIN",
+             ((u, s, c, json.dumps(e, ensure_ascii=False, default=str)) for u, s, c, e in rows))
     conn.execute(text(
         'UPDATE stage_unit_stats s SET "risk_score" = r.score, "risk_class" = r.cls, "risk_explain" = r.explain '
         "FROM stage_risk r WHERE r.unit_id = s.\"unit_id\""

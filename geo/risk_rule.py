@@ -21,7 +21,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "hazards_open": 1.0, "hazards_major_open": 8.0, "hazards_overdue": 3.0, "hazards_supervised": 4.0,
     "sources_g1": 15.0, "sources_g2": 10.0, "sources_g3": 5.0, "sources_g4": 2.0,
 }
-DEFAULT_THRESHOLDS: dict[str, float] = {"red": 4.0, "orange": 2.5, "yellow": 1.5}
+DEFAULT_THRESHOLDS: dict[str, float] = {"red": 3.0, "orange": 2.0, "yellow": 1.2}
 
 
 class RiskRuleError(ValueError):
@@ -35,7 +35,7 @@ class RiskRule:
     version: str = RULE_VERSION
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    min_enterprises: int = 10
+    min_enterprises: int = 3
 
     def as_dict(self) -> dict[str, Any]:
         """Return the rule as JSON-ready data (stored in every ``risk_explain``)."""
@@ -69,7 +69,7 @@ def rule_from_config(value: Mapping[str, Any] | None) -> RiskRule:
     if not thresholds["red"] >= thresholds["orange"] >= thresholds["yellow"] >= 0:
         raise RiskRuleError("风险规则的阈值应满足 红 ≥ 橙 ≥ 黄 ≥ 0")
     version = str(value.get("version", RULE_VERSION))
-    floor = int(value.get("min_enterprises", 10))
+    floor = int(value.get("min_enterprises", 3))
     if floor < 1:
         raise RiskRuleError("风险规则的 min_enterprises 应 ≥ 1")
     return RiskRule(version, weights, thresholds, floor)

@@ -181,11 +181,11 @@ def test_risk_class_and_explain(tree: tuple[str, Engine]) -> None:
     s = stats(tree[1])
     g = s["41100200100101"]
     # e1 red 10 + e2 blue 0.2 + h1 (open 1 + major 8 + overdue 3 + supervised 4) + h2 (1) + source g2 10 = 37.2
-    assert g["risk_score"] == pytest.approx(37.2 / 10)
-    assert g["risk_class"] == "orange"
+    assert g["risk_score"] == pytest.approx(37.2 / 3, abs=1e-4)  # 2 enterprises: the floor of 3 applies
+    assert g["risk_class"] == "red"
     ex = g["risk_explain"]
-    assert ex["class"] == "orange" and ex["thresholds"]["red"] == 4.0 and ex["rule_version"] == "1"
-    assert ex["inputs"]["hazards_major_open"] == 1 and ex["denominator"] == 10
+    assert ex["class"] == "red" and ex["thresholds"]["red"] == 3.0 and ex["rule_version"] == "1"
+    assert ex["inputs"]["hazards_major_open"] == 1 and ex["denominator"] == 3
     points = {c["input"]: c["points"] for c in ex["contributions"]}
     assert points == {"ent_red": 10, "sources_g2": 10, "hazards_major_open": 8, "hazards_supervised": 4,
                       "hazards_overdue": 3, "hazards_open": 2, "ent_blue": 0.2}
@@ -194,7 +194,7 @@ def test_risk_class_and_explain(tree: tuple[str, Engine]) -> None:
     assert [e["name"] for e in city["top_enterprises"][:2]] == ["e1", "e6"]
     assert city["top_enterprises"][0]["points"] == pytest.approx(10 + 16 + 1 + 10)
     assert city["top_hazards"][0]["code"] == "h1" and city["top_hazards"][0]["overdue"] is True
-    assert "橙" in ex["summary"] and "重大隐患" in ex["summary"]
+    assert ex["summary"].startswith("红：得分 12.4 ≥ 3") and "重大隐患" in ex["summary"]
     assert s["41100310020001"]["risk_explain"]["top_hazards"][0]["code"] == "h6"
 
 

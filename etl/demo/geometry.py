@@ -137,6 +137,15 @@ def _relax(rng: np.random.Generator, points: np.ndarray, frame: shapely.Geometry
     return points
 
 
+def _assign(points: np.ndarray, cells: np.ndarray) -> list[int]:
+    """Index of the cell containing each point (nearest cell for snap-rounding crumbs on an edge)."""
+    tree = shapely.STRtree(cells)
+    point_idx, cell_idx = tree.query(points, predicate="within")
+    chosen = np.full(len(points), -1)
+    chosen[point_idx[::-1]] = cell_idx[::-1]  # first match wins
+    return [int(c) if c >= 0 else int(tree.nearest(points[i])) for i, c in enumerate(chosen.tolist())]
+
+
 def _grid_count(rng: np.random.Generator, urban: bool) -> int:
     if urban:
         return int(rng.choice([2, 3, 4, 5, 6], p=[0.15, 0.3, 0.3, 0.15, 0.1]))
@@ -178,7 +187,7 @@ def build_units(seed: int) -> list[DemoUnit]:
 
     # grid seeds per county, with the code of the grid cell each seed becomes
     lines = [shapely.boundary(g) for g in county_geom.values()]
-    county_cells: dict[str, tuple[np.ndarray, list[str]]] = {}
+    county_cells: dict[str, tuple[np.ndarray, list[tuple[np.ndarray, list[str]]]]] = {}
     grid_parent: dict[str, str] = {}
     for ccode, cgeom in county_geom.items():
         towns = [t for t in townships if t["county_code"] == ccode]
@@ -194,24 +203,29 @@ def build_units(seed: int) -> list[DemoUnit]:
             frame = far if not far.is_empty else cgeom
             pts[~urban] = _relax(rng, _sample_in(rng, frame, int((~urban).sum())), cgeom, 1)
         frames = _voronoi(pts, cgeom)
-        seeds: list[np.ndarray] = []
-        codes: list[str] = []
+        # villages: one Voronoi of all the county's village seeds (each seed inside its township frame)
+        vseeds: list[np.ndarray] = []
+        vcodes: list[str] = []
+        vurban: list[bool] = []
         for town, frame, is_urban in zip(towns, frames, urban, strict=True):
             vrows = villages_of[town["code"]]
-            vpts = _relax(rng, _sample_in(rng, frame, len(vrows)), frame)
-            vframes = _voronoi(vpts, frame)
-            for vrow, vframe in zip(vrows, vframes, strict=True):
-                community = parse_admin_code(vrow["code"]).kind == "community"
-                k = _grid_count(rng, bool(is_urban) or community)
-                seeds.append(_sample_in(rng, vframe, k))
-                for i in range(k):
-                    gcode = f"{vrow['code']}{i + 1:02d}"
-                    codes.append(gcode)
-                    grid_parent[gcode] = vrow["code"]
-        allpts = np.vstack(seeds)
-        cells = _voronoi(allpts, shapely.buffer(cgeom, 0.01))
-        county_cells[ccode] = (cells, codes)
-        lines.append(shapely.boundary(shapely.intersection(cells, cgeom)))
+            vseeds.append(_relax(rng, _sample_in(rng, frame, len(vrows)), frame))
+            for vrow in vrows:
+                vcodes.append(vrow["code"])
+                vurban.append(bool(is_urban) or parse_admin_code(vrow["code"]).kind == "community")
+        vcells = _voronoi(np.vstack(vseeds), cgeom)
+        lines.append(shapely.boundary(vcells))
+        # grid cells: each village split by a Voronoi of 1-6 seeds inside it
+        splits: list[tuple[np.ndarray, list[str]]] = []
+        for vcode, vcell, is_urban in zip(vcodes, vcells, vurban, strict=True):
+            k = _grid_count(rng, is_urban)
+            gcells = _voronoi(_sample_in(rng, vcell, k), vcell)
+            gcodes = [f"{vcode}{i + 1:02d}" for i in range(k)]
+            grid_parent.update(dict.fromkeys(gcodes, vcode))
+            splits.append((gcells, gcodes))
+            if k > 1:
+                lines.append(shapely.boundary(gcells))
+        county_cells[ccode] = (vcells, splits)
 
     # one noded linework for the whole city → faces that share identical edges
     noded = shapely.unary_union(np.concatenate([np.atleast_1d(x) for x in lines]), grid_size=GRID)
@@ -230,14 +244,11 @@ def build_units(seed: int) -> list[DemoUnit]:
         mask = face_county == k
         masked, mreps = faces[mask], reps[mask]
         county_faces[ccode] = list(masked)
-        cells, codes = county_cells[ccode]
-        tree = shapely.STRtree(cells)
-        face_idx, cell_idx = tree.query(mreps, predicate="within")
-        chosen = np.full(len(masked), -1)
-        chosen[face_idx[::-1]] = cell_idx[::-1]  # first match wins
-        for j in range(len(masked)):
-            cell = int(chosen[j]) if chosen[j] >= 0 else int(tree.nearest(mreps[j]))
-            grid_faces.setdefault(codes[cell], []).append(masked[j])
+        vcells, splits = county_cells[ccode]
+        for j, vidx in enumerate(_assign(mreps, vcells)):
+            gcells, gcodes = splits[vidx]
+            gidx = _assign(mreps[j:j + 1], gcells)[0] if len(gcodes) > 1 else 0
+            grid_faces.setdefault(gcodes[gidx], []).append(masked[j])
     # the real polygons are rebuilt from the same faces: identical to the source except for the
     # vertices the noding added on their edges (moved by < 1e-6°)
     for unit in units:

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
@@ -100,7 +101,10 @@ def write_xlsx(path: Path, kind: str, table: dict[str, np.ndarray], as_of: date)
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=(max(as_of.year, 1980), as_of.month, as_of.day, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(fixed, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to now when saving
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp.isoformat().encode() + b"Z", data)
+            dst.writestr(fixed, data)
 
 
 def sha256(path: Path) -> str:
