@@ -99,7 +99,7 @@ def _locate_header(
         scanned.append((number, cells))
         if len(scanned) >= HEADER_SCAN_ROWS:
             break
-    if not scanned:
+    if not any(not is_blank(c) for _n, cells in scanned for c in cells):
         raise InputError("文件为空：没有表头，也没有数据行")
     expected = "、".join(c.header for c in columns if c.required) or "、".join(c.header for c in columns[:3])
     first = "，".join(str(c) for c in scanned[0][1] if not is_blank(c))[:120]
@@ -134,7 +134,7 @@ def open_table(path: Path, columns: tuple[Column, ...], *, max_cell_chars: int, 
         raise InputError("；".join(problems))
     missing = [c for c in columns if c.required and c.key not in positions]
     if missing:
-        names = "；".join(f"“{c.header}” (也可写作：{'、'.join(c.accepted[1:])})" for c in missing)
+        names = "；".join(f"“{c.header}” (也可写作：{'、'.join((*c.aliases, c.key))})" for c in missing)
         raise InputError(f"缺少必填列：{names}")
     headers = [str(c).strip() if c is not None else "" for c in cells]
     return Table(columns, headers, positions, number, _data_rows(rows), encoding, ignored)
