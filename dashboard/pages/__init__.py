@@ -32,6 +32,8 @@ class Page:
     register: Callable[[Dash], None] | None = None
     in_menu: bool = True
     order: int = 100
+    # The page reads ``?query`` changes itself (own dcc.Location): the shell does not rebuild it for them.
+    own_query: bool = False
 
 
 def registered_pages() -> list[Page]:
