@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+import numpy as np
 from sqlalchemy import Connection, text
 
+from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
 from geo.scope import path_in_scope, scope_params, unit_id_in_scope
 
 # Required duty slots per unit level: 第一责任人 + 1 名分管领导 + 2 名安全监管责任人 everywhere;
@@ -337,3 +339,35 @@ GROUP BY q.g
 def point_classes(kind: PointKind) -> tuple[str, ...]:
     """Return the classes a point of ``kind`` may carry, most severe first."""
     return tuple(_POINT_SOURCES[kind]["classes"].split(","))
+
+
+# --- display shift for the 高德 basemap (GCJ-02) -------------------------------------------------
+
+
+def _positions(coords: Any, out: list[list[float]]) -> None:
+    if coords and isinstance(coords[0], int | float):
+        out.append(coords)
+    else:
+        for c in coords:
+            _positions(c, out)
+
+
+def shift_to_gcj02(collection: dict[str, Any]) -> dict[str, Any]:
+    """Shift every coordinate of a FeatureCollection WGS84 → GCJ-02 in place (display on 高德 tiles only)."""
+    positions: list[list[float]] = []
+    for feature in collection.get("features", []):
+        geometry = feature.get("geometry")
+        if geometry and geometry.get("coordinates") is not None:
+            _positions(geometry["coordinates"], positions)
+    if positions:
+        xy = np.asarray([p[:2] for p in positions], dtype=np.float64)
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        for p, x, y in zip(positions, np.round(lon, 6).tolist(), np.round(lat, 6).tolist(), strict=True):
+            p[0], p[1] = x, y
+    return collection
+
+
+def bbox_from_gcj02(bbox: BBox) -> BBox:
+    """Convert a viewport bbox read on GCJ-02 tiles back to WGS84 (corners; the shift is < 1 km)."""
+    lon, lat = gcj02_to_wgs84([bbox.west, bbox.east], [bbox.south, bbox.north])
+    return BBox(float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))

@@ -9,8 +9,6 @@ from dash import html
 
 from layers.spec import LayerSpec
 
-EMPTY_COLLECTION: dict[str, Any] = {"type": "FeatureCollection", "features": []}
-
 
 def layer_id(spec: LayerSpec, prefix: str) -> str:
     """Component id of the GeoJSON layer built from ``spec``."""
@@ -24,10 +22,8 @@ def build_geojson(spec: LayerSpec, *, prefix: str, url: str | None = None, **hid
         "hideout": spec.hideout(**hideout),
         "bubblingMouseEvents": False,
     }
-    if url:
+    if url:  # never ``data`` as a placeholder: dash-leaflet ignores a later ``url`` while ``data`` is set
         kwargs["url"] = url
-    else:
-        kwargs["data"] = EMPTY_COLLECTION
     for prop, name in (("style", spec.style), ("pointToLayer", spec.point_to_layer),
                        ("onEachFeature", spec.on_each_feature)):
         ref = spec.js(name)

@@ -38,9 +38,9 @@ class Page:
 
 def registered_pages() -> list[Page]:
     """Return every page of the app, in menu order."""
-    from dashboard.pages import admin_users, home
+    from dashboard.pages import admin_users, command_map, home
 
-    return sorted([home.PAGE, admin_users.PAGE], key=lambda p: p.order)
+    return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE], key=lambda p: p.order)
 
 
 def page_for_path(pages: list[Page], path: str) -> Page | None:

@@ -1,0 +1,163 @@
+/* SafeGrid command map: style functions for dash-leaflet layers (referenced from layers/registry.py as
+ * {"variable": "safegrid.map.<name>"}) and the clientside callbacks of dashboard/pages/command_map.py.
+ * Colours and labels come from each layer's `hideout` (layers/spec.py), never from constants here. */
+(function () {
+  "use strict";
+  const ns = (window.safegrid = window.safegrid || {});
+
+  function esc(text) {
+    return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => (
+      { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+
+  function colourOf(hideout, cls) {
+    return (hideout.colours && hideout.colours[cls]) || hideout.noColour || "#cccccc";
+  }
+
+  function labelOf(hideout, cls) {
+    return (hideout.labels && hideout.labels[cls]) || hideout.noLabel || "";
+  }
+
+  /* The most severe class present in an aggregated cell ({"red": 3, "blue": 10} → "red"). */
+  function worstClass(hideout, classes) {
+    const order = hideout.order || [];
+    for (const key of order) {
+      if (classes && classes[key]) { return key; }
+    }
+    return Object.keys(classes || {})[0];
+  }
+
+  const SHAPES = { enterprises: "circle", sources: "diamond", hazards: "triangle" };
+
+  ns.map = {
+    /* Four-colour unit polygons: fill by risk class; class names let tests and CSS find a unit. */
+    unitStyle: function (feature, context) {
+      const h = context.hideout || {};
+      const p = feature.properties || {};
+      const current = h.current && p.code === h.current;
+      return {
+        color: current ? "#0f2f57" : "#2b3a4d",
+        weight: current ? 3 : 1.5,
+        opacity: 0.9,
+        fillColor: colourOf(h, p.risk),
+        fillOpacity: 0.42,
+        className: "cm-unit cm-unit-" + p.code,
+      };
+    },
+
+    /* Label points of the unit layer: a non-interactive text marker, readable without a basemap. */
+    unitLabel: function (feature, latlng) {
+      const p = feature.properties || {};
+      return L.marker(latlng, {
+        icon: L.divIcon({ className: "cm-label", html: "<span>" + esc(p.label) + "</span>", iconSize: null }),
+        interactive: false,
+        keyboard: false,
+      });
+    },
+
+    /* Hover tooltip of a unit with its KPIs (labels are separate permanent markers). */
+    unitTooltip: function (feature, layer, context) {
+      const p = feature.properties || {};
+      if (p.kind !== "unit") { return; }
+      const h = context.hideout || {};
+      const risk = p.risk ? labelOf(h, p.risk) : (h.noLabel || "");
+      const n = (v) => (v == null ? "—" : v);
+      layer.bindTooltip(
+        "<b>" + esc(p.name) + "</b><br>" + esc(risk) + "<br>生产经营单位 " + n(p.enterprises) +
+        " · 未销号隐患 " + n(p.open) + " · 逾期 " + n(p.overdue),
+        { sticky: true, className: "cm-tip" });
+    },
+
+    /* Point layers: an aggregated cell is a bubble with its count, a raw point a coloured marker. */
+    pointMarker: function (feature, latlng, context) {
+      const h = context.hideout || {};
+      const p = feature.properties || {};
+      const layer = h.layer || "points";
+      if (p.n != null) {
+        const cls = worstClass(h, p.classes);
+        const size = Math.round(Math.min(54, 22 + 6 * Math.log10(p.n + 1) * 2));
+        return L.marker(latlng, {
+          icon: L.divIcon({
+            className: "cm-agg cm-agg-" + layer,
+            html: '<span style="background:' + colourOf(h, cls) + ";width:" + size + "px;height:" + size +
+              "px;line-height:" + size + 'px">' + p.n + "</span>",
+            iconSize: [size, size],
+          }),
+          keyboard: false,
+        });
+      }
+      const colour = colourOf(h, p.cls);
+      const shape = SHAPES[layer] || "circle";
+      if (shape === "circle") {
+        return L.circleMarker(latlng, {
+          radius: 6, color: "#ffffff", weight: 1.5, fillColor: colour, fillOpacity: 0.95,
+          className: "cm-pt cm-pt-" + layer + " cm-cls-" + p.cls,
+        });
+      }
+      return L.marker(latlng, {
+        icon: L.divIcon({
+          className: "cm-pt cm-pt-" + layer + " cm-shape-" + shape + " cm-cls-" + p.cls,
+          html: '<span style="--c:' + colour + '"></span>',
+          iconSize: [16, 16],
+        }),
+        keyboard: false,
+      });
+    },
+
+    pointTooltip: function (feature, layer, context) {
+      const h = context.hideout || {};
+      const p = feature.properties || {};
+      if (p.n != null) {
+        const parts = (h.order || []).filter((k) => p.classes && p.classes[k])
+          .map((k) => esc(labelOf(h, k)) + " " + p.classes[k]);
+        layer.bindTooltip("共 " + p.n + " 处（放大查看）<br>" + parts.join("，"), { className: "cm-tip" });
+        return;
+      }
+      let html = "<b>" + esc(p.name) + "</b><br>" + esc(labelOf(h, p.cls));
+      if (p.enterprise) { html += "<br>" + esc(p.enterprise); }
+      if (p.deadline) { html += "<br>整改期限 " + esc(p.deadline); }
+      layer.bindTooltip(html, { className: "cm-tip" });
+    },
+  };
+
+  /* Clientside callbacks (dash clientside_callback with ClientsideFunction("safegrid_cm", name)). */
+  const noUpdate = () => window.dash_clientside.no_update;
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    safegrid_cm: {
+      /* A click on a unit polygon drills into it by changing the URL (?unit=CODE). */
+      drill: function (click, search) {
+        const p = click && click.properties;
+        if (!p || p.kind !== "unit" || !p.code) { return noUpdate(); }
+        const next = "?unit=" + encodeURIComponent(p.code);
+        return next === search ? noUpdate() : next;
+      },
+      /* URL of the unit layer and its hideout for the current unit and display CRS. */
+      unitsUrl: function (state, crs, hideout) {
+        if (!state || !state.code) { return [noUpdate(), noUpdate()]; }
+        const url = "/api/map/units/" + encodeURIComponent(state.code) + "/children.geojson" +
+          (crs === "gcj02" ? "?crs=gcj02" : "");
+        return [url, Object.assign({}, hideout, { current: state.code })];
+      },
+      /* Display CRS of the selected base layer (names → crs table in the store). */
+      crs: function (baseLayer, table) {
+        return (table && table[baseLayer]) || "wgs84";
+      },
+      /* Point layer URLs from the viewport, rounded outward so small pans reuse cached responses. */
+      pointUrls: function (bounds, zoom, crs, overlays, layers) {
+        if (!bounds || zoom == null) { return layers.map(() => noUpdate()); }
+        const r = (v, up) => (up ? Math.ceil(v * 200) : Math.floor(v * 200)) / 200;
+        const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
+        return layers.map((l) => {
+          if (overlays && overlays.indexOf(l.title) < 0) { return noUpdate(); }
+          return l.source + "?bbox=" + bbox.join(",") + "&zoom=" + Math.round(zoom) +
+            (crs === "gcj02" ? "&crs=gcj02" : "");
+        });
+      },
+      /* Show the legend of each checked overlay only. */
+      legends: function (overlays, titles) {
+        if (!overlays) { return titles.map(() => ({})); }
+        return titles.map((t) => ((overlays || []).indexOf(t) >= 0 ? {} : { display: "none" }));
+      },
+    },
+  });
+}());

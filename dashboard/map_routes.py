@@ -1,0 +1,125 @@
+"""Flask routes for map data under ``/api/map/``: scoped GeoJSON, gzip-compressed, cache-validated by ETag.
+
+* ``/api/map/units/<code>/children.geojson`` — the units drawn for ``code`` (403 outside the scope).
+* ``/api/map/points/<kind>.geojson?bbox=w,s,e,n&zoom=z`` — enterprises, sources or open hazards in
+  the viewport; raw up to ``SAFEGRID_MAP_RAW_POINT_LIMIT`` points, else aggregated on a snap grid.
+  A bbox reaching outside the scope is not refused (the viewport always does); only in-scope
+  features come back.
+
+``?crs=gcj02`` shifts coordinates for the 高德 basemap (display only; the bbox is read in GCJ-02 too).
+Every response carries ``ETag`` and ``Cache-Control: private, no-cache``; a matching
+``If-None-Match`` gets 304 without a body.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from typing import Any
+
+from flask import Blueprint, Flask, Response, request
+
+from dashboard.basemaps import get_map_settings
+from dashboard.errors import BadRequestError, NotFoundError
+from dashboard.roles import Capability
+from dashboard.scope import current_scope, scoped_route
+from geo import map_queries as mq
+from geo.db import connect
+from layers.registry import LAYERS
+
+GZIP_MIN_BYTES = 512
+GZIP_LEVEL = 5  # level 9 costs ~3x the CPU for ~3% fewer bytes on GeoJSON
+KIND_LAYER = {"enterprises": "enterprises", "sources": "sources", "hazards": "hazards"}
+EMPTY = '{"type":"FeatureCollection","features":[]}'
+
+bp = Blueprint("map_api", __name__, url_prefix="/api/map")
+
+
+def geojson_response(body: str) -> Response:
+    """Wrap GeoJSON text: strong ETag of the body, 304 on a match, gzip when the client accepts it."""
+    raw = body.encode("utf-8")
+    etag = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if request.if_none_match.contains(etag):
+        response = Response(status=304, headers=headers)
+        response.set_etag(etag)
+        return response
+    if len(raw) >= GZIP_MIN_BYTES and request.accept_encodings["gzip"]:
+        raw = gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    response = Response(raw, status=200, headers=headers, content_type="application/geo+json; charset=utf-8")
+    response.set_etag(etag)
+    return response
+
+
+def _crs() -> str:
+    crs = request.args.get("crs", "wgs84")
+    if crs not in ("wgs84", "gcj02"):
+        raise BadRequestError("crs 参数只能是 wgs84 或 gcj02。")
+    return crs
+
+
+@scoped_route(Capability.MAP)
+def unit_children(code: str) -> Response:
+    """Serve the units drawn when ``code`` is the current unit (its children, or itself when a grid cell)."""
+    crs = _crs()
+    with connect() as conn:
+        body = mq.children_geojson(conn, scope=current_scope(), code=code)  # scoped_route checked it
+    if body is None:
+        raise NotFoundError()
+    if crs == "gcj02":
+        body = json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
+    return geojson_response(body)
+
+
+def _point_feature(row: dict[str, Any]) -> dict[str, Any]:
+    if "n" in row:
+        props: dict[str, Any] = {"n": row["n"], "classes": row["classes"]}
+        fid = f"c{row['lon']:.5f},{row['lat']:.5f}"
+    else:
+        props = {"id": row["id"], "cls": row["cls"], **(row["props"] or {})}
+        fid = str(row["id"])
+    return {"type": "Feature", "id": fid, "geometry": {"type": "Point", "coordinates": [round(row["lon"], 6),
+                                                                                          round(row["lat"], 6)]},
+            "properties": props}
+
+
+@scoped_route(Capability.MAP)
+def points(kind: str) -> Response:
+    """Serve point layer ``kind`` in the viewport: raw when few, aggregated per grid cell when many."""
+    if kind not in mq.POINT_KINDS:
+        raise NotFoundError("没有这个图层。")
+    crs = _crs()
+    try:
+        bbox = mq.BBox.parse(request.args.get("bbox", ""))
+        zoom = float(request.args.get("zoom", "0"))
+    except ValueError as exc:
+        raise BadRequestError(str(exc) if "bbox" in str(exc) else "zoom 参数应为数字。") from exc
+    spec = LAYERS[KIND_LAYER[kind]]
+    if zoom < spec.min_zoom:
+        return geojson_response(EMPTY)
+    if crs == "gcj02":
+        bbox = mq.bbox_from_gcj02(bbox)
+    limit = get_map_settings().raw_point_limit
+    scope = current_scope()
+    with connect() as conn:
+        typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
+        if mq.count_points(conn, scope=scope, kind=typed_kind, bbox=bbox, limit=limit) <= limit:
+            rows = mq.raw_points(conn, scope=scope, kind=typed_kind, bbox=bbox, limit=limit)
+        else:
+            rows = mq.aggregated_points(conn, scope=scope, kind=typed_kind, bbox=bbox,
+                                        cell=mq.cell_size(bbox, zoom))
+    collection = {"type": "FeatureCollection", "features": [_point_feature(r) for r in rows]}
+    if crs == "gcj02":
+        collection = mq.shift_to_gcj02(collection)
+    return geojson_response(json.dumps(collection, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+bp.add_url_rule("/units/<code>/children.geojson", "unit_children", unit_children)
+bp.add_url_rule("/points/<kind>.geojson", "points", points)
+
+
+def init_app(server: Flask) -> None:
+    """Register the map data routes."""
+    server.register_blueprint(bp)

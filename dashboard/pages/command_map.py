@@ -1,0 +1,398 @@
+"""The command map (一张图), the main page ``/``: drill city → county → township → village → grid cell.
+
+The URL names the current unit (``/?unit=411002001``): links, breadcrumb and map clicks only change
+the URL, and one callback renders the side panel from it, so deep links and back/forward work. Map
+data comes from the Flask routes in :mod:`dashboard.map_routes` (``url=``), never through callback
+JSON; callbacks call ``geo`` with the caller's scope and answer nothing for a foreign unit.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import dash_leaflet as dl
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
+from dashboard.errors import AppError, to_app_error
+from dashboard.pages import Page
+from dashboard.roles import Capability
+from dashboard.scope import Account, callback_scope, refuse_out_of_scope
+from geo import map_queries as mq
+from geo.db import connect
+from geo.labels import (
+    DUTY_ROLE,
+    HAZARD_LEVEL,
+    HAZARD_STATUS,
+    INSPECTION_CADENCE_DAYS,
+    LEVEL,
+    RISK_LEVEL_LONG,
+    SOURCE_GRADE,
+    SUPERVISION_LEVEL,
+    UNIT_KIND,
+)
+from layers.builder import build_legend, build_overlay, layer_id
+from layers.registry import LAYERS, POINT_LAYERS, UNITS
+
+PREFIX = "cm-layer-"
+HAZARD_LIST_LIMIT = 50
+SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
+_RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+
+
+def unit_href(code: str) -> str:
+    """Return the shareable URL of a unit on the command map."""
+    return f"/?unit={code}"
+
+
+def code_from_search(search: str | None) -> str | None:
+    """Return the ``unit`` parameter of a query string, when it looks like a unit code."""
+    code = dict(parse_qsl((search or "").lstrip("?"))).get("unit", "")
+    return code if code.isdigit() and 6 <= len(code) <= 14 else None
+
+
+def _attrs(attrs: dict[str, Any]) -> Any:
+    """Pass ``aria-*``/``data-*`` attributes to a component (its typed signature does not list them)."""
+    return attrs
+
+
+def _message(error: AppError) -> html.Div:
+    return html.Div(error.message, className="sg-alert cm-message", role="alert")
+
+
+# --- side panel -----------------------------------------------------------------------------------
+
+
+def _kpi(label: str, value: Any, tone: str = "", title: str | None = None) -> html.Div:
+    return html.Div([html.Div(str(value), className="cm-kpi-value"), html.Div(label, className="cm-kpi-label")],
+                    className=f"cm-kpi {tone}".strip(), title=title or label)
+
+
+def _inspection(level: int, stats: dict[str, Any]) -> html.Div:
+    cadence = INSPECTION_CADENCE_DAYS.get(min(level, 4))
+    last: date | None = stats.get("last_inspection_at")
+    rule = f"要求每 {cadence} 天" if cadence else ""
+    if last is None:
+        return html.Div(["最近检查：", html.B("无记录"), f"（{rule}）" if rule else ""],
+                        className="cm-inspection cm-overdue", id="cm-inspection")
+    age = (date.today() - last).days
+    overdue = bool(stats.get("inspection_overdue")) or (cadence is not None and age > cadence)
+    status = f"已超期 {age - cadence} 天" if overdue and cadence else "按期"
+    return html.Div([f"最近检查：{last:%Y-%m-%d}（{age} 天前，{rule}，", html.B(status), "）"],
+                    className=f"cm-inspection {'cm-overdue' if overdue else 'cm-ok'}", id="cm-inspection")
+
+
+def kpi_block(level: int, stats: dict[str, Any] | None) -> html.Div:
+    """KPIs of the unit's subtree: enterprises by colour, sources by grade, hazards, last inspection."""
+    if not stats:
+        return html.Div("统计数据尚未生成：请先导入台账并执行 safegrid etl refresh。", className="sg-note",
+                        id="cm-kpis")
+    return html.Div([
+        html.H3("辖区概况"),
+        html.Div([
+            _kpi("生产经营单位", stats["enterprises"]),
+            _kpi("红", stats["ent_red"], "cm-red", RISK_LEVEL_LONG["red"]),
+            _kpi("橙", stats["ent_orange"], "cm-orange", RISK_LEVEL_LONG["orange"]),
+            _kpi("黄", stats["ent_yellow"], "cm-yellow", RISK_LEVEL_LONG["yellow"]),
+            _kpi("蓝", stats["ent_blue"], "cm-blue", RISK_LEVEL_LONG["blue"]),
+            _kpi("未评估", stats["ent_unassessed"]),
+        ], className="cm-kpis cm-kpis-6", id="cm-kpi-enterprises"),
+        html.Div([_kpi(f"{SOURCE_GRADE[g]}危险源", stats[f"sources_g{g}"]) for g in (1, 2, 3, 4)],
+                 className="cm-kpis cm-kpis-4", id="cm-kpi-sources"),
+        html.Div([
+            _kpi("未销号隐患", stats["hazards_open"]),
+            _kpi("逾期", stats["hazards_overdue"], "cm-red" if stats["hazards_overdue"] else ""),
+            _kpi("重大隐患", stats["hazards_major_open"], "cm-orange" if stats["hazards_major_open"] else ""),
+            _kpi("挂牌督办", stats["hazards_supervised"]),
+        ], className="cm-kpis cm-kpis-4", id="cm-kpi-hazards"),
+        _inspection(level, stats),
+    ], id="cm-kpis")
+
+
+def roster_block(roster: dict[str, Any] | None) -> html.Div:
+    """Persons on duty with role and ``tel:`` phone, and every vacant slot highlighted."""
+    if roster is None:
+        return html.Div(id="cm-persons")
+    rows = [
+        html.Tr([
+            html.Td(DUTY_ROLE.get(p["role"], p["role"])),
+            html.Td(p["name"], className="cm-person-name"),
+            html.Td(html.A(p["phone"], href=f"tel:{p['phone']}") if p["phone"] else "—"),
+            html.Td(p["org"] or ""),
+        ], className="cm-person")
+        for p in roster["persons"]
+    ]
+    for role, missing in roster["vacancies"].items():
+        rows += [html.Tr([html.Td(DUTY_ROLE.get(role, role)), html.Td("空缺", className="cm-vacant-label"),
+                          html.Td("—"), html.Td("")], className="cm-vacant") for _ in range(missing)]
+    required = "、".join(f"{DUTY_ROLE[r]} {n} 名" for r, n in roster["required"].items())
+    vacant = sum(roster["vacancies"].values())
+    summary = html.Span(f"空缺 {vacant} 人", className="cm-vacant-count") if vacant else html.Span("配备齐全",
+                                                                                                   className="cm-ok")
+    return html.Div([
+        html.H3(["网格责任人 ", summary]),
+        html.Table([html.Thead(html.Tr([html.Th(h) for h in ("职责", "姓名", "电话", "单位")])), html.Tbody(rows)],
+                   className="sg-table cm-table") if rows else html.Div("未登记责任人。", className="sg-note"),
+        html.Div(f"应配：{required}", className="cm-hint"),
+    ], id="cm-persons")
+
+
+def hazards_block(hazards: dict[str, Any] | None) -> html.Div:
+    """Open hazards of the subtree, each a button that locates it on the map."""
+    if not hazards or not hazards["items"]:
+        return html.Div([html.H3("未销号隐患"), html.Div("辖区内没有未销号隐患。", className="sg-note")],
+                        id="cm-hazards")
+    items = []
+    for h in hazards["items"]:
+        badges = [html.Span(HAZARD_LEVEL.get(h["level"], h["level"]),
+                            className=f"cm-badge cm-level-{h['level']}")]
+        if h["overdue"]:
+            badges.append(html.Span(f"逾期 {h['days_overdue']} 天", className="cm-badge cm-overdue-badge"))
+        if h["supervision_level"]:
+            badges.append(html.Span(SUPERVISION_LEVEL[h["supervision_level"]], className="cm-badge cm-supervised"))
+        deadline = f"整改期限 {h['deadline']:%Y-%m-%d}" if h["deadline"] else "未定整改期限"
+        items.append(html.Li(html.Button([
+            html.Div([html.Span(h["title"], className="cm-hazard-title"), *badges]),
+            html.Div(f"{h['enterprise'] or '—'} · {h['unit_name']} · {deadline} · "
+                     f"{HAZARD_STATUS.get(h['status'], h['status'])}", className="cm-hazard-meta"),
+        ], id={"type": "cm-hazard", "index": h["id"]}, className="cm-hazard", type="button",
+            title="在地图上定位", **_attrs({"data-code": h["code"]}))))
+    more = hazards["total"] - len(hazards["items"])
+    return html.Div([
+        html.H3(f"未销号隐患（{hazards['total']}）"),
+        html.Ul(items, className="cm-hazard-list"),
+        html.Div(f"另有 {more} 条未显示（按逾期、等级、期限排序）。", className="cm-hint") if more > 0 else None,
+    ], id="cm-hazards")
+
+
+def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str, Any] | None) -> html.Div:
+    """Build the side panel of the current unit."""
+    stats = view["stats"]
+    risk = (stats or {}).get("risk_class")
+    head = html.Div([
+        html.H2(view["name"], id="cm-unit-name"),
+        html.Div([
+            html.Span(LEVEL.get(view["level"], ""), className="cm-tag", id="cm-unit-level"),
+            html.Span(UNIT_KIND.get(view["kind"] or "", ""), className="cm-tag") if view["kind"] else None,
+            html.Span(view["code"], className="cm-tag cm-code", id="cm-unit-code"),
+            html.Span(RISK_LEVEL_LONG[risk], className=f"sg-badge sg-{risk}", id="cm-unit-risk") if risk else None,
+        ], className="cm-tags"),
+        html.Div(f"统计截至 {view['refreshed_at']:%Y-%m-%d %H:%M}", className="cm-hint", id="cm-refreshed")
+        if isinstance(view.get("refreshed_at"), datetime) else None,
+        html.Div("下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note", id="cm-demo-note")
+        if view["demo_geometry"] else None,
+    ], className="cm-head")
+    sort = html.Div([
+        html.H3("下级单位"),
+        dcc.RadioItems(id="cm-sort", options=[{"label": v, "value": k} for k, v in SORTS.items()], value="risk",
+                       inline=True, className="cm-sort", inputClassName="cm-sort-input"),
+        html.Div(id="cm-children"),
+    ], className="cm-children-block") if view["child_count"] else None
+    return html.Div([head, roster_block(roster), kpi_block(view["level"], stats), sort, hazards_block(hazards)],
+                    className="cm-panel-body", **_attrs({"data-unit": view["code"]}))
+
+
+def _sort_key(how: str) -> Any:
+    def key(child: dict[str, Any]) -> Any:
+        st = child["stats"] or {}
+        if how == "risk":
+            return (_RISK_RANK.get(st.get("risk_class") or "", 9), -(st.get("risk_score") or 0), child["code"])
+        if how == "hazards":
+            return (-(st.get("hazards_open") or 0), child["code"])
+        if how == "overdue":
+            return (-(st.get("hazards_overdue") or 0), child["code"])
+        if how == "enterprises":
+            return (-(st.get("enterprises") or 0), child["code"])
+        return child["code"]
+
+    return key
+
+
+def children_table(children: list[dict[str, Any]], how: str) -> html.Table:
+    """Build the table of child units with their KPIs; each name is a link that drills into the unit."""
+    head = ["名称", "风险", "企业", "红/橙", "隐患", "逾期", "重大", "空缺"]
+    rows = []
+    for child in sorted(children, key=_sort_key(how)):
+        st = child["stats"] or {}
+        risk = st.get("risk_class")
+        vacancies = st.get("vacancies_subtree")
+        rows.append(html.Tr([
+            html.Td(dcc.Link(child["name"], href=unit_href(child["code"]), className="cm-drill",
+                             id={"type": "cm-child", "code": child["code"]})),
+            html.Td(html.Span(RISK_LEVEL_LONG[risk][:2], className=f"sg-badge sg-{risk}") if risk else "—"),
+            html.Td(st.get("enterprises", "—")),
+            html.Td(f"{st['ent_red']}/{st['ent_orange']}" if st else "—"),
+            html.Td(st.get("hazards_open", "—")),
+            html.Td(st.get("hazards_overdue", "—"), className="cm-red-text" if st.get("hazards_overdue") else ""),
+            html.Td(st.get("hazards_major_open", "—")),
+            html.Td(vacancies if vacancies is not None else "—", className="cm-red-text" if vacancies else ""),
+        ], className="cm-child-row"))
+    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
+                      className="sg-table cm-table cm-children-table")
+
+
+def breadcrumb(crumbs: list[dict[str, Any]]) -> list[Any]:
+    """Build the 市 › 县 › 乡镇 › 村 › 网格 links; the current unit is plain text."""
+    out: list[Any] = []
+    for i, c in enumerate(crumbs):
+        if i:
+            out.append(html.Span("›", className="cm-crumb-sep", **_attrs({"aria-hidden": "true"})))
+        if i == len(crumbs) - 1:
+            out.append(html.Span(c["name"], className="cm-crumb cm-crumb-current", **_attrs({"aria-current": "page"})))
+        else:
+            out.append(dcc.Link(c["name"], href=unit_href(c["code"]), className="cm-crumb",
+                                id={"type": "cm-crumb", "code": c["code"]}, title=LEVEL.get(c["level"], "")))
+    return out
+
+
+# --- layout ---------------------------------------------------------------------------------------
+
+
+def _center(bounds: list[list[float]]) -> list[float]:
+    return [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+
+
+def _zoom(bounds: list[list[float]], width_px: int = 900) -> float:
+    """Approximate zoom that fits ``bounds`` into a map ``width_px`` wide (the callback then fits exactly)."""
+    span = max(bounds[1][1] - bounds[0][1], (bounds[1][0] - bounds[0][0]) * 1.3, 1e-4)
+    return max(3.0, min(18.0, math.floor(math.log2(360 * width_px / 256 / span) * 4) / 4))
+
+
+def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
+    """Build the page for ``account``; ``?unit=CODE`` opens that unit (if inside the scope)."""
+    settings = get_map_settings()
+    maps = available_basemaps(settings)
+    selected = default_basemap(maps, settings)
+    code = query.get("unit") or account.record.scope_code
+    try:
+        with connect() as conn:
+            view = mq.unit_view(conn, scope=account.scope, code=code) or mq.unit_view(
+                conn, scope=account.scope, code=account.record.scope_code)
+    except Exception as exc:  # database down: a Chinese message instead of a stack trace
+        return _message(to_app_error(exc))
+    bounds = (view or {}).get("bounds") or [[33.7, 113.4], [34.4, 114.2]]
+    overlays = [build_overlay(UNITS, prefix=PREFIX)] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
+    the_map = dl.Map(
+        [
+            dl.LayersControl(base_layers(maps, selected) + overlays, id="cm-layers", collapsed=False,
+                             position="topright"),
+            dl.ScaleControl(position="bottomleft", imperial=False),
+            dl.LayerGroup(id="cm-focus"),
+        ],
+        # dash-leaflet's viewport tracking needs ``center`` and ``zoom`` (``bounds`` alone breaks it).
+        id="cm-map", center=_center(bounds), zoom=_zoom(bounds), zoomSnap=0.25, attributionControl=True,
+        className=f"cm-map cm-basemap-{selected.id}",
+    )
+    legends = [build_legend(spec, prefix=PREFIX) for spec in LAYERS.values()]
+    return html.Div([
+        dcc.Location(id="cm-url", refresh="callback-nav"),
+        dcc.Store(id="cm-state"),
+        dcc.Store(id="cm-crs", data=selected.crs),
+        dcc.Store(id="cm-crs-table", data=crs_by_name(maps)),
+        dcc.Store(id="cm-point-meta", data=[{"id": s.id, "title": s.title, "source": s.source} for s in POINT_LAYERS]),
+        dcc.Store(id="cm-legend-titles", data=[s.title for s in LAYERS.values()]),
+        html.Section([
+            html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **_attrs({"aria-label": "层级导航"})),
+            html.Div([
+                the_map,
+                html.Details([html.Summary("图例"), *legends], open=True, className="cm-legends", id="cm-legends"),
+            ], className="cm-map-wrap"),
+        ], className="cm-main"),
+        html.Aside(dcc.Loading(html.Div(id="cm-panel"), type="circle", className="cm-loading"),
+                   className="cm-side", **_attrs({"aria-label": "单位详情"})),
+    ], className="cm-page", id="cm-page")
+
+
+# --- callbacks ------------------------------------------------------------------------------------
+
+
+def register(app: Dash) -> None:
+    """Add the command map callbacks (server side: panel, children, locate; clientside: URLs, legends)."""
+
+    @app.callback(
+        Output("cm-panel", "children"), Output("cm-breadcrumb", "children"), Output("cm-state", "data"),
+        Output("cm-map", "viewport"),
+        Input("cm-url", "search"),
+    )
+    def show_unit(search: str | None) -> tuple[Any, Any, Any, Any]:
+        try:
+            scope = callback_scope(Capability.MAP)
+            with connect() as conn:
+                code = code_from_search(search) or mq.scope_root(conn, scope=scope) or ""
+                view = mq.unit_view(conn, scope=scope, code=code)
+                if view is None:
+                    raise refuse_out_of_scope(code)
+                crumbs = mq.breadcrumb(conn, scope=scope, code=code)
+                roster = mq.duty_roster(conn, scope=scope, code=code)
+                hazards = mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT)
+        except Exception as exc:
+            return _message(to_app_error(exc)), [], None, no_update
+        state = {"code": view["code"], "level": view["level"], "bounds": view["bounds"]}
+        # The first call frames the unit exactly (the layout only approximates); later ones fly to it.
+        transition = "flyToBounds" if ctx.triggered_id is not None else "fitBounds"
+        viewport = {"bounds": view["bounds"], "transition": transition} if view["bounds"] else no_update
+        return panel(view, roster, hazards), breadcrumb(crumbs), state, viewport
+
+    @app.callback(Output("cm-children", "children"), Input("cm-state", "data"), Input("cm-sort", "value"))
+    def show_children(state: dict[str, Any] | None, how: str | None) -> Any:
+        if not state or not isinstance(state.get("code"), str):
+            raise PreventUpdate
+        scope = callback_scope(Capability.MAP)
+        with connect() as conn:
+            children = mq.child_units(conn, scope=scope, code=state["code"])
+        if not children:
+            return html.Div("没有可查看的下级单位。", className="sg-note")
+        return children_table(children, how if how in SORTS else "risk")
+
+    @app.callback(
+        Output("cm-map", "viewport", allow_duplicate=True), Output("cm-focus", "children"),
+        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), prevent_initial_call=True,
+    )
+    def locate_hazard(clicks: list[int | None]) -> tuple[Any, Any]:
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            raise PreventUpdate
+        scope = callback_scope(Capability.MAP)
+        with connect() as conn:
+            where = mq.hazard_location(conn, scope=scope, hazard_id=int(trigger["index"]))
+        if where is None or where["lon"] is None:
+            return no_update, []
+        latlng = [where["lat"], where["lon"]]
+        marker = dl.CircleMarker(center=latlng, radius=16, color="#0f2f57", weight=3, fill=False,
+                                 className="cm-focus-ring", children=dl.Tooltip(where["title"], permanent=True,
+                                                                                 direction="top"))
+        return {"center": latlng, "zoom": 16, "transition": "flyTo"}, [marker]
+
+    units_id = layer_id(UNITS, PREFIX)
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "drill"), Output("cm-url", "search"),
+        Input(units_id, "clickData"), State("cm-url", "search"), prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "unitsUrl"),
+        Output(units_id, "url"), Output(units_id, "hideout"),
+        Input("cm-state", "data"), Input("cm-crs", "data"), State(units_id, "hideout"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "crs"), Output("cm-crs", "data"),
+        Input("cm-layers", "baseLayer"), State("cm-crs-table", "data"), prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "pointUrls"),
+        [Output(layer_id(s, PREFIX), "url") for s in POINT_LAYERS],
+        Input("cm-map", "bounds"), Input("cm-map", "zoom"), Input("cm-crs", "data"), Input("cm-layers", "overlays"),
+        State("cm-point-meta", "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "legends"),
+        [Output(f"{layer_id(s, PREFIX)}-legend", "style") for s in LAYERS.values()],
+        Input("cm-layers", "overlays"), State("cm-legend-titles", "data"),
+    )
+
+
+PAGE = Page(path="/", title="一张图", layout=create_command_map, register=register, capability=Capability.MAP,
+            order=0, own_query=True)

@@ -1,0 +1,227 @@
+"""The /api/map routes and the command map callbacks over HTTP: scope (401/403, bbox clipping),
+gzip, ETag/304, GCJ-02 shift, server-side aggregation, and forged callbacks for foreign units."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine, text
+
+from dashboard.basemaps import get_map_settings
+from tests.browser import http_login, make_user
+from tests.fixtures_map import ENTERPRISES, FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
+from tests.fixtures_units import ENTERPRISES as UNIT_ENTERPRISES
+
+pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
+BBOX = "112.9,33.7,114.1,34.5"
+FOREIGN_NAMES = {name for _, name, _, grid, _, _ in ENTERPRISES if grid == FOREIGN_GRID}
+
+
+@pytest.fixture(scope="module")
+def weidu(live_server: str, engine: Engine) -> requests.Session:
+    """A signed-in grid manager of 魏都区."""
+    return http_login(live_server, *make_user(engine, role="grid_manager", scope="411002"))
+
+
+@pytest.fixture(scope="module")
+def city(live_server: str, engine: Engine) -> requests.Session:
+    """A signed-in leader of 许昌市."""
+    return http_login(live_server, *make_user(engine, role="leader", scope="411000"))
+
+
+def test_unauthenticated_gets_401(live_server: str) -> None:
+    r = requests.get(f"{live_server}/api/map/units/411000/children.geojson", timeout=10)
+    assert r.status_code == 401
+    r = requests.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=12", timeout=10)
+    assert r.status_code == 401
+
+
+def test_children_gzip_etag_and_304(live_server: str, weidu: requests.Session) -> None:
+    url = f"{live_server}/api/map/units/411002/children.geojson"
+    r = weidu.get(url, timeout=10, stream=True)
+    assert r.status_code == 200
+    assert r.headers["Content-Encoding"] == "gzip"
+    assert r.headers["Cache-Control"] == "private, no-cache"
+    assert r.headers["Content-Type"].startswith("application/geo+json")
+    body = json.loads(gzip.decompress(r.raw.read()))
+    assert {f["properties"]["code"] for f in body["features"]} == {"411002001", "411002002"}
+    etag = r.headers["ETag"]
+    again = weidu.get(url, headers={"If-None-Match": etag}, timeout=10)
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+    plain = weidu.get(url, headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "Content-Encoding" not in plain.headers and plain.json() == body
+
+
+@pytest.mark.parametrize("code", ["411000", "411003", FOREIGN_GRID, "999999"])
+def test_foreign_unit_is_403(live_server: str, weidu: requests.Session, code: str) -> None:
+    r = weidu.get(f"{live_server}/api/map/units/{code}/children.geojson", timeout=10)
+    assert r.status_code == 403
+    assert "数据范围" in r.json()["error"]
+
+
+def test_malformed_code_is_400(live_server: str, weidu: requests.Session) -> None:
+    r = weidu.get(f"{live_server}/api/map/units/41100x/children.geojson", timeout=10)
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("kind", ["enterprises", "sources", "hazards"])
+def test_bbox_outside_scope_returns_only_in_scope_features(
+    live_server: str, weidu: requests.Session, city: requests.Session, kind: str
+) -> None:
+    url = f"{live_server}/api/map/points/{kind}.geojson?bbox={BBOX}&zoom=14"
+    mine = weidu.get(url, timeout=10).json()["features"]
+    everything = city.get(url, timeout=10).json()["features"]
+    assert 0 < len(mine) < len(everything)
+    assert all(f["geometry"]["coordinates"][0] < 113.5 for f in mine)  # 建安区 is east of 113.5
+    text_of_mine = json.dumps(mine, ensure_ascii=False)
+    assert not any(name in text_of_mine for name in FOREIGN_NAMES)
+    only_foreign = weidu.get(f"{live_server}/api/map/points/{kind}.geojson?bbox=113.6,33.9,113.9,34.3&zoom=14",
+                             timeout=10)
+    assert only_foreign.status_code == 200 and only_foreign.json()["features"] == []
+
+
+def test_point_layer_below_min_zoom_is_empty(live_server: str, city: requests.Session) -> None:
+    r = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=5", timeout=10)
+    assert r.status_code == 200 and r.json()["features"] == []
+
+
+@pytest.mark.parametrize("query", ["bbox=1,2,3&zoom=12", "bbox=114,34,113,35&zoom=12", f"bbox={BBOX}&zoom=x",
+                                   f"bbox={BBOX}&zoom=12&crs=bd09"])
+def test_bad_parameters_are_400_in_chinese(live_server: str, city: requests.Session, query: str) -> None:
+    r = city.get(f"{live_server}/api/map/points/enterprises.geojson?{query}", timeout=10)
+    assert r.status_code == 400
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in r.json()["error"])
+
+
+def test_unknown_layer_is_404(live_server: str, city: requests.Session) -> None:
+    assert city.get(f"{live_server}/api/map/points/secrets.geojson?bbox={BBOX}&zoom=12", timeout=10).status_code == 404
+
+
+def test_gcj02_shifts_display_coordinates(live_server: str, city: requests.Session) -> None:
+    wgs = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=14", timeout=10).json()
+    gcj = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=14&crs=gcj02",
+                   timeout=10).json()
+    a = {f["id"]: f["geometry"]["coordinates"] for f in wgs["features"]}
+    b = {f["id"]: f["geometry"]["coordinates"] for f in gcj["features"]}
+    assert a.keys() == b.keys() and a
+    for fid, (lon, lat) in a.items():
+        dlon, dlat = b[fid][0] - lon, b[fid][1] - lat
+        assert 0.003 < dlon < 0.008 and -0.003 < dlat < 0.002  # GCJ-02 offset around 许昌 is ~500 m
+    units = city.get(f"{live_server}/api/map/units/411000/children.geojson?crs=gcj02", timeout=10).json()
+    first = units["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert first[0] != round(first[0], 1)  # the box corners (multiples of 0.1°) moved
+
+
+def test_many_points_are_aggregated(live_server: str, city: requests.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAFEGRID_MAP_RAW_POINT_LIMIT", "2")
+    get_map_settings.cache_clear()
+    try:
+        r = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=11", timeout=10)
+    finally:
+        monkeypatch.delenv("SAFEGRID_MAP_RAW_POINT_LIMIT")
+        get_map_settings.cache_clear()
+    features = r.json()["features"]
+    assert features and all("n" in f["properties"] and "name" not in f["properties"] for f in features)
+    raw = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=11", timeout=10).json()
+    assert sum(f["properties"]["n"] for f in features) == len(raw["features"])
+
+
+# --- forged Dash callbacks ----------------------------------------------------------------------------
+
+
+def _forge(session: requests.Session, base: str, outputs: list[tuple[str, str]], inputs: list[dict[str, Any]],
+           state: list[dict[str, Any]] | None = None) -> requests.Response:
+    if len(outputs) == 1:
+        output: Any = f"{outputs[0][0]}.{outputs[0][1]}"
+        outs: Any = {"id": outputs[0][0], "property": outputs[0][1]}
+    else:
+        output = ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
+        outs = [{"id": i, "property": p} for i, p in outputs]
+    payload = {"output": output, "outputs": outs, "inputs": inputs, "state": state or [],
+               "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs]}
+    return session.post(f"{base}/_dash-update-component", json=payload, timeout=20)
+
+
+PANEL_OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state", "data"),
+                 ("cm-map", "viewport")]
+
+
+def test_forged_panel_callback_answers_in_scope(live_server: str, weidu: requests.Session) -> None:
+    r = _forge(weidu, live_server, PANEL_OUTPUTS,
+               [{"id": "cm-url", "property": "search", "value": f"?unit={OWN_GRID}"}])
+    assert r.status_code == 200
+    body = json.dumps(r.json(), ensure_ascii=False)
+    assert "孙丽" in body and "储罐区可燃气体报警器失效" in body
+
+
+@pytest.mark.parametrize("code", ["411003", FOREIGN_GRID, "411000"])
+def test_forged_panel_callback_with_foreign_unit_returns_nothing(
+    live_server: str, weidu: requests.Session, engine: Engine, code: str
+) -> None:
+    r = _forge(weidu, live_server, PANEL_OUTPUTS, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}])
+    assert r.status_code == 200
+    body = r.json()["response"]
+    assert body["cm-state"]["data"] is None
+    text_ = json.dumps(body, ensure_ascii=False)
+    assert "无权查看" in text_
+    assert "陈外人" not in text_ and "仓库超量储存" not in text_ and "建安区" not in text_
+    assert str(UNIT_ENTERPRISES[code]) not in text_
+    with engine.connect() as conn:
+        refused = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'forbidden' "
+                                    "AND detail->>'target' = :c"), {"c": code}).scalar()
+    assert refused and refused > 0
+
+
+def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server: str, weidu: requests.Session) -> None:
+    r = _forge(weidu, live_server, [("cm-children", "children")],
+               [{"id": "cm-state", "property": "data", "value": {"code": "411000"}},
+                {"id": "cm-sort", "property": "value", "value": "risk"}])
+    assert r.status_code == 200
+    body = json.dumps(r.json(), ensure_ascii=False)
+    assert "建安区" not in body and "魏都区" not in body and "没有可查看的下级单位" in body
+
+
+def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
+    live_server: str, weidu: requests.Session, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        foreign = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H4'")).scalar_one()
+        own = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H1'")).scalar_one()
+    def locate(hazard_id: int) -> requests.Response:
+        ident = {"type": "cm-hazard", "index": hazard_id}
+        payload_inputs = [[{"id": ident, "property": "n_clicks", "value": 1}]]
+        r = weidu.post(f"{live_server}/_dash-update-component", json={
+            "output": "..cm-map.viewport@" + _dup_hash() + "...cm-focus.children..",
+            "outputs": [{"id": "cm-map", "property": "viewport@" + _dup_hash()},
+                        {"id": "cm-focus", "property": "children"}],
+            "inputs": payload_inputs, "state": [],
+            "changedPropIds": [json.dumps(ident, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+        }, timeout=20)
+        return r
+
+    ok = locate(own)
+    assert ok.status_code == 200, ok.text[:300]
+    assert "储罐区可燃气体报警器失效" in json.dumps(ok.json(), ensure_ascii=False)
+    bad = locate(foreign)
+    assert "仓库超量储存" not in json.dumps(bad.json(), ensure_ascii=False)
+    assert bad.status_code == 200 and bad.json()["response"]["cm-focus"]["children"] == []
+
+
+def _dup_hash() -> str:
+    """The suffix Dash gives an ``allow_duplicate`` output (read from the app's dependency list)."""
+    return _DUP["hash"]
+
+
+_DUP: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _duplicate_output_suffix(live_server: str, city: requests.Session) -> None:
+    deps = city.get(f"{live_server}/_dash-dependencies", timeout=10).json()
+    for dep in deps:
+        if "cm-focus.children" in dep["output"]:
+            _DUP["hash"] = dep["output"].split("cm-map.viewport@")[1].split("...")[0]
