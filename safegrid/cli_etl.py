@@ -136,8 +136,12 @@ def refresh() -> None:
     if hook is None:
         typer.secho("派生表刷新 (etl.refresh) 尚未安装。", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
-    hook(url=None)
-    typer.echo("派生表已刷新。")
+    try:
+        result = hook(url=None)
+    except Exception as exc:  # RefreshBusyError, a bad risk rule, a failed refresh (recorded in etl_runs)
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(getattr(result, "message", None) or "派生表已刷新。")
 
 
 @app.command()
