@@ -14,6 +14,8 @@ from dashboard.auth import CSRF_FIELD, csrf_token
 from dashboard.errors import AppError, ForbiddenError, NotFoundError, to_app_error
 from dashboard.pages import Page, page_for_path
 from dashboard.scope import Account, current_account
+from dashboard.search import register as register_search
+from dashboard.search import search_box
 from dashboard.settings import DashboardSettings
 from geo.db import connect
 from geo.labels import LEVEL
@@ -53,6 +55,7 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
     return html.Header([
         html.Div(title, className="sg-brand"),
         html.Nav(menu, className="sg-nav"),
+        search_box(account),
         html.Div([
             html.Span(account.label, className="sg-user", id="shell-user"),
             html.Span(account.role_label, className="sg-role", id="shell-role"),
@@ -75,6 +78,7 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
         return html.Div(body, className="sg-app")
 
     app.layout = layout
+    register_search(app)
 
     def page_guard() -> Any:
         """Refuse a direct GET of a page the role may not use with a real 403 (not just hidden content)."""

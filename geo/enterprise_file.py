@@ -142,3 +142,9 @@ def enterprise_file(
         "nearby_sources": hazard_sources_around(conn, scope=scope, lat=lat, lon=lon,
                                                 radius_m=source_radius_m) if located else [],
     }
+
+
+def enterprise_exists(conn: Connection, *, credit_code: str) -> bool:
+    """Tell whether an enterprise with this credit code exists at all (to answer 403 rather than 404)."""
+    sql = 'SELECT EXISTS (SELECT 1 FROM "enterprises" WHERE "credit_code" = :c)'
+    return bool(conn.execute(text(sql), {"c": normalize_credit_code(credit_code)}).scalar())

@@ -161,3 +161,15 @@ def ledger_industries(conn: Connection, *, scope: str) -> list[str]:
         f'WHERE e."industry" IS NOT NULL AND {unit_id_in_scope("h.unit_id")} ORDER BY 1'
     )
     return [str(v) for v in conn.execute(text(sql), scope_params(scope)).scalars()]
+
+
+def hazard_location(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:
+    """Grid cell and point of one hazard in ``scope`` (for "locate on the map"), or None."""
+    sql = (
+        'SELECT h."code", u."code" AS "unit_code", ST_Y(coalesce(h."geom", e."geom")) AS "lat", '  # noqa: S608
+        'ST_X(coalesce(h."geom", e."geom")) AS "lon" FROM "hazards" h '
+        'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" LEFT JOIN "units" u ON u."id" = h."unit_id" '
+        f'WHERE h."code" = :code AND {unit_id_in_scope("h.unit_id")}'
+    )
+    row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
+    return dict(row) if row else None

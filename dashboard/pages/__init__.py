@@ -38,9 +38,10 @@ class Page:
 
 def registered_pages() -> list[Page]:
     """Return every page of the app, in menu order."""
-    from dashboard.pages import admin_users, command_map, home
+    from dashboard.pages import admin_users, command_map, enterprise, hazards, home
 
-    return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE], key=lambda p: p.order)
+    return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE],
+                  key=lambda p: p.order)
 
 
 def page_for_path(pages: list[Page], path: str) -> Page | None:
