@@ -13,12 +13,12 @@ from geo.db import connect
 from geo.units import ping, unit_summary
 
 
-def _plain(value: Any) -> Any:
-    """Make query results JSON-friendly (ISO dates)."""
+def plain_json(value: Any) -> Any:
+    """Make query results JSON-friendly (ISO dates); reuse it in other data routes."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_json(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain_json(v) for v in value]
     if isinstance(value, date | datetime):
         return value.isoformat()
     return value
@@ -47,7 +47,7 @@ def unit(code: str) -> Any:
         data = unit_summary(conn, scope=current_scope(), code=code)
     if data is None:  # deleted between the scope check and now
         raise NotFoundError()
-    return jsonify(_plain(data))
+    return jsonify(plain_json(data))
 
 
 def init_app(server: Flask) -> None:

@@ -27,6 +27,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -75,10 +76,21 @@ def http_login(base_url: str, username: str, password: str) -> requests.Session:
 
 
 def csrf_from(session: requests.Session, base_url: str) -> str:
-    """Return the CSRF token the login form of ``session`` carries."""
-    match = _CSRF_RE.search(session.get(f"{base_url}/login", timeout=10).text)
-    assert match
-    return match.group(1)
+    """Return the session's CSRF token: from the login form, or (signed in) from the shell's logout form."""
+    r = session.get(f"{base_url}/login", allow_redirects=False, timeout=10)
+    match = _CSRF_RE.search(r.text)
+    if match:
+        return match.group(1)
+    stack = [session.get(f"{base_url}/_dash-layout", timeout=10).json()]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("name") == "csrf_token" and node.get("value"):
+                return str(node["value"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    raise AssertionError("no CSRF token in the login page or the shell")
 
 
 def dash_payload(*, output: str, inputs: list[dict[str, Any]], state: list[dict[str, Any]] | None = None,
@@ -148,8 +160,8 @@ def browser_page(chromium: Any) -> Iterator[Any]:
 
 
 def login(page: Any, base_url: str, username: str, password: str, *, expect_path: str = "/") -> None:
-    """Sign in through the real login page and wait until the app shell shows the user."""
-    page.goto(f"{base_url}/login")
+    """Sign in through the real login page (``?next=expect_path``) and wait until the shell shows the user."""
+    page.goto(f"{base_url}/login?next={quote(expect_path)}")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("button[type=submit]")

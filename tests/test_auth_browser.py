@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from dashboard.pages.home import PAGE as HOME
 from tests.browser import dash_payload, login, make_user
 from tests.fixtures_units import ENTERPRISES
 
@@ -30,7 +31,7 @@ def test_login_home_logout_in_chromium(live_server: str, browser_page: Any, engi
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "login.png"))
 
-    login(page, live_server, user, password)
+    login(page, live_server, user, password, expect_path=HOME.path)
     assert page.locator("#shell-role").inner_text() == "网格管理员"
     assert "西大街道" in page.locator("#shell-scope").inner_text()
     assert page.locator("#shell-user").inner_text() == "测试grid_manager"
@@ -59,7 +60,7 @@ def test_login_home_logout_in_chromium(live_server: str, browser_page: Any, engi
 def test_admin_sees_user_page_in_menu(live_server: str, browser_page: Any, engine: Engine) -> None:
     page = browser_page
     user, password = make_user(engine, role="admin", scope="411000")
-    login(page, live_server, user, password)
+    login(page, live_server, user, password, expect_path=HOME.path)
     page.click("#shell-nav-admin-users")
     page.wait_for_selector("#admin-users-table")
     assert user in page.locator("#admin-users-table").inner_text()

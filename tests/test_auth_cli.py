@@ -1,0 +1,91 @@
+"""``safegrid users …`` and ``safegrid audit`` against the test database (real subprocesses)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import Engine
+
+from geo.users import get_user_by_name
+from tests.browser import http_login
+
+pytestmark = pytest.mark.db
+
+
+def sg(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "safegrid", *args], input=stdin, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_create_list_disable_set_password_set_scope(engine: Engine, unit_tree: dict[str, str],
+                                                     live_server: str) -> None:
+    name = f"cli_{uuid.uuid4().hex[:6]}"
+    res = sg("users", "create", name, "--role", "grid_manager", "--scope", "411002001", "--password-stdin",
+             stdin="Cli-pass-2026\n")
+    assert res.returncode == 0, res.stderr
+    assert "已创建用户" in res.stdout and "初始密码" not in res.stdout
+    assert name in sg("users", "list").stdout
+    s = http_login(live_server, name, "Cli-pass-2026")
+
+    res = sg("users", "set-scope", name, "411003")
+    assert res.returncode == 0 and "会话已失效" in res.stdout
+    assert s.get(f"{live_server}/api/me", timeout=10).status_code == 401
+    with engine.connect() as conn:
+        user = get_user_by_name(conn, username=name)
+    assert user is not None and user.scope_code == "411003"
+
+    res = sg("users", "set-password", name)  # generated password, printed once
+    assert res.returncode == 0
+    new_password = res.stdout.split("新密码：")[1].strip()
+    http_login(live_server, name, new_password)
+
+    assert sg("users", "disable", name).returncode == 0
+    with engine.connect() as conn:
+        user = get_user_by_name(conn, username=name)
+    assert user is not None and not user.active
+
+    audit = sg("audit", "--user", "cli", "--limit", "200").stdout
+    assert "user_create" in audit and "user_set_scope" in audit and "user_disable" in audit
+
+
+@pytest.mark.parametrize(("args", "stdin", "code", "message"), [
+    (["users", "create", "x1", "--role", "boss", "--scope", "411000"], None, 2, "角色“boss”无效"),
+    (["users", "create", "x2", "--role", "planner", "--scope", "999999"], None, 1, "不存在"),
+    (["users", "create", "x3", "--role", "planner", "--scope", "411000", "--password-stdin"], "short\n", 1, "至少"),
+    (["users", "disable", "no_such_user_zz"], None, 1, "不存在"),
+    (["users", "set-scope", "no_such_user_zz", "411000"], None, 1, "不存在"),
+    (["users", "nonsense"], None, 2, ""),
+])
+def test_rejected_input(unit_tree: dict[str, str], args: list[str], stdin: str | None, code: int,
+                        message: str) -> None:
+    res = sg(*args, stdin=stdin)
+    assert res.returncode == code, (res.stdout, res.stderr)
+    assert message in res.stderr
+
+
+def test_duplicate_user_rejected(unit_tree: dict[str, str]) -> None:
+    name = f"dup_{uuid.uuid4().hex[:6]}"
+    assert sg("users", "create", name, "--role", "planner", "--scope", "411000").returncode == 0
+    res = sg("users", "create", name, "--role", "planner", "--scope", "411000")
+    assert res.returncode == 1 and "已存在" in res.stderr
+
+
+def test_demo_accounts_one_per_role_and_idempotent(unit_tree: dict[str, str], live_server: str) -> None:
+    for _ in range(2):
+        res = sg("users", "demo")
+        assert res.returncode == 0, res.stderr
+    for user in ("admin", "leader", "planner", "inspector", "gridmgr"):
+        assert f"{user}@Demo2026" in res.stdout
+    gm = http_login(live_server, "gridmgr", "gridmgr@Demo2026")
+    me = gm.get(f"{live_server}/api/me", timeout=10).json()
+    assert me["role"] == "grid_manager" and me["scope"]["code"] == "411002001"  # first township of 魏都区
+    assert gm.get(f"{live_server}/api/units/411002002", timeout=10).status_code == 403
+    inspector = http_login(live_server, "inspector", "inspector@Demo2026").get(f"{live_server}/api/me", timeout=10)
+    assert inspector.json()["scope"]["level"] == 2
+    leader = http_login(live_server, "leader", "leader@Demo2026")
+    assert leader.get(f"{live_server}/api/units/411000", timeout=10).status_code == 200
+    assert requests.get(f"{live_server}/api/units/411000", timeout=10).status_code == 401
