@@ -7,7 +7,7 @@ from typing import Any
 from dash import Dash
 from flask import Flask
 
-from dashboard import auth, inspector_routes, map_routes, routes, shell
+from dashboard import auth, inspector_routes, map_routes, risk_routes, routes, shell
 from dashboard.pages import registered_pages
 from dashboard.settings import PROJECT_ROOT, DashboardSettings, get_settings
 
@@ -20,6 +20,7 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
     routes.init_app(server)
     map_routes.init_app(server)
     inspector_routes.init_app(server)
+    risk_routes.init_app(server)
     # Dash's hints omit Flask for ``server`` and None for ``update_title``.
     app = Dash(
         "dashboard", server=server, title=settings.app_title, update_title=None,  # type: ignore[arg-type]

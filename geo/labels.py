@@ -51,3 +51,8 @@ RISK_INPUT = {
     "hazards_overdue": "逾期隐患", "hazards_supervised": "挂牌督办隐患", "sources_g1": "一级重大危险源",
     "sources_g2": "二级重大危险源", "sources_g3": "三级重大危险源", "sources_g4": "四级重大危险源",
 }
+# Metrics of the H3 heatmaps on /risk (geo/risk_queries.py METRICS).
+RISK_METRIC = {
+    "risk_score": "加权风险分值", "enterprises": "生产经营单位数（按风险等级）", "hazards_open": "未销号隐患",
+    "hazards_major_open": "未销号重大隐患", "hazards_overdue": "逾期隐患", "sources": "重大危险源",
+}

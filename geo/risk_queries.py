@@ -1,0 +1,518 @@
+"""SQL of the planners' risk analysis (``/risk``): H3 heatmaps, trends, breakdowns, comparison, explanation.
+
+Every function takes the caller's ``scope`` (a unit path, :mod:`geo.scope`) and returns nothing outside it.
+
+Heatmaps come from two sources (see ``docs/risk_analysis.md``):
+
+* ``h3_stats`` (pre-aggregated by ``safegrid etl refresh``) when no filter is active and the scope is a
+  top-level unit — its hexagons straddle unit boundaries, so a smaller scope cannot use them without
+  leaking counts from the neighbours;
+* otherwise the filtered points inside the (padded) viewport are fetched in one query and indexed
+  with h3-py (there is no H3 extension in PostGIS), then summed per cell with numpy.
+
+Filters: ``industries`` and ``risk_levels`` select enterprises (and the hazards and hazard sources of
+those enterprises); ``hazard_levels``, ``channels`` and the period (``found_at``) select hazards.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any, Literal
+
+import h3.api.numpy_int as h3
+import numpy as np
+from sqlalchemy import Connection, text
+
+from geo.map_queries import BBox
+from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, RISK_LEVELS
+from geo.refresh import app_config
+from geo.risk_rule import RiskRule, rule_from_config
+from geo.scope import check_scope, path_in_scope, scope_params
+
+Metric = Literal["risk_score", "enterprises", "hazards_open", "hazards_major_open", "hazards_overdue", "sources"]
+METRICS: tuple[Metric, ...] = (
+    "risk_score", "enterprises", "hazards_open", "hazards_major_open", "hazards_overdue", "sources",
+)
+# Which point kinds feed a metric (the on-the-fly path fetches only these).
+_METRIC_KINDS: dict[str, tuple[str, ...]] = {
+    "risk_score": ("enterprises", "hazards", "sources"), "enterprises": ("enterprises",),
+    "hazards_open": ("hazards",), "hazards_major_open": ("hazards",), "hazards_overdue": ("hazards",),
+    "sources": ("sources",),
+}
+# Mean H3 hexagon edge length in degrees of latitude (km / 111), used to pad the viewport by one cell.
+_EDGE_DEG = {6: 3.72 / 111, 7: 1.41 / 111, 8: 0.53 / 111, 9: 0.2 / 111}
+HEAT_CLASSES = 7
+MAX_PERIOD_MONTHS = 60
+AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("1-7天", 1, 7), ("8-30天", 8, 30), ("31-90天", 31, 90), ("91-180天", 91, 180), (">180天", 181, None),
+)
+
+
+class RiskQueryError(ValueError):
+    """A rejected analysis parameter (message in Chinese)."""
+
+
+def resolution_for_zoom(zoom: float) -> int:
+    """H3 resolution shown at a map zoom: ≤8 → 6, 9–10 → 7, 11–12 → 8, ≥13 → 9."""
+    z = math.floor(zoom + 0.5)
+    if z <= 8:
+        return 6
+    if z <= 10:
+        return 7
+    if z <= 12:
+        return 8
+    return 9
+
+
+def is_top_scope(scope: str) -> bool:
+    """Tell whether ``scope`` is the path of a top-level unit (a city: one path segment)."""
+    return check_scope(scope).count(".") == 1
+
+
+@dataclass(frozen=True)
+class RiskFilters:
+    """The filters of the analysis page; empty tuples / None mean "all"."""
+
+    industries: tuple[str, ...] = ()
+    risk_levels: tuple[str, ...] = ()
+    hazard_levels: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def __post_init__(self) -> None:
+        """Reject values outside the vocabularies (they would silently match nothing)."""
+        for values, allowed, label in ((self.risk_levels, RISK_LEVELS, "风险等级"),
+                                       (self.hazard_levels, HAZARD_LEVELS, "隐患等级"),
+                                       (self.channels, HAZARD_CHANNELS, "来源渠道")):
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise RiskQueryError(f"{label}取值无效：{'、'.join(bad)}")
+        if any(len(i) > 30 for i in self.industries):
+            raise RiskQueryError("行业名称过长")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise RiskQueryError("起始日期不能晚于结束日期")
+
+    @property
+    def active(self) -> bool:
+        """Tell whether any filter is set (then ``h3_stats`` cannot answer)."""
+        return bool(self.industries or self.risk_levels or self.hazard_levels or self.channels
+                    or self.date_from or self.date_to)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Sequence[str]]) -> RiskFilters:
+        """Parse URL arguments (``industry``, ``risk``, ``level``, ``channel`` repeated; ``from``, ``to``)."""
+        def many(key: str) -> tuple[str, ...]:
+            return tuple(sorted({v for raw in args.get(key, ()) for v in str(raw).split(",") if v}))
+
+        def day(key: str) -> date | None:
+            raw = (list(args.get(key, ())) or [""])[0]
+            if not raw:
+                return None
+            try:
+                return date.fromisoformat(str(raw)[:10])
+            except ValueError as exc:
+                raise RiskQueryError(f"日期格式错误：{raw}（应为 YYYY-MM-DD）") from exc
+
+        return cls(many("industry"), many("risk"), many("level"), many("channel"), day("from"), day("to"))
+
+    def as_args(self) -> dict[str, str]:
+        """URL arguments that :meth:`from_args` reads back (empty filters left out)."""
+        out = {"industry": ",".join(self.industries), "risk": ",".join(self.risk_levels),
+               "level": ",".join(self.hazard_levels), "channel": ",".join(self.channels),
+               "from": self.date_from.isoformat() if self.date_from else "",
+               "to": self.date_to.isoformat() if self.date_to else ""}
+        return {k: v for k, v in out.items() if v}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (audit log)."""
+        return {k: (v.isoformat() if isinstance(v, date) else list(v) if isinstance(v, tuple) else v)
+                for k, v in asdict(self).items()}
+
+    def params(self, *, period: bool = True) -> dict[str, Any]:
+        """Bind parameters of the filter fragments (``period=False`` drops the date range)."""
+        return {
+            "f_industries": list(self.industries) or None, "f_risk": list(self.risk_levels) or None,
+            "f_levels": list(self.hazard_levels) or None, "f_channels": list(self.channels) or None,
+            "f_from": self.date_from if period else None, "f_to": self.date_to if period else None,
+        }
+
+
+# Filter fragments: a NULL array means "all"; psycopg2 binds on the client, so the planner sees constants.
+_ENT_FILTER = (
+    "(CAST(:f_industries AS text[]) IS NULL OR e.\"industry\" = ANY(CAST(:f_industries AS text[]))) "
+    "AND (CAST(:f_risk AS text[]) IS NULL OR e.\"risk_level\" = ANY(CAST(:f_risk AS text[])))"
+)
+_HAZ_FILTER = (
+    f"{_ENT_FILTER} "
+    "AND (CAST(:f_levels AS text[]) IS NULL OR h.\"level\" = ANY(CAST(:f_levels AS text[]))) "
+    "AND (CAST(:f_channels AS text[]) IS NULL OR h.\"channel\" = ANY(CAST(:f_channels AS text[]))) "
+    "AND (CAST(:f_from AS date) IS NULL OR h.\"found_at\" >= CAST(:f_from AS date)) "
+    "AND (CAST(:f_to AS date) IS NULL OR h.\"found_at\" <= CAST(:f_to AS date))"
+)
+# Scoped, filtered hazards with the path of the unit holding them (charts start from this).
+_HAZARDS_CTE = (
+    'hz AS (SELECT h."id", h."level", h."status", h."found_at", h."closed_at", h."deadline", '  # noqa: S608
+    'e."industry", u."path" AS upath '
+    'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+    'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
+    f'WHERE {path_in_scope("u.path")} AND {_HAZ_FILTER})'
+)
+
+
+def current_rule(conn: Connection) -> RiskRule:
+    """Return the four-colour rule in force (``app_config`` key ``risk_rule`` over the defaults)."""
+    return rule_from_config(app_config(conn, "risk_rule"))
+
+
+def stock_cutoff(conn: Connection, *, as_of: date) -> date:
+    """Return the 动态清零 cut-off: ``app_config`` key ``stock_cutoff``, else 1 January of ``as_of``'s year."""
+    configured = app_config(conn, "stock_cutoff")
+    return date.fromisoformat(str(configured)[:10]) if configured else date(as_of.year, 1, 1)
+
+
+# --- heatmap -------------------------------------------------------------------------------------
+
+
+def heat_breaks(values: Sequence[float] | np.ndarray, classes: int = HEAT_CLASSES) -> list[float]:
+    """Class breaks [min, quantiles…, max] (ascending, unique) as ``percentile_disc`` would pick them."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if not len(v):
+        return []
+    picks = [v[max(0, math.ceil(k / classes * len(v)) - 1)] for k in range(1, classes)]
+    return sorted({round(float(x), 3) for x in (v[0], *picks, v[-1])})
+
+
+def _collection(res: int, source: str, metric: str, features_sql_or_list: Any) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "res": res, "metric": metric, "source": source,
+            "features": features_sql_or_list}
+
+
+def _h3_stats_geojson(conn: Connection, *, metric: Metric, res: int, bbox: BBox) -> str:
+    """Build the heatmap from ``h3_stats`` as GeoJSON text built in SQL (breaks included)."""
+    column = f'"{metric}"'  # metric is one of METRICS (checked by the caller)
+    extra = ("'r', \"ent_red\", 'o', \"ent_orange\", 'y', \"ent_yellow\", 'b', \"ent_blue\", "
+             if metric == "enterprises" else "")
+    value = "round(CAST(v AS numeric), 3)" if metric == "risk_score" else "v"
+    sql = (
+        f'WITH c AS (SELECT "cell", {column} AS v, "ent_red", "ent_orange", "ent_yellow", "ent_blue", "geom" '  # noqa: S608 - whitelisted column
+        'FROM "h3_stats" WHERE "res" = :res AND "geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
+        f"AND {column} > 0), "
+        "q AS (SELECT percentile_disc(CAST(:qs AS float8[])) WITHIN GROUP (ORDER BY v) AS qs, "
+        "min(v) AS lo, max(v) AS hi FROM c) "
+        "SELECT json_build_object('type', 'FeatureCollection', 'res', CAST(:res AS int), "
+        "'metric', CAST(:metric AS text), 'source', 'h3_stats', "
+        "'breaks', (SELECT CASE WHEN lo IS NULL THEN '[]'::json ELSE to_json(ARRAY("
+        "SELECT DISTINCT round(CAST(x AS numeric), 3)::float8 FROM unnest(lo || qs || hi) AS x ORDER BY 1)) END "
+        "FROM q), "
+        "'features', coalesce((SELECT json_agg(json_build_object('type', 'Feature', 'id', \"cell\", "
+        "'geometry', ST_AsGeoJSON(\"geom\", 5)::json, "
+        f"'properties', json_build_object({extra}'v', {value})) ORDER BY \"cell\") FROM c), '[]'::json))::text"
+    )
+    params = {"res": res, "metric": metric, "qs": [k / HEAT_CLASSES for k in range(1, HEAT_CLASSES)],
+              **bbox.params()}
+    return str(conn.execute(text(sql), params).scalar_one())
+
+
+def _points_sql(kind: str, metric: Metric, top: bool) -> str:
+    """SELECT lon, lat, value, colour (0-3, 4 = not assessed, -1 = not an enterprise) of one point kind."""
+    env = "ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+    unit_ok = f"({path_in_scope('u.path')}" + (' OR u."id" IS NULL)' if top else ")")
+    colour = ("CASE e.\"risk_level\" WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 "
+              "WHEN 'blue' THEN 3 ELSE 4 END")
+    if kind == "enterprises":
+        value = ("CASE e.\"risk_level\" WHEN 'red' THEN :w_red WHEN 'orange' THEN :w_orange WHEN 'yellow' "
+                 "THEN :w_yellow WHEN 'blue' THEN :w_blue ELSE :w_unassessed END") if metric == "risk_score" else "1"
+        return (f'SELECT ST_X(e."geom"), ST_Y(e."geom"), {value}, {colour} FROM "enterprises" e '  # noqa: S608 - constant fragments
+                f'LEFT JOIN "units" u ON u."id" = e."unit_id" WHERE e."geom" && {env} AND {unit_ok} AND {_ENT_FILTER}')
+    if kind == "hazards":
+        overdue = 'h."deadline" < CAST(:as_of AS date)'
+        value = {
+            "risk_score": (f"CAST(:w_open AS float8) + CASE WHEN h.\"level\" = 'major' THEN :w_major ELSE 0 END "
+                           f"+ CASE WHEN {overdue} THEN :w_overdue ELSE 0 END "
+                           "+ CASE WHEN h.\"supervision_level\" IS NOT NULL THEN :w_supervised ELSE 0 END"),
+            "hazards_open": "1",
+        }.get(metric, "1")
+        only = {"hazards_major_open": " AND h.\"level\" = 'major'",
+                "hazards_overdue": f" AND {overdue}"}.get(metric, "")
+        return (f'SELECT ST_X(g), ST_Y(g), v, -1 FROM (SELECT coalesce(h."geom", e."geom") AS g, {value} AS v '  # noqa: S608
+                'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+                'LEFT JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
+                f"WHERE h.\"status\" <> 'closed' "
+                f"AND (h.\"geom\" && {env} OR (h.\"geom\" IS NULL AND e.\"geom\" && {env})) "
+                f"AND {unit_ok} AND {_HAZ_FILTER}{only}) t WHERE g IS NOT NULL")
+    value = ("CASE s.\"grade\" WHEN 1 THEN :w_g1 WHEN 2 THEN :w_g2 WHEN 3 THEN :w_g3 WHEN 4 THEN :w_g4 ELSE 0 END"
+             if metric == "risk_score" else "1")
+    return (f'SELECT ST_X(g), ST_Y(g), v, -1 FROM (SELECT coalesce(s."geom", e."geom") AS g, {value} AS v '  # noqa: S608
+            'FROM "hazard_sources" s JOIN "enterprises" e ON e."id" = s."enterprise_id" '
+            'LEFT JOIN "units" u ON u."id" = coalesce(s."unit_id", e."unit_id") '
+            f'WHERE (s."geom" && {env} OR (s."geom" IS NULL AND e."geom" && {env})) AND {unit_ok} AND {_ENT_FILTER}) t '
+            "WHERE g IS NOT NULL")
+
+
+def heat_points(conn: Connection, *, scope: str, metric: Metric, filters: RiskFilters, bbox: BBox,
+                as_of: date, rule: RiskRule | None = None) -> np.ndarray:
+    """Fetch the filtered, scoped points of a metric inside ``bbox`` as an (n, 4) array: lon, lat, value, colour."""
+    rule = rule or current_rule(conn)
+    top = is_top_scope(scope)
+    sql = " UNION ALL ".join(_points_sql(k, metric, top) for k in _METRIC_KINDS[metric])
+    w = rule.weights
+    params = {
+        **scope_params(scope), **filters.params(), **bbox.params(), "as_of": as_of,
+        "w_red": w["ent_red"], "w_orange": w["ent_orange"], "w_yellow": w["ent_yellow"], "w_blue": w["ent_blue"],
+        "w_unassessed": w["ent_unassessed"], "w_open": w["hazards_open"], "w_major": w["hazards_major_open"],
+        "w_overdue": w["hazards_overdue"], "w_supervised": w["hazards_supervised"], "w_g1": w["sources_g1"],
+        "w_g2": w["sources_g2"], "w_g3": w["sources_g3"], "w_g4": w["sources_g4"],
+    }
+    rows = conn.execute(text(sql), params).fetchall()
+    return np.array(rows, dtype=float).reshape(-1, 4)
+
+
+def _cell_feature(cell: int, value: float, colours: np.ndarray | None) -> dict[str, Any]:
+    ring = [[round(lng, 5), round(lat, 5)] for lat, lng in h3.cell_to_boundary(cell)]  # h3 gives (lat, lng)
+    ring.append(ring[0])
+    props: dict[str, Any] = {}
+    if colours is not None:
+        props = {"r": int(colours[0]), "o": int(colours[1]), "y": int(colours[2]), "b": int(colours[3])}
+    props["v"] = round(float(value), 3)
+    return {"type": "Feature", "id": h3.int_to_str(cell), "geometry": {"type": "Polygon", "coordinates": [ring]},
+            "properties": props}
+
+
+def aggregate_points(points: np.ndarray, *, res: int, metric: Metric, bbox: BBox) -> dict[str, Any]:
+    """Sum point values per H3 cell; keep the cells that touch ``bbox``; return a FeatureCollection dict."""
+    if not len(points):
+        return _collection(res, "points", metric, []) | {"breaks": []}
+    to_cell = h3.latlng_to_cell
+    index = np.fromiter((to_cell(lat, lon, res) for lon, lat in zip(points[:, 0].tolist(), points[:, 1].tolist(),
+                                                                   strict=True)), dtype=np.int64, count=len(points))
+    cells, inv = np.unique(index, return_inverse=True)
+    sums = np.bincount(inv, weights=points[:, 2], minlength=len(cells))
+    colours = None
+    if metric == "enterprises":
+        colours = np.zeros((len(cells), 4))
+        for k in range(4):
+            colours[:, k] = np.bincount(inv, weights=(points[:, 3] == k).astype(float), minlength=len(cells))
+    pad = _EDGE_DEG[res]
+    features = []
+    for i, cell in enumerate(cells.tolist()):
+        if sums[i] <= 0:
+            continue
+        lat, lng = h3.cell_to_latlng(cell)
+        if not (bbox.west - pad <= lng <= bbox.east + pad and bbox.south - pad <= lat <= bbox.north + pad):
+            continue  # a cell of the padding: partly counted, and off screen anyway
+        features.append(_cell_feature(cell, sums[i], colours[i] if colours is not None else None))
+    breaks = heat_breaks([f["properties"]["v"] for f in features])
+    return _collection(res, "points", metric, features) | {"breaks": breaks}
+
+
+def heatmap_geojson(conn: Connection, *, scope: str, metric: str, zoom: float, bbox: BBox, filters: RiskFilters,
+                    as_of: date, force_points: bool = False) -> str:
+    """Return the H3 heatmap of ``metric`` in the viewport as GeoJSON text (``res``, ``source``, ``breaks`` members)."""
+    if metric not in METRICS:
+        raise RiskQueryError(f"不支持的指标：{metric}")
+    typed: Metric = metric  # checked against METRICS above
+    res = resolution_for_zoom(zoom)
+    if not filters.active and is_top_scope(scope) and not force_points:
+        return _h3_stats_geojson(conn, metric=typed, res=res, bbox=bbox)
+    pad = 2 * _EDGE_DEG[res]
+    padded = BBox(bbox.west - pad, bbox.south - pad, bbox.east + pad, bbox.north + pad)
+    points = heat_points(conn, scope=scope, metric=typed, filters=filters, bbox=padded, as_of=as_of)
+    return json.dumps(aggregate_points(points, res=res, metric=typed, bbox=bbox), ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def bare_h3_stats(conn: Connection, *, metric: Metric, res: int, bbox: BBox) -> list[tuple[Any, ...]]:
+    """Baseline for the benchmark: the plain aggregate rows (cell, value, GeoJSON geometry) of a view."""
+    sql = (f'SELECT "cell", "{metric}", ST_AsGeoJSON("geom", 5) FROM "h3_stats" '  # noqa: S608 - whitelisted column
+           f'WHERE "res" = :res AND "geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) AND "{metric}" > 0')
+    return [tuple(r) for r in conn.execute(text(sql), {"res": res, **bbox.params()})]
+
+
+# --- four-colour units and explanation -------------------------------------------------------------
+
+
+def scope_level(conn: Connection, *, scope: str) -> int:
+    """Level of the scope's root unit."""
+    sql = 'SELECT "level" FROM "units" WHERE "path" = :scope'
+    return int(conn.execute(text(sql), scope_params(scope)).scalar_one())
+
+
+def risk_units_geojson(conn: Connection, *, scope: str, level: int) -> str:
+    """Units of ``level`` inside the scope with their four-colour class, as GeoJSON text."""
+    sql = (
+        "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("  # noqa: S608 - scope fragment
+        "'type', 'Feature', 'id', u.\"code\", "
+        "'geometry', ST_AsGeoJSON(coalesce(u.\"geom_display\", u.\"geom\"), 5)::json, "
+        "'properties', json_build_object('kind', 'unit', 'code', u.\"code\", 'name', u.\"name\", 'level', u.\"level\", "
+        "'risk', s.\"risk_class\", 'score', round(CAST(s.\"risk_score\" AS numeric), 3), "
+        "'enterprises', s.\"enterprises\", 'open', s.\"hazards_open\", 'overdue', s.\"hazards_overdue\")) "
+        "ORDER BY u.\"code\"), "
+        "'[]'::json))::text "
+        'FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+        f'WHERE u."level" = :level AND u."geom" IS NOT NULL AND {path_in_scope("u.path")}'
+    )
+    return str(conn.execute(text(sql), {"level": level, **scope_params(scope)}).scalar_one())
+
+
+def unit_explain(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:
+    """Return a unit's class, score and stored ``risk_explain`` (None when outside the scope or unknown)."""
+    sql = (
+        'SELECT u."code", u."name", u."level", u."path", s."risk_class", s."risk_score", s."risk_explain", '  # noqa: S608
+        's."refreshed_at" FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+        f'WHERE u."code" = :code AND {path_in_scope("u.path")}'
+    )
+    row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
+    return dict(row) if row else None
+
+
+def hazard_places(conn: Connection, *, scope: str, hazard_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Grid-cell code and enterprise credit code of hazards (for "locate" links), within the scope."""
+    if not hazard_ids:
+        return {}
+    sql = (
+        'SELECT h."id", u."code" AS unit_code, e."credit_code" FROM "hazards" h '  # noqa: S608
+        'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+        'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
+        f'WHERE h."id" = ANY(CAST(:ids AS int[])) AND {path_in_scope("u.path")}'
+    )
+    rows = conn.execute(text(sql), {"ids": [int(i) for i in hazard_ids], **scope_params(scope)}).mappings()
+    return {int(r["id"]): dict(r) for r in rows}
+
+
+def compare_candidates(conn: Connection, *, scope: str) -> list[dict[str, Any]]:
+    """Units that can be compared: the scope unit and the two levels below it, in code order."""
+    sql = (
+        'SELECT u."code", u."name", u."level" FROM "units" u '  # noqa: S608
+        f'WHERE {path_in_scope("u.path")} AND u."level" <= (SELECT "level" + 2 FROM "units" WHERE "path" = :scope) '
+        'ORDER BY u."level", u."code"'
+    )
+    return [dict(r) for r in conn.execute(text(sql), scope_params(scope)).mappings()]
+
+
+_KPI_COLUMNS = (
+    "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed", "hazards_open",
+    "hazards_overdue", "hazards_major_open", "hazards_supervised", "hazards_stock_open", "hazards_increment_open",
+    "sources_g1", "sources_g2", "sources_g3", "sources_g4", "risk_score", "risk_class",
+)
+
+
+def unit_kpis(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:
+    """Return a unit's name, level, path and unit_stats KPIs (None when outside the scope)."""
+    cols = ", ".join(f's."{c}"' for c in _KPI_COLUMNS)
+    sql = (
+        f'SELECT u."code", u."name", u."level", u."path", {cols} FROM "units" u '  # noqa: S608 - constant columns
+        'LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+        f'WHERE u."code" = :code AND {path_in_scope("u.path")}'
+    )
+    row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
+    return dict(row) if row else None
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+
+def month_window(filters: RiskFilters, *, as_of: date) -> tuple[date, date]:
+    """First days of the first and last month of the trend: the period, else the 12 months up to ``as_of``."""
+    end = filters.date_to or as_of
+    start = filters.date_from or date(end.year - 1 + (end.month == 12), end.month % 12 + 1, 1)
+    first, last = date(start.year, start.month, 1), date(end.year, end.month, 1)
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_PERIOD_MONTHS:
+        raise RiskQueryError(f"时间段过长：趋势图最多 {MAX_PERIOD_MONTHS} 个月")
+    return first, last
+
+
+def monthly_found_closed(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date,
+                         cutoff: date) -> list[dict[str, Any]]:
+    """Count hazards found and closed per month, stock (found before ``cutoff``) apart from increment.
+
+    Also the stock / increment still open at each month's end (动态清零). The period sets the months.
+    """
+    first, last = month_window(filters, as_of=as_of)
+    sql = (
+        f"WITH {_HAZARDS_CTE}, "  # noqa: S608 - constant fragments
+        "ev AS (SELECT date_trunc('month', \"found_at\")::date AS m, \"found_at\" < :cutoff AS stock, 1 AS f, 0 AS c "
+        "FROM hz UNION ALL SELECT date_trunc('month', \"closed_at\")::date, \"found_at\" < :cutoff, 0, 1 FROM hz "
+        "WHERE \"closed_at\" IS NOT NULL), "
+        "per AS (SELECT m, sum(f) FILTER (WHERE stock) AS fs, sum(f) FILTER (WHERE NOT stock) AS fi, "
+        "sum(c) FILTER (WHERE stock) AS cs, sum(c) FILTER (WHERE NOT stock) AS ci FROM ev GROUP BY m), "
+        "base AS (SELECT coalesce(sum(fs), 0) - coalesce(sum(cs), 0) AS s0, "
+        "coalesce(sum(fi), 0) - coalesce(sum(ci), 0) AS i0 FROM per WHERE m < :first), "
+        "months AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month')::date AS m) "
+        "SELECT months.m AS month, coalesce(fs, 0) AS found_stock, coalesce(fi, 0) AS found_increment, "
+        "coalesce(cs, 0) AS closed_stock, coalesce(ci, 0) AS closed_increment, "
+        "base.s0 + sum(coalesce(fs, 0) - coalesce(cs, 0)) OVER (ORDER BY months.m) AS open_stock, "
+        "base.i0 + sum(coalesce(fi, 0) - coalesce(ci, 0)) OVER (ORDER BY months.m) AS open_increment "
+        "FROM months LEFT JOIN per ON per.m = months.m CROSS JOIN base ORDER BY months.m"
+    )
+    params = {**scope_params(scope), **filters.params(period=False), "cutoff": cutoff, "first": first, "last": last}
+    return [{k: (int(v) if k != "month" else v) for k, v in r.items()}
+            for r in conn.execute(text(sql), params).mappings()]
+
+
+def open_by_industry(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date) -> list[dict[str, Any]]:
+    """Open hazards (found in the period) per industry: total, major, overdue; largest first."""
+    sql = (
+        f"WITH {_HAZARDS_CTE} SELECT coalesce(\"industry\", '未填写') AS industry, count(*) AS open, "  # noqa: S608
+        "count(*) FILTER (WHERE \"level\" = 'major') AS major, "
+        "count(*) FILTER (WHERE \"deadline\" < :as_of) AS overdue "
+        "FROM hz WHERE \"status\" <> 'closed' GROUP BY 1 ORDER BY 2 DESC, 1"
+    )
+    params = {**scope_params(scope), **filters.params(), "as_of": as_of}
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def by_child_unit(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date) -> list[dict[str, Any]]:
+    """Summarise hazards per child unit of the scope (the counties of a city…).
+
+    Found in the period, closed of those, closure rate, and open / major / overdue now; children
+    without hazards are listed with zeros.
+    """
+    sql = (
+        f"WITH {_HAZARDS_CTE}, "  # noqa: S608 - constant fragments
+        "k AS (SELECT split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code, hz.* FROM hz), "
+        "agg AS (SELECT code, count(*) AS found, count(*) FILTER (WHERE \"status\" = 'closed') AS closed, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed') AS open, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS major, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS overdue FROM k GROUP BY code) "
+        "SELECT c.\"code\", c.\"name\", coalesce(a.found, 0) AS found, coalesce(a.closed, 0) AS closed, "
+        "coalesce(a.open, 0) AS open, coalesce(a.major, 0) AS major, coalesce(a.overdue, 0) AS overdue, "
+        "CASE WHEN coalesce(a.found, 0) > 0 THEN round(a.closed::numeric / a.found, 4)::float8 END AS closure_rate "
+        'FROM "units" c LEFT JOIN agg a ON a.code = c."code" '
+        'WHERE c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :scope) ORDER BY c."code"'
+    )
+    params = {**scope_params(scope), **filters.params(), "as_of": as_of}
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def overdue_ageing(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date) -> list[dict[str, Any]]:
+    """Open overdue hazards by days past the deadline (buckets of ``AGEING_BUCKETS``), general vs major."""
+    sql = (
+        f"WITH {_HAZARDS_CTE}, "  # noqa: S608 - constant fragments
+        "od AS (SELECT CAST(:as_of AS date) - \"deadline\" AS days, \"level\" FROM hz "
+        "WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) "
+        "SELECT b.label AS bucket, b.ord, count(od.days) FILTER (WHERE od.\"level\" = 'general') AS general, "
+        "count(od.days) FILTER (WHERE od.\"level\" = 'major') AS major "
+        "FROM unnest(CAST(:labels AS text[]), CAST(:lows AS int[]), CAST(:highs AS int[])) "
+        "WITH ORDINALITY AS b(label, lo, hi, ord) "
+        "LEFT JOIN od ON od.days >= b.lo AND (b.hi IS NULL OR od.days <= b.hi) "
+        "GROUP BY b.label, b.ord ORDER BY b.ord"
+    )
+    params = {**scope_params(scope), **filters.params(), "as_of": as_of,
+              "labels": [b[0] for b in AGEING_BUCKETS], "lows": [b[1] for b in AGEING_BUCKETS],
+              "highs": [b[2] for b in AGEING_BUCKETS]}
+    return [{"bucket": r["bucket"], "general": int(r["general"]), "major": int(r["major"])}
+            for r in conn.execute(text(sql), params).mappings()]
+
+
+def filter_options(conn: Connection, *, scope: str) -> list[str]:
+    """Industries of the enterprises inside the scope (the industry filter's options)."""
+    sql = (
+        'SELECT DISTINCT e."industry" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '  # noqa: S608
+        f'WHERE e."industry" IS NOT NULL AND {path_in_scope("u.path")} ORDER BY 1'
+    )
+    return [str(r[0]) for r in conn.execute(text(sql), scope_params(scope))]

@@ -1,0 +1,165 @@
+"""geo/risk_queries on the small 许昌 demo: heatmap paths agree, filters and scope hold, charts match the DB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, create_engine, text
+
+from geo import risk_queries as rq
+from geo.map_queries import BBox
+from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (session fixture)
+
+CITY = "411000."
+CITY_BOX = BBox(112.9, 33.5, 114.5, 34.6)
+
+
+@pytest.fixture
+def dconn(demo_db: DemoDb) -> Iterator[Connection]:  # noqa: F811
+    engine = create_engine(demo_db.url)
+    with engine.connect() as c:
+        trans = c.begin()
+        try:
+            yield c
+        finally:
+            trans.rollback()
+    engine.dispose()
+
+
+def _cells(body: str) -> dict[str, float]:
+    return {f["id"]: f["properties"]["v"] for f in json.loads(body)["features"]}
+
+
+def _heat(conn: Connection, metric: str, *, scope: str = CITY, zoom: float = 9, filters: rq.RiskFilters | None = None,
+          force: bool = False) -> dict[str, Any]:
+    return json.loads(rq.heatmap_geojson(conn, scope=scope, metric=metric, zoom=zoom, bbox=CITY_BOX,
+                                         filters=filters or rq.RiskFilters(), as_of=DEMO_AS_OF, force_points=force))
+
+
+@pytest.mark.parametrize(("zoom", "res"),
+                         [(5, 6), (8, 6), (8.4, 6), (9, 7), (10, 7), (11, 8), (12, 8), (13, 9), (17, 9)])
+def test_resolution_follows_zoom(zoom: float, res: int) -> None:
+    assert rq.resolution_for_zoom(zoom) == res
+
+
+@pytest.mark.parametrize("metric", rq.METRICS)
+def test_pre_aggregated_and_on_the_fly_heatmaps_agree(dconn: Connection, metric: str) -> None:
+    stats = _heat(dconn, metric)
+    points = _heat(dconn, metric, force=True)
+    assert stats["source"] == "h3_stats" and points["source"] == "points"
+    assert stats["res"] == points["res"] == 7
+    assert stats["features"], "the demo has data for every metric"
+    a = {f["id"]: f["properties"]["v"] for f in stats["features"]}
+    b = {f["id"]: f["properties"]["v"] for f in points["features"]}
+    assert a.keys() == b.keys()
+    assert all(abs(a[k] - b[k]) < 1e-6 for k in a)
+    assert stats["breaks"] == points["breaks"]  # percentile_disc in SQL == heat_breaks in Python
+
+
+def test_heatmap_totals_match_the_tables(dconn: Connection) -> None:
+    ents = sum(_cells(rq.heatmap_geojson(dconn, scope=CITY, metric="enterprises", zoom=9, bbox=CITY_BOX,
+                                         filters=rq.RiskFilters(), as_of=DEMO_AS_OF)).values())
+    assert ents == dconn.execute(text("SELECT count(*) FROM enterprises WHERE geom IS NOT NULL")).scalar_one()
+    open_ = sum(f["properties"]["v"] for f in _heat(dconn, "hazards_open", force=True)["features"])
+    assert open_ == dconn.execute(text("SELECT hazards_open FROM unit_stats s JOIN units u ON u.id = s.unit_id "
+                                       "WHERE u.code = '411000'")).scalar_one()
+
+
+def test_filters_switch_to_points_and_select_rows(dconn: Connection) -> None:
+    industry = dconn.execute(text(
+        "SELECT industry FROM enterprises GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar_one()
+    f = rq.RiskFilters(industries=(industry,), risk_levels=("red", "orange"))
+    heat = _heat(dconn, "enterprises", filters=f)
+    assert heat["source"] == "points"
+    expected = dconn.execute(text(
+        "SELECT count(*) FROM enterprises WHERE industry = :i AND risk_level IN ('red', 'orange') AND geom IS NOT NULL"
+    ), {"i": industry}).scalar_one()
+    assert 0 < expected < sum(_cells(json.dumps(heat)).values()) + 1
+    assert sum(_cells(json.dumps(heat)).values()) == expected
+    # colour breakdown of each cell adds up to its value and only holds the selected colours
+    for feat in heat["features"]:
+        p = feat["properties"]
+        assert p["r"] + p["o"] == p["v"] and p["y"] == p["b"] == 0
+    major = rq.RiskFilters(hazard_levels=("major",), channels=("inspection", "self_check", "public_report"))
+    majors = sum(_cells(json.dumps(_heat(dconn, "hazards_open", filters=major))).values())
+    assert majors == dconn.execute(text(
+        "SELECT count(*) FROM hazards WHERE status <> 'closed' AND level = 'major' AND channel IS NOT NULL"
+    )).scalar_one()
+
+
+def test_scope_limits_the_heatmap(dconn: Connection) -> None:
+    county = dconn.execute(text("SELECT path FROM units WHERE code = '411002'")).scalar_one()
+    heat = _heat(dconn, "enterprises", scope=county)
+    assert heat["source"] == "points"  # a county cannot use the city-wide h3_stats
+    inside = dconn.execute(text("SELECT enterprises FROM unit_stats s JOIN units u ON u.id = s.unit_id "
+                                "WHERE u.code = '411002'")).scalar_one()
+    assert sum(_cells(json.dumps(heat)).values()) == inside
+    city = _cells(rq.heatmap_geojson(dconn, scope=CITY, metric="enterprises", zoom=9, bbox=CITY_BOX,
+                                     filters=rq.RiskFilters(), as_of=DEMO_AS_OF))
+    assert sum(_cells(json.dumps(heat)).values()) < sum(city.values())
+
+
+def test_monthly_trend_matches_the_hazard_table(dconn: Connection) -> None:
+    cutoff = rq.stock_cutoff(dconn, as_of=DEMO_AS_OF)
+    rows = rq.monthly_found_closed(dconn, scope=CITY, filters=rq.RiskFilters(), as_of=DEMO_AS_OF, cutoff=cutoff)
+    assert len(rows) == 12 and rows[-1]["month"] == DEMO_AS_OF.replace(day=1)
+    first = rows[0]["month"]
+    found = dconn.execute(text("SELECT count(*) FROM hazards WHERE found_at >= :a AND found_at <= :b"),
+                          {"a": first, "b": DEMO_AS_OF}).scalar_one()
+    assert sum(r["found_stock"] + r["found_increment"] for r in rows) == found
+    stats = dconn.execute(text("SELECT hazards_stock_open, hazards_increment_open FROM unit_stats s "
+                               "JOIN units u ON u.id = s.unit_id WHERE u.code = '411000'")).one()
+    # open at the end of the current month == open now (the demo has no dates after as_of)
+    assert (rows[-1]["open_stock"], rows[-1]["open_increment"]) == tuple(stats)
+
+
+def test_breakdowns_add_up_to_unit_stats(dconn: Connection) -> None:
+    f = rq.RiskFilters()
+    total = dconn.execute(text("SELECT hazards_open, hazards_overdue FROM unit_stats s JOIN units u "
+                               "ON u.id = s.unit_id WHERE u.code = '411000'")).one()
+    assert sum(r["open"] for r in rq.open_by_industry(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)) == total[0]
+    ageing = rq.overdue_ageing(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)
+    assert [r["bucket"] for r in ageing] == [b[0] for b in rq.AGEING_BUCKETS]
+    assert sum(r["general"] + r["major"] for r in ageing) == total[1]
+    areas = rq.by_child_unit(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)
+    per_unit = dict(dconn.execute(text("SELECT u.code, s.hazards_open FROM unit_stats s JOIN units u "
+                                       "ON u.id = s.unit_id WHERE u.level = 2")).all())
+    assert {r["code"]: r["open"] for r in areas} == per_unit
+    for r in areas:
+        assert r["closure_rate"] is None or r["closure_rate"] == pytest.approx(r["closed"] / r["found"], abs=1e-4)
+
+
+def test_explain_and_compare_respect_scope(dconn: Connection) -> None:
+    county = dconn.execute(text("SELECT path FROM units WHERE code = '411002'")).scalar_one()
+    assert rq.unit_explain(dconn, scope=county, code="411003") is None
+    assert rq.unit_kpis(dconn, scope=county, code="411003") is None
+    found = rq.unit_explain(dconn, scope=CITY, code="411002")
+    assert found is not None and found["risk_explain"]["class"] == found["risk_class"]
+    ids = [h["id"] for h in found["risk_explain"]["top_hazards"]]
+    places = rq.hazard_places(dconn, scope=CITY, hazard_ids=ids)
+    assert set(places) == set(ids) and all(p["unit_code"].startswith("411002") for p in places.values())
+    assert rq.hazard_places(dconn, scope="411000.411003.", hazard_ids=ids) == {}
+    levels = {c["level"] for c in rq.compare_candidates(dconn, scope=county)}
+    assert levels == {2, 3, 4}
+
+
+def test_filters_parse_and_reject() -> None:
+    f = rq.RiskFilters.from_args({"industry": ["机械,商贸"], "risk": ["red"], "from": ["2026-01-01"], "to": [""]})
+    assert f.industries == ("商贸", "机械") and f.risk_levels == ("red",) and f.active
+    assert rq.RiskFilters.from_args({k: [v] for k, v in f.as_args().items()}) == f
+    assert not rq.RiskFilters().active
+    with pytest.raises(rq.RiskQueryError):
+        rq.RiskFilters(risk_levels=("purple",))
+    with pytest.raises(rq.RiskQueryError):
+        rq.RiskFilters.from_args({"from": ["2026-13-01"]})
+    with pytest.raises(rq.RiskQueryError):
+        rq.RiskFilters.from_args({"from": ["2026-05-01"], "to": ["2026-01-01"]})
+
+
+def test_heat_breaks() -> None:
+    assert rq.heat_breaks([]) == []
+    assert rq.heat_breaks([3, 3, 3]) == [3.0]
+    assert rq.heat_breaks(list(range(1, 15))) == [1, 2, 4, 6, 8, 10, 12, 14]
