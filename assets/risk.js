@@ -103,7 +103,7 @@
             for (let i = 0; i <= n; i += 1) { ticks.push(i); }
             const tickText = breaks.length > 1 ? breaks.map(fmt) : [fmt(breaks[0] || 0), fmt(breaks[0] || 0)];
             const count = fc.features.length;
-            const info = "H3 分辨率 " + fc.res + " · " + count + " 个六边形" +
+            const info = "缩放 " + Math.round(zoom) + " · H3 分辨率 " + fc.res + " · " + count + " 个六边形" +
               (count ? " · 最大值 " + fmt(breaks[breaks.length - 1]) : " · 当前范围无数据") +
               (fc.source === "h3_stats" ? " · 预聚合" : " · 按筛选实时聚合");
             return [

@@ -21,8 +21,8 @@ class Capability(StrEnum):
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "admin": frozenset(Capability),
-    "leader": frozenset({Capability.MAP, Capability.BIG_SCREEN, Capability.EXPORT, Capability.SEARCH,
-                         Capability.ENTERPRISE_FILE}),
+    "leader": frozenset({Capability.MAP, Capability.BIG_SCREEN, Capability.ANALYSIS, Capability.EXPORT,
+                         Capability.SEARCH, Capability.ENTERPRISE_FILE}),
     "grid_manager": frozenset({Capability.MAP, Capability.EXPORT, Capability.SEARCH, Capability.ENTERPRISE_FILE}),
     "planner": frozenset({Capability.MAP, Capability.ANALYSIS, Capability.EXPORT}),
     "inspector": frozenset({Capability.MAP, Capability.SEARCH, Capability.ENTERPRISE_FILE}),
