@@ -176,6 +176,8 @@ class Enterprise(Base):
         Index("ix_enterprises_geom", "geom", postgresql_using="gist"),
         # Trigram indexes for search (substring LIKE and fuzzy word_similarity, geo/search.py).
         Index("ix_enterprises_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        # 2-character fragments have no trigram: sg_bigrams() (created by the migration) serves them.
+        Index("ix_enterprises_name_bigrams", text("sg_bigrams(name)"), postgresql_using="gin"),
         Index("ix_enterprises_address_trgm", "address", postgresql_using="gin",
               postgresql_ops={"address": "gin_trgm_ops"}),
     )

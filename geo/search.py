@@ -5,11 +5,12 @@ Every branch is index-backed and limited on its own before ranking:
 * credit code, exact or prefix: a range on the unique btree (``credit_code >= :q AND < :q || '~'``);
   the database collation is C.UTF-8, which PostgreSQL 15 does not treat as "C", so ``LIKE 'x%'``
   alone would not use that index; the code alphabet is ASCII [0-9A-Z], all below ``'~'``;
-* name substring: ``name LIKE '%q%'`` on the GIN trigram index ``ix_enterprises_name_trgm``
-  (pg_trgm extracts trigrams from CJK text under C.UTF-8; patterns shorter than three characters have
-  no trigram and fall back to a scan, which the scope and LIMIT keep bounded);
+* name substring: ``name LIKE '%q%'`` on the GIN trigram index ``ix_enterprises_name_trgm`` (pg_trgm
+  extracts trigrams from CJK text under C.UTF-8); a two-character fragment such as 化工 has no trigram
+  and would scan the table, so it uses ``sg_bigrams(name) @> ARRAY[q]`` on ``ix_enterprises_name_bigrams``
+  (``sg_bigrams`` is created by the migration); a single character searches credit codes only;
 * fuzzy name: ``q <% name`` (pg_trgm word similarity, same index), for misspellings and reordered words;
-* address substring: ``address LIKE '%q%'`` on ``ix_enterprises_address_trgm``.
+* address substring (three characters or more): ``address LIKE '%q%'`` on ``ix_enterprises_address_trgm``.
 
 Each branch applies the scope itself, so foreign rows can neither appear nor crowd out own ones.
 """
@@ -41,7 +42,12 @@ WITH cand AS (
     ORDER BY e."credit_code" LIMIT :lim)
   UNION
   (SELECT e."id" FROM "enterprises" e
-    WHERE e."name" LIKE :pat ESCAPE '\\' AND {_SCOPED}
+    WHERE :trigram AND e."name" LIKE :pat ESCAPE '\\' AND {_SCOPED}
+    ORDER BY (e."name" = :q) DESC, (e."name" LIKE :prefix ESCAPE '\\') DESC, length(e."name"), e."id"
+    LIMIT :lim)
+  UNION
+  (SELECT e."id" FROM "enterprises" e
+    WHERE :bigram AND sg_bigrams(e."name") @> ARRAY[CAST(:q AS text)] AND {_SCOPED}
     ORDER BY (e."name" = :q) DESC, (e."name" LIKE :prefix ESCAPE '\\') DESC, length(e."name"), e."id"
     LIMIT :lim)
   UNION
@@ -50,7 +56,7 @@ WITH cand AS (
     ORDER BY :q <<-> e."name", e."id" LIMIT :lim)
   UNION
   (SELECT e."id" FROM "enterprises" e
-    WHERE e."address" LIKE :pat ESCAPE '\\' AND {_SCOPED}
+    WHERE :trigram AND e."address" LIKE :pat ESCAPE '\\' AND {_SCOPED}
     ORDER BY length(e."address"), e."id" LIMIT :lim)
 ), scored AS (
   SELECT e.*,
@@ -127,7 +133,9 @@ def search_params(q: str, *, limit: int) -> dict[str, Any]:
         "code_q": code if is_code else None,
         "code_hi": code + "~" if is_code else None,
         "code_prefix": escape_like(code) + "%" if is_code else None,
-        # Trigram similarity on one or two characters matches almost nothing useful.
+        # Two characters have no trigram: the bigram index serves them; one character searches codes only.
+        "bigram": len(q) == 2,
+        "trigram": len(q) >= 3,
         "fuzzy": len(q) >= 3,
         "lim": max(1, min(int(limit), MAX_LIMIT)),
     }

@@ -27,6 +27,13 @@ def test_chinese_substring_finds_the_enterprise_first(conn: Connection) -> None:
 
 def test_two_character_substring_matches(conn: Connection) -> None:
     assert "许昌恒达机械制造有限公司" in names(search_enterprises(conn, scope=WEIDU, q="机械"))
+    assert names(search_enterprises(conn, scope=WEIDU, q="爆竹")) == ["东关烟花爆竹批发部"]
+    assert search_enterprises(conn, scope=WEIDU, q="械") == []  # one character: codes only
+
+
+def test_bigrams_function(conn: Connection) -> None:
+    got = conn.execute(text("SELECT sg_bigrams('化工化工厂'), sg_bigrams('化'), sg_bigrams('')")).one()
+    assert sorted(got[0]) == sorted(["化工", "工化", "工厂"]) and got[1] == [] and got[2] == []
 
 
 def test_scope_hides_foreign_enterprises(conn: Connection) -> None:
@@ -80,6 +87,7 @@ def test_bad_scope_is_refused(conn: Connection) -> None:
     ("name LIKE '%瑞恒化工%'", "ix_enterprises_name_trgm"),
     ("'许昌恒达机械制造公司' <% name", "ix_enterprises_name_trgm"),
     ("address LIKE '%金地路%'", "ix_enterprises_address_trgm"),
+    ("sg_bigrams(name) @> ARRAY['机械']", "ix_enterprises_name_bigrams"),
     ("credit_code >= '91411002TT' AND credit_code < '91411002TT~'", "uq_enterprises_credit_code"),
 ])
 def test_search_conditions_are_index_backed(conn: Connection, condition: str, index: str) -> None:

@@ -22,6 +22,11 @@ def upgrade() -> None:
     """Apply the migration."""
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    # Distinct 2-character substrings of a text: 2-character name search (pg_trgm needs 3), geo/search.py.
+    op.execute(
+        "CREATE OR REPLACE FUNCTION sg_bigrams(t text) RETURNS text[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+        "AS $$ SELECT coalesce(array_agg(DISTINCT substr(t, i, 2)), '{}') FROM generate_series(1, char_length(t) - 1) i $$"
+    )
     op.create_table('app_config',
     sa.Column('key', sa.String(length=60), nullable=False),
     sa.Column('value', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
@@ -209,6 +214,7 @@ def upgrade() -> None:
     op.create_index('ix_enterprises_risk_level', 'enterprises', ['risk_level'], unique=False)
     op.create_index('ix_enterprises_unit_id', 'enterprises', ['unit_id'], unique=False)
     op.create_index('ix_enterprises_name_trgm', 'enterprises', ['name'], unique=False, postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
+    op.create_index('ix_enterprises_name_bigrams', 'enterprises', [sa.text('sg_bigrams(name)')], unique=False, postgresql_using='gin')
     op.create_index('ix_enterprises_address_trgm', 'enterprises', ['address'], unique=False, postgresql_using='gin', postgresql_ops={'address': 'gin_trgm_ops'})
     op.create_table('unit_stats',
     sa.Column('unit_id', sa.Integer(), nullable=False),
@@ -414,6 +420,7 @@ def downgrade() -> None:
     op.drop_table('unit_stats')
     op.drop_index('ix_enterprises_unit_id', table_name='enterprises')
     op.drop_index('ix_enterprises_name_trgm', table_name='enterprises', postgresql_using='gin', postgresql_ops={'name': 'gin_trgm_ops'})
+    op.drop_index('ix_enterprises_name_bigrams', table_name='enterprises', postgresql_using='gin')
     op.drop_index('ix_enterprises_address_trgm', table_name='enterprises', postgresql_using='gin', postgresql_ops={'address': 'gin_trgm_ops'})
     op.drop_index('ix_enterprises_risk_level', table_name='enterprises')
     op.drop_index('ix_enterprises_industry', table_name='enterprises')
@@ -445,3 +452,4 @@ def downgrade() -> None:
     op.drop_index('ix_audit_log_at', table_name='audit_log')
     op.drop_table('audit_log')
     op.drop_table('app_config')
+    op.execute("DROP FUNCTION IF EXISTS sg_bigrams(text)")
