@@ -43,6 +43,8 @@ PREFIX = "risk-"
 UNITS_ID = f"{PREFIX}{RISK_UNITS.id}"
 GRAPH_CONFIG: Any = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
                 "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+DROPDOWN_LABELS: Any = {"select_all": "全选", "deselect_all": "全不选", "search": "搜索", "clear_search": "清除搜索",
+                        "clear_selection": "清除选择", "no_options_found": "无匹配项"}
 _COMPARE_ROWS = (
     ("risk_class", "风险等级"), ("risk_score", "风险得分"), ("enterprises", "生产经营单位"), ("ent_red", "红色企业"),
     ("ent_orange", "橙色企业"), ("ent_yellow", "黄色企业"), ("ent_blue", "蓝色企业"), ("hazards_open", "未销号隐患"),
@@ -72,7 +74,7 @@ def _select(id_: str, label: str, options: list[dict[str, Any]], *, multi: bool 
     return html.Div([
         html.Label(label, htmlFor=id_, className="sg-label"),
         dcc.Dropdown(id=id_, options=options, multi=multi, value=value, placeholder="全部", clearable=clearable,
-                     className="rk-dropdown"),
+                     className="rk-dropdown", labels=DROPDOWN_LABELS),
     ], className="rk-filter")
 
 
