@@ -52,6 +52,7 @@
         icon: L.divIcon({ className: "cm-label", html: "<span>" + esc(p.label) + "</span>", iconSize: null }),
         interactive: false,
         keyboard: false,
+        pane: "tooltipPane",  // above the point markers, so names stay readable
       });
     },
 
@@ -143,13 +144,18 @@
         return (table && table[baseLayer]) || "wgs84";
       },
       /* Point layer URLs from the viewport, rounded outward so small pans reuse cached responses. */
-      pointUrls: function (bounds, zoom, crs, overlays, layers) {
+      pointUrls: function (bounds, zoom, crs, overlays, state, layers) {
+        // dash-leaflet reports bounds only after the view moved; until then the unit's own bounds stand in.
+        bounds = bounds || (state && state.bounds);
         if (!bounds || zoom == null) { return layers.map(() => noUpdate()); }
-        const r = (v, up) => (up ? Math.ceil(v * 200) : Math.floor(v * 200)) / 200;
+        // Snap outward to half a tile at this zoom: pans within it reuse the URL (no refetch, ETag hits).
+        const z = Math.round(zoom);
+        const step = 180 / Math.pow(2, z);
+        const r = (v, up) => +((up ? Math.ceil(v / step) : Math.floor(v / step)) * step).toFixed(6);
         const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
         return layers.map((l) => {
           if (overlays && overlays.indexOf(l.title) < 0) { return noUpdate(); }
-          return l.source + "?bbox=" + bbox.join(",") + "&zoom=" + Math.round(zoom) +
+          return l.source + "?bbox=" + bbox.join(",") + "&zoom=" + z +
             (crs === "gcj02" ? "&crs=gcj02" : "");
         });
       },

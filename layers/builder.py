@@ -52,5 +52,5 @@ def build_legend(spec: LayerSpec, *, prefix: str) -> html.Div:
     if spec.note:
         children.append(html.Div(spec.note, className="sg-legend-note"))
     if spec.min_zoom:
-        children.append(html.Div(f"放大到 {spec.min_zoom} 级及以上显示", className="sg-legend-note"))
+        children.append(html.Div(f"地图放大到 {spec.min_zoom} 级及以上时显示", className="sg-legend-note"))
     return html.Div(children, className="sg-legend", id=f"{layer_id(spec, prefix)}-legend")

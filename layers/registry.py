@@ -26,7 +26,7 @@ UNITS = LayerSpec(
     point_to_layer="unitLabel",
     on_each_feature="unitTooltip",
     marker="fill",
-    note="点击区域或右侧列表逐级下钻",
+    note="点击区域或右侧列表逐级下钻；点位过密时按网格聚合显示数量",
 )
 ENTERPRISES = LayerSpec(
     id="enterprises",
@@ -41,7 +41,6 @@ ENTERPRISES = LayerSpec(
     on_each_feature="pointTooltip",
     viewport_driven=True,
     marker="circle",
-    note="按风险等级着色；缩小时按网格聚合显示数量",
 )
 SOURCES = LayerSpec(
     id="sources",
@@ -56,12 +55,11 @@ SOURCES = LayerSpec(
         LayerClass(key="g3", label=SOURCE_GRADE[3], colour="#e6550d"),
         LayerClass(key="g4", label=SOURCE_GRADE[4], colour="#fdae6b"),
     ),
-    min_zoom=10,
+    min_zoom=11,
     point_to_layer="pointMarker",
     on_each_feature="pointTooltip",
     viewport_driven=True,
     marker="diamond",
-    note="按危险源分级着色",
 )
 HAZARDS = LayerSpec(
     id="hazards",
@@ -75,12 +73,11 @@ HAZARDS = LayerSpec(
         LayerClass(key="major", label=HAZARD_LEVEL["major"], colour="#e0322b"),
         LayerClass(key="general", label=HAZARD_LEVEL["general"], colour="#f59f00"),
     ),
-    min_zoom=10,
+    min_zoom=11,
     point_to_layer="pointMarker",
     on_each_feature="pointTooltip",
     viewport_driven=True,
     marker="triangle",
-    note="逾期优先显示；按隐患等级着色",
 )
 
 LAYERS: dict[str, LayerSpec] = {spec.id: spec for spec in (UNITS, ENTERPRISES, SOURCES, HAZARDS)}

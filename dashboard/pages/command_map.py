@@ -30,6 +30,7 @@ from geo.labels import (
     HAZARD_STATUS,
     INSPECTION_CADENCE_DAYS,
     LEVEL,
+    RISK_LEVEL,
     RISK_LEVEL_LONG,
     SOURCE_GRADE,
     SUPERVISION_LEVEL,
@@ -40,6 +41,8 @@ from layers.registry import LAYERS, POINT_LAYERS, UNITS
 
 PREFIX = "cm-layer-"
 HAZARD_LIST_LIMIT = 50
+# Keep the unit clear of the layers control (top right) and the legend (bottom right).
+FIT_OPTIONS = {"paddingTopLeft": [24, 24], "paddingBottomRight": [236, 24]}
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
 _RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 
@@ -73,17 +76,20 @@ def _kpi(label: str, value: Any, tone: str = "", title: str | None = None) -> ht
 
 
 def _inspection(level: int, stats: dict[str, Any]) -> html.Div:
-    cadence = INSPECTION_CADENCE_DAYS.get(min(level, 4))
+    """Last inspection against the level's cadence; the overdue verdict is the refresh's (unit_stats)."""
+    cadence = INSPECTION_CADENCE_DAYS.get(level)  # grid cells have no cadence of their own
     last: date | None = stats.get("last_inspection_at")
-    rule = f"要求每 {cadence} 天" if cadence else ""
+    rule = f"，要求每 {cadence} 天" if cadence else ""
     if last is None:
-        return html.Div(["最近检查：", html.B("无记录"), f"（{rule}）" if rule else ""],
-                        className="cm-inspection cm-overdue", id="cm-inspection")
+        return html.Div(["最近检查：", html.B("无记录"), f"（{rule.lstrip('，')}）" if rule else ""],
+                        className="cm-inspection cm-overdue" if cadence else "cm-inspection", id="cm-inspection")
     age = (date.today() - last).days
-    overdue = bool(stats.get("inspection_overdue")) or (cadence is not None and age > cadence)
-    status = f"已超期 {age - cadence} 天" if overdue and cadence else "按期"
-    return html.Div([f"最近检查：{last:%Y-%m-%d}（{age} 天前，{rule}，", html.B(status), "）"],
-                    className=f"cm-inspection {'cm-overdue' if overdue else 'cm-ok'}", id="cm-inspection")
+    overdue = bool(stats.get("inspection_overdue"))
+    status = [html.B(f"已超期 {age - cadence} 天" if cadence and age > cadence else "已超期")] if overdue else (
+        ["，", html.B("按期")] if cadence else [])
+    return html.Div([f"最近检查：{last:%Y-%m-%d}（{age} 天前{rule}", *(["，"] if overdue else []), *status, "）"],
+                    className=f"cm-inspection {'cm-overdue' if overdue else 'cm-ok' if cadence else ''}".strip(),
+                    id="cm-inspection")
 
 
 def kpi_block(level: int, stats: dict[str, Any] | None) -> html.Div:
@@ -223,7 +229,8 @@ def children_table(children: list[dict[str, Any]], how: str) -> html.Table:
         rows.append(html.Tr([
             html.Td(dcc.Link(child["name"], href=unit_href(child["code"]), className="cm-drill",
                              id={"type": "cm-child", "code": child["code"]})),
-            html.Td(html.Span(RISK_LEVEL_LONG[risk][:2], className=f"sg-badge sg-{risk}") if risk else "—"),
+            html.Td(html.Span(RISK_LEVEL[risk], className=f"sg-badge sg-{risk}", title=RISK_LEVEL_LONG[risk])
+                    if risk else "—"),
             html.Td(st.get("enterprises", "—")),
             html.Td(f"{st['ent_red']}/{st['ent_orange']}" if st else "—"),
             html.Td(st.get("hazards_open", "—")),
@@ -256,7 +263,7 @@ def _center(bounds: list[list[float]]) -> list[float]:
     return [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
 
 
-def _zoom(bounds: list[list[float]], width_px: int = 900) -> float:
+def _zoom(bounds: list[list[float]], width_px: int = 680) -> float:
     """Approximate zoom that fits ``bounds`` into a map ``width_px`` wide (the callback then fits exactly)."""
     span = max(bounds[1][1] - bounds[0][1], (bounds[1][0] - bounds[0][0]) * 1.3, 1e-4)
     return max(3.0, min(18.0, math.floor(math.log2(360 * width_px / 256 / span) * 4) / 4))
@@ -278,8 +285,11 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
     overlays = [build_overlay(UNITS, prefix=PREFIX)] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
     the_map = dl.Map(
         [
+            # ``overlays``/``baseLayer`` must start set: dash-leaflet 1.1.3 filters an undefined list on the
+            # first overlayremove (TypeError) otherwise.
             dl.LayersControl(base_layers(maps, selected) + overlays, id="cm-layers", collapsed=False,
-                             position="topright"),
+                             position="topright", baseLayer=selected.name,
+                             overlays=[s.title for s in LAYERS.values() if s.checked]),
             dl.ScaleControl(position="bottomleft", imperial=False),
             dl.LayerGroup(id="cm-focus"),
         ],
@@ -332,9 +342,9 @@ def register(app: Dash) -> None:
         except Exception as exc:
             return _message(to_app_error(exc)), [], None, no_update
         state = {"code": view["code"], "level": view["level"], "bounds": view["bounds"]}
-        # The first call frames the unit exactly (the layout only approximates); later ones fly to it.
-        transition = "flyToBounds" if ctx.triggered_id is not None else "fitBounds"
-        viewport = {"bounds": view["bounds"], "transition": transition} if view["bounds"] else no_update
+        # fitBounds, not flyToBounds: a fly fires moveend at many zooms and so many point-layer fetches.
+        viewport = {"bounds": view["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
+            if view["bounds"] else no_update
         return panel(view, roster, hazards), breadcrumb(crumbs), state, viewport
 
     @app.callback(Output("cm-children", "children"), Input("cm-state", "data"), Input("cm-sort", "value"))
@@ -385,7 +395,7 @@ def register(app: Dash) -> None:
         ClientsideFunction("safegrid_cm", "pointUrls"),
         [Output(layer_id(s, PREFIX), "url") for s in POINT_LAYERS],
         Input("cm-map", "bounds"), Input("cm-map", "zoom"), Input("cm-crs", "data"), Input("cm-layers", "overlays"),
-        State("cm-point-meta", "data"),
+        Input("cm-state", "data"), State("cm-point-meta", "data"),
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "legends"),

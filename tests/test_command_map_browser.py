@@ -1,0 +1,250 @@
+"""The command map in real Chromium on the small 许昌 demo (tests/demo_fixture.py), served by gunicorn.
+
+Drill 许昌市 → county → township → village → grid by clicking polygons and by keyboard through the
+side list; breadcrumb and browser back/forward; persons and hazards shown equal the database; layer
+toggles; deep links; zero console errors. Screenshots of the city, township and grid views go to
+docs/screenshots/command_map_*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine, create_engine, text
+
+from geo.map_queries import required_duties
+from tests.browser import TEST_SECRET, login, make_user
+from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.db]
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "docs" / "screenshots"
+COUNTY = "411002"  # 魏都区
+
+
+@pytest.fixture(scope="module")
+def demo_engine(demo_db: DemoDb) -> Engine:  # noqa: F811
+    return create_engine(demo_db.url)
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_db: DemoDb) -> Iterator[str]:  # noqa: F811
+    """gunicorn (one worker) serving the app on the demo database; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "SAFEGRID_DATABASE_URL": demo_db.url, "SAFEGRID_SECRET_KEY": TEST_SECRET,
+           "SAFEGRID_LOGIN_IP_MAX_FAILURES": "100000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
+         "--worker-class", "gthread", "--timeout", "120", "dashboard.app:server"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:  # not listening yet, or still building the app
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                raise RuntimeError(f"gunicorn did not start: {err}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def grid_path(demo_engine: Engine) -> list[str]:
+    """Codes city → grid of the 魏都区 grid cell with the most open hazards (and some enterprises)."""
+    with demo_engine.connect() as conn:
+        path = conn.execute(text(
+            """
+            SELECT u.path FROM units u JOIN hazards h ON h.unit_id = u.id AND h.status <> 'closed'
+            WHERE u.level = 5 AND u.path LIKE :p AND EXISTS (SELECT 1 FROM enterprises e WHERE e.unit_id = u.id)
+            GROUP BY u.path ORDER BY count(*) DESC, u.path LIMIT 1
+            """
+        ), {"p": f"411000.{COUNTY}.%"}).scalar_one()
+    return str(path).rstrip(".").split(".")
+
+
+def wait_unit(page: Any, code: str) -> None:
+    page.wait_for_selector(f".cm-panel-body[data-unit='{code}']", timeout=20_000)
+    page.wait_for_load_state("networkidle")
+
+
+def names(page: Any, selector: str) -> list[str]:
+    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+
+
+def db_persons(engine: Engine, code: str) -> tuple[list[tuple[str, str]], int]:
+    with engine.connect() as conn:
+        rows = conn.execute(text(
+            """
+            SELECT d.role, p.name, u.level FROM units u JOIN duties d ON d.unit_id = u.id
+            JOIN persons p ON p.id = d.person_id
+            WHERE u.code = :c AND (d.until IS NULL OR d.until >= current_date)
+              AND (d.since IS NULL OR d.since <= current_date)
+            """
+        ), {"c": code}).all()
+        level = conn.execute(text("SELECT level FROM units WHERE code = :c"), {"c": code}).scalar_one()
+    present: dict[str, int] = {}
+    for role, _, _ in rows:
+        present[role] = present.get(role, 0) + 1
+    vacancies = sum(max(0, n - present.get(role, 0)) for role, n in required_duties(level).items())
+    return sorted((r, n) for r, n, _ in rows), vacancies
+
+
+def db_open_hazards(engine: Engine, code: str) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(text(
+            """
+            SELECT h.code FROM hazards h JOIN units u ON u.id = h.unit_id
+            WHERE h.status <> 'closed' AND u.path LIKE (SELECT path FROM units WHERE code = :c) || '%'
+            """
+        ), {"c": code}).scalars())
+
+
+def test_drill_city_to_grid_by_map_breadcrumb_and_history(
+    demo_server: str, demo_engine: Engine, browser_page: Any, grid_path: list[str]
+) -> None:
+    page = browser_page
+    user, password = make_user(demo_engine, role="grid_manager", scope="411000")
+    login(page, demo_server, user, password)
+    wait_unit(page, "411000")
+    assert page.locator("#cm-unit-name").inner_text() == "许昌市"
+    page.wait_for_selector("path.cm-unit-411002")
+    assert page.locator("path.cm-unit").count() == 7  # the counties (incl. 开发区) of 许昌市
+    assert "魏都区" in names(page, ".cm-label span")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "command_map_city.png"))
+
+    for code in grid_path[1:]:  # county, township, village, grid: four clicks on the map
+        page.locator(f"path.cm-unit-{code}").dispatch_event("click")
+        wait_unit(page, code)
+        assert page.url.endswith(f"/?unit={code}")
+        if len(code) == 9:
+            page.screenshot(path=str(SHOTS / "command_map_township.png"))
+    grid = grid_path[-1]
+    assert page.locator("#cm-unit-level").inner_text() == "网格"
+    crumbs = names(page, "#cm-breadcrumb .cm-crumb")
+    assert len(crumbs) == 5 and crumbs[0] == "许昌市"
+
+    # Persons, vacancies and open hazards shown equal the database.
+    persons, vacancies = db_persons(demo_engine, grid)
+    assert sorted(names(page, ".cm-person-name")) == sorted(n for _, n in persons)
+    assert page.locator(".cm-vacant").count() == vacancies
+    assert page.locator("a[href^='tel:']").count() == len(persons)
+    buttons = page.locator(".cm-hazard")
+    shown = {buttons.nth(i).get_attribute("data-code") for i in range(buttons.count())}
+    assert shown == db_open_hazards(demo_engine, grid) and shown
+
+    # At grid level the points are raw markers.
+    with demo_engine.connect() as conn:
+        n_ent = conn.execute(text("SELECT count(*) FROM enterprises e JOIN units u ON u.id = e.unit_id "
+                                  "WHERE u.code = :c AND e.geom IS NOT NULL"), {"c": grid}).scalar_one()
+    page.wait_for_function(f"document.querySelectorAll('.cm-pt-enterprises').length >= {n_ent}")
+    assert page.locator(".cm-pt-hazards").count() >= 1
+    assert page.locator(".cm-agg").count() == 0
+    page.screenshot(path=str(SHOTS / "command_map_grid.png"))
+
+    # A hazard in the list locates it on the map.
+    page.locator(".cm-hazard").first.click()
+    page.wait_for_selector("path.cm-focus-ring")
+
+    # Breadcrumb back to the township, then browser back and forward.
+    township = grid_path[2]
+    page.locator("#cm-breadcrumb a.cm-crumb >> nth=2").click()
+    wait_unit(page, township)
+    assert page.url.endswith(f"/?unit={township}")
+    page.wait_for_selector(f"path.cm-unit-{grid_path[3]}")
+    page.go_back()
+    wait_unit(page, grid)
+    page.go_forward()
+    wait_unit(page, township)
+    page.go_back()
+    page.go_back()
+    wait_unit(page, grid_path[3])
+    assert page.console_errors == []
+
+
+def test_drill_by_keyboard_through_the_side_list(
+    demo_server: str, demo_engine: Engine, browser_page: Any, grid_path: list[str]
+) -> None:
+    page = browser_page
+    user, password = make_user(demo_engine, role="grid_manager", scope="411000")
+    login(page, demo_server, user, password)
+    wait_unit(page, "411000")
+    with demo_engine.connect() as conn:
+        unit_names = dict(conn.execute(text("SELECT code, name FROM units WHERE code = ANY(:c)"),
+                                       {"c": grid_path}).all())
+    for code in grid_path[1:]:
+        link = page.locator("#cm-children a.cm-drill", has_text=unit_names[code]).first
+        link.focus()
+        page.keyboard.press("Enter")
+        wait_unit(page, code)
+    assert page.locator("#cm-unit-name").inner_text() == unit_names[grid_path[-1]]
+    assert page.console_errors == []
+
+
+def test_sorting_the_children_by_enterprises(demo_server: str, demo_engine: Engine, browser_page: Any) -> None:
+    page = browser_page
+    user, password = make_user(demo_engine, role="leader", scope="411000")
+    login(page, demo_server, user, password)
+    wait_unit(page, "411000")
+    page.locator("#cm-sort label", has_text="企业数").click()
+    with demo_engine.connect() as conn:
+        top = conn.execute(text(
+            "SELECT u.name FROM units u JOIN unit_stats s ON s.unit_id = u.id WHERE u.level = 2 "
+            "ORDER BY s.enterprises DESC, u.code LIMIT 1")).scalar_one()
+    page.wait_for_function(
+        f"document.querySelector('#cm-children a.cm-drill') && "
+        f"document.querySelector('#cm-children a.cm-drill').innerText === {top!r}")
+    assert page.console_errors == []
+
+
+def test_deep_link_scope_and_layer_toggles(
+    demo_server: str, demo_engine: Engine, browser_page: Any, grid_path: list[str]
+) -> None:
+    page = browser_page
+    township, village = grid_path[2], grid_path[3]
+    user, password = make_user(demo_engine, role="grid_manager", scope=township)
+    login(page, demo_server, user, password, expect_path=f"/?unit={village}")
+    wait_unit(page, village)
+    crumbs = names(page, "#cm-breadcrumb .cm-crumb")
+    assert len(crumbs) == 2  # the scope starts at the township: nothing above it is shown
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")
+
+    overlay = page.locator(".leaflet-control-layers-overlays label", has_text="生产经营单位").locator("input")
+    overlay.uncheck()
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length === 0")
+    page.wait_for_selector("#cm-layer-enterprises-legend", state="hidden")
+    overlay.check()
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")
+    page.wait_for_selector("#cm-layer-enterprises-legend", state="visible")
+    units = page.locator(".leaflet-control-layers-overlays label", has_text="四色风险分区").locator("input")
+    units.uncheck()
+    page.wait_for_function("document.querySelectorAll('path.cm-unit').length === 0")
+    units.check()
+    page.wait_for_function("document.querySelectorAll('path.cm-unit').length > 0")
+
+    # A deep link outside the scope shows a refusal, not data.
+    page.goto(f"{demo_server}/?unit={COUNTY}")
+    page.wait_for_selector(".cm-message")
+    assert "无权查看" in page.locator(".cm-message").inner_text()
+    assert page.locator(".cm-panel-body").count() == 0
+    assert page.console_errors == []
