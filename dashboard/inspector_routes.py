@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import math
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_file
@@ -23,6 +23,7 @@ from dashboard.errors import BadRequestError
 from dashboard.pages.enterprise import load_file
 from dashboard.pages.hazards import display_row, ledger_filters, ledger_sort
 from dashboard.roles import Capability
+from dashboard.routes import plain_json
 from dashboard.scope import client_ip, current_account, current_scope, scoped_route
 from geo.around import DEFAULT_ENTERPRISE_RADIUS_M, around_point
 from geo.db import connect
@@ -40,16 +41,6 @@ EXPORT_COLUMNS = (
     ("unit_name", "所在网格"), ("unit_code", "网格代码"), ("resp_person", "整改责任人"),
     ("resp_person_phone", "联系电话"), ("measures", "整改措施"), ("funds_yuan", "整改资金(元)"),
 )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
 
 
 def _number(name: str, *, default: float | None = None) -> float:
@@ -110,7 +101,7 @@ def api_enterprise(credit_code: str) -> Any:
         f = load_file(current_scope(), credit_code[:40], nearby_radius_m=radius)
     except ValueError as err:  # bad radius
         raise BadRequestError(str(err)) from err
-    return jsonify(_plain(f))
+    return jsonify(plain_json(f))
 
 
 def api_around() -> Any:
@@ -122,7 +113,7 @@ def api_around() -> Any:
             data = around_point(conn, scope=current_scope(), lat=lat, lon=lon, radius_m=radius)
     except ValueError as err:
         raise BadRequestError(str(err)) from err
-    return jsonify(_plain(data))
+    return jsonify(plain_json(data))
 
 
 def export_hazards() -> Response:
