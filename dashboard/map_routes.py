@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, request
@@ -23,7 +24,7 @@ from flask import Blueprint, Flask, Response, request
 from dashboard.basemaps import get_map_settings
 from dashboard.errors import BadRequestError, NotFoundError
 from dashboard.roles import Capability
-from dashboard.scope import current_scope, scoped_route
+from dashboard.scope import current_scope, refuse_out_of_scope, scoped_route
 from geo import map_queries as mq
 from geo.db import connect
 from layers.registry import LAYERS
@@ -32,6 +33,7 @@ GZIP_MIN_BYTES = 512
 GZIP_LEVEL = 5  # level 9 costs ~3x the CPU for ~3% fewer bytes on GeoJSON
 KIND_LAYER = {"enterprises": "enterprises", "sources": "sources", "hazards": "hazards"}
 EMPTY = '{"type":"FeatureCollection","features":[]}'
+_CODE_RE = re.compile(r"^\d{6,14}$")
 
 bp = Blueprint("map_api", __name__, url_prefix="/api/map")
 
@@ -61,13 +63,19 @@ def _crs() -> str:
 
 
 @scoped_route(Capability.MAP)
-def unit_children(code: str) -> Response:
-    """Serve the units drawn when ``code`` is the current unit (its children, or itself when a grid cell)."""
+def unit_children(unit: str) -> Response:
+    """Serve the units drawn when ``unit`` is the current unit (its children, or itself when a grid cell).
+
+    The URL variable is not called ``code`` on purpose: the scope check happens inside the one query
+    (no row outside the scope → 403 and an audit entry) instead of a separate look-up per request.
+    """
+    if not _CODE_RE.match(unit):
+        raise BadRequestError("单位代码格式错误：应为 6-14 位数字。")
     crs = _crs()
     with connect() as conn:
-        body = mq.children_geojson(conn, scope=current_scope(), code=code)  # scoped_route checked it
+        body = mq.children_geojson(conn, scope=current_scope(), code=unit)
     if body is None:
-        raise NotFoundError()
+        raise refuse_out_of_scope(unit)
     if crs == "gcj02":
         body = json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
     return geojson_response(body)
@@ -116,7 +124,7 @@ def points(kind: str) -> Response:
     return geojson_response(json.dumps(collection, ensure_ascii=False, separators=(",", ":"), default=str))
 
 
-bp.add_url_rule("/units/<code>/children.geojson", "unit_children", unit_children)
+bp.add_url_rule("/units/<unit>/children.geojson", "unit_children", unit_children)
 bp.add_url_rule("/points/<kind>.geojson", "points", points)
 
 

@@ -134,16 +134,15 @@ def children_geojson(conn: Connection, *, scope: str, code: str) -> str | None:
     feature (``label_point``, falling back to a point on the surface) with ``kind: "label"``.
     None when ``code`` is outside ``scope``.
     """
-    path = _unit_path(conn, scope=scope, code=code)
-    if path is None:
-        return None
+    # One round trip: the target is resolved inside the scope, and no row comes back when it is not.
     sql = f"""
-WITH shown AS (
-    SELECT c.* FROM "units" c
+WITH target AS (
+    SELECT t."id", t."path" FROM "units" t WHERE t."code" = :code AND {path_in_scope("t.path")}
+), shown AS (
+    SELECT c.* FROM "units" c, target
     WHERE {path_in_scope("c.path")} AND (
-        c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :path)
-        OR (c."path" = :path AND NOT EXISTS (
-            SELECT 1 FROM "units" k WHERE k."parent_id" = c."id")))
+        c."parent_id" = target."id"
+        OR (c."id" = target."id" AND NOT EXISTS (SELECT 1 FROM "units" k WHERE k."parent_id" = c."id")))
 )
 SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(f ORDER BY o), '[]'::json))::text
 FROM (
@@ -164,8 +163,9 @@ FROM (
     FROM shown c LEFT JOIN "units" p ON p."id" = c."parent_id"
     WHERE coalesce(c."label_point", c."geom") IS NOT NULL
 ) q
+HAVING EXISTS (SELECT 1 FROM target)
 """  # noqa: S608 - scope fragment and constant expressions; values bound
-    return conn.execute(text(sql), {"path": path, **scope_params(scope)}).scalar()
+    return conn.execute(text(sql), {"code": code, **scope_params(scope)}).scalar()
 
 
 def child_units(conn: Connection, *, scope: str, code: str) -> list[dict[str, Any]]:
@@ -320,20 +320,23 @@ FROM {src["from"]} WHERE {_point_where(kind)} ORDER BY t."id" LIMIT :lim
 def aggregated_points(
     conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, cell: float
 ) -> list[dict[str, Any]]:
-    """Snap ``kind`` points in ``bbox`` and ``scope`` to a ``cell``° grid: count, per-class counts, centroid."""
+    """Count ``kind`` points in ``bbox`` and ``scope`` per ``cell``° square: count, per-class counts, mean position."""
     src = _POINT_SOURCES[kind]
+    # Integer cell keys and avg() are far cheaper than grouping on ST_SnapToGrid geometries and
+    # ST_Centroid(ST_Collect(...)); the per-class counts are FILTERed aggregates of the fixed classes.
+    per_class = ", ".join(
+        f"'{c}', count(*) FILTER (WHERE q.cls = '{c}')" for c in point_classes(kind)
+    )
     sql = f"""
-SELECT sum(q.k)::int AS n, ST_X(ST_Centroid(ST_Collect(q."geom"))) AS lon,
-       ST_Y(ST_Centroid(ST_Collect(q."geom"))) AS lat, json_object_agg(q.cls, q.k) AS classes
+SELECT count(*)::int AS n, avg(q.x) AS lon, avg(q.y) AS lat, json_build_object({per_class}) AS classes
 FROM (
-    SELECT ST_SnapToGrid(t."geom", :cell) AS g, {src["cls"]} AS cls, count(*) AS k, ST_Collect(t."geom") AS "geom"
+    SELECT ST_X(t."geom") AS x, ST_Y(t."geom") AS y, {src["cls"]} AS cls
     FROM {src["from"]} WHERE {_point_where(kind)}
-    GROUP BY 1, 2
 ) q
-GROUP BY q.g
-"""  # noqa: S608 - constant per-kind SQL and the scope fragment; values bound
+GROUP BY floor(q.x / :cell), floor(q.y / :cell)
+"""  # noqa: S608 - constant per-kind SQL, class keys from the constant table above; values bound
     rows = conn.execute(text(sql), {"cell": cell, **bbox.params(), **scope_params(scope)}).mappings()
-    return [dict(r) for r in rows]
+    return [{**r, "classes": {k: v for k, v in r["classes"].items() if v}} for r in rows]
 
 
 def point_classes(kind: PointKind) -> tuple[str, ...]:

@@ -1,0 +1,286 @@
+"""Benchmark of the command map: per drill-down step, server time and bytes, against the bare SQL of the same queries.
+
+    .venv/bin/python bench/bench_command_map.py --database safegrid [--repeat 30] [--append docs/benchmarks.md]
+    .venv/bin/python bench/bench_command_map.py --database bench_map_1m --clone-enterprises 1000000
+
+The database must hold a loaded and refreshed demo (``make demo`` or ``safegrid demo load``).
+``--clone-enterprises N`` first tops the enterprises table up to N rows by copying existing
+enterprises with a small random offset (same grid cell) — a load test of the point layers only;
+use a scratch copy of the database for it.
+
+For each step city → county → township → village → grid cell (the grid cell with the most open
+hazards) the bench makes the requests the browser makes, in process through the Flask test client
+with a signed-in admin: the panel callback, the children-table callback, the unit GeoJSON, and
+the three point layers for the viewport the map fits (1100 × 800 px). Each is timed ``--repeat``
+times interleaved with the bare SQL of the same ``geo`` queries on one open connection. Reported:
+p50/p95 of both, the p95 ratio, and the response bytes (gzip for the GeoJSON routes as sent; the
+Dash callback JSON is sent uncompressed by Dash, its gzip size is shown for a compressing proxy).
+Then the point layers over the whole city at every zoom 9-18 report their largest response.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import platform
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+MAP_W, MAP_H = 1100, 800
+
+
+def fit_zoom(bounds: list[list[float]]) -> int:
+    """Leaflet's fitBounds zoom (integer) for ``bounds`` in a MAP_W × MAP_H map, in Web Mercator."""
+    (s, w), (n, e) = bounds
+
+    def merc(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    zx = math.log2(MAP_W * 360 / (256 * max(e - w, 1e-6)))
+    zy = math.log2(MAP_H * 2 * math.pi / (256 * max(merc(n) - merc(s), 1e-9)))
+    return max(3, min(18, math.floor(min(zx, zy))))
+
+
+def viewport_bbox(bounds: list[list[float]], zoom: int) -> str:
+    """Return the bbox of the MAP_W × MAP_H viewport centred on ``bounds`` at ``zoom``, tile-snapped like map.js."""
+    (s, w), (n, e) = bounds
+    cx, cy = (w + e) / 2, (s + n) / 2
+    deg_x = MAP_W * 360 / (256 * 2**zoom)
+    deg_y = deg_x * MAP_H / MAP_W * math.cos(math.radians(cy))
+    step = 180 / 2**zoom
+    box = [cx - deg_x / 2, cy - deg_y / 2, cx + deg_x / 2, cy + deg_y / 2]
+    snapped = [math.floor(box[0] / step) * step, math.floor(box[1] / step) * step,
+               math.ceil(box[2] / step) * step, math.ceil(box[3] / step) * step]
+    return ",".join(f"{v:.6f}" for v in snapped)
+
+
+def clone_enterprises(url: str, target: int) -> None:
+    """Top the enterprises table up to ``target`` rows with jittered copies (load test only)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        have = conn.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
+        if have >= target:
+            return
+        print(f"cloning enterprises {have} → {target} …", flush=True)
+        conn.execute(text(
+            """
+            INSERT INTO enterprises (credit_code, name, industry, risk_level, unit_id, geom)
+            SELECT 'BENCH' || lpad((g * 100000 + e.id)::text, 13, '0'), e.name || '（压测' || g || '）', e.industry,
+                   e.risk_level, e.unit_id,
+                   ST_SetSRID(ST_MakePoint(ST_X(e.geom) + (random() - 0.5) * 0.004,
+                                           ST_Y(e.geom) + (random() - 0.5) * 0.004), 4326)
+            FROM generate_series(1, CAST(ceil(:n / CAST(:have AS float)) AS int)) g
+            CROSS JOIN (SELECT * FROM enterprises WHERE geom IS NOT NULL AND credit_code NOT LIKE 'BENCH%') e
+            LIMIT :n
+            """
+        ), {"n": target - have, "have": have})
+        conn.execute(text("ANALYZE enterprises"))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Run ``fn`` once; return (milliseconds, result)."""
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def p(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0-1) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--database", default=None, help="database name on the project server (default: settings)")
+    ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--clone-enterprises", type=int, default=0)
+    ap.add_argument("--append", type=Path, default=None, help="append the Markdown result to this file")
+    args = ap.parse_args()
+    if args.database:
+        os.environ["SAFEGRID_PG_DATABASE"] = args.database
+        os.environ.pop("SAFEGRID_DATABASE_URL", None)
+
+    from sqlalchemy import text
+
+    from dashboard.app import create_app
+    from dashboard.settings import DashboardSettings
+    from geo import map_queries as mq
+    from geo.db import engine
+    from geo.settings import get_settings
+    from geo.users import create_user, hash_password
+    from layers.registry import POINT_LAYERS
+
+    url = get_settings().url()
+    if args.clone_enterprises:
+        clone_enterprises(url, args.clone_enterprises)
+    db = engine()
+    with db.begin() as conn:
+        counts = conn.execute(text(
+            "SELECT (SELECT count(*) FROM enterprises), (SELECT count(*) FROM hazards WHERE status <> 'closed'), "
+            "(SELECT count(*) FROM units), (SELECT count(*) FROM hazard_sources)")).one()
+        grid_path = conn.execute(text(
+            """
+            SELECT u.path FROM units u JOIN hazards h ON h.unit_id = u.id AND h.status <> 'closed'
+            WHERE u.level = 5 GROUP BY u.path ORDER BY count(*) DESC, u.path LIMIT 1
+            """)).scalar_one()
+        username, password = f"bench_{uuid.uuid4().hex[:8]}", "Bench-pass-2026"
+        create_user(conn, username=username, password_hash=hash_password(password), role="admin",
+                    scope_code=grid_path.split(".")[0])
+    scope = grid_path.split(".")[0] + "."
+    codes = grid_path.rstrip(".").split(".")
+
+    app = create_app(DashboardSettings(secret_key="bench-" + "x" * 40, login_ip_max_failures=10**9))
+    client = app.server.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = form.split('name="csrf_token" value="')[1].split('"')[0]
+    assert client.post("/login", data={"username": username, "password": password, "csrf_token": token,
+                                       "next": "/"}).status_code == 302
+    deps = client.get("/_dash-dependencies").get_json()
+    panel_output = next(d["output"] for d in deps if "cm-panel.children" in d["output"])
+    children_output = next(d["output"] for d in deps if d["output"] == "cm-children.children")
+
+    def callback(output: str, inputs: list[dict[str, Any]]) -> Any:
+        outputs: Any
+        if output.startswith(".."):
+            outputs = [{"id": o.split(".")[0], "property": o.split(".", 1)[1]} for o in output.strip(".").split("...")]
+        else:
+            outputs = {"id": output.split(".")[0], "property": output.split(".", 1)[1]}
+        payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": [],
+                   "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs]}
+        return client.post("/_dash-update-component", json=payload)
+
+    def get(path: str) -> Any:
+        return client.get(path, headers={"Accept-Encoding": "gzip"})
+
+    rows: list[dict[str, Any]] = []
+    raw_conn = db.connect()
+
+    def measure(step: str, what: str, route: Callable[[], Any], bare: Callable[[], Any], gzip_sent: bool) -> int:
+        route_ms, bare_ms, size, gz = [], [], 0, 0
+        for i in range(args.repeat + 2):
+            ms_r, resp = timed(route)
+            ms_b, _ = timed(bare)
+            assert resp.status_code == 200, (what, resp.status_code, resp.get_data()[:300])
+            if i >= 2:  # two warm-up rounds
+                route_ms.append(ms_r)
+                bare_ms.append(ms_b)
+            data = resp.get_data()
+            size = len(data)
+            gz = size if gzip_sent else len(gzip.compress(data, 5))
+        rows.append({"step": step, "what": what, "route_p50": p(route_ms, .5), "route_p95": p(route_ms, .95),
+                     "bare_p50": p(bare_ms, .5), "bare_p95": p(bare_ms, .95), "bytes": size, "gzip": gz,
+                     "sent_gzip": gzip_sent})
+        return gz
+
+    level_names = {1: "市", 2: "县", 3: "乡镇", 4: "村", 5: "网格"}
+    step_totals = []
+    for code in codes:
+        view = mq.unit_view(raw_conn, scope=scope, code=code)
+        assert view is not None
+        step = f"{level_names[view['level']]} {view['name']}"
+        zoom = fit_zoom(view["bounds"])
+        bbox = mq.BBox.parse(viewport_bbox(view["bounds"], zoom))
+        total = 0
+
+        def bare_panel(code: str = code) -> None:
+            mq.scope_root(raw_conn, scope=scope)
+            mq.unit_view(raw_conn, scope=scope, code=code)
+            mq.breadcrumb(raw_conn, scope=scope, code=code)
+            mq.duty_roster(raw_conn, scope=scope, code=code)
+            mq.open_hazards(raw_conn, scope=scope, code=code, limit=50)
+
+        total += measure(step, "panel callback", lambda code=code: callback(
+            panel_output, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}]), bare_panel, False)
+        if view["child_count"]:
+            total += measure(step, "children callback", lambda code=code: callback(
+                children_output, [{"id": "cm-state", "property": "data", "value": {"code": code}},
+                                  {"id": "cm-sort", "property": "value", "value": "risk"}]),
+                lambda code=code: mq.child_units(raw_conn, scope=scope, code=code), False)
+        total += measure(step, "units GeoJSON", lambda code=code: get(f"/api/map/units/{code}/children.geojson"),
+                         lambda code=code: mq.children_geojson(raw_conn, scope=scope, code=code), True)
+        for spec in POINT_LAYERS:
+            kind = spec.id
+
+            def bare_points(kind: Any = kind, zoom: int = zoom, bbox: Any = bbox,
+                            min_zoom: int = spec.min_zoom) -> None:
+                if zoom < min_zoom:
+                    return
+                if mq.count_points(raw_conn, scope=scope, kind=kind, bbox=bbox, limit=2500) <= 2500:
+                    mq.raw_points(raw_conn, scope=scope, kind=kind, bbox=bbox, limit=2500)
+                else:
+                    mq.aggregated_points(raw_conn, scope=scope, kind=kind, bbox=bbox, cell=mq.cell_size(bbox, zoom))
+
+            query = f"bbox={bbox.west},{bbox.south},{bbox.east},{bbox.north}&zoom={zoom}"
+            total += measure(step, f"{kind} (z{zoom})", lambda kind=kind, query=query: get(
+                f"/api/map/points/{kind}.geojson?{query}"), bare_points, True)
+        step_totals.append((step, total))
+
+    # Largest point-layer response over the whole city at every zoom.
+    city = mq.unit_view(raw_conn, scope=scope, code=codes[0])
+    assert city is not None
+    largest: dict[str, tuple[int, int, str]] = {}
+    for zoom in range(9, 19):
+        cx = (city["bounds"][0][1] + city["bounds"][1][1]) / 2
+        cy = (city["bounds"][0][0] + city["bounds"][1][0]) / 2
+        # the viewport at this zoom around the city's busiest point: the grid cell's centre at high zoom
+        centre = mq.unit_view(raw_conn, scope=scope, code=codes[-1]) if zoom >= 13 else None
+        if centre:
+            cy = (centre["bounds"][0][0] + centre["bounds"][1][0]) / 2
+            cx = (centre["bounds"][0][1] + centre["bounds"][1][1]) / 2
+        bounds = [[cy - 0.0001, cx - 0.0001], [cy + 0.0001, cx + 0.0001]]
+        query = f"bbox={viewport_bbox(bounds, zoom)}&zoom={zoom}"
+        for spec in POINT_LAYERS:
+            resp = get(f"/api/map/points/{spec.id}.geojson?{query}")
+            n = len(resp.get_data())
+            features = len(json.loads(gzip.decompress(resp.get_data()) if resp.headers.get("Content-Encoding")
+                                      else resp.get_data())["features"])
+            if n >= largest.get(spec.id, (0, 0, ""))[0]:
+                largest[spec.id] = (n, zoom, f"{features} features")
+    raw_conn.close()
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM users WHERE username = :u"), {"u": username})
+
+    lines = [
+        f"## Command map drill-down, {counts[0]:,} enterprises ({date.today().isoformat()})",
+        "",
+        f"`.venv/bin/python bench/bench_command_map.py --database {args.database or get_settings().pg_database}"
+        f" --repeat {args.repeat}"
+        + (f" --clone-enterprises {args.clone_enterprises}" if args.clone_enterprises else "")
+        + f"` on {platform.machine()}, {os.cpu_count()} CPUs, PostgreSQL on the project-local cluster, "
+        f"load average {os.getloadavg()[0]:.1f} at the start (other suites share the machine). "
+        f"Data: {counts[0]:,} enterprises, {counts[1]:,} open hazards, {counts[3]:,} hazard sources, "
+        f"{counts[2]:,} units. Server time = the request through Flask/Dash in process (session, scope check, "
+        "queries, JSON, gzip); bare SQL = the same `geo` query functions on one open connection, "
+        f"interleaved, {args.repeat} runs each after 2 warm-ups. Map viewport {MAP_W}×{MAP_H} px.",
+        "",
+        "| step | request | server p50 ms | server p95 ms | bare SQL p50 ms | bare SQL p95 ms | p95 ratio "
+        "| bytes sent | gzip |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ratio = r["route_p95"] / r["bare_p95"] if r["bare_p95"] > 0.05 else float("nan")
+        lines.append(f"| {r['step']} | {r['what']} | {r['route_p50']:.1f} | {r['route_p95']:.1f} | {r['bare_p50']:.1f} "
+                     f"| {r['bare_p95']:.1f} | {ratio:.2f} | {r['bytes']:,} | {r['gzip']:,} |")
+    lines += ["", "| step | gzip bytes per step (all requests) |", "|---|---|"]
+    lines += [f"| {s} | {t:,} ({t / 1024:.0f} KB) |" for s, t in step_totals]
+    lines += ["", "Largest point-layer response over zoom 9-18 (gzip bytes sent): "
+              + "; ".join(f"{k} {v[0]:,} B at z{v[1]} ({v[2]})" for k, v in largest.items()) + ".", ""]
+    out = "\n".join(lines)
+    print(out)
+    if args.append:
+        with args.append.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + out + "\n")
+
+
+if __name__ == "__main__":
+    main()
