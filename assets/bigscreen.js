@@ -1,0 +1,79 @@
+/* SafeGrid big screen (dashboard/pages/bigscreen.py): the dark four-colour unit style and the clientside
+ * callbacks (clock, trend figure scaled to the screen). Colours come from the layer's hideout. */
+(function () {
+  "use strict";
+  const ns = (window.safegrid = window.safegrid || {});
+
+  function fillOf(h, p) {
+    return (h.colours && h.colours[p.risk]) || h.noColour || "#7d8ea3";
+  }
+
+  ns.bigscreen = {
+    /* Four-colour fill of the units one level below the outlines (townships under county outlines). */
+    fillStyle: function (feature, context) {
+      const h = context.hideout || {};
+      const p = feature.properties || {};
+      return {
+        color: "#06142a", weight: 0.8, opacity: 0.9, fillColor: fillOf(h, p), fillOpacity: 0.82,
+        className: "bs-unit bs-fill-" + p.code,
+      };
+    },
+
+    /* Bright outlines of the child units on top; the carousel's unit in cyan, the others dimmed. */
+    outlineStyle: function (feature, context) {
+      const h = context.hideout || {};
+      const p = feature.properties || {};
+      const current = h.current && p.code === h.current;
+      return {
+        color: current ? "#00e5ff" : "#bfe6ff",
+        weight: current ? 5 : 2.2,
+        opacity: 1,
+        fillColor: "#030b1a",
+        fillOpacity: h.current && !current ? 0.55 : 0,
+        className: "bs-unit bs-outline bs-unit-" + p.code + (current ? " bs-current" : ""),
+      };
+    },
+
+    /* Keep the polygons of a unit collection, drop its label points. */
+    unitsOnly: function (feature) {
+      return !!feature.properties && feature.properties.kind === "unit";
+    },
+  };
+
+  const pad = (n) => String(n).padStart(2, "0");
+  const WEEKDAYS = "日一二三四五六";
+
+  /* Fonts, margins and bar widths of a plotly figure are in pixels: scale them to the screen
+   * (1 at 1920×1080, 2 at 3840×2160, ~0.7 at 1366×768). */
+  function scaleFonts(node, k) {
+    if (Array.isArray(node)) { node.forEach((v) => scaleFonts(v, k)); return; }
+    if (!node || typeof node !== "object") { return; }
+    Object.keys(node).forEach((key) => {
+      const v = node[key];
+      if ((key === "size" || key === "l" || key === "r" || key === "t" || key === "b") && typeof v === "number") {
+        node[key] = Math.round(v * k * 10) / 10;
+      } else if (typeof v === "object") {
+        scaleFonts(v, k);
+      }
+    });
+  }
+
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    safegrid_bs: {
+      clock: function () {
+        const d = new Date();
+        return [
+          pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()),
+          d.getFullYear() + "年" + pad(d.getMonth() + 1) + "月" + pad(d.getDate()) + "日 星期" + WEEKDAYS[d.getDay()],
+        ];
+      },
+      scaleFigure: function (figure) {
+        if (!figure) { return window.dash_clientside.no_update; }
+        const k = Math.max(0.6, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));
+        const out = JSON.parse(JSON.stringify(figure));
+        scaleFonts(out.layout || {}, k);
+        return out;
+      },
+    },
+  });
+}());

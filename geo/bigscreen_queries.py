@@ -1,0 +1,250 @@
+"""SQL of the leaders' big screen (``/bigscreen``): KPI ribbon, child-unit rankings, monthly trend, alarms.
+
+Every function takes the caller's ``scope`` (a unit path, :mod:`geo.scope`) and an ``as_of`` day, and
+counts nothing outside the scope. Facts are attributed to units exactly as the refresh does
+(``geo/sql/refresh_unit_stats.sql``): an enterprise by its grid cell, a hazard or hazard source by its
+own ``unit_id``, else by its enterprise's. The counts are live (read from the ledgers on every call),
+so "overdue" is always relative to ``as_of``, not to the day of the last refresh; risk scores and
+colours come from ``unit_stats`` (the four-colour rule runs in the refresh).
+
+Definitions (documented in ``docs/bigscreen.md``):
+
+* open hazard: ``status <> 'closed'``; overdue: open and ``deadline < as_of``; supervised (挂牌督办):
+  open with a ``supervision_level``.
+* closure rate of the month (本月销号率) = closed this month / (open at the month start + found this
+  month), where "this month" is the first day of ``as_of``'s month up to ``as_of``; a hazard closed this
+  month was open at the start or found since, so the rate lies in [0, 1]; None when the denominator is 0.
+* alarms: new major hazards found in the last ``days`` days including ``as_of``; hazards that became
+  overdue in that window (still open, ``as_of - days <= deadline < as_of``); units one or two levels
+  below the scope unit whose inspection cadence is overdue (``unit_stats.inspection_overdue``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, text
+
+from geo.scope import path_in_scope, scope_params
+
+ALARM_DAYS = 7
+ALARM_LIMIT = 40
+TREND_MONTHS = 12
+RankKey = Literal["risk", "overdue"]
+
+# Units of the scope subtree, and each hazard (source) with the path of the unit holding it.
+_SCOPE_UNITS = f'su AS (SELECT "id", "path" FROM "units" WHERE {path_in_scope("path")})'  # noqa: S608
+_HAZARDS = (
+    'hz AS (SELECT h.*, su."path" AS upath FROM "hazards" h '
+    'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+    'JOIN su ON su."id" = coalesce(h."unit_id", e."unit_id"))'
+)
+
+
+def month_start(as_of: date) -> date:
+    """First day of ``as_of``'s month."""
+    return as_of.replace(day=1)
+
+
+def screen_kpis(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
+    """Return the KPI ribbon of the scope: enterprises (and red / orange), hazard sources, hazards, closure rate."""
+    sql = (
+        f"WITH {_SCOPE_UNITS}, {_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+        'ent AS (SELECT count(*) AS enterprises, count(*) FILTER (WHERE e."risk_level" = \'red\') AS ent_red, '
+        'count(*) FILTER (WHERE e."risk_level" = \'orange\') AS ent_orange, '
+        'count(*) FILTER (WHERE e."risk_level" = \'yellow\') AS ent_yellow, '
+        'count(*) FILTER (WHERE e."risk_level" = \'blue\') AS ent_blue, '
+        'count(*) FILTER (WHERE e."risk_level" IS NULL) AS ent_unassessed '
+        'FROM "enterprises" e JOIN su ON su."id" = e."unit_id"), '
+        'src AS (SELECT count(*) AS sources FROM "hazard_sources" s '
+        'JOIN "enterprises" e ON e."id" = s."enterprise_id" JOIN su ON su."id" = coalesce(s."unit_id", e."unit_id")), '
+        "haz AS (SELECT count(*) FILTER (WHERE \"status\" <> 'closed') AS hazards_open, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS hazards_overdue, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS hazards_major_open, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"supervision_level\" IS NOT NULL) AS hazards_supervised, "
+        'count(*) FILTER (WHERE "found_at" < :m0 AND ("closed_at" IS NULL OR "closed_at" >= :m0)) '
+        "AS month_open_at_start, "
+        'count(*) FILTER (WHERE "found_at" >= :m0 AND "found_at" <= :as_of) AS month_found, '
+        'count(*) FILTER (WHERE "closed_at" >= :m0 AND "closed_at" <= :as_of) AS month_closed FROM hz) '
+        "SELECT * FROM ent, src, haz"
+    )
+    row = conn.execute(text(sql), {"as_of": as_of, "m0": month_start(as_of), **scope_params(scope)}).mappings().one()
+    out: dict[str, Any] = {k: int(v) for k, v in row.items()}
+    base = out["month_open_at_start"] + out["month_found"]
+    out["closure_rate"] = round(out["month_closed"] / base, 4) if base else None
+    return out
+
+
+def scope_head(conn: Connection, *, scope: str) -> dict[str, Any] | None:
+    """Return the scope unit (code, name, level) and its display bounds ``[[south, west], [north, east]]``."""
+    sql = (
+        'SELECT u."code", u."name", u."level", ST_XMin(b.env) AS w, ST_YMin(b.env) AS s, '
+        'ST_XMax(b.env) AS e, ST_YMax(b.env) AS n FROM "units" u '
+        'CROSS JOIN LATERAL (SELECT ST_Envelope(coalesce(u."geom_display", u."geom")) AS env) b '
+        'WHERE u."path" = :scope'
+    )
+    row = conn.execute(text(sql), scope_params(scope)).mappings().one_or_none()
+    if row is None:
+        return None
+    out = {k: row[k] for k in ("code", "name", "level")}
+    out["bounds"] = [[row["s"], row["w"]], [row["n"], row["e"]]] if row["w"] is not None else None
+    return out
+
+
+def child_summaries(conn: Connection, *, scope: str, as_of: date) -> list[dict[str, Any]]:
+    """Return every child unit of the scope unit with its risk (``unit_stats``), live hazard counts and bounds.
+
+    Keys: code, name, level, risk_score, risk_class, enterprises, ent_red, ent_orange, open, overdue,
+    major, supervised, bounds; ordered by code.
+    """
+    sql = (
+        f"WITH {_SCOPE_UNITS}, {_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+        "k AS (SELECT split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code, \"status\", \"level\", "
+        '"deadline", "supervision_level" FROM hz), '
+        "agg AS (SELECT code, count(*) FILTER (WHERE \"status\" <> 'closed') AS open, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS overdue, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS major, "
+        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"supervision_level\" IS NOT NULL) AS supervised "
+        "FROM k GROUP BY code) "
+        'SELECT c."code", coalesce(c."short_name", c."name") AS name, c."level", '
+        'coalesce(s."risk_score", 0) AS risk_score, s."risk_class", coalesce(s."enterprises", 0) AS enterprises, '
+        'coalesce(s."ent_red", 0) AS ent_red, coalesce(s."ent_orange", 0) AS ent_orange, '
+        "coalesce(a.open, 0) AS open, coalesce(a.overdue, 0) AS overdue, coalesce(a.major, 0) AS major, "
+        "coalesce(a.supervised, 0) AS supervised, "
+        "ST_XMin(b.env) AS w, ST_YMin(b.env) AS s, ST_XMax(b.env) AS e, ST_YMax(b.env) AS n "
+        'FROM "units" c LEFT JOIN "unit_stats" s ON s."unit_id" = c."id" LEFT JOIN agg a ON a.code = c."code" '
+        'CROSS JOIN LATERAL (SELECT ST_Envelope(coalesce(c."geom_display", c."geom")) AS env) b '
+        'WHERE c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :scope) ORDER BY c."code"'
+    )
+    out = []
+    for r in conn.execute(text(sql), {"as_of": as_of, **scope_params(scope)}).mappings():
+        item = {k: v for k, v in r.items() if k not in ("w", "s", "e", "n")}
+        item["risk_score"] = round(float(item["risk_score"]), 2)
+        item["bounds"] = [[r["s"], r["w"]], [r["n"], r["e"]]] if r["w"] is not None else None
+        out.append(item)
+    return out
+
+
+_RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+
+
+def ranking(children: Sequence[dict[str, Any]], *, by: RankKey, limit: int = 10) -> list[dict[str, Any]]:
+    """Rank child summaries: ``risk`` by risk score (then colour), ``overdue`` by overdue then open hazards."""
+    if by == "risk":
+        def key(c: dict[str, Any]) -> Any:
+            return (-c["risk_score"], _RISK_RANK.get(c["risk_class"] or "", 9), c["code"])
+    else:
+        def key(c: dict[str, Any]) -> Any:
+            return (-c["overdue"], -c["open"], c["code"])
+    return sorted(children, key=key)[:limit]
+
+
+def monthly_trend(conn: Connection, *, scope: str, as_of: date, months: int = TREND_MONTHS) -> list[dict[str, Any]]:
+    """Hazards found and closed per month for the ``months`` months up to ``as_of``'s month (oldest first)."""
+    last = month_start(as_of)
+    index = last.year * 12 + last.month - 1 - (months - 1)
+    first = date(index // 12, index % 12 + 1, 1)
+    sql = (
+        f"WITH {_SCOPE_UNITS}, {_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+        "months AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month')::date AS m), "
+        "f AS (SELECT date_trunc('month', \"found_at\")::date AS m, count(*) AS n FROM hz "
+        'WHERE "found_at" >= :first AND "found_at" <= :as_of GROUP BY 1), '
+        "c AS (SELECT date_trunc('month', \"closed_at\")::date AS m, count(*) AS n FROM hz "
+        'WHERE "closed_at" >= :first AND "closed_at" <= :as_of GROUP BY 1) '
+        "SELECT months.m AS month, coalesce(f.n, 0) AS found, coalesce(c.n, 0) AS closed "
+        "FROM months LEFT JOIN f ON f.m = months.m LEFT JOIN c ON c.m = months.m ORDER BY months.m"
+    )
+    rows = conn.execute(text(sql), {"first": first, "last": last, "as_of": as_of, **scope_params(scope)}).mappings()
+    return [{"month": r["month"], "found": int(r["found"]), "closed": int(r["closed"])} for r in rows]
+
+
+# County and township names of a hazard's unit, from its path ('411000.411002.411002001.…').
+_PLACE = (
+    'LEFT JOIN "units" uc ON uc."code" = split_part(hz.upath, \'.\', 2) '
+    'LEFT JOIN "units" ut ON ut."code" = split_part(hz.upath, \'.\', 3) '
+    'LEFT JOIN "enterprises" e ON e."id" = hz."enterprise_id"'
+)
+_HAZARD_COLUMNS = (
+    'hz."id", hz."code", hz."title", hz."level", hz."found_at", hz."deadline", hz."supervision_level", '
+    'e."name" AS enterprise, uc."name" AS county, ut."name" AS township'
+)
+
+
+def alarms(conn: Connection, *, scope: str, as_of: date, days: int = ALARM_DAYS,
+           limit: int = ALARM_LIMIT) -> dict[str, Any]:
+    """Return the alarm ticker: new major hazards, newly overdue hazards, units with overdue inspections.
+
+    Each list holds at most ``limit`` items, newest first; ``counts`` has the full numbers.
+    """
+    since = as_of - timedelta(days=days)
+    params = {"as_of": as_of, "first_day": since + timedelta(days=1), "since": since, "lim": limit,
+              **scope_params(scope)}
+    major_sql = (
+        f"WITH {_SCOPE_UNITS}, {_HAZARDS} SELECT {_HAZARD_COLUMNS}, count(*) OVER () AS total "  # noqa: S608
+        f"FROM hz {_PLACE} WHERE hz.\"level\" = 'major' AND hz.\"found_at\" >= :first_day "
+        'AND hz."found_at" <= :as_of ORDER BY hz."found_at" DESC, hz."id" DESC LIMIT :lim'
+    )
+    overdue_sql = (
+        f"WITH {_SCOPE_UNITS}, {_HAZARDS} SELECT {_HAZARD_COLUMNS}, count(*) OVER () AS total "  # noqa: S608
+        f"FROM hz {_PLACE} WHERE hz.\"status\" <> 'closed' AND hz.\"deadline\" >= :since "
+        'AND hz."deadline" < :as_of ORDER BY hz."deadline" DESC, hz."id" DESC LIMIT :lim'
+    )
+    inspection_sql = (
+        'SELECT u."code", u."name", u."level", s."last_inspection_at", p."name" AS parent, '  # noqa: S608
+        "count(*) OVER () AS total FROM \"units\" u JOIN \"unit_stats\" s ON s.\"unit_id\" = u.\"id\" "
+        'LEFT JOIN "units" p ON p."id" = u."parent_id" '
+        f'WHERE s."inspection_overdue" AND {path_in_scope("u.path")} AND u."path" <> :scope '
+        'AND u."level" <= (SELECT r."level" FROM "units" r WHERE r."path" = :scope) + 2 '
+        'ORDER BY u."level", s."last_inspection_at" NULLS FIRST, u."code" LIMIT :lim'
+    )
+    out: dict[str, Any] = {"counts": {}}
+    for key, sql in (("new_major", major_sql), ("newly_overdue", overdue_sql), ("inspection_overdue", inspection_sql)):
+        rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+        out["counts"][key] = int(rows[0]["total"]) if rows else 0
+        out[key] = [{k: v for k, v in r.items() if k != "total"} for r in rows]
+    return out
+
+
+def grid_overview(conn: Connection, *, scope: str) -> dict[str, Any]:
+    """Return the grid system of the scope: units per level, duty slots filled / required, overdue inspections.
+
+    ``levels`` maps unit level → number of units in the scope subtree; ``inspection_overdue`` maps
+    level → units whose inspection cadence is overdue (``unit_stats`` of the last refresh).
+    """
+    sql = (
+        'SELECT u."level", count(*) AS units, count(*) FILTER (WHERE s."inspection_overdue") AS overdue '  # noqa: S608
+        'FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+        f'WHERE {path_in_scope("u.path")} GROUP BY u."level" ORDER BY u."level"'
+    )
+    rows = conn.execute(text(sql), scope_params(scope)).mappings().all()
+    duty = conn.execute(text(
+        'SELECT s."persons_present", s."persons_required", s."vacancies_subtree" FROM "unit_stats" s '
+        'JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :scope'
+    ), scope_params(scope)).mappings().one_or_none()
+    return {
+        "levels": {int(r["level"]): int(r["units"]) for r in rows},
+        "inspection_overdue": {int(r["level"]): int(r["overdue"]) for r in rows},
+        "persons_present": int(duty["persons_present"]) if duty else 0,
+        "persons_required": int(duty["persons_required"]) if duty else 0,
+        "vacancies": int(duty["vacancies_subtree"]) if duty else 0,
+    }
+
+
+def fill_classes(conn: Connection, *, scope: str) -> tuple[int | None, dict[str, int]]:
+    """Return the level the map fills (two below the scope unit, else one) and its units per risk class."""
+    sql = (
+        'WITH r AS (SELECT "level" FROM "units" WHERE "path" = :scope), '  # noqa: S608 - scope fragment; values bound
+        'lv AS (SELECT max(u."level") AS level FROM "units" u, r '
+        f'WHERE {path_in_scope("u.path")} AND u."level" BETWEEN r."level" + 1 AND r."level" + 2) '
+        'SELECT lv.level, s."risk_class", count(*) AS n FROM lv JOIN "units" u ON u."level" = lv.level '
+        f'LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" WHERE {path_in_scope("u.path")} '
+        'GROUP BY lv.level, s."risk_class"'
+    )
+    rows = conn.execute(text(sql), scope_params(scope)).mappings().all()
+    counts = {k: 0 for k in ("red", "orange", "yellow", "blue")}
+    for r in rows:
+        if r["risk_class"] in counts:
+            counts[r["risk_class"]] = int(r["n"])
+    return (int(rows[0]["level"]) if rows else None), counts
