@@ -18,8 +18,6 @@ from geo import etl_sql
 from geo.crs import InputCrs
 
 Progress = Callable[[int], None]
-# Grid assignment per ledger kind: the table whose rows get their grid cell after the upsert.
-LOCATED_TABLE = {"enterprises": "enterprises", "hazard-sources": "hazard_sources", "hazards": "hazards"}
 
 
 @dataclass
@@ -45,8 +43,9 @@ def _chunks(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[t
 class References:
     """Checks codes against the database (units, enterprises), one query per chunk, cached."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, kind: str) -> None:
         self.conn = conn
+        self.kind = kind
         self.unit_level: dict[str, int | None] = {}
         self.enterprise: dict[str, bool] = {}
 
@@ -56,12 +55,14 @@ class References:
         if units:
             found = etl_sql.units_by_code(self.conn, codes=sorted(units))
             self.unit_level.update({c: found.get(c) for c in units})
+        if self.kind == "enterprises":  # an enterprise ledger defines credit codes, it does not refer to them
+            return
         credits = {v["credit_code"] for v, _ in rows if v.get("credit_code")} - self.enterprise.keys()
         if credits:
             found_credit = etl_sql.enterprises_by_credit_code(self.conn, codes=sorted(credits))
             self.enterprise.update({c: c in found_credit for c in credits})
 
-    def check(self, kind: str, values: dict[str, Any], errors: list[str]) -> None:
+    def check(self, values: dict[str, Any], errors: list[str]) -> None:
         """Append a reason for every code that points at nothing."""
         unit = values.get("unit_code")
         if unit and self.unit_level.get(unit) is None:
@@ -74,7 +75,7 @@ class References:
             elif level != 5:
                 errors.append(f"“{grid}”是第 {level} 级单位的代码，不是网格代码 (14 位)")
         credit = values.get("credit_code")
-        if credit and kind != "enterprises" and not self.enterprise.get(credit):
+        if credit and self.kind != "enterprises" and not self.enterprise.get(credit):
             errors.append(f"统一社会信用代码“{credit}”对应的企业不存在 (请先导入企业台账)")
 
 
@@ -93,7 +94,7 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
     locator = Locator(crs, *etl_sql.city_boundary(conn)) if has_location else None
     if locator is not None and locator.city is None:
         out.notes.append("尚未导入市级边界：坐标只做了全国范围检查")
-    refs = References(conn)
+    refs = References(conn, kind)
     seen: dict[tuple[Any, ...], int] = {}
     etl_sql.create_stage(conn, kind=kind)
     for chunk in _chunks(table.rows, settings.chunk_rows):
@@ -103,7 +104,7 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
         refs.prime(parsed)
         good: list[tuple[int, dict[str, Any]]] = []
         for (number, cells), (values, errors) in zip(chunk, parsed, strict=True):
-            refs.check(kind, values, errors)
+            refs.check(values, errors)
             key = row_key(kind, values)
             if key is not None:
                 first = seen.setdefault(key, number)
@@ -124,14 +125,14 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
 
         raise InputError("文件只有表头，没有数据行")
     present = set(table.positions) | _derived(kind, table.positions)
+    located: dict[str, int] = {}
+    if kind in etl_sql.STAGE_KEYS:
+        located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id)
+        out.findings += located["no_cell"] + located["on_border"]
+        if not etl_sql.grid_cell_count(conn):
+            out.notes.append("尚未导入网格边界：未做落格")
     out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id)
-    located = LOCATED_TABLE.get(kind)
-    if located and etl_sql.grid_cell_count(conn):
-        assigned = etl_sql.assign_grid_cells(conn, table=located, run_id=run_id, only_run=True)
-        out.findings += assigned["no_cell"] + assigned["on_border"]
-        out.counts.update({f"grid_{k}": v for k, v in assigned.items()})
-    elif located:
-        out.notes.append("尚未导入网格边界：未做落格")
+    out.counts.update({f"grid_{k}": v for k, v in located.items()})
     return out
 
 

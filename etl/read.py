@@ -198,7 +198,9 @@ def _iter_csv(path: Path, encoding: str, delimiter: str, max_cell_chars: int,
             reader = csv.reader(fh, delimiter=delimiter)
             try:
                 for number, row in enumerate(reader, start=1):
-                    yield number, [_cap(c, max_cell_chars) for c in row]
+                    if row and max(map(len, row)) > max_cell_chars:
+                        row = [_cap(c, max_cell_chars) for c in row]
+                    yield number, row
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"第 {number + 1} 行附近有无法按 {encoding} 解码的字节：文件混用了多种编码。"

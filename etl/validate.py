@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,12 +56,23 @@ def _max_length(kind: str, key: str) -> int | None:
 
 @dataclass(frozen=True)
 class Field:
-    """A column of the file bound to its parser."""
+    """A column of the file bound to its parser, with a cache of the values already seen."""
 
     column: Column
     position: int
     parse: Callable[[Any], Any]
     max_length: int | None
+    not_future: bool
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+
+class _Reason(str):
+    """A cached verdict that a cell is wrong (the Chinese reason)."""
+
+
+_BLANK = object()
+_MISSING = object()
+CACHE_MAX = 50_000  # distinct values remembered per column (enums, dates, industries repeat a lot)
 
 
 class RowValidator:
@@ -73,12 +84,31 @@ class RowValidator:
         self.max_cell_chars = max_cell_chars
         self.today = as_of or today()
         self.fields = [
-            Field(col, positions[col.key], parser_for(col.type), _max_length(kind, col.key))
+            Field(col, positions[col.key], parser_for(col.type), _max_length(kind, col.key), col.key in NOT_FUTURE)
             for col in LEDGERS[kind]
             if col.key in positions
         ]
-        self.required_missing = [c for c in LEDGERS[kind] if c.required and c.key not in positions]
         self.seq_counter: dict[tuple[str, str], int] = {}
+        self.cross_check = CROSS_CHECKS.get(kind, _no_check)
+
+    def _check(self, f: Field, raw: Any) -> Any:
+        """Parse one non-empty cell: the value, ``_BLANK`` or a ``_Reason``."""
+        if is_blank(raw):
+            return _BLANK
+        header = f.column.header
+        if isinstance(raw, Formula):
+            return _Reason(f"“{header}”是公式 ({raw.text[:40]})：请复制后“选择性粘贴 → 数值”再导入")
+        if isinstance(raw, TooLong):
+            return _Reason(f"“{header}”内容过长：{raw.length} 字符，单元格上限 {self.max_cell_chars} 字符")
+        try:
+            value = f.parse(raw)
+        except CellError as exc:
+            return _Reason(f"“{header}”{exc}")
+        if f.max_length and isinstance(value, str) and len(value) > f.max_length:
+            return _Reason(f"“{header}”过长 ({len(value)} 字，上限 {f.max_length} 字)")
+        if f.not_future and isinstance(value, date) and value > self.today:
+            return _Reason(f"“{header}” {value.isoformat()} 在未来 (今天是 {self.today.isoformat()})")
+        return value
 
     def __call__(self, cells: Sequence[Any]) -> tuple[dict[str, Any], list[str]]:
         """Parse one row; return (values by column key, Chinese reasons)."""
@@ -87,29 +117,24 @@ class RowValidator:
         width = len(cells)
         for f in self.fields:
             raw = cells[f.position] if f.position < width else None
-            if is_blank(raw):
+            if raw is None or raw == "":
+                verdict = _BLANK
+            elif type(raw) is str:
+                verdict = f.cache.get(raw, _MISSING)
+                if verdict is _MISSING:
+                    verdict = self._check(f, raw)
+                    if len(f.cache) < CACHE_MAX:
+                        f.cache[raw] = verdict
+            else:
+                verdict = self._check(f, raw)
+            if verdict is _BLANK:
                 if f.column.required:
                     errors.append(f"缺少必填项“{f.column.header}”")
-                continue
-            if isinstance(raw, Formula):
-                errors.append(f"“{f.column.header}”是公式 ({raw.text[:40]})：请复制后“选择性粘贴 → 数值”再导入")
-                continue
-            if isinstance(raw, TooLong):
-                errors.append(f"“{f.column.header}”内容过长：{raw.length} 字符，单元格上限 {self.max_cell_chars} 字符")
-                continue
-            try:
-                value = f.parse(raw)
-            except CellError as exc:
-                errors.append(f"“{f.column.header}”{exc}")
-                continue
-            if f.max_length and isinstance(value, str) and len(value) > f.max_length:
-                errors.append(f"“{f.column.header}”过长 ({len(value)} 字，上限 {f.max_length} 字)")
-                continue
-            if f.column.key in NOT_FUTURE and isinstance(value, date) and value > self.today:
-                errors.append(f"“{f.column.header}” {value.isoformat()} 在未来 (今天是 {self.today.isoformat()})")
-                continue
-            values[f.column.key] = value
-        CROSS_CHECKS.get(self.kind, _no_check)(self, values, errors)
+            elif type(verdict) is _Reason:
+                errors.append(verdict)
+            else:
+                values[f.column.key] = verdict
+        self.cross_check(self, values, errors)
         return values, errors
 
 

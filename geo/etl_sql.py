@@ -190,8 +190,15 @@ STAGE = "etl_stage"
 
 
 def create_stage(conn: Connection, *, kind: str) -> None:
-    """Create the temporary staging table of ``kind`` (dropped at commit or rollback)."""
-    cols = ", ".join(f"{_q(name)} {pgtype}" for name, pgtype in STAGE_COLUMNS[kind].items())
+    """Create the temporary staging table of ``kind`` (dropped at commit or rollback).
+
+    Kinds with coordinates get a generated point column, filled while COPY runs.
+    """
+    columns = STAGE_COLUMNS[kind]
+    cols = ", ".join(f"{_q(name)} {pgtype}" for name, pgtype in columns.items())
+    if "lon" in columns:
+        cols += (", geom geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lon IS NOT NULL AND lat IS NOT NULL "
+                 "THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED")
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
     conn.execute(text(f"CREATE TEMP TABLE {STAGE} (row_number int PRIMARY KEY, {cols}) ON COMMIT DROP"))
 
@@ -218,8 +225,8 @@ def copy_stage(conn: Connection, *, kind: str, rows: Sequence[tuple[int, Mapping
     names = list(STAGE_COLUMNS[kind])
     buf = io.StringIO()
     writer = csv.writer(buf)
-    for number, values in rows:
-        writer.writerow([number, *(_csv_value(values.get(n)) for n in names)])
+    # PostgreSQL reads Python's True/False as booleans and an empty unquoted field as NULL.
+    writer.writerows([number, *map(values.get, names)] for number, values in rows)
     cols = ", ".join(["row_number", *(_q(n) for n in names)])
     # Empty fields are NULL in CSV COPY; csv.writer writes None as an empty unquoted field.
     _copy(conn, f"COPY {STAGE} ({cols}) FROM STDIN WITH (FORMAT csv)", buf)
@@ -242,7 +249,7 @@ class Target:
     updated_at: bool = True
 
 
-_POINT = "CASE WHEN s.lon IS NOT NULL AND s.lat IS NOT NULL THEN ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) END"
+_POINT = "s.geom"
 
 TARGETS: dict[str, Target] = {
     "enterprises": Target(
@@ -290,30 +297,35 @@ def upsert_sql(kind: str, present: set[str]) -> str:
     # An enterprise file without coordinate columns leaves the stored locations alone.
     skip_geom = target.table == "enterprises" and "lon" not in present
     computed = [(c, e) for c, e in target.computed if not (c == "geom" and skip_geom)]
-    computed_geom = next((e for c, e in computed if c == "geom"), None)
     cols = [*plain, *(c for c, _ in computed)]
     exprs = [f"COALESCE(s.{_q(c)}, false)" if c in _NOT_NULL_BOOLS else f"s.{_q(c)}" for c in plain]
     exprs += [e for _, e in computed]
     sets = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in cols]
     old = [f"t.{_q(c)}" for c in cols]
     new = [f"EXCLUDED.{_q(c)}" for c in cols]
+    joins = target.joins
     if target.located:
-        geom_new = "EXCLUDED.geom" if computed_geom else "t.geom"
-        # A located row is placed by the grid assignment; only an unlocated one takes the fallback unit.
+        # Located rows take the grid cell found for their staged point (locate_stage); rows without a
+        # point of their own take the fallback (grid code, unit code or their enterprise's cell).
+        joins += (f" LEFT JOIN (SELECT DISTINCT ON (row_number) row_number, cell_id FROM {HITS} "  # noqa: S608
+                  "ORDER BY row_number, cell_code) h ON h.row_number = s.row_number")
         cols.append("unit_id")
-        exprs.append(f"CASE WHEN {computed_geom or 'NULL'} IS NULL THEN {target.fallback_unit} END")
-        keep = (f"CASE WHEN {geom_new} IS NULL THEN EXCLUDED.unit_id "
-                f"WHEN {geom_new} IS NOT DISTINCT FROM t.geom THEN t.unit_id END")
-        sets.append(f"unit_id = {keep}")
+        exprs.append(f"CASE WHEN s.geom IS NOT NULL THEN h.cell_id ELSE {target.fallback_unit} END")
+        if skip_geom:
+            keep = "CASE WHEN t.geom IS NULL THEN EXCLUDED.unit_id ELSE t.unit_id END"
+            sets.append(f"unit_id = {keep}")
+            new.append(keep)
+        else:
+            sets.append("unit_id = EXCLUDED.unit_id")
+            new.append("EXCLUDED.unit_id")
         old.append("t.unit_id")
-        new.append(keep)
     sets.append("source_run_id = EXCLUDED.source_run_id")
     if target.updated_at:
         sets.append("updated_at = now()")
     col_list = ", ".join([_q(target.key), *(_q(c) for c in cols), "source_run_id"])
     return (
         f"WITH up AS (INSERT INTO {_q(target.table)} AS t ({col_list}) "  # noqa: S608 (whitelisted identifiers)
-        f"SELECT s.{_q(target.key)}, {', '.join(exprs)}, :run_id FROM {STAGE} s {target.joins} "
+        f"SELECT s.{_q(target.key)}, {', '.join(exprs)}, :run_id FROM {STAGE} s {joins} "
         f"ON CONFLICT ({_q(target.key)}) DO UPDATE SET {', '.join(sets)} "
         f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}) "
         "RETURNING (xmax = 0) AS inserted) "
@@ -366,7 +378,7 @@ def _write_history(conn: Connection, *, kind: str, run_id: int) -> dict[str, int
             "INSERT INTO hazard_events (hazard_id, from_status, to_status, at, by, note) "
             "SELECT h.id, p.old, h.status, now(), :by, "
             "CASE WHEN p.id IS NULL THEN '台账导入：新隐患' ELSE '台账导入：状态变更' END "
-            "FROM etl_prev p JOIN hazards h ON h.code = p.key WHERE p.old IS DISTINCT FROM h.status"
+            "FROM etl_prev p JOIN hazards h ON h.code = p.key WHERE p.old IS DISTINCT FROM h.status ORDER BY h.code"
         ),
         {"by": f"etl:{run_id}"},
     ).rowcount
@@ -403,6 +415,49 @@ def _upsert_persons(conn: Connection, *, present: set[str], run_id: int) -> dict
     )).one()
     return {"inserted": int(duties.inserted), "updated": int(duties.updated),
             "persons_inserted": int(persons.inserted), "persons_updated": int(persons.updated)}
+
+
+HITS = "etl_stage_hits"
+STAGE_KEYS = {"enterprises": "credit_code", "hazard-sources": "code", "hazards": "code"}
+
+
+def locate_stage(conn: Connection, *, kind: str, run_id: int) -> dict[str, int]:
+    """Find the grid cell of every staged point before the upsert (cells as the outer loop).
+
+    Writes ``no_grid_cell`` / ``on_grid_border`` findings for the file's rows; the upsert then sets
+    ``unit_id`` in the same write as the row, so no second pass over the target table is needed.
+    """
+    entity, key = TARGETS[kind].table, STAGE_KEYS[kind]
+    conn.execute(text(f"DROP TABLE IF EXISTS {HITS}"))
+    conn.execute(text(f"CREATE TEMP TABLE {HITS} (row_number int, cell_id int, cell_code text) ON COMMIT DROP"))
+    if not grid_cell_count(conn):
+        return {"in_cell": 0, "no_cell": 0, "on_border": 0}
+    conn.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
+    conn.execute(text(
+        f"INSERT INTO {HITS} SELECT s.row_number, c.id, c.code FROM units c CROSS JOIN LATERAL ("  # noqa: S608
+        f" SELECT s.row_number FROM {STAGE} s WHERE s.geom && c.geom AND ST_Intersects(c.geom, s.geom)"
+        ") s WHERE c.level = 5 AND c.geom IS NOT NULL"
+    ))
+    conn.execute(text(f"CREATE INDEX ON {HITS} (row_number)"))
+    conn.execute(text(f"ANALYZE {HITS}"))
+    params = {"run_id": run_id, "entity": entity}
+    missed = conn.execute(text(
+        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
+        f"SELECT :run_id, :entity, s.{_q(key)}, 'no_grid_cell', "
+        "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(s.geom)::numeric, 6), round(ST_Y(s.geom)::numeric, 6)) "
+        f"FROM {STAGE} s LEFT JOIN {HITS} h ON h.row_number = s.row_number "
+        "WHERE s.geom IS NOT NULL AND h.row_number IS NULL"
+    ), params).rowcount
+    border = conn.execute(text(
+        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
+        f"SELECT :run_id, :entity, s.{_q(key)}, 'on_grid_border', "
+        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, h.codes, h.first_code) "
+        "FROM (SELECT row_number, count(*) AS n, string_agg(cell_code, '、' ORDER BY cell_code) AS codes, "
+        f"min(cell_code) AS first_code FROM {HITS} GROUP BY row_number HAVING count(*) > 1) h "
+        f"JOIN {STAGE} s ON s.row_number = h.row_number"
+    ), params).rowcount
+    located = conn.execute(text(f"SELECT count(DISTINCT row_number) FROM {HITS}")).scalar_one()  # noqa: S608
+    return {"in_cell": int(located), "no_cell": int(missed), "on_border": int(border)}
 
 
 # --- grid assignment --------------------------------------------------------------------------
@@ -445,22 +500,28 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     params = {"run_id": run_id}
     conn.execute(text("DROP TABLE IF EXISTS etl_hits"))
     conn.execute(text(template.format(table=_q(table), scope=scope)), params)
+    # Temp tables have no statistics: without them the anti-joins below become nested loops.
+    conn.execute(text("CREATE INDEX ON etl_hits (id)"))
+    conn.execute(text("ANALYZE etl_hits"))
     changed = conn.execute(text(
         f"UPDATE {_q(table)} t SET unit_id = h.cell_id FROM (SELECT DISTINCT ON (id) id, cell_id FROM etl_hits "  # noqa: S608
         "ORDER BY id, cell_code) h WHERE t.id = h.id AND t.unit_id IS DISTINCT FROM h.cell_id"
     )).rowcount
     tscope = "AND t.source_run_id = :run_id" if only_run else ""
+    conn.execute(text("DROP TABLE IF EXISTS etl_missed"))
+    conn.execute(text(
+        f"CREATE TEMP TABLE etl_missed ON COMMIT DROP AS SELECT t.id, t.{_q(key)} AS key, t.geom, t.unit_id "  # noqa: S608
+        f"FROM {_q(table)} t LEFT JOIN etl_hits h ON h.id = t.id WHERE t.geom IS NOT NULL {tscope} AND h.id IS NULL"
+    ), params)
     missed = conn.execute(text(
-        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
-        f"SELECT :run_id, :entity, t.{_q(key)}, 'no_grid_cell', "
-        "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(t.geom)::numeric, 6), round(ST_Y(t.geom)::numeric, 6)) "
-        f"FROM {_q(table)} t WHERE t.geom IS NOT NULL {tscope} "
-        "AND NOT EXISTS (SELECT 1 FROM etl_hits h WHERE h.id = t.id)"
+        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
+        "SELECT :run_id, :entity, m.key, 'no_grid_cell', "
+        "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(m.geom)::numeric, 6), round(ST_Y(m.geom)::numeric, 6)) "
+        "FROM etl_missed m"
     ), {**params, "entity": table}).rowcount
     conn.execute(text(
-        f"UPDATE {_q(table)} t SET unit_id = NULL WHERE t.geom IS NOT NULL {tscope} AND t.unit_id IS NOT NULL "  # noqa: S608
-        "AND NOT EXISTS (SELECT 1 FROM etl_hits h WHERE h.id = t.id)"
-    ), params)
+        f"UPDATE {_q(table)} t SET unit_id = NULL FROM etl_missed m WHERE t.id = m.id AND m.unit_id IS NOT NULL"  # noqa: S608
+    ))
     border = conn.execute(text(
         "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
         f"SELECT :run_id, :entity, t.{_q(key)}, 'on_grid_border', "
@@ -471,6 +532,7 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     ), {**params, "entity": table}).rowcount
     located = conn.execute(text("SELECT count(DISTINCT id) FROM etl_hits")).scalar_one()
     conn.execute(text("DROP TABLE etl_hits"))
+    conn.execute(text("DROP TABLE etl_missed"))
     return {"in_cell": int(located), "changed": int(changed), "no_cell": int(missed), "on_border": int(border)}
 
 
