@@ -224,17 +224,24 @@ def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100) -
         'h."status" <> \'closed\' AND u."path" LIKE :path || \'%\' '
         f'AND {path_in_scope("u.path")}'
     )
+    # The total is counted on the bare open set; the joins for display run on the first ``limit`` only.
     sql = f"""
-SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."found_at",
-       h."supervision_level", greatest(current_date - h."deadline", 0) AS days_overdue,
-       h."deadline" < current_date AS overdue, e."name" AS enterprise, u."code" AS unit_code,
-       u."name" AS unit_name, ST_X(h."geom") AS lon, ST_Y(h."geom") AS lat, count(*) OVER () AS total
-FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id"
-LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
-WHERE {where}
-ORDER BY (h."deadline" < current_date) DESC NULLS LAST, (h."level" = 'major') DESC,
-         h."deadline" NULLS LAST, h."id"
-LIMIT :limit
+WITH open AS MATERIALIZED (
+    SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."found_at", h."supervision_level",
+           h."enterprise_id", h."geom", u."code" AS unit_code, u."name" AS unit_name
+    FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id"
+    WHERE {where}
+), top AS (
+    SELECT * FROM open
+    ORDER BY ("deadline" < current_date) DESC NULLS LAST, ("level" = 'major') DESC, "deadline" NULLS LAST, "id"
+    LIMIT :limit
+)
+SELECT t."id", t."code", t."title", t."level", t."status", t."deadline", t."found_at", t."supervision_level",
+       greatest(current_date - t."deadline", 0) AS days_overdue, t."deadline" < current_date AS overdue,
+       e."name" AS enterprise, t.unit_code, t.unit_name, ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat,
+       (SELECT count(*) FROM open) AS total
+FROM top t LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id"
+ORDER BY (t."deadline" < current_date) DESC NULLS LAST, (t."level" = 'major') DESC, t."deadline" NULLS LAST, t."id"
 """  # noqa: S608 - scope fragment; values bound
     rows = conn.execute(text(sql), {"path": path, "limit": limit, **scope_params(scope)}).mappings().all()
     total = int(rows[0]["total"]) if rows else 0
