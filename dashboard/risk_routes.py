@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request, send_file
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
-from sqlalchemy import Connection
+from sqlalchemy.engine import Connection
 
 from dashboard.errors import BadRequestError, ForbiddenError
 from dashboard.inspector_routes import neutralise

@@ -193,25 +193,28 @@ def _collection(res: int, source: str, metric: str, features_sql_or_list: Any) -
 
 
 def _h3_stats_geojson(conn: Connection, *, metric: Metric, res: int, bbox: BBox) -> str:
-    """Build the heatmap from ``h3_stats`` as GeoJSON text built in SQL (breaks included)."""
+    """Build the heatmap from ``h3_stats`` as GeoJSON text in SQL (breaks included).
+
+    Features are concatenated as text (``string_agg``): going through ``json_build_object`` would
+    parse every ``ST_AsGeoJSON`` output back into json and print it again, doubling the cost.
+    """
     column = f'"{metric}"'  # metric is one of METRICS (checked by the caller)
-    extra = ("'r', \"ent_red\", 'o', \"ent_orange\", 'y', \"ent_yellow\", 'b', \"ent_blue\", "
-             if metric == "enterprises" else "")
-    value = "round(CAST(v AS numeric), 3)" if metric == "risk_score" else "v"
+    extra = ("'\"r\":' || \"ent_red\" || ',\"o\":' || \"ent_orange\" || ',\"y\":' || \"ent_yellow\" "
+             "|| ',\"b\":' || \"ent_blue\" || ',' || " if metric == "enterprises" else "")
+    value = "CAST(round(CAST(v AS numeric), 3) AS float8)" if metric == "risk_score" else "v"
     sql = (
         f'WITH c AS (SELECT "cell", {column} AS v, "ent_red", "ent_orange", "ent_yellow", "ent_blue", "geom" '  # noqa: S608 - whitelisted column
         'FROM "h3_stats" WHERE "res" = :res AND "geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
         f"AND {column} > 0), "
         "q AS (SELECT percentile_disc(CAST(:qs AS float8[])) WITHIN GROUP (ORDER BY v) AS qs, "
-        "min(v) AS lo, max(v) AS hi FROM c) "
-        "SELECT json_build_object('type', 'FeatureCollection', 'res', CAST(:res AS int), "
-        "'metric', CAST(:metric AS text), 'source', 'h3_stats', "
-        "'breaks', (SELECT CASE WHEN lo IS NULL THEN '[]'::json ELSE to_json(ARRAY("
-        "SELECT DISTINCT round(CAST(x AS numeric), 3)::float8 FROM unnest(lo || qs || hi) AS x ORDER BY 1)) END "
-        "FROM q), "
-        "'features', coalesce((SELECT json_agg(json_build_object('type', 'Feature', 'id', \"cell\", "
-        "'geometry', ST_AsGeoJSON(\"geom\", 5)::json, "
-        f"'properties', json_build_object({extra}'v', {value})) ORDER BY \"cell\") FROM c), '[]'::json))::text"
+        "min(v) AS lo, max(v) AS hi FROM c), "
+        "b AS (SELECT CASE WHEN lo IS NULL THEN '[]' ELSE to_json(ARRAY(SELECT DISTINCT round(CAST(x AS numeric), 3)"
+        "::float8 FROM unnest(lo || qs || hi) AS x ORDER BY 1))::text END AS breaks FROM q) "
+        "SELECT '{\"type\":\"FeatureCollection\",\"res\":' || CAST(:res AS int) || ',\"metric\":\"' || "
+        "CAST(:metric AS text) || '\",\"source\":\"h3_stats\",\"breaks\":' || (SELECT breaks FROM b) || "
+        "',\"features\":[' || coalesce((SELECT string_agg('{\"type\":\"Feature\",\"id\":\"' || \"cell\" || "
+        "'\",\"geometry\":' || ST_AsGeoJSON(\"geom\", 5) || ',\"properties\":{' || "
+        f"{extra}'\"v\":' || {value} || '}}}}', ',' ORDER BY \"cell\") FROM c), '') || ']}}'"
     )
     params = {"res": res, "metric": metric, "qs": [k / HEAT_CLASSES for k in range(1, HEAT_CLASSES)],
               **bbox.params()}

@@ -1,0 +1,196 @@
+"""Benchmark of the /risk heatmap route at city zoom against the bare aggregate SQL, in the same run.
+
+    SAFEGRID_PG_DATABASE=<a loaded, refreshed demo database> .venv/bin/python bench/bench_risk.py
+    .venv/bin/python bench/bench_risk.py --database bench_risk --template safegrid_demo --synthetic 1000000 \
+        --append docs/benchmarks.md
+
+``--template`` copies a loaded demo database into ``--database`` (dropped first) and ``--synthetic N``
+adds N enterprises there (jittered copies of the demo's enterprise points, random colours and
+industries, same grid cells) and refreshes, so h3_stats and the filtered path see N rows.
+
+Measured through Flask's test client with a signed-in planner (routing, session, scope check,
+query, gzip, ETag — everything but the socket), median of ``--repeat`` runs:
+
+* pre-aggregated path (no filter, city scope): route vs ``bare_h3_stats`` (the plain SELECT of
+  cell, value, GeoJSON geometry from h3_stats for the same view);
+* filtered path (enterprise colour = red + orange): route vs ``heat_points`` (the plain SELECT of
+  the filtered points in the padded view, before any H3 work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CITY = "411000."
+VIEWS = {"city zoom 9 (res 7)": ("112.43,33.36,114.945,34.73", 9),
+         "city zoom 8 (res 6)": ("112.0,33.0,115.5,35.0", 8)}
+FILTER = {"risk": "red,orange"}
+
+
+def median_ms(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm caches and plans
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def prepare(database: str, template: str, synthetic: int) -> None:
+    from sqlalchemy import create_engine, text
+
+    from geo.settings import get_settings
+
+    admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        conn.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
+    admin.dispose()
+    url = get_settings().url(database)
+    if synthetic:
+        engine = create_engine(url)
+        t = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO enterprises (credit_code, name, industry, risk_level, unit_id, geom) "
+                "SELECT 'B' || lpad(g::text, 17, '0'), '合成企业' || g, "
+                "(ARRAY['机械','商贸','建材','轻工','危险化学品','建筑施工'])[1 + g % 6], "
+                "(ARRAY['red','orange','yellow','blue','blue','blue',NULL])[1 + g % 7], "
+                "e.unit_id, ST_SetSRID(ST_MakePoint(ST_X(e.geom) + (random() - 0.5) * 0.01, "
+                "ST_Y(e.geom) + (random() - 0.5) * 0.01), 4326) "
+                "FROM generate_series(1, :n) g JOIN LATERAL (SELECT unit_id, geom FROM enterprises "
+                "WHERE geom IS NOT NULL AND credit_code NOT LIKE 'B%' OFFSET g % 1000 LIMIT 1) e ON true"
+            ), {"n": synthetic})
+            conn.execute(text("ANALYZE enterprises"))
+        print(f"synthetic enterprises: {synthetic} in {time.perf_counter() - t:.1f} s", flush=True)
+        engine.dispose()
+    from etl.refresh import refresh_all
+
+    t = time.perf_counter()
+    result = refresh_all(url)
+    print(f"refresh: {time.perf_counter() - t:.1f} s ({result.message})", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", default=os.environ.get("SAFEGRID_PG_DATABASE", "safegrid"))
+    parser.add_argument("--template", default=None, help="copy this loaded demo database into --database first")
+    parser.add_argument("--synthetic", type=int, default=0, help="add this many enterprises (needs --template)")
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--append", type=Path, default=None, help="append a result section to this markdown file")
+    args = parser.parse_args()
+    os.environ["SAFEGRID_PG_DATABASE"] = args.database
+    if args.template:
+        prepare(args.database, args.template, args.synthetic)
+
+    from sqlalchemy import text
+
+    from dashboard.app import create_app
+    from geo import risk_queries as rq
+    from geo.db import connect
+    from geo.map_queries import BBox
+    from geo.users import create_user, hash_password
+    from tests.browser import app_settings
+
+    with connect() as conn:
+        conn.execute(text("DELETE FROM users WHERE username = 'bench_risk_planner'"))
+        create_user(conn, username="bench_risk_planner", password_hash=hash_password("Bench-pass-2026"),
+                    role="planner", scope_code="411000", display_name="bench")
+        n_ent = conn.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
+        n_cells = dict(conn.execute(text('SELECT "res", count(*) FROM h3_stats GROUP BY 1')).all())
+    app = create_app(app_settings())
+    client = app.server.test_client()
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token, "no CSRF token on the login page"
+    r = client.post("/login", data={"username": "bench_risk_planner", "password": "Bench-pass-2026",
+                                    "csrf_token": token.group(1), "next": "/"})
+    assert r.status_code == 302, r.status_code
+
+    rows = []
+    for name, (bbox, zoom) in VIEWS.items():
+        box = BBox.parse(bbox)
+        res = rq.resolution_for_zoom(zoom)
+        for label, extra in (("pre-aggregated", {}), ("filtered", FILTER)):
+            query = {"bbox": bbox, "zoom": str(zoom), "metric": "risk_score" if not extra else "enterprises", **extra}
+
+            def route(q: dict[str, str] = query) -> bytes:
+                resp = client.get("/api/risk/h3", query_string=q, headers={"Accept-Encoding": "gzip"})
+                assert resp.status_code == 200, resp.status_code
+                return resp.get_data()
+
+            body = route()
+            if not extra:
+                def bare(b: BBox = box, r: int = res) -> object:
+                    with connect() as conn:
+                        return rq.bare_h3_stats(conn, metric="risk_score", res=r, bbox=b)
+                baseline = "bare h3_stats SELECT"
+            else:
+                filters = rq.RiskFilters.from_args({k: [v] for k, v in extra.items()})
+                pad = 2 * rq._EDGE_DEG[res]
+                padded = BBox(box.west - pad, box.south - pad, box.east + pad, box.north + pad)
+
+                def bare(b: BBox = padded, f: rq.RiskFilters = filters) -> object:
+                    with connect() as conn:
+                        return rq.heat_points(conn, scope=CITY, metric="enterprises", filters=f, bbox=b,
+                                              as_of=date.today())
+                baseline = "bare filtered-points SELECT"
+            def query_only(b: BBox = box, q: dict[str, str] = query, z: float = zoom) -> str:
+                with connect() as conn:
+                    return rq.heatmap_geojson(conn, scope=CITY, metric=q["metric"], zoom=z, bbox=b,
+                                              filters=rq.RiskFilters.from_args({k: [v] for k, v in q.items()}),
+                                              as_of=date.today())
+
+            route_ms = median_ms(route, args.repeat)
+            bare_ms = median_ms(bare, args.repeat)
+            query_ms = median_ms(query_only, args.repeat)
+            import json
+            import zlib
+            features = len(json.loads(zlib.decompress(body, 16 + zlib.MAX_WBITS))["features"])
+            rows.append((name, label, features, route_ms, query_ms, baseline, bare_ms, len(body)))
+            print(f"{name:22} {label:15} cells {features:5}  route {route_ms:7.1f} ms  query {query_ms:7.1f} ms  "
+                  f"{baseline} {bare_ms:7.1f} ms  ratio {route_ms / bare_ms:4.2f} (query {query_ms / bare_ms:4.2f})  "
+                  f"gzip {len(body) / 1024:6.1f} KB", flush=True)
+
+    def empty() -> bytes:
+        return client.get("/api/risk/h3", query_string={"bbox": "100,10,100.01,10.01", "zoom": "9"}).get_data()
+
+    overhead_ms = median_ms(empty, args.repeat)
+    print(f"fixed request cost (empty view through the same route): {overhead_ms:.1f} ms")
+
+    if args.append:
+        cmd = "`.venv/bin/python bench/bench_risk.py " + " ".join(sys.argv[1:]).replace(
+            f"--append {args.append}", "").strip() + "`"
+        lines = [
+            f"\n## /risk heatmap route vs bare aggregate SQL ({date.today()})\n",
+            f"{cmd} on {platform.machine()}, {os.cpu_count()} CPUs, project-local PostgreSQL; "
+            f"{n_ent:,} enterprises; h3_stats cells per resolution {dict(sorted(n_cells.items()))}. "
+            f"Flask test client with a signed-in planner (city scope), median of {args.repeat} runs; "
+            "filtered = enterprise colour red + orange, metric enterprises.\n",
+            "| view | path | cells | route ms | route query ms | baseline | baseline ms | route / baseline (≤ 1.3) "
+            "| query / baseline | gzip KB (≤ 300) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [f"| {v} | {p} | {c} | {r:.1f} | {q:.1f} | {b} | {bm:.1f} | {r / bm:.2f} | {q / bm:.2f} "
+                  f"| {size / 1024:.1f} |" for v, p, c, r, q, b, bm, size in rows]
+        lines.append(f"\nFixed cost of one request through the route (session, account reload, scope check, empty "
+                     f"view): {overhead_ms:.1f} ms.")
+        with args.append.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
