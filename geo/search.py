@@ -8,7 +8,9 @@ Every branch is index-backed and limited on its own before ranking:
 * name substring: ``name LIKE '%q%'`` on the GIN trigram index ``ix_enterprises_name_trgm`` (pg_trgm
   extracts trigrams from CJK text under C.UTF-8); a two-character fragment such as 化工 has no trigram
   and would scan the table, so it uses ``sg_bigrams(name) @> ARRAY[q]`` on ``ix_enterprises_name_bigrams``
-  (``sg_bigrams`` is created by the migration); a single character searches credit codes only;
+  (``sg_bigrams`` is created by the migration); the redundant ``LIKE`` is the cheap per-row test when the
+  planner walks the scope first (PostgreSQL evaluates cheaper quals first); one character searches codes only;
+* exact name and name prefix: ``name = q`` / ``name LIKE 'q%'``, also on the trigram index (pg_trgm ≥ 1.6);
 * fuzzy name: ``q <% name`` (pg_trgm word similarity, same index), for misspellings and reordered words;
 * address substring (three characters or more): ``address LIKE '%q%'`` on ``ix_enterprises_address_trgm``.
 
@@ -29,6 +31,10 @@ from geo.scope import scope_params, unit_id_in_scope
 MAX_QUERY_CHARS = 60
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Each branch hands at most this many candidates per wanted result to the ranking. The branches do not
+# sort: a fragment like 商贸 or 有限公司 matches a large share of 1M names, and ranking all of them is what
+# made short queries slow; exact names and name prefixes have their own branches so they are not missed.
+CANDIDATES_PER_RESULT = 5
 # Scores per kind of match (higher is better); ties are broken by trigram similarity to the name.
 MATCH_LABELS = {"code": "信用代码", "name": "名称", "fuzzy": "名称近似", "address": "地址"}
 _CODE_RE = re.compile(r"^[0-9A-Z]{2,18}$")
@@ -41,23 +47,19 @@ WITH cand AS (
       AND {_SCOPED}
     ORDER BY e."credit_code" LIMIT :lim)
   UNION
-  (SELECT e."id" FROM "enterprises" e
-    WHERE :trigram AND e."name" LIKE :pat ESCAPE '\\' AND {_SCOPED}
-    ORDER BY (e."name" = :q) DESC, (e."name" LIKE :prefix ESCAPE '\\') DESC, length(e."name"), e."id"
-    LIMIT :lim)
+  (SELECT e."id" FROM "enterprises" e WHERE :named AND e."name" = :q AND {_SCOPED} LIMIT :lim)
+  UNION
+  (SELECT e."id" FROM "enterprises" e WHERE :named AND e."name" LIKE :prefix ESCAPE '\\' AND {_SCOPED} LIMIT :cand)
+  UNION
+  (SELECT e."id" FROM "enterprises" e WHERE :trigram AND e."name" LIKE :pat ESCAPE '\\' AND {_SCOPED} LIMIT :cand)
   UNION
   (SELECT e."id" FROM "enterprises" e
-    WHERE :bigram AND sg_bigrams(e."name") @> ARRAY[CAST(:q AS text)] AND {_SCOPED}
-    ORDER BY (e."name" = :q) DESC, (e."name" LIKE :prefix ESCAPE '\\') DESC, length(e."name"), e."id"
-    LIMIT :lim)
+    WHERE :bigram AND sg_bigrams(e."name") @> ARRAY[CAST(:q AS text)] AND e."name" LIKE :pat ESCAPE '\\'
+      AND {_SCOPED} LIMIT :cand)
   UNION
-  (SELECT e."id" FROM "enterprises" e
-    WHERE :fuzzy AND :q <% e."name" AND {_SCOPED}
-    ORDER BY :q <<-> e."name", e."id" LIMIT :lim)
+  (SELECT e."id" FROM "enterprises" e WHERE :trigram AND :q <% e."name" AND {_SCOPED} LIMIT :cand)
   UNION
-  (SELECT e."id" FROM "enterprises" e
-    WHERE :trigram AND e."address" LIKE :pat ESCAPE '\\' AND {_SCOPED}
-    ORDER BY length(e."address"), e."id" LIMIT :lim)
+  (SELECT e."id" FROM "enterprises" e WHERE :trigram AND e."address" LIKE :pat ESCAPE '\\' AND {_SCOPED} LIMIT :cand)
 ), scored AS (
   SELECT e.*,
     CASE
@@ -126,6 +128,7 @@ def search_params(q: str, *, limit: int) -> dict[str, Any]:
     code = normalize_credit_code(q)
     is_code = bool(_CODE_RE.match(code))
     lit = escape_like(q)
+    lim = max(1, min(int(limit), MAX_LIMIT))
     return {
         "q": q,
         "pat": f"%{lit}%",
@@ -134,10 +137,11 @@ def search_params(q: str, *, limit: int) -> dict[str, Any]:
         "code_hi": code + "~" if is_code else None,
         "code_prefix": escape_like(code) + "%" if is_code else None,
         # Two characters have no trigram: the bigram index serves them; one character searches codes only.
+        "named": len(q) >= 2,
         "bigram": len(q) == 2,
         "trigram": len(q) >= 3,
-        "fuzzy": len(q) >= 3,
-        "lim": max(1, min(int(limit), MAX_LIMIT)),
+        "lim": lim,
+        "cand": lim * CANDIDATES_PER_RESULT,
     }
 
 
