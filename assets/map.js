@@ -29,6 +29,16 @@
 
   const SHAPES = { enterprises: "circle", sources: "diamond", hazards: "triangle" };
 
+  /* Chinese titles for Leaflet's zoom buttons (dash-leaflet does not expose them); Leaflet arrives
+   * with the dash-leaflet bundle, before any map is created from the layout. */
+  (function localiseLeaflet() {
+    if (window.L && window.L.Control && window.L.Control.Zoom) {
+      Object.assign(window.L.Control.Zoom.prototype.options, { zoomInTitle: "放大", zoomOutTitle: "缩小" });
+    } else {
+      setTimeout(localiseLeaflet, 30);
+    }
+  }());
+
   ns.map = {
     /* Four-colour unit polygons: fill by risk class; class names let tests and CSS find a unit. */
     unitStyle: function (feature, context) {

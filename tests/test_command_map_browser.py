@@ -130,6 +130,7 @@ def test_drill_city_to_grid_by_map_breadcrumb_and_history(
     page.wait_for_selector("path.cm-unit-411002")
     assert page.locator("path.cm-unit").count() == 7  # the counties (incl. 开发区) of 许昌市
     assert "魏都区" in names(page, ".cm-label span")
+    assert page.locator(".leaflet-control-zoom-in").get_attribute("title") == "放大"
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "command_map_city.png"))
 
