@@ -2,7 +2,8 @@
 
 * ``/api/map/units/<code>/children.geojson`` — the units drawn for ``code`` (403 outside the scope).
 * ``/api/map/points/<kind>.geojson?bbox=w,s,e,n&zoom=z`` — enterprises, sources or open hazards in
-  the viewport; raw up to ``SAFEGRID_MAP_RAW_POINT_LIMIT`` points, else aggregated on a snap grid.
+  the viewport; raw up to ``SAFEGRID_MAP_RAW_POINT_LIMIT`` points, else aggregated per unit (the
+  refreshed ``unit_stats`` roll-ups at a level fitting the zoom) or, failing that, on a snap grid.
   A bbox reaching outside the scope is not refused (the viewport always does); only in-scope
   features come back.
 
@@ -84,7 +85,7 @@ def unit_children(unit: str) -> Response:
 def _point_feature(row: dict[str, Any]) -> dict[str, Any]:
     if "n" in row:
         props: dict[str, Any] = {"n": row["n"], "classes": row["classes"]}
-        fid = f"c{row['lon']:.5f},{row['lat']:.5f}"
+        fid = f"u{row['unit_code']}" if "unit_code" in row else f"c{row['lon']:.5f},{row['lat']:.5f}"
     else:
         props = {"id": row["id"], "cls": row["cls"], **(row["props"] or {})}
         fid = str(row["id"])
@@ -116,8 +117,12 @@ def points(kind: str) -> Response:
         if mq.count_points(conn, scope=scope, kind=typed_kind, bbox=bbox, limit=limit) <= limit:
             rows = mq.raw_points(conn, scope=scope, kind=typed_kind, bbox=bbox, limit=limit)
         else:
-            rows = mq.aggregated_points(conn, scope=scope, kind=typed_kind, bbox=bbox,
-                                        cell=mq.cell_size(bbox, zoom))
+            # Many points: the refreshed per-unit roll-ups (constant cost whatever the table size), at a
+            # level fitting the zoom but never above the scope unit (its path depth is its level);
+            # live grid aggregation when no roll-up is labelled in view (or before the first refresh).
+            level = max(mq.rollup_level(zoom), scope.count("."))
+            rows = mq.unit_rollup_points(conn, scope=scope, kind=typed_kind, bbox=bbox, level=level) or \
+                mq.aggregated_points(conn, scope=scope, kind=typed_kind, bbox=bbox, cell=mq.cell_size(bbox, zoom))
     collection = {"type": "FeatureCollection", "features": [_point_feature(r) for r in rows]}
     if crs == "gcj02":
         collection = mq.shift_to_gcj02(collection)

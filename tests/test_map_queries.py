@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 
 from geo import map_queries as mq
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
+from tests.fixtures_units import ENTERPRISES as UNIT_ENTERPRISES
 
 pytestmark = pytest.mark.usefixtures("map_data")
 CITY = "411000."
@@ -140,6 +141,17 @@ def test_aggregation_counts_every_point_once(conn: Connection) -> None:
     assert sum(c["n"] for c in cells) == 3003
     assert all(sum(c["classes"].values()) == c["n"] for c in cells)
     assert len(cells) <= mq.MAX_CELLS_ACROSS ** 2
+
+
+def test_unit_rollups_are_scoped_and_use_unit_stats(conn: Connection) -> None:
+    towns = mq.unit_rollup_points(conn, scope=WEIDU, kind="enterprises", bbox=XUCHANG_BBOX, level=3)
+    assert {r["unit_code"]: r["n"] for r in towns} == {c: UNIT_ENTERPRISES[c] for c in ("411002001", "411002002")}
+    assert towns[0]["classes"] == {"red": 3, "orange": 5, "yellow": 7, "blue": towns[0]["n"] - 15}
+    counties = mq.unit_rollup_points(conn, scope=WEIDU, kind="hazards", bbox=XUCHANG_BBOX, level=2)
+    assert [r["unit_code"] for r in counties] == ["411002"]  # the scope unit itself, never 建安区
+    assert counties[0]["classes"] == {"overdue": 4, "major": 2, "general": 38}
+    assert mq.unit_rollup_points(conn, scope=WEIDU, kind="sources", bbox=XUCHANG_BBOX, level=3) == []  # all zero
+    assert [mq.rollup_level(z) for z in (8, 11, 13, 16)] == [2, 3, 4, 5]
 
 
 def test_cell_size_is_bounded_by_bbox() -> None:

@@ -126,8 +126,10 @@ def test_many_points_are_aggregated(live_server: str, city: requests.Session, mo
         get_map_settings.cache_clear()
     features = r.json()["features"]
     assert features and all("n" in f["properties"] and "name" not in f["properties"] for f in features)
-    raw = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=11", timeout=10).json()
-    assert sum(f["properties"]["n"] for f in features) == len(raw["features"])
+    # zoom 11 → township roll-ups from unit_stats: one bubble per township labelled in view
+    by_unit = {f["id"]: f["properties"]["n"] for f in features}
+    assert by_unit == {f"u{c}": UNIT_ENTERPRISES[c] for c in ("411002001", "411002002", "411003100")}
+    assert all(f["properties"]["classes"]["red"] == 3 for f in features)
 
 
 # --- forged Dash callbacks ----------------------------------------------------------------------------
