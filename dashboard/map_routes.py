@@ -96,15 +96,17 @@ def _point_feature(row: dict[str, Any]) -> dict[str, Any]:
 
 @scoped_route(Capability.MAP)
 def points(kind: str) -> Response:
-    """Serve point layer ``kind`` in the viewport: raw when few, aggregated per grid cell when many."""
+    """Serve point layer ``kind`` in the viewport: raw when few, aggregated (per unit, else per grid cell) when many."""
     if kind not in mq.POINT_KINDS:
         raise NotFoundError("没有这个图层。")
     crs = _crs()
     try:
         bbox = mq.BBox.parse(request.args.get("bbox", ""))
         zoom = float(request.args.get("zoom", "0"))
+        if not 0 <= zoom <= 24:  # also refuses nan
+            raise ValueError("zoom")
     except ValueError as exc:
-        raise BadRequestError(str(exc) if "bbox" in str(exc) else "zoom 参数应为数字。") from exc
+        raise BadRequestError(str(exc) if "bbox" in str(exc) else "zoom 参数应为 0-24 的数字。") from exc
     spec = LAYERS[KIND_LAYER[kind]]
     if zoom < spec.min_zoom:
         return geojson_response(EMPTY)
@@ -114,15 +116,7 @@ def points(kind: str) -> Response:
     scope = current_scope()
     with connect() as conn:
         typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
-        if mq.count_points(conn, scope=scope, kind=typed_kind, bbox=bbox, limit=limit) <= limit:
-            rows = mq.raw_points(conn, scope=scope, kind=typed_kind, bbox=bbox, limit=limit)
-        else:
-            # Many points: the refreshed per-unit roll-ups (constant cost whatever the table size), at a
-            # level fitting the zoom but never above the scope unit (its path depth is its level);
-            # live grid aggregation when no roll-up is labelled in view (or before the first refresh).
-            level = max(mq.rollup_level(zoom), scope.count("."))
-            rows = mq.unit_rollup_points(conn, scope=scope, kind=typed_kind, bbox=bbox, level=level) or \
-                mq.aggregated_points(conn, scope=scope, kind=typed_kind, bbox=bbox, cell=mq.cell_size(bbox, zoom))
+        rows = mq.points_in_view(conn, scope=scope, kind=typed_kind, bbox=bbox, zoom=zoom, limit=limit)
     collection = {"type": "FeatureCollection", "features": [_point_feature(r) for r in rows]}
     if crs == "gcj02":
         collection = mq.shift_to_gcj02(collection)

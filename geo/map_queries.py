@@ -395,6 +395,21 @@ WHERE u."level" = :level AND u."label_point" && ST_MakeEnvelope(:w, :s, :e, :n, 
     return [{**r, "classes": {k: v for k, v in r["classes"].items() if v}} for r in rows]
 
 
+def points_in_view(
+    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, zoom: float, limit: int
+) -> list[dict[str, Any]]:
+    """Return the ``kind`` points of a viewport: raw up to ``limit``, else per-unit roll-ups, else grid cells.
+
+    The roll-up level fits the zoom but is never above the scope unit (its path depth is its level);
+    grid aggregation is the fallback when no roll-up is labelled in view (or before the first refresh).
+    """
+    if count_points(conn, scope=scope, kind=kind, bbox=bbox, limit=limit) <= limit:
+        return raw_points(conn, scope=scope, kind=kind, bbox=bbox, limit=limit)
+    level = max(rollup_level(zoom), scope.count("."))
+    return unit_rollup_points(conn, scope=scope, kind=kind, bbox=bbox, level=level) or aggregated_points(
+        conn, scope=scope, kind=kind, bbox=bbox, cell=cell_size(bbox, zoom))
+
+
 # --- display shift for the 高德 basemap (GCJ-02) -------------------------------------------------
 
 

@@ -90,6 +90,7 @@ def test_point_layer_below_min_zoom_is_empty(live_server: str, city: requests.Se
 
 
 @pytest.mark.parametrize("query", ["bbox=1,2,3&zoom=12", "bbox=114,34,113,35&zoom=12", f"bbox={BBOX}&zoom=x",
+                                   f"bbox={BBOX}&zoom=nan", f"bbox={BBOX}&zoom=99",
                                    f"bbox={BBOX}&zoom=12&crs=bd09"])
 def test_bad_parameters_are_400_in_chinese(live_server: str, city: requests.Session, query: str) -> None:
     r = city.get(f"{live_server}/api/map/points/enterprises.geojson?{query}", timeout=10)
