@@ -15,11 +15,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import charset_normalizer
 
 from etl.columns import Column
 from etl.parse import Formula, TooLong, is_blank
+from etl.xlsx import UnsupportedWorkbook, open_first_sheet
 
 NOTE_MARKER = "说明"
 HEADER_SCAN_ROWS = 10
@@ -236,11 +238,31 @@ def _xlsx_rows(path: Path, *, max_cell_chars: int, max_mb: int) -> Iterator[tupl
     if total > max_mb * 1024 * 1024:
         raise InputError(f"Excel 文件解压后超过 {max_mb} MB：请拆分后再导入")
     try:
+        return _fast_rows(zipfile.ZipFile(path), max_cell_chars)
+    except UnsupportedWorkbook:
+        pass  # an unusual layout: openpyxl reads it (slower)
+    except (KeyError, ValueError, ParseError) as exc:
+        raise InputError(f"无法读取 Excel 文件：{exc}") from exc
+    try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:
         raise InputError(f"无法读取 Excel 文件：{exc}") from exc
     sheet = workbook.worksheets[0]
     return _iter_sheet(workbook, sheet, max_cell_chars)
+
+
+def _fast_rows(zf: zipfile.ZipFile, max_cell_chars: int) -> Iterator[tuple[int, list[Any]]]:
+    rows = open_first_sheet(zf, max_cell_chars)
+
+    def guarded() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            yield from rows
+        except (ParseError, KeyError, ValueError, IndexError) as exc:
+            raise InputError(f"Excel 工作表内容损坏，无法读取：{exc}") from exc
+        finally:
+            zf.close()
+
+    return guarded()
 
 
 def _iter_sheet(workbook: Any, sheet: Any, max_cell_chars: int) -> Iterator[tuple[int, list[Any]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,6 +135,7 @@ def _shapefile_projected_no_prj(path: Path) -> Path:
     from pyogrio.raw import write
 
     geom = shapely.box(500000, 3760000, 505000, 3765000)
+    warnings.filterwarnings("ignore", message="'crs' was not provided")  # the missing .prj is the point
     write(path, np.array([shapely.to_wkb(geom)], dtype=object), [np.array(["411002001"]), np.array(["街道"])],
           fields=["code", "name"], driver="ESRI Shapefile", geometry_type="Polygon", crs=None)
     return path
