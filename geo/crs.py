@@ -11,6 +11,7 @@ from WGS84 by centimetres and is treated as equal, as DESIGN.md §3 says.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,10 +76,15 @@ def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
 def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
     """GCJ-02 → WGS84 by fixed-point iteration of the forward formula (exact to ~1e-9°)."""
     gx, gy = _arrays(lon, lat)
-    x, y = gx.copy(), gy.copy()
+    return _invert(wgs84_to_gcj02, gx, gy, gx.copy(), gy.copy())
+
+
+def _invert(forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]], tx: FloatArray,
+            ty: FloatArray, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Solve forward(x, y) = (tx, ty) by fixed-point iteration from the guess (x, y)."""
     for _ in range(_ITERATIONS):
-        fx, fy = wgs84_to_gcj02(x, y)
-        ex, ey = fx - gx, fy - gy
+        fx, fy = forward(x, y)
+        ex, ey = fx - tx, fy - ty
         x, y = x - ex, y - ey
         if np.all(np.abs(ex) < _TOLERANCE) and np.all(np.abs(ey) < _TOLERANCE):
             break
@@ -99,14 +105,7 @@ def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, F
     x0, y0 = bx - 0.0065, by - 0.006
     z = np.sqrt(x0 * x0 + y0 * y0) - 0.00002 * np.sin(y0 * _X_PI)
     theta = np.arctan2(y0, x0) - 0.000003 * np.cos(x0 * _X_PI)
-    x, y = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_ITERATIONS):
-        fx, fy = gcj02_to_bd09(x, y)
-        ex, ey = fx - bx, fy - by
-        x, y = x - ex, y - ey
-        if np.all(np.abs(ex) < _TOLERANCE) and np.all(np.abs(ey) < _TOLERANCE):
-            break
-    return x, y
+    return _invert(gcj02_to_bd09, bx, by, z * np.cos(theta), z * np.sin(theta))
 
 
 def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
