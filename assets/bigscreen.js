@@ -67,6 +67,34 @@
           d.getFullYear() + "年" + pad(d.getMonth() + 1) + "月" + pad(d.getDate()) + "日 星期" + WEEKDAYS[d.getDay()],
         ];
       },
+      /* Carousel target {bounds, card} → a flight; with the KPI card shown (bottom right, 13 units wide)
+       * the bounds are framed in the part of the map the card leaves free. */
+      fly: function (target) {
+        if (!target || !target.bounds) { return window.dash_clientside.no_update; }
+        if (!target.card) {  // back to the whole scope, framed exactly as the page first showed it
+          return { bounds: target.bounds, transition: "flyToBounds", options: { padding: [24, 24], duration: 1.5 } };
+        }
+        const u = Math.min(window.innerWidth / 100, window.innerHeight / 56.25);
+        const pad = Math.round(2.5 * u);
+        const right = Math.round(14.5 * u) + pad;
+        return {
+          bounds: target.bounds, transition: "flyToBounds",
+          options: { paddingTopLeft: [pad, pad], paddingBottomRight: [right, pad], duration: 1.5 },
+        };
+      },
+      /* Hide unit labels that would overlap an earlier one (dense urban townships); returns how many are hidden. */
+      declutter: function () {
+        const spans = Array.from(document.querySelectorAll(".bs-map .cm-label span"));
+        const kept = [];
+        let hidden = 0;
+        spans.forEach((span) => {
+          span.style.visibility = "";
+          const r = span.getBoundingClientRect();
+          const clash = kept.some((k) => r.left < k.right + 2 && r.right > k.left - 2 && r.top < k.bottom && r.bottom > k.top);
+          if (clash) { span.style.visibility = "hidden"; hidden += 1; } else { kept.push(r); }
+        });
+        return hidden;
+      },
       scaleFigure: function (figure) {
         if (!figure) { return window.dash_clientside.no_update; }
         const k = Math.max(0.6, Math.min(window.innerWidth / 1920, window.innerHeight / 1080));

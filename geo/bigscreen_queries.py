@@ -36,10 +36,12 @@ RankKey = Literal["risk", "overdue"]
 
 # Units of the scope subtree, and each hazard (source) with the path of the unit holding it.
 _SCOPE_UNITS = f'su AS (SELECT "id", "path" FROM "units" WHERE {path_in_scope("path")})'  # noqa: S608
+# Two branches instead of one join on coalesce(h.unit_id, e.unit_id): each can use an index
+# (ix_hazards_unit_id, ix_enterprises_unit_id), so a county scope does not read the whole city.
 _HAZARDS = (
-    'hz AS (SELECT h.*, su."path" AS upath FROM "hazards" h '
-    'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-    'JOIN su ON su."id" = coalesce(h."unit_id", e."unit_id"))'
+    'hz AS (SELECT h.*, su."path" AS upath FROM "hazards" h JOIN su ON su."id" = h."unit_id" '
+    'UNION ALL SELECT h.*, su."path" FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+    'JOIN su ON su."id" = e."unit_id" WHERE h."unit_id" IS NULL)'
 )
 
 

@@ -306,6 +306,17 @@ def test_roles_and_menu(demo_engine: Engine, bs_server: str, leader: tuple[str, 
     assert admin.get(f"{bs_server}/bigscreen", timeout=10).status_code == 200
 
 
+_LABELS = """() => {
+  const spans = [...document.querySelectorAll('.bs-map .cm-label span')];
+  const shown = spans.filter(s => s.style.visibility !== 'hidden').map(s => s.getBoundingClientRect());
+  let overlaps = 0;
+  shown.forEach((a, i) => shown.slice(i + 1).forEach(b => {
+    if (a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top) { overlaps += 1; }
+  }));
+  return {hidden: spans.length - shown.length, overlaps};
+}"""
+
+
 def test_county_leader_sees_the_county(chromium: Any, bs_server: str, demo_engine: Engine) -> None:
     from datetime import date
 
@@ -319,5 +330,9 @@ def test_county_leader_sees_the_county(chromium: Any, bs_server: str, demo_engin
         townships = conn.execute(text("SELECT count(*) FROM units WHERE path LIKE '411000.411002.%' AND level = 3"))
         assert page.locator("path.bs-outline").count() == townships.scalar_one()
     assert re.match(r"风险指数排名（乡镇\(街道\)）", page.inner_text("#bs-rank-risk >> xpath=.. >> h2"))
+    page.wait_for_timeout(1500)  # the declutter pass runs every second
+    labels = page.evaluate(_LABELS)
+    assert labels["hidden"] > 0  # the dense town centre has clashing labels…
+    assert labels["overlaps"] == 0  # …and none of the shown ones overlap
     assert page.console_errors == []
     page.context.close()

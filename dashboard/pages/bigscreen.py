@@ -352,6 +352,8 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="bs-children", data=data["children"]),
         dcc.Store(id="bs-scope-bounds", data=bounds),
         dcc.Store(id="bs-carousel-index", data=-1),
+        dcc.Store(id="bs-fly"),
+        dcc.Store(id="bs-labels-hidden", data=0),
         dcc.Store(id="bs-trend-data", data=trend_figure(data["trend"])),
         dcc.Store(id="bs-sig", data=signature(data, today)),
         html.Header([
@@ -492,6 +494,15 @@ def register(app: Dash) -> None:
         ClientsideFunction("safegrid_bs", "clock"), Output("bs-clock", "children"), Output("bs-date", "children"),
         Input("bs-clock-tick", "n_intervals"),
     )
+    # The carousel names a target; the browser turns it into a flight that keeps clear of the KPI card.
+    app.clientside_callback(
+        ClientsideFunction("safegrid_bs", "fly"), Output("bs-map", "viewport"), Input("bs-fly", "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_bs", "declutter"), Output("bs-labels-hidden", "data"),
+        Input("bs-clock-tick", "n_intervals"),
+    )
     app.clientside_callback(
         ClientsideFunction("safegrid_bs", "scaleFigure"), Output("bs-trend", "figure"),
         Input("bs-trend-data", "data"),
@@ -499,7 +510,7 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output("bs-carousel-tick", "disabled"), Output("bs-carousel-toggle", "className"),
-        Output("bs-map", "viewport"), Output("bs-units", "hideout"), Output("bs-carousel-card", "children"),
+        Output("bs-fly", "data"), Output("bs-units", "hideout"), Output("bs-carousel-card", "children"),
         Output("bs-carousel-card", "style"), Output("bs-carousel-index", "data"),
         Input("bs-carousel-toggle", "n_clicks"), Input("bs-carousel-tick", "n_intervals"),
         State("bs-carousel-tick", "disabled"), State("bs-children", "data"), State("bs-carousel-index", "data"),
@@ -511,16 +522,15 @@ def register(app: Dash) -> None:
         off = "bs-carousel-toggle"
         on = "bs-carousel-toggle bs-on"
         if ctx.triggered_id == "bs-carousel-toggle" and not disabled:  # turn off: frame the whole scope again
-            view = {"bounds": scope_bounds, "transition": "flyToBounds", "options": {"padding": [24, 24]}}
-            return True, off, view, {**hideout, "current": None}, [], {"display": "none"}, -1
+            return (True, off, {"bounds": scope_bounds, "card": False}, {**hideout, "current": None}, [],
+                    {"display": "none"}, -1)
         if ctx.triggered_id == "bs-carousel-tick" and disabled:
             raise PreventUpdate
         nxt, child = carousel_step(children or [], -1 if index is None else index)
         if child is None:
             return True, off, no_update, no_update, [], {"display": "none"}, -1
-        view = {"bounds": child["bounds"], "transition": "flyToBounds",
-                "options": {"padding": [60, 60], "duration": 1.5}}
-        return False, on, view, {**hideout, "current": child["code"]}, carousel_card(child), {}, nxt
+        return (False, on, {"bounds": child["bounds"], "card": True}, {**hideout, "current": child["code"]},
+                carousel_card(child), {}, nxt)
 
 
 PAGE = Page(path="/bigscreen", title="大屏", layout=create_bigscreen, register=register,
