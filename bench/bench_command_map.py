@@ -215,7 +215,7 @@ def main() -> None:
                             min_zoom: int = spec.min_zoom) -> None:
                 if zoom < min_zoom:
                     return
-                mq.points_in_view(raw_conn, scope=scope, kind=kind, bbox=bbox, zoom=zoom, limit=2500)
+                mq.points_geojson(raw_conn, scope=scope, kind=kind, bbox=bbox, zoom=zoom, limit=2500)
 
             query = f"bbox={bbox.west},{bbox.south},{bbox.east},{bbox.north}&zoom={zoom}"
             total += measure(step, f"{kind} (z{zoom})", lambda kind=kind, query=query: get(

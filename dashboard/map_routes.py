@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import json
 import re
-from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
@@ -82,18 +81,6 @@ def unit_children(unit: str) -> Response:
     return geojson_response(body)
 
 
-def _point_feature(row: dict[str, Any]) -> dict[str, Any]:
-    if "n" in row:
-        props: dict[str, Any] = {"n": row["n"], "classes": row["classes"]}
-        fid = f"u{row['unit_code']}" if "unit_code" in row else f"c{row['lon']:.5f},{row['lat']:.5f}"
-    else:
-        props = {"id": row["id"], "cls": row["cls"], **(row["props"] or {})}
-        fid = str(row["id"])
-    return {"type": "Feature", "id": fid, "geometry": {"type": "Point", "coordinates": [round(row["lon"], 6),
-                                                                                          round(row["lat"], 6)]},
-            "properties": props}
-
-
 @scoped_route(Capability.MAP)
 def points(kind: str) -> Response:
     """Serve point layer ``kind`` in the viewport: raw when few, aggregated (per unit, else per grid cell) when many."""
@@ -116,11 +103,10 @@ def points(kind: str) -> Response:
     scope = current_scope()
     with connect() as conn:
         typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
-        rows = mq.points_in_view(conn, scope=scope, kind=typed_kind, bbox=bbox, zoom=zoom, limit=limit)
-    collection = {"type": "FeatureCollection", "features": [_point_feature(r) for r in rows]}
+        body = mq.points_geojson(conn, scope=scope, kind=typed_kind, bbox=bbox, zoom=zoom, limit=limit)
     if crs == "gcj02":
-        collection = mq.shift_to_gcj02(collection)
-    return geojson_response(json.dumps(collection, ensure_ascii=False, separators=(",", ":"), default=str))
+        body = json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
+    return geojson_response(body)
 
 
 bp.add_url_rule("/units/<unit>/children.geojson", "unit_children", unit_children)

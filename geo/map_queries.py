@@ -312,38 +312,50 @@ def count_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, l
     return int(conn.execute(text(sql), {"lim": limit + 1, **bbox.params(), **scope_params(scope)}).scalar() or 0)
 
 
-def raw_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, limit: int) -> list[dict[str, Any]]:
-    """Individual points (id, lon, lat, class, name…) of ``kind`` in ``bbox`` and ``scope``."""
+def _raw_sql(kind: PointKind) -> str:
     src = _POINT_SOURCES[kind]
-    sql = f"""
+    return f"""
 SELECT t."id", ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat, {src["cls"]} AS cls,
-       json_build_object({src["props"]}) AS props
+       json_build_object({src["props"]}) AS props, t."id"::text AS fid,
+       json_build_object('id', t."id", 'cls', {src["cls"]}, {src["props"]}) AS fprops
 FROM {src["from"]} WHERE {_point_where(kind)} ORDER BY t."id" LIMIT :lim
 """  # noqa: S608 - constant per-kind SQL and the scope fragment; values bound
-    rows = conn.execute(text(sql), {"lim": limit, **bbox.params(), **scope_params(scope)}).mappings()
+
+
+def raw_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, limit: int) -> list[dict[str, Any]]:
+    """Return the individual points (id, lon, lat, class, name…) of ``kind`` in ``bbox`` and ``scope``."""
+    rows = conn.execute(text(_raw_sql(kind)), {"lim": limit, **bbox.params(), **scope_params(scope)}).mappings()
     return [dict(r) for r in rows]
 
 
-def aggregated_points(
-    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, cell: float
-) -> list[dict[str, Any]]:
-    """Count ``kind`` points in ``bbox`` and ``scope`` per ``cell``° square: count, per-class counts, mean position."""
+def _class_counts(pairs: list[tuple[str, str]]) -> str:
+    """JSON object of per-class counts without the zero ones (``nullif`` + ``json_strip_nulls``)."""
+    return "json_strip_nulls(json_build_object(" + ", ".join(f"'{k}', nullif({e}, 0)" for k, e in pairs) + "))"
+
+
+def _grid_sql(kind: PointKind) -> str:
     src = _POINT_SOURCES[kind]
     # Integer cell keys and avg() are far cheaper than grouping on ST_SnapToGrid geometries and
     # ST_Centroid(ST_Collect(...)); the per-class counts are FILTERed aggregates of the fixed classes.
-    per_class = ", ".join(
-        f"'{c}', count(*) FILTER (WHERE q.cls = '{c}')" for c in point_classes(kind)
-    )
-    sql = f"""
-SELECT count(*)::int AS n, avg(q.x) AS lon, avg(q.y) AS lat, json_build_object({per_class}) AS classes
+    classes = _class_counts([(c, f"count(*) FILTER (WHERE q.cls = '{c}')") for c in point_classes(kind)])
+    return f"""
+SELECT count(*)::int AS n, avg(q.x) AS lon, avg(q.y) AS lat, {classes} AS classes,
+       'c' || floor(q.x / :cell)::bigint || '_' || floor(q.y / :cell)::bigint AS fid,
+       json_build_object('n', count(*), 'classes', {classes}) AS fprops
 FROM (
     SELECT ST_X(t."geom") AS x, ST_Y(t."geom") AS y, {src["cls"]} AS cls
     FROM {src["from"]} WHERE {_point_where(kind)}
 ) q
 GROUP BY floor(q.x / :cell), floor(q.y / :cell)
 """  # noqa: S608 - constant per-kind SQL, class keys from the constant table above; values bound
-    rows = conn.execute(text(sql), {"cell": cell, **bbox.params(), **scope_params(scope)}).mappings()
-    return [{**r, "classes": {k: v for k, v in r["classes"].items() if v}} for r in rows]
+
+
+def aggregated_points(
+    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, cell: float
+) -> list[dict[str, Any]]:
+    """Count ``kind`` points in ``bbox`` and ``scope`` per ``cell``° square: count, per-class counts, mean position."""
+    rows = conn.execute(text(_grid_sql(kind)), {"cell": cell, **bbox.params(), **scope_params(scope)}).mappings()
+    return [dict(r) for r in rows]
 
 
 def point_classes(kind: PointKind) -> tuple[str, ...]:
@@ -374,6 +386,19 @@ def rollup_level(zoom: float) -> int:
     return 5
 
 
+def _rollup_sql(kind: PointKind) -> str:
+    total, classes = _UNIT_ROLLUP[kind]
+    counts = _class_counts(list(classes.items()))
+    return f"""
+SELECT ({total})::int AS n, ST_X(u."label_point") AS lon, ST_Y(u."label_point") AS lat,
+       {counts} AS classes, u."code" AS unit_code, 'u' || u."code" AS fid,
+       json_build_object('n', ({total})::int, 'classes', {counts}) AS fprops
+FROM "units" u JOIN "unit_stats" s ON s."unit_id" = u."id"
+WHERE u."level" = :level AND u."label_point" && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
+  AND {path_in_scope("u.path")} AND ({total}) > 0
+"""  # noqa: S608 - constant column expressions from the table above and the scope fragment; values bound
+
+
 def unit_rollup_points(
     conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, level: int
 ) -> list[dict[str, Any]]:
@@ -382,32 +407,38 @@ def unit_rollup_points(
     Precomputed by the refresh, so it costs the same for 1,000 or 1,000,000 points; the counts are
     those of the last refresh.
     """
-    total, classes = _UNIT_ROLLUP[kind]
-    per_class = ", ".join(f"'{k}', {expr}" for k, expr in classes.items())
+    params = {"level": level, **bbox.params(), **scope_params(scope)}
+    return [dict(r) for r in conn.execute(text(_rollup_sql(kind)), params).mappings()]
+
+
+def _feature_collection(conn: Connection, inner_sql: str, params: dict[str, Any]) -> tuple[int, str]:
+    """Run a point query (columns ``fid, lon, lat, fprops``) as one FeatureCollection text; return (features, text)."""
     sql = f"""
-SELECT ({total})::int AS n, ST_X(u."label_point") AS lon, ST_Y(u."label_point") AS lat,
-       json_build_object({per_class}) AS classes, u."code" AS unit_code
-FROM "units" u JOIN "unit_stats" s ON s."unit_id" = u."id"
-WHERE u."level" = :level AND u."label_point" && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
-  AND {path_in_scope("u.path")} AND ({total}) > 0
-"""  # noqa: S608 - constant column expressions from the table above and the scope fragment; values bound
-    rows = conn.execute(text(sql), {"level": level, **bbox.params(), **scope_params(scope)}).mappings()
-    return [{**r, "classes": {k: v for k, v in r["classes"].items() if v}} for r in rows]
+SELECT count(*), json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object(
+    'type', 'Feature', 'id', q.fid,
+    'geometry', json_build_object('type', 'Point', 'coordinates',
+                                  json_build_array(round(q.lon::numeric, 6), round(q.lat::numeric, 6))),
+    'properties', q.fprops)), '[]'::json))::text
+FROM ({inner_sql}) q
+"""  # noqa: S608 - wraps the constant point queries above
+    n, body = conn.execute(text(sql), params).one()
+    return int(n), str(body)
 
 
-def points_in_view(
-    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, zoom: float, limit: int
-) -> list[dict[str, Any]]:
-    """Return the ``kind`` points of a viewport: raw up to ``limit``, else per-unit roll-ups, else grid cells.
+def points_geojson(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, zoom: float, limit: int) -> str:
+    """Return the ``kind`` points of a viewport as FeatureCollection text: raw up to ``limit``, else per-unit roll-ups.
 
     The roll-up level fits the zoom but is never above the scope unit (its path depth is its level);
     grid aggregation is the fallback when no roll-up is labelled in view (or before the first refresh).
     """
+    params: dict[str, Any] = {**bbox.params(), **scope_params(scope)}
     if count_points(conn, scope=scope, kind=kind, bbox=bbox, limit=limit) <= limit:
-        return raw_points(conn, scope=scope, kind=kind, bbox=bbox, limit=limit)
+        return _feature_collection(conn, _raw_sql(kind), {**params, "lim": limit})[1]
     level = max(rollup_level(zoom), scope.count("."))
-    return unit_rollup_points(conn, scope=scope, kind=kind, bbox=bbox, level=level) or aggregated_points(
-        conn, scope=scope, kind=kind, bbox=bbox, cell=cell_size(bbox, zoom))
+    n, body = _feature_collection(conn, _rollup_sql(kind), {**params, "level": level})
+    if n:
+        return body
+    return _feature_collection(conn, _grid_sql(kind), {**params, "cell": cell_size(bbox, zoom)})[1]
 
 
 # --- display shift for the 高德 basemap (GCJ-02) -------------------------------------------------

@@ -8,26 +8,20 @@ docs/screenshots/command_map_*.png.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import Engine, create_engine, text
 
 from geo.map_queries import required_duties
-from tests.browser import TEST_SECRET, login, make_user
+from tests.browser import login, make_user
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
+from tests.demo_server import gunicorn_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 COUNTY = "411002"  # 魏都区
 
 
@@ -39,33 +33,8 @@ def demo_engine(demo_db: DemoDb) -> Engine:  # noqa: F811
 @pytest.fixture(scope="module")
 def demo_server(demo_db: DemoDb) -> Iterator[str]:  # noqa: F811
     """gunicorn (one worker) serving the app on the demo database; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "SAFEGRID_DATABASE_URL": demo_db.url, "SAFEGRID_SECRET_KEY": TEST_SECRET,
-           "SAFEGRID_LOGIN_IP_MAX_FAILURES": "100000"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
-         "--worker-class", "gthread", "--timeout", "120", "dashboard.app:server"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or still building the app
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                raise RuntimeError(f"gunicorn did not start: {err}")
-            time.sleep(0.3)
+    with gunicorn_app(demo_db.url) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +49,13 @@ def grid_path(demo_engine: Engine) -> list[str]:
             """
         ), {"p": f"411000.{COUNTY}.%"}).scalar_one()
     return str(path).rstrip(".").split(".")
+
+
+def open_map(page: Any, server: str, engine: Engine, *, role: str, scope: str, unit: str | None = None) -> None:
+    """Sign in a new account with ``role``/``scope`` and wait for the map of ``unit`` (default: the scope)."""
+    user, password = make_user(engine, role=role, scope=scope)
+    login(page, server, user, password, expect_path=f"/?unit={unit}" if unit else "/")
+    wait_unit(page, unit or scope)
 
 
 def wait_unit(page: Any, code: str) -> None:
@@ -123,9 +99,7 @@ def test_drill_city_to_grid_by_map_breadcrumb_and_history(
     demo_server: str, demo_engine: Engine, browser_page: Any, grid_path: list[str]
 ) -> None:
     page = browser_page
-    user, password = make_user(demo_engine, role="grid_manager", scope="411000")
-    login(page, demo_server, user, password)
-    wait_unit(page, "411000")
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope="411000")
     assert page.locator("#cm-unit-name").inner_text() == "许昌市"
     page.wait_for_selector("path.cm-unit-411002")
     assert page.locator("path.cm-unit").count() == 7  # the counties (incl. 开发区) of 许昌市
@@ -187,9 +161,7 @@ def test_drill_by_keyboard_through_the_side_list(
     demo_server: str, demo_engine: Engine, browser_page: Any, grid_path: list[str]
 ) -> None:
     page = browser_page
-    user, password = make_user(demo_engine, role="grid_manager", scope="411000")
-    login(page, demo_server, user, password)
-    wait_unit(page, "411000")
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope="411000")
     with demo_engine.connect() as conn:
         unit_names = dict(conn.execute(text("SELECT code, name FROM units WHERE code = ANY(:c)"),
                                        {"c": grid_path}).all())
@@ -204,9 +176,7 @@ def test_drill_by_keyboard_through_the_side_list(
 
 def test_sorting_the_children_by_enterprises(demo_server: str, demo_engine: Engine, browser_page: Any) -> None:
     page = browser_page
-    user, password = make_user(demo_engine, role="leader", scope="411000")
-    login(page, demo_server, user, password)
-    wait_unit(page, "411000")
+    open_map(page, demo_server, demo_engine, role="leader", scope="411000")
     page.locator("#cm-sort label", has_text="企业数").click()
     with demo_engine.connect() as conn:
         top = conn.execute(text(
@@ -223,9 +193,7 @@ def test_deep_link_scope_and_layer_toggles(
 ) -> None:
     page = browser_page
     township, village = grid_path[2], grid_path[3]
-    user, password = make_user(demo_engine, role="grid_manager", scope=township)
-    login(page, demo_server, user, password, expect_path=f"/?unit={village}")
-    wait_unit(page, village)
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=township, unit=village)
     crumbs = names(page, "#cm-breadcrumb .cm-crumb")
     assert len(crumbs) == 2  # the scope starts at the township: nothing above it is shown
     page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")

@@ -154,6 +154,17 @@ def test_unit_rollups_are_scoped_and_use_unit_stats(conn: Connection) -> None:
     assert [mq.rollup_level(z) for z in (8, 11, 13, 16)] == [2, 3, 4, 5]
 
 
+def test_points_geojson_raw_rollup_and_grid_fallback(conn: Connection) -> None:
+    raw = json.loads(mq.points_geojson(conn, scope=WEIDU, kind="enterprises", bbox=XUCHANG_BBOX, zoom=14, limit=100))
+    names = sorted(f["properties"]["name"] for f in raw["features"])
+    assert names == ["金地化工有限公司", "金地机械厂", "金地纺织公司"]
+    assert raw["features"][0]["geometry"]["type"] == "Point" and "cls" in raw["features"][0]["properties"]
+    rolled = json.loads(mq.points_geojson(conn, scope=WEIDU, kind="enterprises", bbox=XUCHANG_BBOX, zoom=11, limit=2))
+    assert {f["id"] for f in rolled["features"]} == {"u411002001", "u411002002"}
+    grid = json.loads(mq.points_geojson(conn, scope=WEIDU, kind="sources", bbox=XUCHANG_BBOX, zoom=11, limit=0))
+    assert [f["properties"] for f in grid["features"]] == [{"n": 1, "classes": {"g2": 1}}]  # no roll-up: grid
+
+
 def test_cell_size_is_bounded_by_bbox() -> None:
     huge = mq.BBox(70, 10, 140, 55)
     assert mq.cell_size(huge, 18) >= 70 / mq.MAX_CELLS_ACROSS
