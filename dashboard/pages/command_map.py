@@ -189,8 +189,8 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
         ], className="cm-tags"),
         html.Div(f"统计截至 {view['refreshed_at']:%Y-%m-%d %H:%M}", className="cm-hint", id="cm-refreshed")
         if isinstance(view.get("refreshed_at"), datetime) else None,
-        html.Div("下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note", id="cm-demo-note")
-        if view["demo_geometry"] else None,
+        html.Div("本级及下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note",
+                 id="cm-demo-note") if view["demo_geometry"] else None,
     ], className="cm-head")
     sort = html.Div([
         html.H3("下级单位"),
