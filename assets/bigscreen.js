@@ -40,7 +40,6 @@
     },
   };
 
-  const pad = (n) => String(n).padStart(2, "0");
   const WEEKDAYS = "日一二三四五六";
 
   /* Fonts, margins and bar widths of a plotly figure are in pixels: scale them to the screen
@@ -60,11 +59,17 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     safegrid_bs: {
-      clock: function () {
-        const d = new Date();
+      /* The clock in the configured time zone (北京时间 by default), whatever the browser's zone is. */
+      clock: function (_n, timeZone) {
+        const parts = {};
+        new Intl.DateTimeFormat("en-GB", {
+          timeZone: timeZone || undefined, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", second: "2-digit", weekday: "short",
+        }).formatToParts(new Date()).forEach((p) => { parts[p.type] = p.value; });
+        const weekday = WEEKDAYS[["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"].indexOf(parts.weekday)];
         return [
-          pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()),
-          d.getFullYear() + "年" + pad(d.getMonth() + 1) + "月" + pad(d.getDate()) + "日 星期" + WEEKDAYS[d.getDay()],
+          parts.hour + ":" + parts.minute + ":" + parts.second,
+          parts.year + "年" + parts.month + "月" + parts.day + "日 星期" + weekday,
         ];
       },
       /* Carousel target {bounds, card} → a flight; with the KPI card shown (bottom right, 13 units wide)

@@ -3,28 +3,29 @@
 At 1920×1080 the KPI ribbon equals counts taken straight from the tables; three refresh cycles
 (``SAFEGRID_BIGSCREEN_REFRESH_SECONDS=2``) leave no console error, keep the panned map view and the
 very same DOM nodes (no flicker); the carousel flies through the counties and back; 3840×2160 and
-1366×768 have no scrollbars and no clipped panel. Roles without the big screen get 403. Screenshots
+1366×768 have no scrollbars and no clipped panel. Roles without the big screen get 403 for the page
+and a refusal for a forged refresh callback; the clock shows 北京时间. Screenshots
 go to docs/screenshots/bigscreen_{1920,3840,1366}.png.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 from sqlalchemy import Engine, create_engine, text
 
-from tests.browser import TEST_SECRET, http_login, make_user
+from tests.browser import http_login, make_user
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
+from tests.demo_server import gunicorn_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,35 +43,10 @@ def demo_engine(demo_db: DemoDb) -> Iterator[Engine]:  # noqa: F811
 
 @pytest.fixture(scope="module")
 def bs_server(demo_db: DemoDb) -> Iterator[str]:  # noqa: F811
-    """gunicorn (one worker) on the demo database with a 2-second big-screen refresh; yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "SAFEGRID_DATABASE_URL": demo_db.url, "SAFEGRID_SECRET_KEY": TEST_SECRET,
-           "SAFEGRID_LOGIN_IP_MAX_FAILURES": "100000", "SAFEGRID_BIGSCREEN_REFRESH_SECONDS": str(REFRESH_SECONDS),
-           "SAFEGRID_BIGSCREEN_CAROUSEL_SECONDS": str(CAROUSEL_SECONDS)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "8",
-         "--worker-class", "gthread", "--timeout", "120", "dashboard.app:server"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                raise RuntimeError(f"gunicorn did not start: {err}")
-            time.sleep(0.3)
+    """The app on the demo database with a 2-second refresh and a 3-second carousel; yields its base URL."""
+    with gunicorn_app(demo_db.url, SAFEGRID_BIGSCREEN_REFRESH_SECONDS=str(REFRESH_SECONDS),
+                      SAFEGRID_BIGSCREEN_CAROUSEL_SECONDS=str(CAROUSEL_SECONDS)) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +123,9 @@ def test_kpis_match_database_1920(chromium: Any, bs_server: str, leader: tuple[s
         assert (shown if key == "closure_rate" else number(shown)) == value, key
     assert "许昌市安全生产网格化监管指挥大屏" in page.inner_text("#bs-title")
     assert not page.is_visible(".sg-header")  # full screen: the shell header is hidden
+    clock = datetime.strptime(page.inner_text("#bs-date")[:11] + page.inner_text("#bs-clock"), "%Y年%m月%d日%H:%M:%S")
+    beijing = datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    assert abs((beijing - clock).total_seconds()) < 90  # 北京时间, whatever the browser's zone
     with demo_engine.connect() as conn:
         by_risk = conn.execute(text(
             "SELECT coalesce(u.short_name, u.name) FROM units u JOIN unit_stats s ON s.unit_id = u.id "
@@ -336,3 +315,36 @@ def test_county_leader_sees_the_county(chromium: Any, bs_server: str, demo_engin
     assert labels["overlaps"] == 0  # …and none of the shown ones overlap
     assert page.console_errors == []
     page.context.close()
+
+
+def _refresh_request(session: requests.Session, base: str) -> requests.Response:
+    """POST the big screen's refresh callback as the renderer would (outputs as listed by Dash)."""
+    deps = session.get(f"{base}/_dash-dependencies", timeout=10).json()
+    output = next(d["output"] for d in deps if "bs-kpi-enterprises-value.children" in d["output"])
+    outputs: list[Any] = []
+    for part in output.strip(".").split("..."):
+        ident, prop = part.rsplit(".", 1)
+        outputs.append([] if ident.startswith("{") else {"id": ident, "property": prop})  # no fill layer matched
+    payload = {"output": output, "outputs": outputs,
+               "inputs": [{"id": "bs-tick", "property": "n_intervals", "value": 1}],
+               "state": [{"id": "bs-sig", "property": "data", "value": None}, []],
+               "changedPropIds": ["bs-tick.n_intervals"]}
+    return session.post(f"{base}/_dash-update-component", json=payload, timeout=30)
+
+
+def test_forged_refresh_callback_refused_without_capability(demo_engine: Engine, bs_server: str,
+                                                            leader: tuple[str, str]) -> None:
+    own = _refresh_request(http_login(bs_server, *leader), bs_server)
+    assert own.status_code == 200
+    assert own.json()["response"]["bs-kpi-enterprises-value"]["children"] == f"{expected_total(demo_engine):,}"
+    for role in ("inspector", "grid_manager"):
+        r = _refresh_request(http_login(bs_server, *make_user(demo_engine, role=role, scope="411000")), bs_server)
+        assert r.status_code == 200
+        body = json.dumps(r.json(), ensure_ascii=False)
+        assert "当前账户无权使用此功能" in body and "bs-kpi" not in body, body[:300]
+
+
+def expected_total(engine: Engine) -> int:
+    """All enterprises of the demo city."""
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM enterprises WHERE unit_id IS NOT NULL")).scalar_one())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,15 @@ def test_env_example_documents_bigscreen_settings(monkeypatch: pytest.MonkeyPatc
         bs.BigScreenSettings()  # below one second would hammer the database
     monkeypatch.setenv("SAFEGRID_BIGSCREEN_REFRESH_SECONDS", "5")
     assert bs.BigScreenSettings().refresh_seconds == 5
+    monkeypatch.setenv("SAFEGRID_BIGSCREEN_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(ValueError, match="未知时区"):
+        bs.BigScreenSettings()
+
+
+def test_freshness_in_the_screen_time_zone() -> None:
+    at = datetime(2026, 11, 23, 17, 5, tzinfo=UTC)
+    assert bs.freshness_text(at) == "统计更新于 11-24 01:05"  # 北京时间 by default
+    assert bs.freshness_text(None) == "统计数据尚未刷新"
 
 
 def test_kpi_values() -> None:

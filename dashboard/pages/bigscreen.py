@@ -18,12 +18,13 @@ import math
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dash_leaflet as dl
 import plotly.graph_objects as go
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dashboard.errors import to_app_error
@@ -50,6 +51,16 @@ class BigScreenSettings(BaseSettings):
 
     refresh_seconds: float = Field(default=60, ge=1)  # how often the figures are re-read
     carousel_seconds: float = Field(default=12, ge=2)  # how long the carousel stays on each child unit
+    timezone: str = "Asia/Shanghai"  # clock and "统计更新于" are shown in this zone, whatever the browser's
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知时区：{value}") from exc
+        return value
 
 
 @lru_cache
@@ -256,8 +267,10 @@ def ticker(items: list[dict[str, str]], counts: dict[str, int]) -> list[Any]:
 
 
 def freshness_text(at: datetime | None) -> str:
-    """Return the data freshness line of the header."""
-    return f"统计更新于 {at:%m-%d %H:%M}" if at else "统计数据尚未刷新"
+    """Return the data freshness line of the header (in the screen's time zone)."""
+    if at is None:
+        return "统计数据尚未刷新"
+    return f"统计更新于 {at.astimezone(ZoneInfo(get_bigscreen_settings().timezone)):%m-%d %H:%M}"
 
 
 def _units_url(code: str, at: datetime | None) -> str:
@@ -325,6 +338,7 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
     """Build the big screen for the caller's scope (all data rendered, refreshed later by callbacks)."""
     settings = get_bigscreen_settings()
     today = date.today()
+    now = datetime.now(ZoneInfo(settings.timezone))
     try:
         data = read_screen(account.scope, today)
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
@@ -353,6 +367,7 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="bs-scope-bounds", data=bounds),
         dcc.Store(id="bs-carousel-index", data=-1),
         dcc.Store(id="bs-fly"),
+        dcc.Store(id="bs-timezone", data=settings.timezone),
         dcc.Store(id="bs-labels-hidden", data=0),
         dcc.Store(id="bs-trend-data", data=trend_figure(data["trend"])),
         dcc.Store(id="bs-sig", data=signature(data, today)),
@@ -361,8 +376,8 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
                       html.Div(freshness_text(data["fresh"]), id="bs-freshness", className="bs-freshness")],
                      className="bs-header-side"),
             html.H1(f"{head['name']}安全生产网格化监管指挥大屏", id="bs-title", className="bs-title"),
-            html.Div([html.Div(f"{datetime.now():%H:%M:%S}", id="bs-clock", className="bs-clock"),
-                      html.Div(f"{today:%Y年%m月%d日} 星期{WEEKDAYS[today.weekday()]}", id="bs-date",
+            html.Div([html.Div(f"{now:%H:%M:%S}", id="bs-clock", className="bs-clock"),
+                      html.Div(f"{now:%Y年%m月%d日} 星期{WEEKDAYS[now.weekday()]}", id="bs-date",
                                className="bs-date")], className="bs-header-side bs-header-right"),
         ], className="bs-header"),
         html.Section(kpi_ribbon(data["kpis"]), id="bs-kpis", className="bs-kpis"),
@@ -492,7 +507,7 @@ def register(app: Dash) -> None:
 
     app.clientside_callback(
         ClientsideFunction("safegrid_bs", "clock"), Output("bs-clock", "children"), Output("bs-date", "children"),
-        Input("bs-clock-tick", "n_intervals"),
+        Input("bs-clock-tick", "n_intervals"), State("bs-timezone", "data"),
     )
     # The carousel names a target; the browser turns it into a flight that keeps clear of the KPI card.
     app.clientside_callback(
