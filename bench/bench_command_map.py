@@ -149,13 +149,13 @@ def main() -> None:
     panel_output = next(d["output"] for d in deps if "cm-panel.children" in d["output"])
     children_output = next(d["output"] for d in deps if d["output"] == "cm-children.children")
 
-    def callback(output: str, inputs: list[dict[str, Any]]) -> Any:
+    def callback(output: str, inputs: list[dict[str, Any]], state: list[dict[str, Any]] | None = None) -> Any:
         outputs: Any
         if output.startswith(".."):
             outputs = [{"id": o.split(".")[0], "property": o.split(".", 1)[1]} for o in output.strip(".").split("...")]
         else:
             outputs = {"id": output.split(".")[0], "property": output.split(".", 1)[1]}
-        payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": [],
+        payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
                    "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs]}
         return client.post("/_dash-update-component", json=payload)
 
@@ -200,7 +200,8 @@ def main() -> None:
             mq.open_hazards(raw_conn, scope=scope, code=code, limit=50)
 
         total += measure(step, "panel callback", lambda code=code: callback(
-            panel_output, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}]), bare_panel, False)
+            panel_output, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}],
+            [{"id": "cm-crs", "property": "data", "value": "wgs84"}]), bare_panel, False)
         if view["child_count"]:
             total += measure(step, "children callback", lambda code=code: callback(
                 children_output, [{"id": "cm-state", "property": "data", "value": {"code": code}},

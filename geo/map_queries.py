@@ -467,6 +467,14 @@ def shift_to_gcj02(collection: dict[str, Any]) -> dict[str, Any]:
     return collection
 
 
+def latlng_for_display(lat: float, lon: float, crs: str) -> list[float]:
+    """Return ``[lat, lon]`` as drawn on the basemap: shifted to GCJ-02 when ``crs`` is ``gcj02``."""
+    if crs != "gcj02":
+        return [lat, lon]
+    x, y = wgs84_to_gcj02([lon], [lat])
+    return [float(y[0]), float(x[0])]
+
+
 def bbox_from_gcj02(bbox: BBox) -> BBox:
     """Convert a viewport bbox read on GCJ-02 tiles back to WGS84 (corners; the shift is < 1 km)."""
     lon, lat = gcj02_to_wgs84([bbox.west, bbox.east], [bbox.south, bbox.north])

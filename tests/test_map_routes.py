@@ -151,11 +151,12 @@ def _forge(session: requests.Session, base: str, outputs: list[tuple[str, str]],
 
 PANEL_OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state", "data"),
                  ("cm-map", "viewport")]
+CRS_STATE = [{"id": "cm-crs", "property": "data", "value": "wgs84"}]
 
 
 def test_forged_panel_callback_answers_in_scope(live_server: str, weidu: requests.Session) -> None:
     r = _forge(weidu, live_server, PANEL_OUTPUTS,
-               [{"id": "cm-url", "property": "search", "value": f"?unit={OWN_GRID}"}])
+               [{"id": "cm-url", "property": "search", "value": f"?unit={OWN_GRID}"}], CRS_STATE)
     assert r.status_code == 200
     body = json.dumps(r.json(), ensure_ascii=False)
     assert "孙丽" in body and "储罐区可燃气体报警器失效" in body
@@ -165,7 +166,8 @@ def test_forged_panel_callback_answers_in_scope(live_server: str, weidu: request
 def test_forged_panel_callback_with_foreign_unit_returns_nothing(
     live_server: str, weidu: requests.Session, engine: Engine, code: str
 ) -> None:
-    r = _forge(weidu, live_server, PANEL_OUTPUTS, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}])
+    r = _forge(weidu, live_server, PANEL_OUTPUTS, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}],
+               CRS_STATE)
     assert r.status_code == 200
     body = r.json()["response"]
     assert body["cm-state"]["data"] is None
@@ -194,14 +196,14 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     with engine.connect() as conn:
         foreign = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H4'")).scalar_one()
         own = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H1'")).scalar_one()
-    def locate(hazard_id: int) -> requests.Response:
+    def locate(hazard_id: int, crs: str = "wgs84") -> requests.Response:
         ident = {"type": "cm-hazard", "index": hazard_id}
         payload_inputs = [[{"id": ident, "property": "n_clicks", "value": 1}]]
         r = weidu.post(f"{live_server}/_dash-update-component", json={
             "output": "..cm-map.viewport@" + _dup_hash() + "...cm-focus.children..",
             "outputs": [{"id": "cm-map", "property": "viewport@" + _dup_hash()},
                         {"id": "cm-focus", "property": "children"}],
-            "inputs": payload_inputs, "state": [],
+            "inputs": payload_inputs, "state": [{"id": "cm-crs", "property": "data", "value": crs}],
             "changedPropIds": [json.dumps(ident, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
         }, timeout=20)
         return r
@@ -209,6 +211,9 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     ok = locate(own)
     assert ok.status_code == 200, ok.text[:300]
     assert "储罐区可燃气体报警器失效" in json.dumps(ok.json(), ensure_ascii=False)
+    wgs = ok.json()["response"]["cm-map"]["viewport"]["center"]
+    gcj = locate(own, "gcj02").json()["response"]["cm-map"]["viewport"]["center"]
+    assert 0.003 < gcj[1] - wgs[1] < 0.008  # drawn on 高德 tiles: shifted east by ~500 m
     bad = locate(foreign)
     assert "仓库超量储存" not in json.dumps(bad.json(), ensure_ascii=False)
     assert bad.status_code == 200 and bad.json()["response"]["cm-focus"]["children"] == []

@@ -326,9 +326,9 @@ def register(app: Dash) -> None:
     @app.callback(
         Output("cm-panel", "children"), Output("cm-breadcrumb", "children"), Output("cm-state", "data"),
         Output("cm-map", "viewport"),
-        Input("cm-url", "search"),
+        Input("cm-url", "search"), State("cm-crs", "data"),
     )
-    def show_unit(search: str | None) -> tuple[Any, Any, Any, Any]:
+    def show_unit(search: str | None, crs: str | None) -> tuple[Any, Any, Any, Any]:
         try:
             scope = callback_scope(Capability.MAP)
             with connect() as conn:
@@ -341,7 +341,9 @@ def register(app: Dash) -> None:
                 hazards = mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT)
         except Exception as exc:
             return _message(to_app_error(exc)), [], None, no_update
-        state = {"code": view["code"], "level": view["level"], "bounds": view["bounds"]}
+        bounds = view["bounds"] and [mq.latlng_for_display(lat, lon, crs or "wgs84") for lat, lon in view["bounds"]]
+        view["bounds"] = bounds
+        state = {"code": view["code"], "level": view["level"], "bounds": bounds}
         # fitBounds, not flyToBounds: a fly fires moveend at many zooms and so many point-layer fetches.
         viewport = {"bounds": view["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
             if view["bounds"] else no_update
@@ -360,9 +362,9 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output("cm-map", "viewport", allow_duplicate=True), Output("cm-focus", "children"),
-        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), prevent_initial_call=True,
+        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), State("cm-crs", "data"), prevent_initial_call=True,
     )
-    def locate_hazard(clicks: list[int | None]) -> tuple[Any, Any]:
+    def locate_hazard(clicks: list[int | None], crs: str | None) -> tuple[Any, Any]:
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(clicks):
             raise PreventUpdate
@@ -371,7 +373,7 @@ def register(app: Dash) -> None:
             where = mq.hazard_location(conn, scope=scope, hazard_id=int(trigger["index"]))
         if where is None or where["lon"] is None:
             return no_update, []
-        latlng = [where["lat"], where["lon"]]
+        latlng = mq.latlng_for_display(where["lat"], where["lon"], crs or "wgs84")
         marker = dl.CircleMarker(center=latlng, radius=16, color="#0f2f57", weight=3, fill=False,
                                  className="cm-focus-ring", children=dl.Tooltip(where["title"], permanent=True,
                                                                                  direction="top"))
