@@ -127,6 +127,9 @@ def search_params(q: str, *, limit: int) -> dict[str, Any]:
     """Bind parameters of the search query for an already normalized ``q`` (without the scope)."""
     code = normalize_credit_code(q)
     is_code = bool(_CODE_RE.match(code))
+    # Only letters and digits, at least one digit: a credit code (or its start), never a name or an address
+    # worth a text search; skipping the text branches saves their index look-ups (~half the time at 1M).
+    text_search = not (is_code and any(c.isdigit() for c in code))
     lit = escape_like(q)
     lim = max(1, min(int(limit), MAX_LIMIT))
     return {
@@ -137,9 +140,9 @@ def search_params(q: str, *, limit: int) -> dict[str, Any]:
         "code_hi": code + "~" if is_code else None,
         "code_prefix": escape_like(code) + "%" if is_code else None,
         # Two characters have no trigram: the bigram index serves them; one character searches codes only.
-        "named": len(q) >= 2,
-        "bigram": len(q) == 2,
-        "trigram": len(q) >= 3,
+        "named": text_search and len(q) >= 2,
+        "bigram": text_search and len(q) == 2,
+        "trigram": text_search and len(q) >= 3,
         "lim": lim,
         "cand": lim * CANDIDATES_PER_RESULT,
     }

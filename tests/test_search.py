@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, text
 
-from geo.search import escape_like, search_enterprises
+from geo.search import escape_like, search_enterprises, search_params
 from tests.test_search_data import A_CODE, CITY, E_CODE, ENTERPRISES, JIANAN, WEIDU, inspector_world
 
 __all__ = ["inspector_world"]
@@ -54,6 +54,8 @@ def test_credit_code_exact_prefix_and_normalisation(conn: Connection) -> None:
     lower = search_enterprises(conn, scope=CITY, q=" " + A_CODE.lower()[:14] + " ")
     assert A_CODE in {h.credit_code for h in lower}
     assert search_enterprises(conn, scope=WEIDU, q=E_CODE) == []
+    assert search_params(A_CODE, limit=5)["trigram"] is False  # a code skips the text branches
+    assert search_params("ABC", limit=5)["trigram"] is True  # letters only: could be a name
 
 
 def test_address_match(conn: Connection) -> None:
