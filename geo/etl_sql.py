@@ -498,41 +498,41 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     scope = "AND p.source_run_id = :run_id" if only_run else ""
     template = _HITS_LATERAL if method == "lateral" else _HITS_JOIN
     params = {"run_id": run_id}
-    conn.execute(text("DROP TABLE IF EXISTS etl_hits"))
+    for name in ("etl_hits", "etl_best"):
+        conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
     conn.execute(text(template.format(table=_q(table), scope=scope)), params)
-    # Temp tables have no statistics: without them the anti-joins below become nested loops.
-    conn.execute(text("CREATE INDEX ON etl_hits (id)"))
-    conn.execute(text("ANALYZE etl_hits"))
+    # One row per located point: its cell (smallest code on a border) and how many cells it touches.
+    located = conn.execute(text(
+        "CREATE TEMP TABLE etl_best ON COMMIT DROP AS SELECT h.id, u.id AS cell_id, h.code, h.n "
+        "FROM (SELECT id, min(cell_code) AS code, count(*) AS n FROM etl_hits GROUP BY id) h "
+        "JOIN units u ON u.code = h.code"
+    )).rowcount
+    # Temp tables have no statistics: without them the joins below become nested loops.
+    conn.execute(text("ANALYZE etl_best"))
     changed = conn.execute(text(
-        f"UPDATE {_q(table)} t SET unit_id = h.cell_id FROM (SELECT DISTINCT ON (id) id, cell_id FROM etl_hits "  # noqa: S608
-        "ORDER BY id, cell_code) h WHERE t.id = h.id AND t.unit_id IS DISTINCT FROM h.cell_id"
+        f"UPDATE {_q(table)} t SET unit_id = b.cell_id FROM etl_best b "  # noqa: S608
+        "WHERE t.id = b.id AND t.unit_id IS DISTINCT FROM b.cell_id"
     )).rowcount
     tscope = "AND t.source_run_id = :run_id" if only_run else ""
-    conn.execute(text("DROP TABLE IF EXISTS etl_missed"))
-    conn.execute(text(
-        f"CREATE TEMP TABLE etl_missed ON COMMIT DROP AS SELECT t.id, t.{_q(key)} AS key, t.geom, t.unit_id "  # noqa: S608
-        f"FROM {_q(table)} t LEFT JOIN etl_hits h ON h.id = t.id WHERE t.geom IS NOT NULL {tscope} AND h.id IS NULL"
-    ), params)
     missed = conn.execute(text(
+        f"WITH missed AS (SELECT t.id, t.{_q(key)} AS key, t.geom, t.unit_id FROM {_q(table)} t "  # noqa: S608
+        f"WHERE t.geom IS NOT NULL {tscope} AND NOT EXISTS (SELECT 1 FROM etl_best b WHERE b.id = t.id)), "
+        f"cleared AS (UPDATE {_q(table)} t SET unit_id = NULL FROM missed m "
+        "WHERE t.id = m.id AND m.unit_id IS NOT NULL) "
         "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
         "SELECT :run_id, :entity, m.key, 'no_grid_cell', "
         "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(m.geom)::numeric, 6), round(ST_Y(m.geom)::numeric, 6)) "
-        "FROM etl_missed m"
+        "FROM missed m"
     ), {**params, "entity": table}).rowcount
-    conn.execute(text(
-        f"UPDATE {_q(table)} t SET unit_id = NULL FROM etl_missed m WHERE t.id = m.id AND m.unit_id IS NOT NULL"  # noqa: S608
-    ))
     border = conn.execute(text(
         "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
         f"SELECT :run_id, :entity, t.{_q(key)}, 'on_grid_border', "
-        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, h.codes, h.first_code) "
-        "FROM (SELECT id, count(*) AS n, string_agg(cell_code, '、' ORDER BY cell_code) AS codes, "
-        "min(cell_code) AS first_code FROM etl_hits GROUP BY id HAVING count(*) > 1) h "
-        f"JOIN {_q(table)} t ON t.id = h.id"
+        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, "
+        "(SELECT string_agg(h.cell_code, '、' ORDER BY h.cell_code) FROM etl_hits h WHERE h.id = b.id), b.code) "
+        f"FROM etl_best b JOIN {_q(table)} t ON t.id = b.id WHERE b.n > 1"
     ), {**params, "entity": table}).rowcount
-    located = conn.execute(text("SELECT count(DISTINCT id) FROM etl_hits")).scalar_one()
-    conn.execute(text("DROP TABLE etl_hits"))
-    conn.execute(text("DROP TABLE etl_missed"))
+    for name in ("etl_hits", "etl_best"):
+        conn.execute(text(f"DROP TABLE {name}"))
     return {"in_cell": int(located), "changed": int(changed), "no_cell": int(missed), "on_border": int(border)}
 
 
