@@ -8,33 +8,32 @@ import pytest
 from sqlalchemy import Connection, text
 
 from geo import map_queries as mq
-from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
-from tests.fixtures_units import ENTERPRISES as UNIT_ENTERPRISES
+from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, STAT_ENTERPRISES, map_data  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("map_data")
-CITY = "411000."
-WEIDU = "411000.411002."
-XUCHANG_BBOX = mq.BBox(112.9, 33.7, 114.1, 34.5)
+CITY = "419000."
+WEIDU = "419000.419002."
+XUCHANG_BBOX = mq.BBox(99.9, 25.7, 101.1, 26.5)
 
 
 def test_children_geojson_has_polygons_and_labels(conn: Connection) -> None:
-    fc = json.loads(mq.children_geojson(conn, scope=CITY, code="411000") or "")
+    fc = json.loads(mq.children_geojson(conn, scope=CITY, code="419000") or "")
     units = [f for f in fc["features"] if f["properties"]["kind"] == "unit"]
     labels = [f for f in fc["features"] if f["properties"]["kind"] == "label"]
-    assert sorted(f["properties"]["code"] for f in units) == ["411002", "411003"]
+    assert sorted(f["properties"]["code"] for f in units) == ["419002", "419003"]
     assert {f["geometry"]["type"] for f in units} == {"MultiPolygon"}
     assert {f["geometry"]["type"] for f in labels} == {"Point"}
-    weidu = next(f for f in units if f["properties"]["code"] == "411002")
+    weidu = next(f for f in units if f["properties"]["code"] == "419002")
     assert weidu["properties"]["risk"] == "red"
-    assert weidu["properties"]["name"] == "魏都区"
+    assert weidu["properties"]["name"] == "甲区"
 
 
 def test_children_geojson_respects_scope(conn: Connection) -> None:
-    fc = json.loads(mq.children_geojson(conn, scope=WEIDU, code="411002") or "")
+    fc = json.loads(mq.children_geojson(conn, scope=WEIDU, code="419002") or "")
     codes = {f["properties"]["code"] for f in fc["features"]}
-    assert codes == {"411002001", "411002002"}
-    assert mq.children_geojson(conn, scope=WEIDU, code="411000") is None
-    assert mq.children_geojson(conn, scope=WEIDU, code="411003") is None
+    assert codes == {"419002001", "419002002"}
+    assert mq.children_geojson(conn, scope=WEIDU, code="419000") is None
+    assert mq.children_geojson(conn, scope=WEIDU, code="419003") is None
 
 
 def test_leaf_grid_shows_itself_with_short_label(conn: Connection) -> None:
@@ -49,17 +48,17 @@ def test_unit_view_and_breadcrumb(conn: Connection) -> None:
     view = mq.unit_view(conn, scope=WEIDU, code=OWN_GRID)
     assert view is not None
     assert view["level"] == 5 and view["demo_geometry"] is True
-    assert view["bounds"] == [[33.8, 113.0], [34.1, 113.5]]
+    assert view["bounds"] == [[25.8, 100.0], [26.1, 100.5]]
     crumbs = mq.breadcrumb(conn, scope=WEIDU, code=OWN_GRID)
-    assert [c["code"] for c in crumbs] == ["411002", "411002001", "411002001001", OWN_GRID]
-    assert [c["code"] for c in mq.breadcrumb(conn, scope=CITY, code="411002001")] == ["411000", "411002", "411002001"]
-    assert mq.unit_view(conn, scope=WEIDU, code="411003") is None
+    assert [c["code"] for c in crumbs] == ["419002", "419002001", "419002001001", OWN_GRID]
+    assert [c["code"] for c in mq.breadcrumb(conn, scope=CITY, code="419002001")] == ["419000", "419002", "419002001"]
+    assert mq.unit_view(conn, scope=WEIDU, code="419003") is None
     assert mq.breadcrumb(conn, scope=WEIDU, code=FOREIGN_GRID) == []
-    assert mq.scope_root(conn, scope=WEIDU) == "411002"
+    assert mq.scope_root(conn, scope=WEIDU) == "419002"
 
 
 def test_duty_roster_vacancies(conn: Connection) -> None:
-    town = mq.duty_roster(conn, scope=WEIDU, code="411002001")
+    town = mq.duty_roster(conn, scope=WEIDU, code="419002001")
     assert town is not None
     assert [(p["role"], p["name"]) for p in town["persons"]] == [
         ("first", "王建国"), ("leader", "李红梅"), ("supervisor", "赵志强")]
@@ -67,7 +66,7 @@ def test_duty_roster_vacancies(conn: Connection) -> None:
     grid = mq.duty_roster(conn, scope=WEIDU, code=OWN_GRID)
     assert grid is not None and grid["vacancies"] == {}
     assert grid["required"]["grid_worker"] == 1
-    village = mq.duty_roster(conn, scope=WEIDU, code="411002001001")
+    village = mq.duty_roster(conn, scope=WEIDU, code="419002001001")
     assert village is not None
     assert village["vacancies"] == {"first": 1, "leader": 1, "supervisor": 2, "info_officer": 1}
     assert mq.duty_roster(conn, scope=WEIDU, code=FOREIGN_GRID) is None
@@ -81,16 +80,16 @@ def test_ended_duty_is_a_vacancy(conn: Connection) -> None:
 
 
 def test_open_hazards_of_subtree_sorted_and_scoped(conn: Connection) -> None:
-    city = mq.open_hazards(conn, scope=CITY, code="411000")
+    city = mq.open_hazards(conn, scope=CITY, code="419000")
     assert city is not None
     codes = [h["code"] for h in city["items"] if h["code"].startswith("MAPT-")]
     assert codes == ["MAPT-H1", "MAPT-H4", "MAPT-H2"]  # overdue (by deadline) first, closed H3 absent
     h1 = city["items"][0]
     assert h1["days_overdue"] == 10 and h1["overdue"] is True and h1["enterprise"] == "金地化工有限公司"
-    weidu = mq.open_hazards(conn, scope=WEIDU, code="411002")
+    weidu = mq.open_hazards(conn, scope=WEIDU, code="419002")
     assert weidu is not None
     assert [h["code"] for h in weidu["items"]] == ["MAPT-H1", "MAPT-H2"] and weidu["total"] == 2
-    assert mq.open_hazards(conn, scope=WEIDU, code="411003") is None
+    assert mq.open_hazards(conn, scope=WEIDU, code="419003") is None
 
 
 def test_hazard_location_is_scoped(conn: Connection) -> None:
@@ -100,10 +99,10 @@ def test_hazard_location_is_scoped(conn: Connection) -> None:
 
 
 def test_child_units_kpis(conn: Connection) -> None:
-    rows = mq.child_units(conn, scope=CITY, code="411000")
-    assert [r["code"] for r in rows] == ["411002", "411003"]
+    rows = mq.child_units(conn, scope=CITY, code="419000")
+    assert [r["code"] for r in rows] == ["419002", "419003"]
     assert rows[0]["stats"]["risk_class"] == "red"
-    assert mq.child_units(conn, scope=WEIDU, code="411000") == []
+    assert mq.child_units(conn, scope=WEIDU, code="419000") == []
 
 
 @pytest.mark.parametrize("kind", mq.POINT_KINDS)
@@ -111,7 +110,7 @@ def test_raw_points_stay_in_scope(conn: Connection, kind: mq.PointKind) -> None:
     city = mq.raw_points(conn, scope=CITY, kind=kind, bbox=XUCHANG_BBOX, limit=100)
     weidu = mq.raw_points(conn, scope=WEIDU, kind=kind, bbox=XUCHANG_BBOX, limit=100)
     assert len(weidu) < len(city)
-    assert all(p["lon"] < 113.5 for p in weidu)  # everything east of 113.5 belongs to 建安区
+    assert all(p["lon"] < 100.5 for p in weidu)  # everything east of 100.5 belongs to 乙区
     assert all(p["cls"] in mq.point_classes(kind) for p in city)
 
 
@@ -127,9 +126,9 @@ def test_aggregation_counts_every_point_once(conn: Connection) -> None:
     conn.execute(text(
         """
         INSERT INTO enterprises (credit_code, name, risk_level, unit_id, geom)
-        SELECT '91411000AGGR' || lpad(i::text, 6, '0'), '聚合测试' || i, (ARRAY['red','blue'])[1 + i % 2],
+        SELECT '91419000AGGR' || lpad(i::text, 6, '0'), '聚合测试' || i, (ARRAY['red','blue'])[1 + i % 2],
                (SELECT id FROM units WHERE code = :grid),
-               ST_SetSRID(ST_MakePoint(113.0 + random() * 0.5, 33.8 + random() * 0.3), 4326)
+               ST_SetSRID(ST_MakePoint(100.0 + random() * 0.5, 25.8 + random() * 0.3), 4326)
         FROM generate_series(1, 3000) i
         """
     ), {"grid": OWN_GRID})
@@ -145,10 +144,10 @@ def test_aggregation_counts_every_point_once(conn: Connection) -> None:
 
 def test_unit_rollups_are_scoped_and_use_unit_stats(conn: Connection) -> None:
     towns = mq.unit_rollup_points(conn, scope=WEIDU, kind="enterprises", bbox=XUCHANG_BBOX, level=3)
-    assert {r["unit_code"]: r["n"] for r in towns} == {c: UNIT_ENTERPRISES[c] for c in ("411002001", "411002002")}
+    assert {r["unit_code"]: r["n"] for r in towns} == {c: STAT_ENTERPRISES[c] for c in ("419002001", "419002002")}
     assert towns[0]["classes"] == {"red": 3, "orange": 5, "yellow": 7, "blue": towns[0]["n"] - 15}
     counties = mq.unit_rollup_points(conn, scope=WEIDU, kind="hazards", bbox=XUCHANG_BBOX, level=2)
-    assert [r["unit_code"] for r in counties] == ["411002"]  # the scope unit itself, never 建安区
+    assert [r["unit_code"] for r in counties] == ["419002"]  # the scope unit itself, never 乙区
     assert counties[0]["classes"] == {"overdue": 4, "major": 2, "general": 38}
     assert mq.unit_rollup_points(conn, scope=WEIDU, kind="sources", bbox=XUCHANG_BBOX, level=3) == []  # all zero
     assert [mq.rollup_level(z) for z in (8, 11, 13, 16)] == [2, 3, 4, 5]
@@ -160,7 +159,7 @@ def test_points_geojson_raw_rollup_and_grid_fallback(conn: Connection) -> None:
     assert names == ["金地化工有限公司", "金地机械厂", "金地纺织公司"]
     assert raw["features"][0]["geometry"]["type"] == "Point" and "cls" in raw["features"][0]["properties"]
     rolled = json.loads(mq.points_geojson(conn, scope=WEIDU, kind="enterprises", bbox=XUCHANG_BBOX, zoom=11, limit=2))
-    assert {f["id"] for f in rolled["features"]} == {"u411002001", "u411002002"}
+    assert {f["id"] for f in rolled["features"]} == {"u419002001", "u419002002"}
     grid = json.loads(mq.points_geojson(conn, scope=WEIDU, kind="sources", bbox=XUCHANG_BBOX, zoom=11, limit=0))
     assert [f["properties"] for f in grid["features"]] == [{"n": 1, "classes": {"g2": 1}}]  # no roll-up: grid
 
@@ -168,7 +167,7 @@ def test_points_geojson_raw_rollup_and_grid_fallback(conn: Connection) -> None:
 def test_cell_size_is_bounded_by_bbox() -> None:
     huge = mq.BBox(70, 10, 140, 55)
     assert mq.cell_size(huge, 18) >= 70 / mq.MAX_CELLS_ACROSS
-    small = mq.BBox(113.0, 33.8, 113.01, 33.81)
+    small = mq.BBox(100.0, 25.8, 100.01, 25.81)
     assert mq.cell_size(small, 18) == pytest.approx(360 / (256 * 2**18) * mq.CELL_PIXELS)
 
 

@@ -12,43 +12,43 @@ import requests
 from sqlalchemy import Engine, text
 
 from dashboard.basemaps import get_map_settings
+from geo.crs import wgs84_to_gcj02
 from tests.browser import http_login, make_user
-from tests.fixtures_map import ENTERPRISES, FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
-from tests.fixtures_units import ENTERPRISES as UNIT_ENTERPRISES
+from tests.fixtures_map import ENTERPRISES, FOREIGN_GRID, OWN_GRID, STAT_ENTERPRISES, map_data  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
-BBOX = "112.9,33.7,114.1,34.5"
+BBOX = "99.9,25.7,101.1,26.5"
 FOREIGN_NAMES = {name for _, name, _, grid, _, _ in ENTERPRISES if grid == FOREIGN_GRID}
 
 
 @pytest.fixture(scope="module")
 def weidu(live_server: str, engine: Engine) -> requests.Session:
-    """A signed-in grid manager of 魏都区."""
-    return http_login(live_server, *make_user(engine, role="grid_manager", scope="411002"))
+    """A signed-in grid manager of 甲区."""
+    return http_login(live_server, *make_user(engine, role="grid_manager", scope="419002"))
 
 
 @pytest.fixture(scope="module")
 def city(live_server: str, engine: Engine) -> requests.Session:
     """A signed-in leader of 许昌市."""
-    return http_login(live_server, *make_user(engine, role="leader", scope="411000"))
+    return http_login(live_server, *make_user(engine, role="leader", scope="419000"))
 
 
 def test_unauthenticated_gets_401(live_server: str) -> None:
-    r = requests.get(f"{live_server}/api/map/units/411000/children.geojson", timeout=10)
+    r = requests.get(f"{live_server}/api/map/units/419000/children.geojson", timeout=10)
     assert r.status_code == 401
     r = requests.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=12", timeout=10)
     assert r.status_code == 401
 
 
 def test_children_gzip_etag_and_304(live_server: str, weidu: requests.Session) -> None:
-    url = f"{live_server}/api/map/units/411002/children.geojson"
+    url = f"{live_server}/api/map/units/419002/children.geojson"
     r = weidu.get(url, timeout=10, stream=True)
     assert r.status_code == 200
     assert r.headers["Content-Encoding"] == "gzip"
     assert r.headers["Cache-Control"] == "private, no-cache"
     assert r.headers["Content-Type"].startswith("application/geo+json")
     body = json.loads(gzip.decompress(r.raw.read()))
-    assert {f["properties"]["code"] for f in body["features"]} == {"411002001", "411002002"}
+    assert {f["properties"]["code"] for f in body["features"]} == {"419002001", "419002002"}
     etag = r.headers["ETag"]
     again = weidu.get(url, headers={"If-None-Match": etag}, timeout=10)
     assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
@@ -56,7 +56,7 @@ def test_children_gzip_etag_and_304(live_server: str, weidu: requests.Session) -
     assert "Content-Encoding" not in plain.headers and plain.json() == body
 
 
-@pytest.mark.parametrize("code", ["411000", "411003", FOREIGN_GRID, "999999"])
+@pytest.mark.parametrize("code", ["419000", "419003", FOREIGN_GRID, "999999"])
 def test_foreign_unit_is_403(live_server: str, weidu: requests.Session, code: str) -> None:
     r = weidu.get(f"{live_server}/api/map/units/{code}/children.geojson", timeout=10)
     assert r.status_code == 403
@@ -64,7 +64,7 @@ def test_foreign_unit_is_403(live_server: str, weidu: requests.Session, code: st
 
 
 def test_malformed_code_is_400(live_server: str, weidu: requests.Session) -> None:
-    r = weidu.get(f"{live_server}/api/map/units/41100x/children.geojson", timeout=10)
+    r = weidu.get(f"{live_server}/api/map/units/41900x/children.geojson", timeout=10)
     assert r.status_code == 400
 
 
@@ -76,10 +76,10 @@ def test_bbox_outside_scope_returns_only_in_scope_features(
     mine = weidu.get(url, timeout=10).json()["features"]
     everything = city.get(url, timeout=10).json()["features"]
     assert 0 < len(mine) < len(everything)
-    assert all(f["geometry"]["coordinates"][0] < 113.5 for f in mine)  # 建安区 is east of 113.5
+    assert all(f["geometry"]["coordinates"][0] < 100.5 for f in mine)  # 乙区 is east of 100.5
     text_of_mine = json.dumps(mine, ensure_ascii=False)
     assert not any(name in text_of_mine for name in FOREIGN_NAMES)
-    only_foreign = weidu.get(f"{live_server}/api/map/points/{kind}.geojson?bbox=113.6,33.9,113.9,34.3&zoom=14",
+    only_foreign = weidu.get(f"{live_server}/api/map/points/{kind}.geojson?bbox=100.6,25.9,100.9,26.3&zoom=14",
                              timeout=10)
     assert only_foreign.status_code == 200 and only_foreign.json()["features"] == []
 
@@ -110,9 +110,10 @@ def test_gcj02_shifts_display_coordinates(live_server: str, city: requests.Sessi
     b = {f["id"]: f["geometry"]["coordinates"] for f in gcj["features"]}
     assert a.keys() == b.keys() and a
     for fid, (lon, lat) in a.items():
-        dlon, dlat = b[fid][0] - lon, b[fid][1] - lat
-        assert 0.003 < dlon < 0.008 and -0.003 < dlat < 0.002  # GCJ-02 offset around 许昌 is ~500 m
-    units = city.get(f"{live_server}/api/map/units/411000/children.geojson?crs=gcj02", timeout=10).json()
+        x, y = wgs84_to_gcj02([lon], [lat])
+        assert b[fid] == pytest.approx([x[0], y[0]], abs=2e-6)
+        assert abs(b[fid][0] - lon) + abs(b[fid][1] - lat) > 0.001  # really moved (hundreds of metres)
+    units = city.get(f"{live_server}/api/map/units/419000/children.geojson?crs=gcj02", timeout=10).json()
     first = units["features"][0]["geometry"]["coordinates"][0][0][0]
     assert first[0] != round(first[0], 1)  # the box corners (multiples of 0.1°) moved
 
@@ -129,7 +130,7 @@ def test_many_points_are_aggregated(live_server: str, city: requests.Session, mo
     assert features and all("n" in f["properties"] and "name" not in f["properties"] for f in features)
     # zoom 11 → township roll-ups from unit_stats: one bubble per township labelled in view
     by_unit = {f["id"]: f["properties"]["n"] for f in features}
-    assert by_unit == {f"u{c}": UNIT_ENTERPRISES[c] for c in ("411002001", "411002002", "411003100")}
+    assert by_unit == {f"u{c}": STAT_ENTERPRISES[c] for c in ("419002001", "419002002", "419003100")}
     assert all(f["properties"]["classes"]["red"] == 3 for f in features)
 
 
@@ -162,7 +163,7 @@ def test_forged_panel_callback_answers_in_scope(live_server: str, weidu: request
     assert "孙丽" in body and "储罐区可燃气体报警器失效" in body
 
 
-@pytest.mark.parametrize("code", ["411003", FOREIGN_GRID, "411000"])
+@pytest.mark.parametrize("code", ["419003", FOREIGN_GRID, "419000"])
 def test_forged_panel_callback_with_foreign_unit_returns_nothing(
     live_server: str, weidu: requests.Session, engine: Engine, code: str
 ) -> None:
@@ -173,8 +174,8 @@ def test_forged_panel_callback_with_foreign_unit_returns_nothing(
     assert body["cm-state"]["data"] is None
     text_ = json.dumps(body, ensure_ascii=False)
     assert "无权查看" in text_
-    assert "陈外人" not in text_ and "仓库超量储存" not in text_ and "建安区" not in text_
-    assert str(UNIT_ENTERPRISES[code]) not in text_
+    assert "陈外人" not in text_ and "仓库超量储存" not in text_ and "乙区" not in text_
+    assert str(STAT_ENTERPRISES[code]) not in text_
     with engine.connect() as conn:
         refused = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'forbidden' "
                                     "AND detail->>'target' = :c"), {"c": code}).scalar()
@@ -183,11 +184,11 @@ def test_forged_panel_callback_with_foreign_unit_returns_nothing(
 
 def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server: str, weidu: requests.Session) -> None:
     r = _forge(weidu, live_server, [("cm-children", "children")],
-               [{"id": "cm-state", "property": "data", "value": {"code": "411000"}},
+               [{"id": "cm-state", "property": "data", "value": {"code": "419000"}},
                 {"id": "cm-sort", "property": "value", "value": "risk"}])
     assert r.status_code == 200
     body = json.dumps(r.json(), ensure_ascii=False)
-    assert "建安区" not in body and "魏都区" not in body and "没有可查看的下级单位" in body
+    assert "乙区" not in body and "甲区" not in body and "没有可查看的下级单位" in body
 
 
 def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
@@ -213,7 +214,8 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     assert "储罐区可燃气体报警器失效" in json.dumps(ok.json(), ensure_ascii=False)
     wgs = ok.json()["response"]["cm-map"]["viewport"]["center"]
     gcj = locate(own, "gcj02").json()["response"]["cm-map"]["viewport"]["center"]
-    assert 0.003 < gcj[1] - wgs[1] < 0.008  # drawn on 高德 tiles: shifted east by ~500 m
+    x, y = wgs84_to_gcj02([wgs[1]], [wgs[0]])
+    assert gcj == pytest.approx([y[0], x[0]], abs=1e-9)  # drawn on 高德 tiles: shifted for display
     bad = locate(foreign)
     assert "仓库超量储存" not in json.dumps(bad.json(), ensure_ascii=False)
     assert bad.status_code == 200 and bad.json()["response"]["cm-focus"]["children"] == []
