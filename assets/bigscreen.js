@@ -72,6 +72,20 @@
           parts.year + "年" + parts.month + "月" + parts.day + "日 星期" + weekday,
         ];
       },
+      /* Remember when the last refresh arrived (browser clock; the output prop is a dummy). */
+      stamp: function () {
+        ns.bigscreen.lastOk = Date.now();
+        return "";
+      },
+      /* After three refresh intervals without a successful refresh, show how long the figures are old. */
+      staleness: function (_n, refreshMs) {
+        const last = ns.bigscreen.lastOk || Date.now();
+        const age = Date.now() - last;
+        if (!refreshMs || age < 3 * refreshMs) { return ["", { display: "none" }]; }
+        const minutes = Math.floor(age / 60000);
+        const since = minutes >= 1 ? minutes + " 分钟" : Math.floor(age / 1000) + " 秒";
+        return ["数据已 " + since + "未更新，请检查网络或服务", {}];
+      },
       /* Carousel target {bounds, card} → a flight; with the KPI card shown (bottom right, 13 units wide)
        * the bounds are framed in the part of the map the card leaves free. */
       fly: function (target) {

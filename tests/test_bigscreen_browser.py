@@ -217,6 +217,34 @@ def test_refresh_keeps_view_nodes_and_console_clean(chromium: Any, bs_server: st
     page.context.close()
 
 
+def _is_callback(url: str) -> bool:
+    return "/_dash-update-component" in url
+
+
+def test_stale_warning_when_refreshes_fail(chromium: Any, bs_server: str, leader: tuple[str, str]) -> None:
+    page = open_screen(chromium, bs_server, leader, 1920, 1080)
+    assert not page.is_visible("#bs-stale")
+    kpis = page.inner_text("#bs-kpis")
+
+    def fail(route: Any) -> None:  # the server is unreachable for the refresh
+        if "bs-tick.n_intervals" in (route.request.post_data or ""):
+            route.fulfill(status=503, body="数据库暂时无法连接")
+        else:
+            route.continue_()
+
+    # (a glob "**/_dash-update-component" does not catch Dash's POSTs here; a predicate does)
+    page.route(_is_callback, fail)
+    page.wait_for_selector("#bs-stale", timeout=(4 * REFRESH_SECONDS + 5) * 1000)
+    assert page.inner_text("#bs-stale").startswith("数据已") and "未更新" in page.inner_text("#bs-stale")
+    assert page.inner_text("#bs-kpis") == kpis  # the last figures stay up
+    m = page.evaluate(_FITS)
+    assert m["clipped"] == [] and m["sh"] <= m["ih"], m
+    page.screenshot(path=str(SHOTS / "bigscreen_stale.png"), clip={"x": 0, "y": 0, "width": 960, "height": 80})
+    page.unroute(_is_callback, fail)
+    page.wait_for_selector("#bs-stale", state="hidden", timeout=(2 * REFRESH_SECONDS + 5) * 1000)
+    page.context.close()  # console errors are expected here: the refreshes failed on purpose
+
+
 def test_carousel_flies_through_children_and_back(chromium: Any, bs_server: str, leader: tuple[str, str]) -> None:
     page = open_screen(chromium, bs_server, leader, 1920, 1080)
     page.wait_for_timeout(600)
@@ -242,7 +270,8 @@ def test_carousel_flies_through_children_and_back(chromium: Any, bs_server: str,
 
 _FITS = """() => {
   const d = document.documentElement;
-  const clipped = [...document.querySelectorAll('.bs-fit, .bs-kpi, .bs-title, .bs-rank-head, .bs-line, .bs-legend')]
+  const clipped = [...document.querySelectorAll(
+    '.bs-fit, .bs-kpi, .bs-title, .bs-rank-head, .bs-line, .bs-legend, .bs-header-side, .bs-header')]
     .filter(e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1)
     .map(e => (e.id || e.className) + ' ' + e.scrollWidth + 'x' + e.scrollHeight + ' in '
               + e.clientWidth + 'x' + e.clientHeight);

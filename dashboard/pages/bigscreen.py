@@ -369,11 +369,14 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="bs-fly"),
         dcc.Store(id="bs-timezone", data=settings.timezone),
         dcc.Store(id="bs-labels-hidden", data=0),
+        dcc.Store(id="bs-ok", data=0),  # refresh count, set by every successful refresh
+        dcc.Store(id="bs-refresh-ms", data=int(settings.refresh_seconds * 1000)),
         dcc.Store(id="bs-trend-data", data=trend_figure(data["trend"])),
         dcc.Store(id="bs-sig", data=signature(data, today)),
         html.Header([
             html.Div([html.Div(f"{LEVEL.get(head['level'], '')} · {head['name']}", className="bs-scope"),
-                      html.Div(freshness_text(data["fresh"]), id="bs-freshness", className="bs-freshness")],
+                      html.Div(freshness_text(data["fresh"]), id="bs-freshness", className="bs-freshness"),
+                      html.Div(id="bs-stale", className="bs-stale", style={"display": "none"}, role="alert")],
                      className="bs-header-side"),
             html.H1(f"{head['name']}安全生产网格化监管指挥大屏", id="bs-title", className="bs-title"),
             html.Div([html.Div(f"{now:%H:%M:%S}", id="bs-clock", className="bs-clock"),
@@ -466,11 +469,11 @@ def register(app: Dash) -> None:
         Output("bs-trend-data", "data"), Output("bs-dist", "children"), Output("bs-grid", "children"),
         Output("bs-legend", "children"), Output("bs-freshness", "children"), Output("bs-children", "data"),
         Output("bs-units", "url"), Output({"type": "bs-fill", "code": ALL}, "url"), Output("bs-ticker", "children"),
-        Output("bs-sig", "data"),
+        Output("bs-sig", "data"), Output("bs-ok", "data"),
         Input("bs-tick", "n_intervals"), State("bs-sig", "data"), State({"type": "bs-fill", "code": ALL}, "id"),
         prevent_initial_call=True,
     )
-    def refresh(_: int, old: dict[str, Any] | None, fill_ids: list[dict[str, str]]) -> tuple[Any, ...]:
+    def refresh(n: int, old: dict[str, Any] | None, fill_ids: list[dict[str, str]]) -> tuple[Any, ...]:
         scope = callback_scope(Capability.BIG_SCREEN)
         today = date.today()
         data = read_screen(scope, today)
@@ -502,12 +505,21 @@ def register(app: Dash) -> None:
             _units_url(head["code"], data["fresh"]) if fresh else no_update,
             [_units_url(i["code"], data["fresh"]) if fresh else no_update for i in fill_ids],
             ticker(sig["ticker"], data["alarms"]["counts"]) if changed("ticker", "counts") else no_update,
-            sig,
+            sig, n,
         )
 
     app.clientside_callback(
         ClientsideFunction("safegrid_bs", "clock"), Output("bs-clock", "children"), Output("bs-date", "children"),
         Input("bs-clock-tick", "n_intervals"), State("bs-timezone", "data"),
+    )
+    # A wall screen must say when its figures stop updating (database, network or server down):
+    # the browser notes each successful refresh and warns after three missed ones.
+    app.clientside_callback(
+        ClientsideFunction("safegrid_bs", "stamp"), Output("bs-ok", "className"), Input("bs-ok", "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_bs", "staleness"), Output("bs-stale", "children"), Output("bs-stale", "style"),
+        Input("bs-clock-tick", "n_intervals"), State("bs-refresh-ms", "data"),
     )
     # The carousel names a target; the browser turns it into a flight that keeps clear of the KPI card.
     app.clientside_callback(
