@@ -48,21 +48,21 @@ def _unit(conn: Connection, code: str, level: int, path: str, parent: int | None
 
 
 def test_subtree_query_uses_the_path_index(conn: Connection) -> None:
-    city = _unit(conn, "411000", 1, "411000.")
-    county = _unit(conn, "411002", 2, "411000.411002.", city)
-    _unit(conn, "411002001", 3, "411000.411002.411002001.", county)
-    _unit(conn, "411003", 2, "411000.411003.", city)
-    rows = conn.execute(text("SELECT code FROM units WHERE path LIKE '411000.411002.%' ORDER BY code")).scalars()
-    assert list(rows) == ["411002", "411002001"]
+    city = _unit(conn, "418000", 1, "418000.")
+    county = _unit(conn, "418002", 2, "418000.418002.", city)
+    _unit(conn, "418002001", 3, "418000.418002.418002001.", county)
+    _unit(conn, "418003", 2, "418000.418003.", city)
+    rows = conn.execute(text("SELECT code FROM units WHERE path LIKE '418000.418002.%' ORDER BY code")).scalars()
+    assert list(rows) == ["418002", "418002001"]
     conn.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(conn.execute(text(
-        "EXPLAIN SELECT id FROM units WHERE path LIKE '411000.411002.%'"
+        "EXPLAIN SELECT id FROM units WHERE path LIKE '418000.418002.%'"
     )).scalars())
     assert "ix_units_path_prefix" in plan
 
 
 def test_enum_checks_reject_bad_values_but_allow_nulls(conn: Connection) -> None:
-    city = _unit(conn, "411000", 1, "411000.")
+    city = _unit(conn, "418000", 1, "418000.")
     conn.execute(text(
         "INSERT INTO enterprises (credit_code, name, unit_id) VALUES ('91350100M000100Y43', '未评估企业', :u)"
     ), {"u": city})
@@ -71,11 +71,11 @@ def test_enum_checks_reject_bad_values_but_allow_nulls(conn: Connection) -> None
             "INSERT INTO enterprises (credit_code, name, risk_level) VALUES ('91110108551385082Q', 'x', 'purple')"
         ))
     with pytest.raises(IntegrityError), conn.begin_nested():
-        _unit(conn, "411002", 6, "411000.411002.", city)
+        _unit(conn, "418002", 6, "418000.418002.", city)
 
 
 def test_vacancy_is_allowed_but_a_slot_holds_one_person(conn: Connection) -> None:
-    unit = _unit(conn, "411000", 1, "411000.")
+    unit = _unit(conn, "418000", 1, "418000.")
     p1, p2 = (conn.execute(text("INSERT INTO persons (name) VALUES (:n) RETURNING id"), {"n": n}).scalar_one()
               for n in ("张伟", "王芳"))
     conn.execute(text("INSERT INTO duties (unit_id, person_id, role, seq) VALUES (:u, :p, 'supervisor', 1)"),
