@@ -235,11 +235,11 @@ def grid_overview(conn: Connection, *, scope: str) -> dict[str, Any]:
 
 
 def fill_classes(conn: Connection, *, scope: str) -> tuple[int | None, dict[str, int]]:
-    """Return the level the map fills (two below the scope unit, else one) and its units per risk class."""
+    """Return the level the map fills (two below the scope unit, else one, else the unit itself) and its classes."""
     sql = (
         'WITH r AS (SELECT "level" FROM "units" WHERE "path" = :scope), '  # noqa: S608 - scope fragment; values bound
         'lv AS (SELECT max(u."level") AS level FROM "units" u, r '
-        f'WHERE {path_in_scope("u.path")} AND u."level" BETWEEN r."level" + 1 AND r."level" + 2) '
+        f'WHERE {path_in_scope("u.path")} AND u."level" BETWEEN r."level" AND r."level" + 2) '
         'SELECT lv.level, s."risk_class", count(*) AS n FROM lv JOIN "units" u ON u."level" = lv.level '
         f'LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" WHERE {path_in_scope("u.path")} '
         'GROUP BY lv.level, s."risk_class"'

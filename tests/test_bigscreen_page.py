@@ -78,3 +78,13 @@ def test_legend_counts() -> None:
     assert [i.children[2].children for i in items[1:5]] == ["6", "3", "34", "62"]
     assert items[5].children[1] == "县(区)边界"
     assert len(bs.legend(5, counts, 5)) == 5  # a leaf scope: no outline entry
+
+
+def test_trend_figure_counts() -> None:
+    small = [{"month": date(2026, m, 1), "found": m % 2, "closed": 0} for m in range(1, 13)]
+    fig = bs.trend_figure(small)
+    assert fig["layout"]["yaxis"]["dtick"] == 1  # whole hazards only, no 0.2 steps
+    assert [t["name"] for t in fig["data"]] == ["新发现", "已销号"]
+    assert fig["data"][0]["x"][:2] == ["1月", "2月"] and fig["data"][0]["customdata"][0] == "2026年"
+    big = bs.trend_figure([r | {"found": 400} for r in small])
+    assert "dtick" not in big["layout"]["yaxis"]

@@ -179,6 +179,8 @@ def test_grid_overview_and_fill_classes(city: Connection) -> None:
     assert (g["persons_present"], g["persons_required"], g["vacancies"]) == (20, 24, 4)
     assert bq.fill_classes(city, scope=SCOPE) == (3, {"red": 1, "orange": 0, "yellow": 0, "blue": 1})
     assert bq.fill_classes(city, scope=f"{CITY}.{B}.") == (3, {"red": 0, "orange": 0, "yellow": 0, "blue": 1})
+    assert bq.fill_classes(city, scope=f"{CITY}.{A}.{A1}.{A1V}.") == (4, {"red": 0, "orange": 0, "yellow": 0,
+                                                                         "blue": 1})  # a leaf: itself
 
 
 def test_scope_head(city: Connection) -> None:

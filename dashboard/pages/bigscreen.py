@@ -205,6 +205,7 @@ def grid_block(grid: dict[str, Any]) -> html.Div:
 def trend_figure(trend: list[dict[str, Any]]) -> dict[str, Any]:
     """Found vs closed hazards per month (plotly, dark); fonts are scaled in the browser (assets/bigscreen.js)."""
     months = [f"{r['month'].month}月" for r in trend]
+    top = max((max(r["found"], r["closed"]) for r in trend), default=0)
     years = [f"{r['month']:%Y}年" for r in trend]
     fig = go.Figure([
         go.Bar(x=months, y=[r["found"] for r in trend], name="新发现", marker_color="#ff9f43", customdata=years,
@@ -219,7 +220,8 @@ def trend_figure(trend: list[dict[str, Any]]) -> dict[str, Any]:
         margin={"l": 44, "r": 8, "t": 30, "b": 34},
         legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.14, "font": {"size": 15}},
         xaxis={"showgrid": False, "tickfont": {"size": 13}},
-        yaxis={"gridcolor": "rgba(120,170,255,0.15)", "zeroline": False, "tickfont": {"size": 13}},
+        yaxis={"gridcolor": "rgba(120,170,255,0.15)", "zeroline": False, "tickfont": {"size": 13},
+               "rangemode": "tozero", **({"dtick": 1} if top < 5 else {})},  # counts: no 0.2 steps
         uirevision="bs-trend",  # keep hover/zoom state across refreshes
     )
     return dict(json.loads(fig.to_json()))  # JSON-clean, so a refresh can compare it with the store
