@@ -13,6 +13,7 @@ turning it off frames the whole scope again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from datetime import date, datetime
@@ -451,13 +452,20 @@ def carousel_card(child: dict[str, Any]) -> list[Any]:
 
 
 def signature(data: dict[str, Any], today: date) -> dict[str, Any]:
-    """JSON form of what each part of the screen shows; the refresh compares it with the last one it sent."""
-    return json.loads(json.dumps({
-        "kpis": kpi_values(data["kpis"]) | {"raw": data["kpis"]}, "children": data["children"],
-        "thresholds": data["thresholds"], "trend": data["trend"], "grid": data["grid"], "fill": data["fill"],
-        "fresh": data["fresh"], "ticker": ticker_items(data["alarms"], as_of=today),
-        "counts": data["alarms"]["counts"],
-    }, default=str))
+    """Fingerprint each part of the screen; the refresh compares it with the one it sent last time.
+
+    KPI texts are kept as they are (each is its own output); every other part is a short hash, so
+    the store a refresh sends back and forth stays well under a kilobyte.
+    """
+    parts = {
+        "kpis": data["kpis"], "children": data["children"], "thresholds": data["thresholds"],
+        "trend": data["trend"], "grid": data["grid"], "fill": data["fill"], "fresh": data["fresh"],
+        "ticker": [ticker_items(data["alarms"], as_of=today), data["alarms"]["counts"]],
+    }
+    out: dict[str, Any] = {k: hashlib.blake2b(json.dumps(v, sort_keys=True, default=str).encode(), digest_size=8)
+                           .hexdigest() for k, v in parts.items()}
+    out["values"] = kpi_values(data["kpis"])
+    return out
 
 
 def register(app: Dash) -> None:
@@ -496,7 +504,7 @@ def register(app: Dash) -> None:
                  if changed("children", "thresholds") else no_update for by in ("risk", "overdue")]
         fresh = changed("fresh")
         return (
-            *[values[k] if values[k] != (old.get("kpis") or {}).get(k) else no_update for k in kpi_keys],
+            *[values[k] if values[k] != (old.get("values") or {}).get(k) else no_update for k in kpi_keys],
             *ranks,
             trend_figure(data["trend"]) if changed("trend") else no_update,
             distribution(data["kpis"]) if changed("kpis") else no_update,
@@ -506,7 +514,8 @@ def register(app: Dash) -> None:
             data["children"] if changed("children") else no_update,
             _units_url(head["code"], data["fresh"]) if fresh else no_update,
             [_units_url(i["code"], data["fresh"]) if fresh else no_update for i in fill_ids],
-            ticker(sig["ticker"], data["alarms"]["counts"]) if changed("ticker", "counts") else no_update,
+            ticker(ticker_items(data["alarms"], as_of=today), data["alarms"]["counts"]) if changed("ticker")
+            else no_update,
             sig, n,
         )
 
