@@ -72,15 +72,13 @@
           parts.year + "年" + parts.month + "月" + parts.day + "日 星期" + weekday,
         ];
       },
-      /* Remember when the last refresh arrived (browser clock; the output prop is a dummy). */
+      /* Remember when the last refresh arrived (browser clock, so server and browser need not agree). */
       stamp: function () {
-        ns.bigscreen.lastOk = Date.now();
-        return "";
+        return Date.now();
       },
       /* After three refresh intervals without a successful refresh, show how long the figures are old. */
-      staleness: function (_n, refreshMs) {
-        const last = ns.bigscreen.lastOk || Date.now();
-        const age = Date.now() - last;
+      staleness: function (_n, refreshMs, lastOk) {
+        const age = Date.now() - (lastOk || Date.now());
         if (!refreshMs || age < 3 * refreshMs) { return ["", { display: "none" }]; }
         const minutes = Math.floor(age / 60000);
         const since = minutes >= 1 ? minutes + " 分钟" : Math.floor(age / 1000) + " 秒";

@@ -373,6 +373,7 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="bs-timezone", data=settings.timezone),
         dcc.Store(id="bs-labels-hidden", data=0),
         dcc.Store(id="bs-ok", data=0),  # refresh count, set by every successful refresh
+        dcc.Store(id="bs-ok-at"),  # browser time of the last successful refresh (or of the page load)
         dcc.Store(id="bs-refresh-ms", data=int(settings.refresh_seconds * 1000)),
         dcc.Store(id="bs-trend-data", data=trend_figure(data["trend"])),
         dcc.Store(id="bs-sig", data=signature(data, today)),
@@ -526,11 +527,11 @@ def register(app: Dash) -> None:
     # A wall screen must say when its figures stop updating (database, network or server down):
     # the browser notes each successful refresh and warns after three missed ones.
     app.clientside_callback(
-        ClientsideFunction("safegrid_bs", "stamp"), Output("bs-ok", "className"), Input("bs-ok", "data"),
+        ClientsideFunction("safegrid_bs", "stamp"), Output("bs-ok-at", "data"), Input("bs-ok", "data"),
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_bs", "staleness"), Output("bs-stale", "children"), Output("bs-stale", "style"),
-        Input("bs-clock-tick", "n_intervals"), State("bs-refresh-ms", "data"),
+        Input("bs-clock-tick", "n_intervals"), State("bs-refresh-ms", "data"), State("bs-ok-at", "data"),
     )
     # The carousel names a target; the browser turns it into a flight that keeps clear of the KPI card.
     app.clientside_callback(
