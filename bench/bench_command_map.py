@@ -12,9 +12,11 @@ For each step city → county → township → village → grid cell (the grid c
 hazards) the bench makes the requests the browser makes, in process through the Flask test client
 with a signed-in admin: the panel callback, the children-table callback, the unit GeoJSON, and
 the three point layers for the viewport the map fits (1100 × 800 px). Each is timed ``--repeat``
-times interleaved with the bare SQL of the same ``geo`` queries on one open connection. Reported:
-p50/p95 of both, the p95 ratio, and the response bytes (gzip for the GeoJSON routes as sent; the
-Dash callback JSON is sent uncompressed by Dash, its gzip size is shown for a compressing proxy).
+times interleaved with the bare SQL of the same ``geo`` queries on one open connection, twice: cold
+(the server-side response cache of ``dashboard/cache.py`` cleared before each request, so the
+queries run) and warm (served from the cache; Dash callbacks are not cached, so for them both are
+the same kind of request). Reported: p50/p95 of each, the p95 ratios, and the response bytes as
+sent (the GeoJSON routes gzip themselves, Dash callback JSON is gzipped by flask-compress).
 Then the point layers over the whole city at every zoom 9-18 report their largest response.
 """
 
@@ -157,29 +159,33 @@ def main() -> None:
             outputs = {"id": output.split(".")[0], "property": output.split(".", 1)[1]}
         payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
                    "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs]}
-        return client.post("/_dash-update-component", json=payload)
+        return client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "gzip"})
 
     def get(path: str) -> Any:
         return client.get(path, headers={"Accept-Encoding": "gzip"})
 
     rows: list[dict[str, Any]] = []
     raw_conn = db.connect()
+    cache = app.server.extensions["safegrid_cache"]
 
-    def measure(step: str, what: str, route: Callable[[], Any], bare: Callable[[], Any], gzip_sent: bool) -> int:
-        route_ms, bare_ms, size, gz = [], [], 0, 0
+    def measure(step: str, what: str, route: Callable[[], Any], bare: Callable[[], Any]) -> int:
+        cold_ms, warm_ms, bare_ms, size, gz = [], [], [], 0, 0
         for i in range(args.repeat + 2):
-            ms_r, resp = timed(route)
+            cache.clear()
+            ms_c, resp = timed(route)
+            ms_w, _ = timed(route)
             ms_b, _ = timed(bare)
             assert resp.status_code == 200, (what, resp.status_code, resp.get_data()[:300])
             if i >= 2:  # two warm-up rounds
-                route_ms.append(ms_r)
+                cold_ms.append(ms_c)
+                warm_ms.append(ms_w)
                 bare_ms.append(ms_b)
             data = resp.get_data()
             size = len(data)
-            gz = size if gzip_sent else len(gzip.compress(data, 5))
-        rows.append({"step": step, "what": what, "route_p50": p(route_ms, .5), "route_p95": p(route_ms, .95),
-                     "bare_p50": p(bare_ms, .5), "bare_p95": p(bare_ms, .95), "bytes": size, "gzip": gz,
-                     "sent_gzip": gzip_sent})
+            gz = size if resp.headers.get("Content-Encoding") == "gzip" else len(gzip.compress(data, 5))
+        rows.append({"step": step, "what": what, "cold_p50": p(cold_ms, .5), "cold_p95": p(cold_ms, .95),
+                     "warm_p50": p(warm_ms, .5), "warm_p95": p(warm_ms, .95),
+                     "bare_p50": p(bare_ms, .5), "bare_p95": p(bare_ms, .95), "bytes": size, "gzip": gz})
         return gz
 
     level_names = {1: "市", 2: "县", 3: "乡镇", 4: "村", 5: "网格"}
@@ -201,14 +207,14 @@ def main() -> None:
 
         total += measure(step, "panel callback", lambda code=code: callback(
             panel_output, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}],
-            [{"id": "cm-crs", "property": "data", "value": "wgs84"}]), bare_panel, False)
+            [{"id": "cm-crs", "property": "data", "value": "wgs84"}]), bare_panel)
         if view["child_count"]:
             total += measure(step, "children callback", lambda code=code: callback(
                 children_output, [{"id": "cm-state", "property": "data", "value": {"code": code}},
                                   {"id": "cm-sort", "property": "value", "value": "risk"}]),
-                lambda code=code: mq.child_units(raw_conn, scope=scope, code=code), False)
+                lambda code=code: mq.child_units(raw_conn, scope=scope, code=code))
         total += measure(step, "units GeoJSON", lambda code=code: get(f"/api/map/units/{code}/children.geojson"),
-                         lambda code=code: mq.children_geojson(raw_conn, scope=scope, code=code), True)
+                         lambda code=code: mq.children_geojson(raw_conn, scope=scope, code=code))
         for spec in POINT_LAYERS:
             kind = spec.id
 
@@ -220,7 +226,7 @@ def main() -> None:
 
             query = f"bbox={bbox.west},{bbox.south},{bbox.east},{bbox.north}&zoom={zoom}"
             total += measure(step, f"{kind} (z{zoom})", lambda kind=kind, query=query: get(
-                f"/api/map/points/{kind}.geojson?{query}"), bare_points, True)
+                f"/api/map/points/{kind}.geojson?{query}"), bare_points)
         step_totals.append((step, total))
 
     # Largest point-layer response over the whole city at every zoom.
@@ -257,18 +263,24 @@ def main() -> None:
         + f"` on {platform.machine()}, {os.cpu_count()} CPUs, PostgreSQL on the project-local cluster, "
         f"load average {os.getloadavg()[0]:.1f} at the start (other suites share the machine). "
         f"Data: {counts[0]:,} enterprises, {counts[1]:,} open hazards, {counts[3]:,} hazard sources, "
-        f"{counts[2]:,} units. Server time = the request through Flask/Dash in process (session, scope check, "
-        "queries, JSON, gzip); bare SQL = the same `geo` query functions on one open connection, "
+        f"{counts[2]:,} units. Server time = the request through Flask/Dash in process (session, account "
+        "check, scope, queries, JSON, gzip), cold = response cache cleared first, warm = cached (Dash callbacks "
+        "are not cached); bare SQL = the same `geo` query functions on one open connection, "
         f"interleaved, {args.repeat} runs each after 2 warm-ups. Map viewport {MAP_W}×{MAP_H} px.",
         "",
-        "| step | request | server p50 ms | server p95 ms | bare SQL p50 ms | bare SQL p95 ms | p95 ratio "
-        "| bytes sent | gzip |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| step | request | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | bare SQL p50 ms "
+        "| bare SQL p95 ms | cold p95 ratio | warm p95 ratio | bytes sent | gzip |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b > 0.05 else "–"
+
     for r in rows:
-        ratio = r["route_p95"] / r["bare_p95"] if r["bare_p95"] > 0.05 else float("nan")
-        lines.append(f"| {r['step']} | {r['what']} | {r['route_p50']:.1f} | {r['route_p95']:.1f} | {r['bare_p50']:.1f} "
-                     f"| {r['bare_p95']:.1f} | {ratio:.2f} | {r['bytes']:,} | {r['gzip']:,} |")
+        lines.append(f"| {r['step']} | {r['what']} | {r['cold_p50']:.1f} | {r['cold_p95']:.1f} | {r['warm_p50']:.1f} "
+                     f"| {r['warm_p95']:.1f} | {r['bare_p50']:.1f} | {r['bare_p95']:.1f} "
+                     f"| {ratio(r['cold_p95'], r['bare_p95'])} | {ratio(r['warm_p95'], r['bare_p95'])} "
+                     f"| {r['bytes']:,} | {r['gzip']:,} |")
     lines += ["", "| step | gzip bytes per step (all requests) |", "|---|---|"]
     lines += [f"| {s} | {t:,} ({t / 1024:.0f} KB) |" for s, t in step_totals]
     lines += ["", "Largest point-layer response over zoom 9-18 (gzip bytes sent): "

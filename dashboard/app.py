@@ -7,7 +7,7 @@ from typing import Any
 from dash import Dash
 from flask import Flask
 
-from dashboard import auth, inspector_routes, map_routes, risk_routes, routes, shell
+from dashboard import auth, cache, inspector_routes, map_routes, risk_routes, routes, shell
 from dashboard.pages import registered_pages
 from dashboard.settings import PROJECT_ROOT, DashboardSettings, get_settings
 
@@ -17,15 +17,17 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
     settings = settings or get_settings()
     server = Flask("dashboard", static_folder=None)
     auth.init_app(server, settings)
+    cache.init_app(server, settings)
     routes.init_app(server)
     map_routes.init_app(server)
     inspector_routes.init_app(server)
     risk_routes.init_app(server)
+    server.config["COMPRESS_LEVEL"] = 5  # flask-compress (Dash compress=True): GeoJSON routes gzip themselves
     # Dash's hints omit Flask for ``server`` and None for ``update_title``.
     app = Dash(
         "dashboard", server=server, title=settings.app_title, update_title=None,  # type: ignore[arg-type]
         assets_folder=str(PROJECT_ROOT / "assets"), suppress_callback_exceptions=True,
-        serve_locally=True, on_error=shell.callback_error,
+        serve_locally=True, on_error=shell.callback_error, compress=True,
     )
     pages = registered_pages()
     shell.init_app(app, pages, settings)

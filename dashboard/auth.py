@@ -14,6 +14,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 
 from dashboard.errors import AppError, BadRequestError, error_page, to_app_error
+from dashboard.readdb import run_read
 from dashboard.scope import Account, client_ip
 from dashboard.settings import DashboardSettings
 from geo.db import connect
@@ -26,6 +27,7 @@ from geo.users import (
     recent_failures_from_ip,
     record_login_failure,
     record_login_success,
+    session_user,
     set_password_hash,
     verify_password,
 )
@@ -175,11 +177,13 @@ def load_account(session_key: str) -> Account | None:
     user_id, _, version = session_key.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    with connect() as conn:
-        user = get_user_by_id(conn, user_id=int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    found = run_read(lambda conn: session_user(conn, user_id=int(user_id)))
+    if found is None:
         return None
-    return Account(user)
+    user, data_version = found
+    if not user.active or user.session_version != int(version):
+        return None
+    return Account(user, data_version)
 
 
 def guard() -> Any:

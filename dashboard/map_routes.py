@@ -9,28 +9,26 @@
 
 ``?crs=gcj02`` shifts coordinates for the 高德 basemap (display only; the bbox is read in GCJ-02 too).
 Every response carries ``ETag`` and ``Cache-Control: private, no-cache``; a matching
-``If-None-Match`` gets 304 without a body.
+``If-None-Match`` gets 304 without a body. Bodies are kept gzipped in the server-side cache of
+:mod:`dashboard.cache` (keyed by scope and data version); the account and scope are checked first.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import re
 
 from flask import Blueprint, Flask, Response, request
 
 from dashboard.basemaps import get_map_settings
+from dashboard.cache import CachedBody, cached_text, send
 from dashboard.errors import BadRequestError, NotFoundError
+from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import current_scope, refuse_out_of_scope, scoped_route
 from geo import map_queries as mq
-from geo.db import connect
 from layers.registry import LAYERS
 
-GZIP_MIN_BYTES = 512
-GZIP_LEVEL = 5  # level 9 costs ~3x the CPU for ~3% fewer bytes on GeoJSON
 KIND_LAYER = {"enterprises": "enterprises", "sources": "sources", "hazards": "hazards"}
 EMPTY = '{"type":"FeatureCollection","features":[]}'
 _CODE_RE = re.compile(r"^\d{6,14}$")
@@ -39,20 +37,14 @@ bp = Blueprint("map_api", __name__, url_prefix="/api/map")
 
 
 def geojson_response(body: str) -> Response:
-    """Wrap GeoJSON text: strong ETag of the body, 304 on a match, gzip when the client accepts it."""
-    raw = body.encode("utf-8")
-    etag = hashlib.blake2b(raw, digest_size=16).hexdigest()
-    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
-    if request.if_none_match.contains(etag):
-        response = Response(status=304, headers=headers)
-        response.set_etag(etag)
-        return response
-    if len(raw) >= GZIP_MIN_BYTES and request.accept_encodings["gzip"]:
-        raw = gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
-        headers["Content-Encoding"] = "gzip"
-    response = Response(raw, status=200, headers=headers, content_type="application/geo+json; charset=utf-8")
-    response.set_etag(etag)
-    return response
+    """Send GeoJSON text that is not cached: strong ETag of the body, 304 on a match, gzip when accepted."""
+    return send(CachedBody.from_text(body, gzip_ok=bool(request.accept_encodings["gzip"])))
+
+
+def _shifted(body: str | None, crs: str) -> str | None:
+    if body is None or crs != "gcj02":
+        return body
+    return json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
 
 
 def _crs() -> str:
@@ -72,13 +64,14 @@ def unit_children(unit: str) -> Response:
     if not _CODE_RE.match(unit):
         raise BadRequestError("单位代码格式错误：应为 6-14 位数字。")
     crs = _crs()
-    with connect() as conn:
-        body = mq.children_geojson(conn, scope=current_scope(), code=unit)
+    scope = current_scope()
+    # Only a body found inside this scope is stored, under this scope's key: a hit means the same
+    # check passed on the same data version.
+    body = cached_text("units", {"code": unit, "crs": crs}, lambda: _shifted(
+        run_read(lambda conn: mq.children_geojson(conn, scope=scope, code=unit)), crs))
     if body is None:
         raise refuse_out_of_scope(unit)
-    if crs == "gcj02":
-        body = json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
-    return geojson_response(body)
+    return send(body)
 
 
 @scoped_route(Capability.MAP)
@@ -101,12 +94,12 @@ def points(kind: str) -> Response:
         bbox = mq.bbox_from_gcj02(bbox)
     limit = get_map_settings().raw_point_limit
     scope = current_scope()
-    with connect() as conn:
-        typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
-        body = mq.points_geojson(conn, scope=scope, kind=typed_kind, bbox=bbox, zoom=zoom, limit=limit)
-    if crs == "gcj02":
-        body = json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
-    return geojson_response(body)
+    typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
+    body = cached_text("points", {"kind": kind, "crs": crs, "zoom": zoom, "limit": limit, **bbox.params()},
+                       lambda: _shifted(run_read(lambda conn: mq.points_geojson(
+                           conn, scope=scope, kind=typed_kind, bbox=bbox, zoom=zoom, limit=limit)), crs))
+    assert body is not None  # points_geojson always returns a collection
+    return send(body)
 
 
 bp.add_url_rule("/units/<unit>/children.geojson", "unit_children", unit_children)

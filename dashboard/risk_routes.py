@@ -1,7 +1,7 @@
 """Flask routes of the risk analysis page: heatmap and four-colour GeoJSON, audited xlsx / PNG exports.
 
 * ``GET /api/risk/h3?bbox=w,s,e,n&zoom=z&metric=m&<filters>`` — H3 hexagons of the viewport (capability
-  ``analysis``); gzip + ETag like the command map's routes.
+  ``analysis``); gzip + ETag + server-side cache (:mod:`dashboard.cache`) like the command map's routes.
 * ``GET /api/risk/units.geojson?level=N`` — the four-colour units of one level inside the scope.
 * ``GET /export/risk/tables.xlsx?<same as h3>[&unit=CODE]`` — every table of the page for the current
   filters (trend, industries, areas, ageing, hexagons in view, and the class explanation of ``unit``),
@@ -24,9 +24,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from sqlalchemy.engine import Connection
 
+from dashboard.cache import cached_text, send
 from dashboard.errors import BadRequestError, ForbiddenError
 from dashboard.inspector_routes import neutralise
-from dashboard.map_routes import geojson_response
+from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import client_ip, current_account, current_scope, ensure_unit_in_scope, scoped_route
 from geo import risk_queries as rq
@@ -70,17 +71,18 @@ def _view() -> tuple[str, float, BBox]:
     return metric, zoom, bbox
 
 
-def _heatmap_text(scope: str, filters: rq.RiskFilters) -> str:
-    metric, zoom, bbox = _view()
-    with connect() as conn:
-        return rq.heatmap_geojson(conn, scope=scope, metric=metric, zoom=zoom, bbox=bbox, filters=filters,
-                                  as_of=date.today())
-
-
 @scoped_route(Capability.ANALYSIS)
 def heat() -> Response:
     """Serve the H3 hexagons of the viewport for the metric and filters, within the caller's scope."""
-    return geojson_response(_heatmap_text(current_scope(), _filters()))
+    scope, filters = current_scope(), _filters()
+    metric, zoom, bbox = _view()
+    as_of = date.today()
+    params = {"metric": metric, "zoom": zoom, "filters": json.dumps(filters.as_dict()), **bbox.params()}
+    body = cached_text("h3", params,
+                       lambda: run_read(lambda conn: rq.heatmap_geojson(
+                           conn, scope=scope, metric=metric, zoom=zoom, bbox=bbox, filters=filters, as_of=as_of)))
+    assert body is not None  # heatmap_geojson always returns a collection
+    return send(body)
 
 
 def _overlay_level(default: int | None = None) -> int | None:
@@ -98,8 +100,11 @@ def units() -> Response:
     level = _overlay_level()
     if level is None:
         raise BadRequestError("缺少参数 level")
-    with connect() as conn:
-        return geojson_response(rq.risk_units_geojson(conn, scope=current_scope(), level=level))
+    scope = current_scope()
+    body = cached_text("risk-units", {"level": level},
+                       lambda: run_read(lambda conn: rq.risk_units_geojson(conn, scope=scope, level=level)))
+    assert body is not None  # risk_units_geojson always returns a collection
+    return send(body)
 
 
 def _require_export() -> None:

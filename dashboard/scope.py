@@ -1,7 +1,8 @@
 """How handlers obtain the caller's account and scope, and refuse what lies outside it.
 
 The account (and so the scope) is re-read from the database on every request by the flask-login
-user loader in :mod:`dashboard.auth`; nothing about the scope is stored in the cookie.
+user loader in :mod:`dashboard.auth` (one round trip, with the data version that keys
+:mod:`dashboard.cache`); nothing about the scope is stored in the cookie.
 
 * Flask data routes: decorate with :func:`scoped_route` (401 unauthenticated, 403 when a ``code``
   URL argument lies outside the scope, 403 when the role lacks the capability) and read
@@ -34,8 +35,9 @@ _CODE_RE = re.compile(r"^\d{6,14}$")
 class Account(UserMixin):
     """The signed-in user as flask-login sees it, wrapping the account row read this request."""
 
-    def __init__(self, record: UserRecord) -> None:
+    def __init__(self, record: UserRecord, data_version: str = "") -> None:
         self.record = record
+        self.data_version = data_version  # read with the account; keys dashboard/cache.py
 
     def get_id(self) -> str:
         """Session key: id and session version, so bumping the version ends old sessions."""

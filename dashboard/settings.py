@@ -32,6 +32,9 @@ class DashboardSettings(BaseSettings):
     login_ip_max_failures: int = 30
     login_ip_window_minutes: int = 15
     app_title: str = "安全生产网格化监管“一张图”"
+    cache_enabled: bool = True  # server-side cache of map / heatmap responses (dashboard/cache.py)
+    cache_max_bytes: int = 64 * 1024 * 1024  # per worker process, gzipped bodies
+    cache_max_entry_bytes: int = 4 * 1024 * 1024
 
     @property
     def secret_key_file(self) -> Path:

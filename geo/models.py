@@ -529,3 +529,12 @@ class RefreshState(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+
+
+class DataVersion(Base):
+    """Write counter per table, bumped by a statement trigger (migration 0001); keys the app's response cache."""
+
+    __tablename__ = "data_versions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))

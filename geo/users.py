@@ -61,6 +61,11 @@ SELECT u."id", u."username", u."display_name", u."password_hash", u."role", u."a
 FROM "users" u JOIN "units" s ON s."id" = u."scope_unit_id"
 """
 
+# The account row plus the data version, for the per-request check (one round trip).
+_DATA_VERSION = 'current_date::text || \':\' || (SELECT coalesce(sum("version"), 0) FROM "data_versions")::text'
+_SESSION_STATEMENT = "sg_session_user"
+_SESSION_SELECT = f'SELECT q.*, {_DATA_VERSION} FROM ({_USER_SELECT} WHERE u."id" = :id) q'  # noqa: S608 - constants
+
 
 def hash_password(password: str) -> str:
     """Return the argon2id hash of ``password``."""
@@ -103,6 +108,22 @@ def get_user_by_id(conn: Connection, *, user_id: int) -> UserRecord | None:
     """Return the account with id ``user_id``."""
     row = conn.execute(text(_USER_SELECT + 'WHERE u."id" = :id'), {"id": user_id}).one_or_none()
     return UserRecord(*row) if row else None
+
+
+def session_user(conn: Connection, *, user_id: int) -> tuple[UserRecord, str] | None:
+    """Return the account with id ``user_id`` and the data version, in one round trip (the per-request check).
+
+    The data version (database date and the sum of the ``data_versions`` write counters) only grows
+    when a write to a versioned table commits, so it keys cached map and risk responses.
+    """
+    # A prepared statement per database connection: planning the join costs more than running it.
+    # (Behind a transaction-pooling pgbouncer, turn this off: prepared statements do not survive there.)
+    info = conn.connection.info
+    if not info.get(_SESSION_STATEMENT):
+        conn.exec_driver_sql(f"PREPARE {_SESSION_STATEMENT}(int) AS {_SESSION_SELECT.replace(':id', '$1')}")
+        info[_SESSION_STATEMENT] = True
+    row = conn.exec_driver_sql(f"EXECUTE {_SESSION_STATEMENT}(%(id)s)", {"id": user_id}).one_or_none()
+    return (UserRecord(*row[:-1]), str(row[-1])) if row else None
 
 
 def list_users(conn: Connection, *, scope: str | None) -> list[UserRecord]:

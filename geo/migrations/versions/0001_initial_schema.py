@@ -16,6 +16,9 @@ revision: str = '0001'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Tables whose writes bump data_versions (everything the cached map and risk routes read).
+VERSIONED_TABLES = ("units", "unit_stats", "h3_stats", "enterprises", "hazard_sources", "hazards", "duties",
+                    "persons", "inspections")
 
 
 def upgrade() -> None:
@@ -395,9 +398,27 @@ def upgrade() -> None:
     )
     op.create_index('ix_hazard_events_hazard_id', 'hazard_events', ['hazard_id', 'at'], unique=False)
 
+    op.create_table('data_versions',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_data_versions'))
+    )
+    # A counter per table bumped by a statement trigger in the writing transaction, so the app's response
+    # cache (dashboard/cache.py) sees a load, refresh or any other write the moment it commits.
+    op.execute(
+        "CREATE OR REPLACE FUNCTION sg_bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "INSERT INTO data_versions (name, version) VALUES (TG_TABLE_NAME, 1) "
+        "ON CONFLICT (name) DO UPDATE SET version = data_versions.version + 1; RETURN NULL; END $$"
+    )
+    for table in VERSIONED_TABLES:
+        op.execute(f'CREATE TRIGGER sg_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '
+                   "FOR EACH STATEMENT EXECUTE FUNCTION sg_bump_data_version()")
+
 
 def downgrade() -> None:
     """Revert the migration."""
+    op.execute("DROP FUNCTION IF EXISTS sg_bump_data_version() CASCADE")
+    op.drop_table('data_versions')
     op.drop_index('ix_hazard_events_hazard_id', table_name='hazard_events')
     op.drop_table('hazard_events')
     op.drop_index('ix_inspections_unit_id', table_name='inspections')

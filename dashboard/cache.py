@@ -1,0 +1,182 @@
+"""Server-side cache of the GeoJSON / heatmap responses: gzipped body and ETag per request.
+
+Key = route, normalised parameters, the caller's scope path and the data version read with the
+account on this request (database date + the ``data_versions`` write counters, which a statement
+trigger bumps in every writing transaction: a load or refresh invalidates as soon as it commits).
+The account, its capability and its scope are still checked on every request before the cache is
+asked; a response is stored only after its query succeeded for that scope, and the scope path is
+part of the key, so a scope never reads another scope's entry.
+
+:class:`ResponseCache` is the small interface a shared cache (e.g. Redis ``GET``/``SET`` of the
+packed bytes) could implement; :class:`MemoryCache` is the in-process LRU with a byte cap
+(settings ``SAFEGRID_CACHE_*``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, request
+
+from dashboard.scope import current_account
+from dashboard.settings import DashboardSettings
+
+GZIP_MIN_BYTES = 512
+GZIP_LEVEL = 5  # level 9 costs ~3x the CPU for ~3% fewer bytes on GeoJSON
+GEOJSON_MIME = "application/geo+json; charset=utf-8"
+_EXTENSION = "safegrid_cache"
+
+
+@dataclass(frozen=True)
+class CachedBody:
+    """A response body ready to send: bytes (gzipped when ``gzipped``) and the strong ETag of the plain text."""
+
+    data: bytes
+    etag: str
+    gzipped: bool
+
+    @classmethod
+    def from_text(cls, body: str, *, gzip_ok: bool = True) -> CachedBody:
+        """Encode, hash and (from ``GZIP_MIN_BYTES`` on, when ``gzip_ok``) gzip ``body`` once."""
+        raw = body.encode("utf-8")
+        etag = hashlib.blake2b(raw, digest_size=16).hexdigest()
+        if gzip_ok and len(raw) >= GZIP_MIN_BYTES:
+            return cls(gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0), etag, True)
+        return cls(raw, etag, False)
+
+
+class ResponseCache(Protocol):
+    """What the routes need from a cache; a shared implementation can replace :class:`MemoryCache`."""
+
+    def get(self, key: str) -> CachedBody | None:
+        """Return the entry stored under ``key``, if any."""
+
+    def put(self, key: str, value: CachedBody) -> None:
+        """Store ``value`` under ``key`` (it may be dropped at once, e.g. when too large)."""
+
+    def clear(self) -> None:
+        """Drop every entry."""
+
+
+class MemoryCache:
+    """Thread-safe in-process LRU bounded by the total bytes of its bodies."""
+
+    def __init__(self, *, max_bytes: int, max_entry_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = min(max_entry_bytes, max_bytes)
+        self._entries: OrderedDict[str, CachedBody] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: str) -> CachedBody | None:
+        """Return the entry under ``key`` and mark it recently used."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: str, value: CachedBody) -> None:
+        """Store ``value``; evict the least recently used entries beyond the byte cap."""
+        size = len(value.data) + len(key)
+        if size > self.max_entry_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.data) + len(key)
+            self._entries[key] = value
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                k, v = self._entries.popitem(last=False)
+                self._bytes -= len(v.data) + len(k)
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        """Return the number of entries."""
+        return len(self._entries)
+
+
+class NoCache:
+    """The cache when ``SAFEGRID_CACHE_ENABLED=false``: stores nothing."""
+
+    def get(self, key: str) -> CachedBody | None:
+        """Never a hit."""
+        return None
+
+    def put(self, key: str, value: CachedBody) -> None:
+        """Drop ``value``."""
+
+    def clear(self) -> None:
+        """Nothing to drop."""
+
+
+def response_cache() -> ResponseCache:
+    """Return the app's cache (:class:`NoCache` when :func:`init_app` was not called)."""
+    cache: ResponseCache | None = current_app.extensions.get(_EXTENSION)
+    return NoCache() if cache is None else cache
+
+
+def cache_key(route: str, params: Mapping[str, object]) -> str:
+    """Key of a request: route, sorted parameters, today, the caller's scope path and data version."""
+    account = current_account()
+    query = urlencode(sorted((k, str(v)) for k, v in params.items()))
+    return f"{route}|{account.scope}|{account.data_version}|{date.today().isoformat()}|{query}"
+
+
+def send(body: CachedBody, *, mimetype: str = GEOJSON_MIME) -> Response:
+    """Send ``body``: 304 when ``If-None-Match`` matches, gzip as stored when accepted, else plain."""
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if request.if_none_match.contains(body.etag):
+        response = Response(status=304, headers=headers)
+    elif body.gzipped and not request.accept_encodings["gzip"]:
+        response = Response(gzip.decompress(body.data), status=200, headers=headers, content_type=mimetype)
+    else:
+        if body.gzipped:
+            headers["Content-Encoding"] = "gzip"
+        response = Response(body.data, status=200, headers=headers, content_type=mimetype)
+    response.set_etag(body.etag)
+    return response
+
+
+def cached_text(route: str, params: Mapping[str, object], build: Callable[[], str | None]) -> CachedBody | None:
+    """Return the cached body for this request, or build, pack and store it; None when ``build`` finds nothing.
+
+    Call only after the account's capability has been checked; ``build`` must apply the caller's scope.
+    """
+    cache = response_cache()
+    key = cache_key(route, params)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    text = build()
+    if text is None:
+        return None
+    body = CachedBody.from_text(text)
+    cache.put(key, body)
+    return body
+
+
+def init_app(server: Flask, settings: DashboardSettings) -> None:
+    """Give the app its response cache (per app, so test apps do not share entries)."""
+    server.extensions[_EXTENSION] = (
+        MemoryCache(max_bytes=settings.cache_max_bytes, max_entry_bytes=settings.cache_max_entry_bytes)
+        if settings.cache_enabled else NoCache()
+    )

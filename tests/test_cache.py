@@ -1,0 +1,191 @@
+"""The server-side response cache of the map and risk routes: identical bytes on a hit, a committed write
+invalidates (an uncommitted one does not), scope is part of the key, and the cheap read connections
+survive a dead pooled connection."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from dash import Dash
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+
+from dashboard.app import create_app
+from dashboard.cache import CachedBody, MemoryCache
+from tests.browser import app_settings, make_user
+from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
+
+pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
+BBOX = "99.9,25.7,101.1,26.5"
+POINTS = f"/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=14"
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+@pytest.fixture(scope="module")
+def app() -> Dash:
+    """An app of this module's own (its own cache)."""
+    return create_app(app_settings())
+
+
+def login(app: Dash, engine: Engine, *, role: str, scope: str) -> FlaskClient:
+    """Sign a new account in through the real form; return its test client."""
+    username, password = make_user(engine, role=role, scope=scope, prefix="cache")
+    client = app.server.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    assert token
+    r = client.post("/login", data={"username": username, "password": password, "csrf_token": token.group(1),
+                                    "next": "/"})
+    assert r.status_code == 302
+    return client
+
+
+def features(resp: Any) -> list[dict[str, Any]]:
+    """Features of a (possibly gzipped) GeoJSON response."""
+    data = gzip.decompress(resp.data) if resp.headers.get("Content-Encoding") == "gzip" else resp.data
+    return list(json.loads(data)["features"])
+
+
+def cache_of(app: Dash) -> MemoryCache:
+    """The app's in-process cache."""
+    cache = app.server.extensions["safegrid_cache"]
+    assert isinstance(cache, MemoryCache)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def city(app: Dash, engine: Engine) -> FlaskClient:
+    """A signed-in leader of 测试市."""
+    return login(app, engine, role="leader", scope="419000")
+
+
+@pytest.fixture(scope="module")
+def jia(app: Dash, engine: Engine) -> FlaskClient:
+    """A signed-in grid manager of 甲区."""
+    return login(app, engine, role="grid_manager", scope="419002")
+
+
+def test_hit_returns_identical_bytes_and_etag(app: Dash, city: FlaskClient) -> None:
+    url = "/api/map/units/419002/children.geojson"
+    first = city.get(url, headers=GZIP)
+    hits = cache_of(app).hits
+    second = city.get(url, headers=GZIP)
+    assert first.status_code == second.status_code == 200
+    assert second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+    assert second.headers["Content-Encoding"] == "gzip"
+    assert cache_of(app).hits == hits + 1
+    plain = city.get(url)  # a client without gzip gets the same document from the same entry
+    assert "Content-Encoding" not in plain.headers and json.loads(plain.data) == json.loads(gzip.decompress(first.data))
+    assert city.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+
+
+def test_committed_write_invalidates_uncommitted_does_not(city: FlaskClient, engine: Engine) -> None:
+    url = "/api/map/units/419002/children.geojson"
+    risk = {f["properties"]["code"]: f["properties"]["risk"] for f in features(city.get(url, headers=GZIP))
+            if f["properties"]["kind"] == "unit"}
+    assert risk["419002001"] == "orange"
+    set_red = text("UPDATE unit_stats SET risk_class = :c WHERE unit_id = (SELECT id FROM units WHERE code = :u)")
+    with engine.connect() as open_tx:  # a refresh still running: its rows are not visible, nor is its version
+        open_tx.execute(set_red, {"c": "red", "u": "419002001"})
+        unchanged = features(city.get(url, headers=GZIP))
+        assert {f["properties"]["code"]: f["properties"]["risk"] for f in unchanged
+                if f["properties"]["kind"] == "unit"}["419002001"] == "orange"
+        open_tx.rollback()
+    try:
+        with engine.begin() as conn:
+            conn.execute(set_red, {"c": "red", "u": "419002001"})
+        after = features(city.get(url, headers=GZIP))
+        assert {f["properties"]["code"]: f["properties"]["risk"] for f in after
+                if f["properties"]["kind"] == "unit"}["419002001"] == "red"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(set_red, {"c": "orange", "u": "419002001"})
+
+
+@pytest.fixture
+def new_enterprise(engine: Engine) -> Iterator[str]:
+    """Name of a red enterprise inserted (committed) in 甲区 for one test, deleted afterwards."""
+    name = "缓存测试新企业"
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM enterprises WHERE credit_code = '91419000MAPT000099'"))
+
+
+def test_loaded_enterprise_appears_in_points_and_heatmap(
+    app: Dash, engine: Engine, city: FlaskClient, new_enterprise: str
+) -> None:
+    planner = login(app, engine, role="planner", scope="419000")
+    heat_url = f"/api/risk/h3?bbox={BBOX}&zoom=9&metric=enterprises&risk=red"
+    heat_before = sum(f["properties"]["v"] for f in features(planner.get(heat_url, headers=GZIP)))
+    names = {f["properties"]["name"] for f in features(city.get(POINTS, headers=GZIP))}
+    assert new_enterprise not in names
+    with engine.begin() as conn:  # what a load commits
+        conn.execute(text(
+            "INSERT INTO enterprises (credit_code, name, industry, risk_level, unit_id, geom) "
+            "SELECT '91419000MAPT000099', :n, '机械', 'red', id, ST_SetSRID(ST_MakePoint(100.15, 25.92), 4326) "
+            "FROM units WHERE code = :g"), {"n": new_enterprise, "g": OWN_GRID})
+    assert new_enterprise in {f["properties"]["name"] for f in features(city.get(POINTS, headers=GZIP))}
+    heat_after = sum(f["properties"]["v"] for f in features(planner.get(heat_url, headers=GZIP)))
+    assert heat_after == heat_before + 1
+
+
+def test_scope_is_part_of_the_key(app: Dash, city: FlaskClient, jia: FlaskClient) -> None:
+    everything = city.get(POINTS, headers=GZIP)
+    city.get(POINTS, headers=GZIP)  # now certainly cached for the city scope
+    mine = jia.get(POINTS, headers=GZIP)
+    assert mine.status_code == 200 and mine.data != everything.data
+    assert len(features(mine)) < len(features(everything))
+    assert all(f["properties"]["name"] != "乙区烟花厂" for f in features(mine))
+    for url in ("/api/map/units/419000/children.geojson", f"/api/map/units/{FOREIGN_GRID}/children.geojson"):
+        assert city.get(url, headers=GZIP).status_code == 200
+        assert city.get(url, headers=GZIP).status_code == 200
+        assert jia.get(url, headers=GZIP).status_code == 403  # refused although another scope has it cached
+
+
+def test_disabled_account_is_refused_even_on_a_cached_url(app: Dash, engine: Engine) -> None:
+    client = login(app, engine, role="leader", scope="419000")
+    url = "/api/map/units/419002/children.geojson"
+    assert client.get(url, headers=GZIP).status_code == 200
+    username = client.get("/api/me").get_json()["username"]
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE users SET active = false WHERE username = :u"), {"u": username})
+    assert client.get(url, headers=GZIP).status_code == 401
+
+
+def test_dead_pooled_read_connection_is_retried(city: FlaskClient, engine: Engine) -> None:
+    assert city.get("/api/me").status_code == 200
+    with engine.begin() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = 'safegrid-read'")).scalar_one()
+    assert killed >= 1
+    assert city.get("/api/me").status_code == 200
+
+
+def test_version_bumps_on_commit_only(engine: Engine) -> None:
+    version = text("SELECT coalesce(sum(version), 0) FROM data_versions")
+    with engine.connect() as reader:
+        before = reader.execute(version).scalar_one()
+        reader.rollback()
+        with engine.connect() as writer:
+            writer.execute(text("DELETE FROM hazards WHERE code = 'no-such-hazard'"))  # a statement, zero rows
+            assert reader.execute(version).scalar_one() == before
+            reader.rollback()
+            writer.commit()
+        assert reader.execute(version).scalar_one() > before
+
+
+def test_memory_cache_evicts_least_recently_used_by_bytes() -> None:
+    cache = MemoryCache(max_bytes=300, max_entry_bytes=200)
+    body = CachedBody(b"x" * 90, "e", False)
+    for key in ("a", "b", "c"):
+        cache.put(key, body)
+    assert cache.get("a") is body  # a is now the most recently used
+    cache.put("d", body)  # over 300 bytes: b goes
+    assert cache.get("b") is None and cache.get("a") is body and cache.get("d") is body
+    cache.put("big", CachedBody(b"y" * 250, "f", False))  # larger than one entry may be
+    assert cache.get("big") is None and len(cache) == 3
