@@ -63,9 +63,11 @@ def is_blank(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
-        stripped = value.strip()
-        return stripped in ("", "-", "—", "/", "无数据", "null", "NULL", "None", "NaN", "nan", "#N/A")
+        return value.strip() in BLANK_WORDS
     return False
+
+
+BLANK_WORDS = frozenset(("", "-", "—", "/", "无数据", "null", "NULL", "None", "NaN", "nan", "#N/A"))
 
 
 # --- enums ------------------------------------------------------------------------------------

@@ -151,6 +151,10 @@ def _data_rows(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, lis
             lead = next((c for c in cells if not is_blank(c)), None)
             if isinstance(lead, str) and lead.strip().startswith(NOTE_MARKER):
                 continue
+        head = cells[0] if cells else None
+        if type(head) is str and head and not is_blank(head):  # the usual row: skip the scan below
+            yield number, cells
+            continue
         if all(is_blank(c) for c in cells):
             continue
         yield number, cells

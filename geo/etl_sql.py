@@ -220,9 +220,14 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
-def copy_stage(conn: Connection, *, kind: str, rows: Sequence[tuple[int, Mapping[str, Any]]]) -> int:
-    """COPY validated rows ``(row_number, values)`` into the staging table."""
-    names = list(STAGE_COLUMNS[kind])
+def copy_stage(conn: Connection, *, kind: str, rows: Sequence[tuple[int, Mapping[str, Any]]],
+               columns: Iterable[str] | None = None) -> int:
+    """COPY validated rows ``(row_number, values)`` into the staging table.
+
+    ``columns`` (the keys the rows can have) limits the COPY to them; the other columns stay NULL.
+    """
+    wanted = None if columns is None else set(columns)
+    names = [n for n in STAGE_COLUMNS[kind] if wanted is None or n in wanted]
     buf = io.StringIO()
     writer = csv.writer(buf)
     # PostgreSQL reads Python's True/False as booleans and an empty unquoted field as NULL.
@@ -323,9 +328,17 @@ def upsert_sql(kind: str, present: set[str]) -> str:
     if target.updated_at:
         sets.append("updated_at = now()")
     col_list = ", ".join([_q(target.key), *(_q(c) for c in cols), "source_run_id"])
+    # Rows already stored exactly as staged are left out before the INSERT (a hash join instead of
+    # one speculative insertion + conflict per row); the DO UPDATE … WHERE below stays the rule.
+    staged = list(exprs)
+    if target.located and skip_geom:
+        staged[-1] = f"CASE WHEN o.geom IS NULL THEN {exprs[-1]} ELSE o.unit_id END"
+    unchanged = (f"LEFT JOIN {_q(target.table)} o ON o.{_q(target.key)} = s.{_q(target.key)} "
+                 f"WHERE o.{_q(target.key)} IS NULL OR ({', '.join(f'o.{_q(c)}' for c in cols)}) "
+                 f"IS DISTINCT FROM ({', '.join(staged)})")
     return (
         f"WITH up AS (INSERT INTO {_q(target.table)} AS t ({col_list}) "  # noqa: S608 (whitelisted identifiers)
-        f"SELECT s.{_q(target.key)}, {', '.join(exprs)}, :run_id FROM {STAGE} s {joins} "
+        f"SELECT s.{_q(target.key)}, {', '.join(exprs)}, :run_id FROM {STAGE} s {joins} {unchanged} "
         f"ON CONFLICT ({_q(target.key)}) DO UPDATE SET {', '.join(sets)} "
         f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}) "
         "RETURNING (xmax = 0) AS inserted) "

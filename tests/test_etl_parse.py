@@ -77,3 +77,33 @@ def test_degrees_decimal_and_dms() -> None:
     assert parse_degrees("113°51′09″") == pytest.approx(113 + 51 / 60 + 9 / 3600)
     with pytest.raises(CellError, match="经纬度"):
         parse_degrees("东经一百一十三度")
+
+
+def test_chunk_validation_matches_row_by_row() -> None:
+    """The column-wise fast paths (credit codes, coordinates, text) give exactly the per-row verdicts."""
+    from etl.columns import LEDGERS
+    from etl.validate import RowValidator
+    from geo.codes import make_credit_code
+
+    good = make_credit_code("91", "411002", "00000001")
+    wrong_check = good[:17] + ("0" if good[17] != "0" else "1")
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in good)
+    positions = {"credit_code": 0, "name": 1, "lon": 2, "lat": 3, "risk_level": 4, "risk_assessed_at": 5}
+    rows: list[list[object]] = [
+        [good, "企业一", "113.85", "34.03", "红", "2025-06-30"],
+        [good.lower(), "  企业二  ", " 113.8 ", "34.0", "", "2025/6/30"],
+        [wrong_check, "企业三", "113°51′09″", "34", "黄色", "2099-01-01"],
+        [full_width, "-", "nan", "34.0", "紫", "不是日期"],
+        [good[:17], "名" * 300, "1,5", "", "蓝", ""],
+        [good, None, 113.5, 34.5, None, datetime(2025, 6, 30)],
+        ["", "企业七", "1_0", "١٢٣"],
+        [f" {good} ", "企业八", "113.85", "34.03", "red", "20250630"],
+    ]
+    as_of = date(2026, 1, 1)
+    per_row = RowValidator("enterprises", positions, as_of=as_of)
+    chunked = RowValidator("enterprises", positions, as_of=as_of)
+    expected = [per_row(cells) for cells in rows]
+    assert chunked.chunk(rows) == expected
+    assert chunked.chunk(rows[:1] * 3) == [per_row(rows[0])] * 3  # cached verdicts on a second chunk
+    assert [k for k in LEDGERS["enterprises"] if k.key in positions]  # the columns exist
+    assert expected[0][1] == [] and expected[2][1] and expected[4][1]
