@@ -238,6 +238,45 @@ def test_h3_aggregation_matches_plain_group_by() -> None:
         assert dict(zip(cells.tolist(), sums[:, 0].astype(int).tolist(), strict=True)) == expect
 
 
+def test_h3_aggregation_with_shared_points_matches_np_add_at() -> None:
+    """Hazards on their enterprise's point are indexed once; every measure sums as a plain np.add.at."""
+    import h3
+    import numpy as np
+
+    rng = np.random.default_rng(2)
+    ent = np.column_stack([rng.uniform(113.5, 114, 300), rng.uniform(33.9, 34.3, 300), rng.integers(0, 5, 300)])
+    on = rng.integers(0, 300, 200)  # hazards at enterprise points, plus 20 of their own
+    haz = np.column_stack([np.concatenate([ent[on, 0], rng.uniform(113.5, 114, 20)]),
+                           np.concatenate([ent[on, 1], rng.uniform(33.9, 34.3, 20)]), rng.integers(0, 2, (220, 3))])
+    src = np.column_stack([ent[:7, 0], ent[:7, 1], rng.integers(0, 5, 7)])
+    lon, lat, m = h3_measures({"enterprises": ent, "hazards": haz, "sources": src}, RiskRule())
+    agg = aggregate_h3(lon, lat, m, (7, 9))
+    for res in (7, 9):
+        index = np.array([h3.str_to_int(h3.latlng_to_cell(y, x, res)) for x, y in zip(lon, lat, strict=True)])
+        cells, inv = np.unique(index, return_inverse=True)
+        expect = np.zeros((len(cells), m.shape[1]))
+        np.add.at(expect, inv, m)
+        assert np.array_equal(agg[res][0], cells)
+        assert np.array_equal(agg[res][1], expect)  # same order of additions: bit-identical sums
+
+
+def test_binary_copy_of_float_columns(tree: tuple[str, Engine]) -> None:
+    import numpy as np
+
+    from geo.refresh import _copy_out_floats
+
+    with tree[1].connect() as c:
+        got = _copy_out_floats(c, "SELECT x, -x / 3, CAST(2 AS float8) "
+                                  "FROM (VALUES (float8 '0.1'), (-113.25), (1e300)) v(x)", 3)
+        none = _copy_out_floats(c, "SELECT CAST(1 AS float8), CAST(2 AS float8) WHERE false", 2)
+        with pytest.raises(ValueError, match="float8"):
+            _copy_out_floats(c, "SELECT 0.1, CAST(2 AS float8)", 2)  # numeric, not float8
+        with pytest.raises(ValueError, match="float8"):
+            _copy_out_floats(c, "SELECT CAST(NULL AS float8), CAST(2 AS float8)", 2)
+    assert np.array_equal(got, np.array([[0.1, -0.1 / 3, 2], [-113.25, 113.25 / 3, 2], [1e300, -1e300 / 3, 2]]))
+    assert none.shape == (0, 2)
+
+
 def test_readers_see_previous_data_during_swap(tree: tuple[str, Engine]) -> None:
     url, engine = tree
     with engine.begin() as c:

@@ -1,7 +1,11 @@
--- unit_stats of every unit for its whole subtree, into the session's staging table stage_unit_stats.
--- Facts are counted once per unit that holds them (mostly grid cells), then every unit's counts are
--- added to each of its ancestors found from its path ('411000.411002.411002001.'): one pass, no
--- spatial joins. Binds: :as_of, :stock_cutoff, :cad1 … :cad4 (inspection cadence in days by level).
+-- unit_stats of every unit for its whole subtree, as the session's table stage_unit_facts (CREATE
+-- TABLE AS may use a parallel plan, INSERT … SELECT may not). Facts are counted once per unit that
+-- holds them (mostly grid cells), then every unit's counts are added to each of its ancestors found
+-- from its path ('411000.411002.411002001.'): one pass, no spatial joins. Open hazards come from
+-- stage_open_hazards (refresh_open_hazards.sql); a hazard source's enterprise is looked up lazily
+-- (an existing one: enterprise_id is a foreign key). Binds: :as_of, :stock_cutoff, :cad1 … :cad4
+-- (inspection cadence in days by level).
+CREATE TEMP TABLE stage_unit_facts AS
 WITH ent AS (
     SELECT "unit_id",
            count(*) AS enterprises,
@@ -12,24 +16,26 @@ WITH ent AS (
            count(*) FILTER (WHERE "risk_level" IS NULL) AS ent_unassessed
     FROM "enterprises" WHERE "unit_id" IS NOT NULL GROUP BY "unit_id"
 ), haz AS (
-    SELECT coalesce(h."unit_id", e."unit_id") AS unit_id,
+    SELECT unit_id,
            count(*) AS hazards_open,
-           count(*) FILTER (WHERE h."deadline" < :as_of) AS hazards_overdue,
-           count(*) FILTER (WHERE h."level" = 'major') AS hazards_major_open,
-           count(*) FILTER (WHERE h."supervision_level" IS NOT NULL) AS hazards_supervised,
-           count(*) FILTER (WHERE h."found_at" < :stock_cutoff) AS hazards_stock_open,
-           count(*) FILTER (WHERE h."found_at" >= :stock_cutoff) AS hazards_increment_open
-    FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
-    WHERE h."status" <> 'closed' AND coalesce(h."unit_id", e."unit_id") IS NOT NULL
+           count(*) FILTER (WHERE overdue) AS hazards_overdue,
+           count(*) FILTER (WHERE "level" = 'major') AS hazards_major_open,
+           count(*) FILTER (WHERE "supervision_level" IS NOT NULL) AS hazards_supervised,
+           count(*) FILTER (WHERE "found_at" < :stock_cutoff) AS hazards_stock_open,
+           count(*) FILTER (WHERE "found_at" >= :stock_cutoff) AS hazards_increment_open
+    FROM stage_open_hazards
+    WHERE unit_id IS NOT NULL
     GROUP BY 1
 ), src AS (
-    SELECT coalesce(s."unit_id", e."unit_id") AS unit_id,
-           count(*) FILTER (WHERE s."grade" = 1) AS sources_g1,
-           count(*) FILTER (WHERE s."grade" = 2) AS sources_g2,
-           count(*) FILTER (WHERE s."grade" = 3) AS sources_g3,
-           count(*) FILTER (WHERE s."grade" = 4) AS sources_g4
-    FROM "hazard_sources" s JOIN "enterprises" e ON e."id" = s."enterprise_id"
-    WHERE coalesce(s."unit_id", e."unit_id") IS NOT NULL
+    SELECT unit_id,
+           count(*) FILTER (WHERE "grade" = 1) AS sources_g1,
+           count(*) FILTER (WHERE "grade" = 2) AS sources_g2,
+           count(*) FILTER (WHERE "grade" = 3) AS sources_g3,
+           count(*) FILTER (WHERE "grade" = 4) AS sources_g4
+    FROM (SELECT s."grade", coalesce(s."unit_id", (SELECT e."unit_id" FROM "enterprises" e
+                                                  WHERE e."id" = s."enterprise_id")) AS unit_id
+          FROM "hazard_sources" s WHERE s."enterprise_id" IS NOT NULL) t
+    WHERE unit_id IS NOT NULL
     GROUP BY 1
 ), duty AS (
     -- filled required slots: first 1, leader 1, supervisor 1-2, info officer (villages), grid worker (grids)
@@ -94,23 +100,15 @@ WITH ent AS (
            sum(persons_required - least(persons_present, persons_required)) AS vacancies_subtree
     FROM up GROUP BY anc_id
 )
-INSERT INTO stage_unit_stats (
-    "unit_id", "level", "children", "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue",
-    "ent_unassessed", "hazards_open", "hazards_overdue", "hazards_major_open", "hazards_supervised",
-    "hazards_stock_open", "hazards_increment_open", "sources_g1", "sources_g2", "sources_g3", "sources_g4",
-    "persons_present", "persons_required", "vacancies_subtree", "last_inspection_at", "inspection_overdue",
-    "risk_score", "risk_class", "risk_explain", "refreshed_at"
-)
-SELECT u."id", u."level", coalesce(kids.n, 0), r.enterprises, r.ent_red, r.ent_orange, r.ent_yellow, r.ent_blue,
-       r.ent_unassessed, r.hazards_open, r.hazards_overdue, r.hazards_major_open, r.hazards_supervised,
+SELECT u."id" AS unit_id, u."level", coalesce(kids.n, 0) AS children, r.enterprises, r.ent_red, r.ent_orange,
+       r.ent_yellow, r.ent_blue, r.ent_unassessed, r.hazards_open, r.hazards_overdue, r.hazards_major_open, r.hazards_supervised,
        r.hazards_stock_open, r.hazards_increment_open, r.sources_g1, r.sources_g2, r.sources_g3, r.sources_g4,
-       r.persons_present, r.persons_required, r.vacancies_subtree, iu.last_at,
+       r.persons_present, r.persons_required, r.vacancies_subtree, iu.last_at AS last_inspection_at,
        CASE WHEN u."level" = 5 THEN false
             ELSE iu.last_at IS NULL OR CAST(:as_of AS date) - iu.last_at > CASE u."level"
                  WHEN 1 THEN :cad1 WHEN 2 THEN :cad2 WHEN 3 THEN :cad3 ELSE :cad4 END
-       END,
-       0, NULL, NULL, now()
+       END AS inspection_overdue
 FROM "units" u
 JOIN rolled r ON r.anc_id = u."id"
 LEFT JOIN insp_up iu ON iu.anc_id = u."id"
-LEFT JOIN kids ON kids."parent_id" = u."id";
+LEFT JOIN kids ON kids."parent_id" = u."id"
