@@ -34,7 +34,19 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
     for page in pages:
         if page.register:
             page.register(app)
+    _setup_eagerly(app)
     return app
+
+
+def _setup_eagerly(app: Dash) -> None:
+    """Run Dash's first-request setup now, not on the first request.
+
+    Dash registers its component-suite paths in ``_setup_server`` on the first request and marks
+    it done before it finishes: under gunicorn's threaded workers the browser's parallel script
+    requests then race it and get 500 "not a registered library" until the setup completes.
+    """
+    with app.server.test_request_context("/"):
+        app._setup_server()
 
 
 _app: Dash | None = None
