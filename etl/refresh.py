@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import repeat
@@ -194,44 +195,58 @@ def _group_top(rows: list[dict[str, Any]]) -> dict[int, dict[str, list[dict[str,
     return out
 
 
+def _timed(timings: dict[str, float], key: str, fn: Callable[..., Any], *args: Any) -> Any:
+    t = time.perf_counter()
+    out = fn(*args)
+    timings[key] = time.perf_counter() - t
+    return out
+
+
 def _compute(conn: Connection, *, as_of: date, rule: RiskRule, timings: dict[str, float]) -> dict[str, int]:
-    """Fill every staging table (inside the caller's REPEATABLE READ transaction)."""
+    """Fill every staging table (inside the caller's REPEATABLE READ transaction).
+
+    The inputs are read first; the Python work (display simplification, H3 indexing) then runs in a
+    worker thread while the database computes the roll-ups and the top contributors (the
+    connection waits without the GIL), so the two use both cores. Results do not depend on it.
+    """
     settings = get_etl_settings()
     rows: dict[str, int] = {}
     sql.tune(conn)
     t = time.perf_counter()
-    display = display_geometries(sql.unit_geometries(conn), settings.refresh_display_tolerance)
-    rows["units_display"] = sql.stage_display(conn, display)
-    timings["display"] = time.perf_counter() - t
-
-    t = time.perf_counter()
+    geometries = sql.unit_geometries(conn)
     sql.stage_open_hazards(conn, as_of=as_of)  # read by unit_stats, top contributors and H3
-    timings["open_hazards"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    rows["unit_stats"] = sql.stage_unit_stats(
-        conn, as_of=as_of, stock_cutoff=_stock_cutoff(conn, as_of), cadence=INSPECTION_CADENCE_DAYS
-    )
-    timings["unit_stats"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights, top_n=settings.refresh_top_n))
-    risk = []
-    for inputs in sql.staged_inputs(conn):
-        score, cls, doc = explain(inputs, rule, as_of, top.get(inputs["unit_id"], {}))
-        risk.append((inputs["unit_id"], score, cls, doc))
-    sql.stage_risk(conn, risk)
-    timings["risk"] = time.perf_counter() - t
-
-    t = time.perf_counter()
     lon, lat, measures = h3_measures(sql.h3_points(conn), rule)
-    timings["h3_fetch"] = time.perf_counter() - t
+    timings["fetch"] = time.perf_counter() - t
+
+    def python_side() -> tuple[list[tuple[int, str, str]], list[tuple[Any, ...]]]:
+        display = _timed(timings, "display", display_geometries, geometries, settings.refresh_display_tolerance)
+        aggregates = _timed(timings, "h3_aggregate", aggregate_h3, lon, lat, measures, settings.refresh_h3_resolutions)
+        return display, _timed(timings, "h3_rows", h3_rows, aggregates)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        job = pool.submit(python_side)
+        t = time.perf_counter()
+        rows["unit_stats"] = sql.stage_unit_stats(
+            conn, as_of=as_of, stock_cutoff=_stock_cutoff(conn, as_of), cadence=INSPECTION_CADENCE_DAYS
+        )
+        timings["unit_stats"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights, top_n=settings.refresh_top_n))
+        risk = []
+        for inputs in sql.staged_inputs(conn):
+            score, cls, doc = explain(inputs, rule, as_of, top.get(inputs["unit_id"], {}))
+            risk.append((inputs["unit_id"], score, cls, doc))
+        sql.stage_risk(conn, risk)
+        timings["risk"] = time.perf_counter() - t
+        t = time.perf_counter()
+        display, h3_staged = job.result()
+        timings["wait_python"] = time.perf_counter() - t
+
     t = time.perf_counter()
-    aggregates = aggregate_h3(lon, lat, measures, settings.refresh_h3_resolutions)
-    timings["h3_aggregate"] = time.perf_counter() - t
-    t = time.perf_counter()
-    rows["h3_stats"] = sql.stage_h3(conn, h3_rows(aggregates))
-    timings["h3_stage"] = time.perf_counter() - t
+    rows["units_display"] = sql.stage_display(conn, display)
+    rows["h3_stats"] = sql.stage_h3(conn, h3_staged)
+    timings["stage"] = time.perf_counter() - t
     return rows
 
 
