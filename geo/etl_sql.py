@@ -479,18 +479,18 @@ LOCATED = {"enterprises": "credit_code", "hazard_sources": "code", "hazards": "c
 
 # Polygons as the outer loop: for each grid cell, probe the points' GiST index with the cell's box.
 # On 1M points PostGIS' default plan (points outer, one index probe into the cells per point, then a
-# full ST_Intersects on the big polygons) is several times slower; bench/bench_assign.py measures both.
+# full ST_Intersects on the big polygons) is several times slower; bench/bench_etl.py measures both.
 _HITS_LATERAL = (
-    "CREATE TEMP TABLE etl_hits ON COMMIT DROP AS "
-    "SELECT p.id, c.id AS cell_id, c.code AS cell_code FROM units c CROSS JOIN LATERAL ("
-    " SELECT p.id FROM {table} p WHERE p.geom && c.geom AND ST_Intersects(c.geom, p.geom) {scope}"
+    "SELECT p.id, p.unit_id, c.id AS cell_id, c.code AS cell_code FROM units c CROSS JOIN LATERAL ("
+    " SELECT p.id, p.unit_id FROM {table} p WHERE p.geom && c.geom AND ST_Intersects(c.geom, p.geom) {scope}"
     ") p WHERE c.level = 5 AND c.geom IS NOT NULL"
 )
 _HITS_JOIN = (
-    "CREATE TEMP TABLE etl_hits ON COMMIT DROP AS "
-    "SELECT p.id, c.id AS cell_id, c.code AS cell_code FROM {table} p "
+    "SELECT p.id, p.unit_id, c.id AS cell_id, c.code AS cell_code FROM {table} p "
     "JOIN units c ON c.level = 5 AND ST_Intersects(c.geom, p.geom) WHERE p.geom IS NOT NULL {scope}"
 )
+# The per-point aggregate of 1M hits fits in memory with this much (default 4 MB spills to disk).
+ASSIGN_WORK_MEM_KB = 128 * 1024
 
 
 def grid_cell_count(conn: Connection) -> int:
@@ -511,41 +511,48 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     scope = "AND p.source_run_id = :run_id" if only_run else ""
     template = _HITS_LATERAL if method == "lateral" else _HITS_JOIN
     params = {"run_id": run_id}
-    for name in ("etl_hits", "etl_best"):
-        conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    conn.execute(text(template.format(table=_q(table), scope=scope)), params)
-    # One row per located point: its cell (smallest code on a border) and how many cells it touches.
+    conn.execute(text("DROP TABLE IF EXISTS etl_best"))
+    conn.execute(text(
+        "SELECT set_config('work_mem', greatest(pg_size_bytes(current_setting('work_mem')) / 1024, :kb) || 'kB', true)"
+    ), {"kb": ASSIGN_WORK_MEM_KB})
+    # One row per located point straight from the join: its cell (smallest code on a border; the cell
+    # id is fixed below for those), how many cells it touches, and its current cell.
     located = conn.execute(text(
-        "CREATE TEMP TABLE etl_best ON COMMIT DROP AS SELECT h.id, u.id AS cell_id, h.code, h.n "
-        "FROM (SELECT id, min(cell_code) AS code, count(*) AS n FROM etl_hits GROUP BY id) h "
-        "JOIN units u ON u.code = h.code"
-    )).rowcount
-    # Temp tables have no statistics: without them the joins below become nested loops.
-    conn.execute(text("ANALYZE etl_best"))
+        "CREATE TEMP TABLE etl_best ON COMMIT DROP AS SELECT h.id, min(h.cell_id) AS cell_id, "  # noqa: S608
+        "min(h.cell_code) AS code, count(*) AS n, min(h.unit_id) AS old "
+        f"FROM ({template.format(table=_q(table), scope=scope)}) h GROUP BY h.id"
+    ), params).rowcount
+    conn.execute(text("ANALYZE etl_best"))  # temp tables have no statistics: the joins below need them
+    conn.execute(text("UPDATE etl_best b SET cell_id = u.id FROM units u WHERE b.n > 1 AND u.code = b.code"))
     changed = conn.execute(text(
         f"UPDATE {_q(table)} t SET unit_id = b.cell_id FROM etl_best b "  # noqa: S608
-        "WHERE t.id = b.id AND t.unit_id IS DISTINCT FROM b.cell_id"
+        "WHERE b.old IS DISTINCT FROM b.cell_id AND t.id = b.id"
     )).rowcount
     tscope = "AND t.source_run_id = :run_id" if only_run else ""
-    missed = conn.execute(text(
-        f"WITH missed AS (SELECT t.id, t.{_q(key)} AS key, t.geom, t.unit_id FROM {_q(table)} t "  # noqa: S608
-        f"WHERE t.geom IS NOT NULL {tscope} AND NOT EXISTS (SELECT 1 FROM etl_best b WHERE b.id = t.id)), "
-        f"cleared AS (UPDATE {_q(table)} t SET unit_id = NULL FROM missed m "
-        "WHERE t.id = m.id AND m.unit_id IS NOT NULL) "
-        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
-        "SELECT :run_id, :entity, m.key, 'no_grid_cell', "
-        "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(m.geom)::numeric, 6), round(ST_Y(m.geom)::numeric, 6)) "
-        "FROM missed m"
-    ), {**params, "entity": table}).rowcount
+    with_geom = conn.execute(text(
+        f"SELECT count(*) FROM {_q(table)} t WHERE t.geom IS NOT NULL {tscope}"  # noqa: S608
+    ), params).scalar_one()
+    missed = 0
+    if with_geom > located:  # some points are in no cell: find them (anti-join), clear and report them
+        missed = conn.execute(text(
+            f"WITH missed AS (SELECT t.id, t.{_q(key)} AS key, t.geom, t.unit_id FROM {_q(table)} t "  # noqa: S608
+            f"WHERE t.geom IS NOT NULL {tscope} AND NOT EXISTS (SELECT 1 FROM etl_best b WHERE b.id = t.id)), "
+            f"cleared AS (UPDATE {_q(table)} t SET unit_id = NULL FROM missed m "
+            "WHERE t.id = m.id AND m.unit_id IS NOT NULL) "
+            "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
+            "SELECT :run_id, :entity, m.key, 'no_grid_cell', "
+            "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(m.geom)::numeric, 6), round(ST_Y(m.geom)::numeric, 6)) "
+            "FROM missed m"
+        ), {**params, "entity": table}).rowcount
+    # Points on a border are few: their cells are listed again with the same test.
     border = conn.execute(text(
         "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
         f"SELECT :run_id, :entity, t.{_q(key)}, 'on_grid_border', "
-        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, "
-        "(SELECT string_agg(h.cell_code, '、' ORDER BY h.cell_code) FROM etl_hits h WHERE h.id = b.id), b.code) "
+        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, (SELECT string_agg(c.code, '、' ORDER BY c.code) "
+        "FROM units c WHERE c.level = 5 AND c.geom && t.geom AND ST_Intersects(c.geom, t.geom)), b.code) "
         f"FROM etl_best b JOIN {_q(table)} t ON t.id = b.id WHERE b.n > 1"
     ), {**params, "entity": table}).rowcount
-    for name in ("etl_hits", "etl_best"):
-        conn.execute(text(f"DROP TABLE {name}"))
+    conn.execute(text("DROP TABLE etl_best"))
     return {"in_cell": int(located), "changed": int(changed), "no_cell": int(missed), "on_border": int(border)}
 
 

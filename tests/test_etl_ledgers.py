@@ -163,6 +163,41 @@ def test_points_in_no_cell_and_on_borders_are_reported(clean: str, tmp_path: Pat
     assert placed[credit(2)] is None
 
 
+@pytest.mark.parametrize("method", ["lateral", "join"])
+def test_assign_grid_cells_fixes_moves_clears_and_reports(clean: str, tmp_path: Path, method: str) -> None:
+    from etl.load import assign_grid_cells
+
+    cells = weidu_tree()[5]
+    a, b = (shapely.geometry.shape(f["geometry"]) for f in cells[:2])
+    shared = {tuple(c) for c in shapely.get_coordinates(a)} & {tuple(c) for c in shapely.get_coordinates(b)}
+    border = tuple(float(v) for v in sorted(shared)[0])
+    inside = cell_points()
+    rows = [[credit(1), "边界企业", "机械", "", "", "", "", repr(border[0]), repr(border[1])],
+            [credit(2), "禹州企业", "机械", "", "", "", "", 113.49, 34.14],
+            [credit(3), "网格企业", "机械", "", "", "", "", inside[0][1], inside[0][2]],
+            [credit(4), "移动企业", "机械", "", "", "", "", inside[1][1], inside[1][2]]]
+    assert load_file("enterprises", write_csv(tmp_path / "p.csv", ENTERPRISE_HEADER, rows), url=clean).ok
+    # Stale cells, as after a grid boundary change: one point moved, one point now outside every cell.
+    engine = create_engine(clean)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE enterprises SET unit_id = (SELECT id FROM units WHERE code = :c) "
+                          "WHERE credit_code IN (:moved, :outside)"),
+                     {"c": inside[0][0], "moved": credit(4), "outside": credit(2)})
+    engine.dispose()
+    counts_ = assign_grid_cells(clean, method=method)["enterprises"]
+    assert counts_ == {"in_cell": 3, "changed": 1, "no_cell": 1, "on_border": 1}
+    placed = dict(query(clean, "SELECT e.credit_code, u.code FROM enterprises e LEFT JOIN units u ON u.id = e.unit_id"))
+    assert placed == {credit(1): min(cells[0]["properties"]["code"], cells[1]["properties"]["code"]),
+                      credit(2): None, credit(3): inside[0][0], credit(4): inside[1][0]}
+    run = query(clean, "SELECT max(id) FROM etl_runs WHERE job = 'assign'")[0][0]
+    found = {r.entity_key: r for r in query(clean, "SELECT entity_key, kind, detail FROM dq_findings WHERE run_id = :r",
+                                            r=run)}
+    codes = sorted(f["properties"]["code"] for f in cells[:2])
+    assert found[credit(1)].kind == "on_grid_border" and all(c in found[credit(1)].detail for c in codes)
+    assert found[credit(2)].kind == "no_grid_cell" and set(found) == {credit(1), credit(2)}
+    assert assign_grid_cells(clean, method=method)["enterprises"]["changed"] == 0
+
+
 def test_grid_code_places_an_enterprise_without_coordinates(clean: str, tmp_path: Path) -> None:
     grid = cell_points()[3][0]
     path = write_csv(tmp_path / "g.csv", ["统一社会信用代码", "企业名称", "网格代码"],
