@@ -151,14 +151,22 @@ def main() -> None:
     panel_output = next(d["output"] for d in deps if "cm-panel.children" in d["output"])
     children_output = next(d["output"] for d in deps if d["output"] == "cm-children.children")
 
-    def callback(output: str, inputs: list[dict[str, Any]], state: list[dict[str, Any]] | None = None) -> Any:
+    def callback(output: str, values: dict[str, Any]) -> Any:
+        """POST the callback of ``output`` as the browser does: ``values`` by "id.prop", other inputs None."""
+        dep = next(d for d in deps if d["output"] == output)
         outputs: Any
         if output.startswith(".."):
             outputs = [{"id": o.split(".")[0], "property": o.split(".", 1)[1]} for o in output.strip(".").split("...")]
         else:
             outputs = {"id": output.split(".")[0], "property": output.split(".", 1)[1]}
-        payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": state or [],
-                   "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs]}
+
+        def filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                    for i in items]
+
+        inputs = filled(dep["inputs"])
+        payload = {"output": output, "outputs": outputs, "inputs": inputs, "state": filled(dep["state"]),
+                   "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs if i["value"] is not None]}
         return client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "gzip"})
 
     def get(path: str) -> Any:
@@ -206,12 +214,10 @@ def main() -> None:
             mq.open_hazards(raw_conn, scope=scope, code=code, limit=50)
 
         total += measure(step, "panel callback", lambda code=code: callback(
-            panel_output, [{"id": "cm-url", "property": "search", "value": f"?unit={code}"}],
-            [{"id": "cm-crs", "property": "data", "value": "wgs84"}]), bare_panel)
+            panel_output, {"cm-url.search": f"?unit={code}", "cm-crs.data": "wgs84"}), bare_panel)
         if view["child_count"]:
             total += measure(step, "children callback", lambda code=code: callback(
-                children_output, [{"id": "cm-state", "property": "data", "value": {"code": code}},
-                                  {"id": "cm-sort", "property": "value", "value": "risk"}]),
+                children_output, {"cm-state.data": {"code": code}, "cm-sort.value": "risk"}),
                 lambda code=code: mq.child_units(raw_conn, scope=scope, code=code))
         total += measure(step, "units GeoJSON", lambda code=code: get(f"/api/map/units/{code}/children.geojson"),
                          lambda code=code: mq.children_geojson(raw_conn, scope=scope, code=code))
