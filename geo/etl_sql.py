@@ -312,8 +312,7 @@ def upsert_sql(kind: str, present: set[str]) -> str:
     if target.located:
         # Located rows take the grid cell found for their staged point (locate_stage); rows without a
         # point of their own take the fallback (grid code, unit code or their enterprise's cell).
-        joins += (f" LEFT JOIN (SELECT DISTINCT ON (row_number) row_number, cell_id FROM {HITS} "  # noqa: S608
-                  "ORDER BY row_number, cell_code) h ON h.row_number = s.row_number")
+        joins += f" LEFT JOIN {HITS} h ON h.row_number = s.row_number"
         cols.append("unit_id")
         exprs.append(f"CASE WHEN s.geom IS NOT NULL THEN h.cell_id ELSE {target.fallback_unit} END")
         if skip_geom:
@@ -442,35 +441,51 @@ def locate_stage(conn: Connection, *, kind: str, run_id: int) -> dict[str, int]:
     """
     entity, key = TARGETS[kind].table, STAGE_KEYS[kind]
     conn.execute(text(f"DROP TABLE IF EXISTS {HITS}"))
-    conn.execute(text(f"CREATE TEMP TABLE {HITS} (row_number int, cell_id int, cell_code text) ON COMMIT DROP"))
+    conn.execute(text(f"CREATE TEMP TABLE {HITS} (row_number int, cell_id int, code text, n int) ON COMMIT DROP"))
     if not grid_cell_count(conn):
         return {"in_cell": 0, "no_cell": 0, "on_border": 0}
     conn.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
-    conn.execute(text(
-        f"INSERT INTO {HITS} SELECT s.row_number, c.id, c.code FROM units c CROSS JOIN LATERAL ("  # noqa: S608
+    _raise_work_mem(conn)
+    # One row per located point: its cell (smallest code on a border, cell id fixed below) and how
+    # many cells it touches.
+    located = conn.execute(text(
+        f"INSERT INTO {HITS} SELECT s.row_number, min(c.id), min(c.code), count(*) "  # noqa: S608
+        "FROM units c CROSS JOIN LATERAL ("
         f" SELECT s.row_number FROM {STAGE} s WHERE s.geom && c.geom AND ST_Intersects(c.geom, s.geom)"
-        ") s WHERE c.level = 5 AND c.geom IS NOT NULL"
-    ))
-    conn.execute(text(f"CREATE INDEX ON {HITS} (row_number)"))
+        ") s WHERE c.level = 5 AND c.geom IS NOT NULL GROUP BY s.row_number"
+    )).rowcount
     conn.execute(text(f"ANALYZE {HITS}"))
+    conn.execute(text(f"UPDATE {HITS} h SET cell_id = u.id FROM units u WHERE h.n > 1 AND u.code = h.code"))  # noqa: S608
     params = {"run_id": run_id, "entity": entity}
-    missed = conn.execute(text(
-        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
-        f"SELECT :run_id, :entity, s.{_q(key)}, 'no_grid_cell', "
-        "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(s.geom)::numeric, 6), round(ST_Y(s.geom)::numeric, 6)) "
-        f"FROM {STAGE} s LEFT JOIN {HITS} h ON h.row_number = s.row_number "
-        "WHERE s.geom IS NOT NULL AND h.row_number IS NULL"
-    ), params).rowcount
+    points = conn.execute(text(f"SELECT count(*) FROM {STAGE} WHERE geom IS NOT NULL")).scalar_one()  # noqa: S608
+    missed = 0
+    if points > located:
+        missed = conn.execute(text(
+            "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
+            f"SELECT :run_id, :entity, s.{_q(key)}, 'no_grid_cell', "
+            "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(s.geom)::numeric, 6), round(ST_Y(s.geom)::numeric, 6)) "
+            f"FROM {STAGE} s LEFT JOIN {HITS} h ON h.row_number = s.row_number "
+            "WHERE s.geom IS NOT NULL AND h.row_number IS NULL"
+        ), params).rowcount
     border = conn.execute(text(
         "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
         f"SELECT :run_id, :entity, s.{_q(key)}, 'on_grid_border', "
-        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, h.codes, h.first_code) "
-        "FROM (SELECT row_number, count(*) AS n, string_agg(cell_code, '、' ORDER BY cell_code) AS codes, "
-        f"min(cell_code) AS first_code FROM {HITS} GROUP BY row_number HAVING count(*) > 1) h "
-        f"JOIN {STAGE} s ON s.row_number = h.row_number"
+        f"format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, ({_BORDER_CODES.format(point='s.geom')}), h.code) "
+        f"FROM {HITS} h JOIN {STAGE} s ON s.row_number = h.row_number WHERE h.n > 1"
     ), params).rowcount
-    located = conn.execute(text(f"SELECT count(DISTINCT row_number) FROM {HITS}")).scalar_one()  # noqa: S608
     return {"in_cell": int(located), "no_cell": int(missed), "on_border": int(border)}
+
+
+# Every cell a border point touches (few points: the same test again, per point).
+_BORDER_CODES = ("SELECT string_agg(c.code, '、' ORDER BY c.code) FROM units c "
+                 "WHERE c.level = 5 AND c.geom && {point} AND ST_Intersects(c.geom, {point})")
+
+
+def _raise_work_mem(conn: Connection) -> None:
+    """Give this transaction at least ``ASSIGN_WORK_MEM_KB`` of work_mem (never less than configured)."""
+    conn.execute(text(
+        "SELECT set_config('work_mem', greatest(pg_size_bytes(current_setting('work_mem')) / 1024, :kb) || 'kB', true)"
+    ), {"kb": ASSIGN_WORK_MEM_KB})
 
 
 # --- grid assignment --------------------------------------------------------------------------
@@ -512,9 +527,7 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     template = _HITS_LATERAL if method == "lateral" else _HITS_JOIN
     params = {"run_id": run_id}
     conn.execute(text("DROP TABLE IF EXISTS etl_best"))
-    conn.execute(text(
-        "SELECT set_config('work_mem', greatest(pg_size_bytes(current_setting('work_mem')) / 1024, :kb) || 'kB', true)"
-    ), {"kb": ASSIGN_WORK_MEM_KB})
+    _raise_work_mem(conn)
     # One row per located point straight from the join: its cell (smallest code on a border; the cell
     # id is fixed below for those), how many cells it touches, and its current cell.
     located = conn.execute(text(
@@ -548,8 +561,7 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     border = conn.execute(text(
         "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
         f"SELECT :run_id, :entity, t.{_q(key)}, 'on_grid_border', "
-        "format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, (SELECT string_agg(c.code, '、' ORDER BY c.code) "
-        "FROM units c WHERE c.level = 5 AND c.geom && t.geom AND ST_Intersects(c.geom, t.geom)), b.code) "
+        f"format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, ({_BORDER_CODES.format(point='t.geom')}), b.code) "
         f"FROM etl_best b JOIN {_q(table)} t ON t.id = b.id WHERE b.n > 1"
     ), {**params, "entity": table}).rowcount
     conn.execute(text("DROP TABLE etl_best"))
