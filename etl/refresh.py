@@ -7,6 +7,9 @@
 4. H3 aggregates (``h3_stats``) of the same inputs at several resolutions;
 5. publish everything in one short transaction (staging tables + DELETE/INSERT/UPDATE), so map
    requests during a refresh read the previous data and never wait.
+
+Open hazards are staged once for steps 2-4; the Python work of steps 1 and 4 runs in a worker
+thread beside the SQL of steps 2-3. Numbers at 20k and 1M: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
