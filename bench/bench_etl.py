@@ -167,7 +167,8 @@ def core_pick(eng: Any) -> float:
 def geopandas_assign(eng: Any) -> dict[str, float]:
     """The same assignment done with geopandas; seconds per step.
 
-    ``read``: points (id, x, y) and cells (id, code, WKB) from PostGIS into GeoDataFrames;
+    ``read``: points (id, x, y) and cells (id, code, WKB) from PostGIS into GeoDataFrames (COPY TO
+    STDOUT + ``pandas.read_csv``: the fastest plain way out, ~5x faster than fetching rows);
     ``sjoin``: ``geopandas.sjoin(points, cells, predicate='intersects')`` (best of 2);
     ``pick``: the smallest cell code per point; ``write``: COPY (id, cell) back into a temp table and
     UPDATE the rows whose cell changed (rolled back, like the PostGIS runs). ``total`` = all four.
@@ -175,17 +176,22 @@ def geopandas_assign(eng: Any) -> dict[str, float]:
     import io
 
     import geopandas as gpd
+    import pandas as pd
 
     start = time.perf_counter()
-    with eng.connect() as conn:
-        pts = conn.execute(text("SELECT id, ST_X(geom) AS x, ST_Y(geom) AS y FROM enterprises "
-                                "WHERE geom IS NOT NULL")).all()
-        cell_rows = conn.execute(text("SELECT id, code, ST_AsBinary(geom) AS wkb FROM units WHERE level = 5 "
-                                      "AND geom IS NOT NULL")).all()
-    points = gpd.GeoDataFrame({"id": [p.id for p in pts]},
-                              geometry=gpd.points_from_xy([p.x for p in pts], [p.y for p in pts]), crs=4326)
-    grid = gpd.GeoDataFrame({"cell_id": [c.id for c in cell_rows], "code": [c.code for c in cell_rows]},
-                            geometry=shapely.from_wkb([bytes(c.wkb) for c in cell_rows]), crs=4326)
+    with eng.connect() as conn:  # the fast way out of PostgreSQL: COPY … TO STDOUT, parsed by pandas
+        cursor = conn.connection.dbapi_connection.cursor()
+        pts_csv, cells_csv = io.StringIO(), io.StringIO()
+        cursor.copy_expert("COPY (SELECT id, ST_X(geom), ST_Y(geom) FROM enterprises WHERE geom IS NOT NULL) "
+                           "TO STDOUT WITH (FORMAT csv)", pts_csv)
+        cursor.copy_expert("COPY (SELECT id, code, ST_AsHEXEWKB(geom) FROM units WHERE level = 5 "
+                           "AND geom IS NOT NULL) TO STDOUT WITH (FORMAT csv)", cells_csv)
+    pts_csv.seek(0)
+    cells_csv.seek(0)
+    pts = pd.read_csv(pts_csv, names=["id", "x", "y"])
+    cell_rows = pd.read_csv(cells_csv, names=["cell_id", "code", "wkb"], dtype={"code": str})
+    points = gpd.GeoDataFrame({"id": pts["id"]}, geometry=gpd.points_from_xy(pts["x"], pts["y"]), crs=4326)
+    grid = gpd.GeoDataFrame(cell_rows[["cell_id", "code"]], geometry=shapely.from_wkb(cell_rows["wkb"]), crs=4326)
     steps = {"read": time.perf_counter() - start}
     steps["sjoin"], joined = min((timed(gpd.sjoin, points, grid, how="inner", predicate="intersects")
                                   for _ in range(2)), key=lambda r: r[0])
