@@ -129,18 +129,104 @@
       if (p.deadline) { html += "<br>整改期限 " + esc(p.deadline); }
       layer.bindTooltip(html, { className: "cm-tip" });
     },
+
+    /* Map click handler (eventHandlers): a click on a free spot — not on a unit, a point or a bubble — asks
+     * what is around it (cm-spot store). dash-leaflet lets every layer click reach the map too (the GeoJSON
+     * bubblingMouseEvents prop does not get to the features), so the DOM target decides. */
+    mapSpot: function (e) {
+      const el = e.originalEvent && e.originalEvent.target;
+      if (!e.latlng || (el && el.closest && el.closest(".leaflet-interactive"))) { return; }
+      setSpot(e.latlng);
+    },
+
+    /* Unit layer click handler: the unit shown as itself (a leaf grid cell) drills nowhere, so a click on it
+     * is a free spot too. The current unit is read from cm-state in Dash's layout: the handler's own context
+     * keeps the props of the first render (dash-leaflet binds GeoJSON handlers once). */
+    unitSpot: function (e) {
+      const p = (e.layer && e.layer.feature && e.layer.feature.properties) || {};
+      const state = window.dash_component_api.getLayout("cm-state");
+      const current = state && state.props && state.props.data && state.props.data.code;
+      if (p.kind === "unit" && current && p.code === current && e.latlng) { setSpot(e.latlng); }
+    },
   };
+
+  function setSpot(latlng) {
+    const data = { lat: +latlng.lat.toFixed(6), lon: +latlng.lng.toFixed(6) };
+    window.dash_clientside.set_props("cm-spot", { data: data });
+  }
+
+  /* Component JSON for clientside callbacks that return dash-leaflet components. */
+  const dl = (type, props) => ({ namespace: "dash_leaflet", type: type, props: props });
+
+  /* Tick the overlay titled `title` in the layers control when the user had unticked it (the Overlay's
+   * `checked` prop is not updated by the control, so setting it from a callback would do nothing). */
+  function showOverlay(title) {
+    const labels = document.querySelectorAll(".cm-map .leaflet-control-layers-overlays label");
+    for (const label of labels) {
+      const input = label.querySelector("input");
+      if (input && !input.checked && label.textContent.trim() === title) { input.click(); }
+    }
+  }
 
   /* Clientside callbacks (dash clientside_callback with ClientsideFunction("safegrid_cm", name)). */
   const noUpdate = () => window.dash_clientside.no_update;
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     safegrid_cm: {
-      /* A click on a unit polygon drills into it by changing the URL (?unit=CODE). */
-      drill: function (click, search) {
+      /* A click on a unit polygon drills into it by changing the URL (?unit=CODE); the current unit (a leaf
+       * shown as itself) stays put, also keeping a ?focus= of the URL. */
+      drill: function (click, state) {
         const p = click && click.properties;
-        if (!p || p.kind !== "unit" || !p.code) { return noUpdate(); }
-        const next = "?unit=" + encodeURIComponent(p.code);
-        return next === search ? noUpdate() : next;
+        if (!p || p.kind !== "unit" || !p.code || (state && state.code === p.code)) { return noUpdate(); }
+        return "?unit=" + encodeURIComponent(p.code);
+      },
+      /* The header search picked an enterprise (map-focus): open its grid cell with ?focus=; show_unit flies
+       * there and rings it. The same URL again is still returned, so picking it twice flies back to it. */
+      focusUrl: function (focus, search) {
+        if (!focus || !focus.highlight) { return noUpdate(); }
+        const unit = focus.unit || new URLSearchParams(search || "").get("unit");
+        const query = new URLSearchParams(unit ? { unit: unit } : {});
+        query.set("focus", focus.highlight);
+        return "?" + query.toString();
+      },
+      /* Fly to the cm-target point and ring it with a permanent name label; make its point layer visible. */
+      showTarget: function (target) {
+        if (!target || target.lat == null) { return [noUpdate(), []]; }
+        if (target.overlay) { showOverlay(target.overlay); }
+        const center = [target.lat, target.lon];
+        const halo = dl("CircleMarker", {
+          center: center, radius: 22, color: "#1f5fa8", weight: 2, fill: false, interactive: false,
+          className: "cm-focus-halo",
+        });
+        const ring = dl("CircleMarker", {
+          center: center, radius: 13, color: "#0f2f57", weight: 3, fill: false, interactive: false,
+          className: "cm-focus-ring cm-focus-" + String(target.key || "").split(":")[0],
+          children: dl("Tooltip", {
+            children: target.label, permanent: true, direction: "top", offset: [0, -14], className: "cm-focus-tip",
+          }),
+        });
+        return [{ center: center, zoom: target.zoom || 16, transition: "flyTo" }, [halo, ring]];
+      },
+      /* A free spot clicked (cm-spot, from mapSpot / unitSpot) → map-click {lat, lon} for the around-a-point
+       * drawer (plus crs when the display is GCJ-02: the server shifts it back). */
+      spot: function (spot, crs) {
+        if (!spot) { return noUpdate(); }
+        return crs === "gcj02" ? Object.assign({ crs: "gcj02" }, spot) : spot;
+      },
+      /* The radius circle of the around-a-point drawer while it is shown (only for a point drawn in the
+       * display CRS: a map click, or the browser location on WGS84 basemaps). */
+      aroundCircle: function (point, radius, hidden, crs) {
+        if (hidden || !point || !radius || (point.crs || "wgs84") !== (crs || "wgs84")) { return []; }
+        const center = [point.lat, point.lon];
+        return [
+          dl("Circle", {
+            center: center, radius: radius, color: "#1f5fa8", weight: 2, dashArray: "6 4", fillColor: "#1f5fa8",
+            fillOpacity: 0.08, interactive: false, className: "cm-around-circle",
+          }),
+          dl("CircleMarker", {
+            center: center, radius: 4, color: "#ffffff", weight: 2, fillColor: "#1f5fa8", fillOpacity: 1,
+            interactive: false, className: "cm-around-center",
+          }),
+        ];
       },
       /* URL of the unit layer and its hideout for the current unit and display CRS. */
       unitsUrl: function (state, crs, hideout) {

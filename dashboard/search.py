@@ -5,9 +5,12 @@ Shared stores (created here, in the header, so they exist on every page):
 * ``map-focus`` — written here when a user picks an enterprise:
   ``{"lat": float, "lon": float, "zoom": 16, "highlight": "enterprise:<credit_code>", "unit": "<grid code>",
   "name": str}``. The command map listens to it: fly to (lat, lon) at ``zoom`` and highlight the feature.
-* ``map-click`` — written by the command map on a map click: ``{"lat": float, "lon": float}``. Listened to
+* ``map-click`` — written by the command map on a map click: ``{"lat": float, "lon": float}`` (plus
+  ``"crs": "gcj02"`` when the point was read on 高德 tiles; it is shifted back to WGS84 here). Listened to
   here: the drawer lists enterprises and hazard sources around that point (same as the "我的位置" button,
   which uses the browser's geolocation).
+* ``search-open`` — a credit code; any page may write it to open that enterprise's file in the drawer
+  (the command map does for a ``?focus=enterprise:…`` deep link). It does not write ``map-focus``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dashboard.pages.enterprise import RADIUS_CHOICES, file_view, load_file, ris
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
 from geo.around import around_point
+from geo.crs import gcj02_to_wgs84
 from geo.db import connect
 from geo.search import search_enterprises
 
@@ -33,7 +37,8 @@ HIT = "search-hit"
 
 def search_box(account: Account) -> html.Div:
     """Build the search input (hidden when the role may not search), the shared stores and the drawer."""
-    stores = [dcc.Store(id="map-focus"), dcc.Store(id="map-click"), dcc.Store(id="search-around-point")]
+    stores = [dcc.Store(id="map-focus"), dcc.Store(id="map-click"), dcc.Store(id="search-around-point"),
+              dcc.Store(id="search-open")]
     drawer = html.Aside([
         html.Div([html.Span("企业档案", id="search-drawer-title", className="search-drawer-title"),
                   html.Button("×", id="search-drawer-close", title="关闭", className="search-close", n_clicks=0)],
@@ -109,11 +114,11 @@ def register(app: Dash) -> None:
         Output("search-results", "hidden", allow_duplicate=True), Output("search-around", "hidden"),
         Output("search-drawer-title", "children"),
         Input({"type": HIT, "index": ALL}, "n_clicks"), Input("search-input", "n_submit"),
-        Input("search-drawer-close", "n_clicks"), Input("shell-url", "pathname"), State("search-input", "value"),
-        prevent_initial_call=True,
+        Input("search-drawer-close", "n_clicks"), Input("shell-url", "pathname"), Input("search-open", "data"),
+        State("search-input", "value"), prevent_initial_call=True,
     )
     def choose(_clicks: list[int | None], _submit: int | None, _close: int | None, _path: str | None,
-               q: str | None) -> tuple[Any, ...]:
+               opened: str | None, q: str | None) -> tuple[Any, ...]:
         trigger = ctx.triggered_id
         if trigger in ("search-drawer-close", "shell-url"):  # closed, or the user went to another page
             return no_update, True, no_update, no_update, True, no_update
@@ -127,12 +132,15 @@ def register(app: Dash) -> None:
             code = hits[0].credit_code
         elif isinstance(trigger, dict) and trigger.get("type") == HIT:
             code = str(trigger["index"])
+        elif trigger == "search-open" and isinstance(opened, str):
+            code = opened
         else:
             raise PreventUpdate
         f = load_file(callback_scope(Capability.ENTERPRISE_FILE), code)
         e = f["enterprise"]
         focus = ({"lat": e["lat"], "lon": e["lon"], "zoom": FOCUS_ZOOM, "highlight": f"enterprise:{e['credit_code']}",
-                  "unit": e["unit_code"], "name": e["name"]} if e["lat"] is not None else no_update)
+                  "unit": e["unit_code"], "name": e["name"]} if e["lat"] is not None and trigger != "search-open"
+                 else no_update)
         return focus, False, file_view(f, compact=True, prefix="search-ent"), True, True, "企业档案"
 
     # map-click → the around point (pure UI: no server round trip).
@@ -170,6 +178,9 @@ def register(app: Dash) -> None:
             raise PreventUpdate
         try:
             lat, lon = float(point["lat"]), float(point["lon"])
+            if point.get("crs") == "gcj02":  # clicked on 高德 tiles: back to the stored WGS84
+                x, y = gcj02_to_wgs84([lon], [lat])
+                lat, lon = float(y[0]), float(x[0])
             with connect() as conn:
                 data = around_point(conn, scope=scope, lat=lat, lon=lon, radius_m=float(radius))
         except (KeyError, TypeError, ValueError) as err:

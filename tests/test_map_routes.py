@@ -151,8 +151,10 @@ def _forge(session: requests.Session, base: str, outputs: list[tuple[str, str]],
 
 
 PANEL_OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state", "data"),
-                 ("cm-map", "viewport")]
-CRS_STATE = [{"id": "cm-crs", "property": "data", "value": "wgs84"}]
+                 ("cm-map", "viewport"), ("cm-target", "data"), ("search-open", "data")]
+CRS_STATE = [{"id": "cm-crs", "property": "data", "value": "wgs84"}, {"id": "map-focus", "property": "data"},
+             {"id": "search-drawer", "property": "hidden", "value": True},
+             {"id": "cm-url", "property": "pathname", "value": "/"}]
 
 
 def test_forged_panel_callback_answers_in_scope(live_server: str, weidu: requests.Session) -> None:
@@ -182,6 +184,18 @@ def test_forged_panel_callback_with_foreign_unit_returns_nothing(
     assert refused and refused > 0
 
 
+def test_forged_focus_on_a_foreign_hazard_rings_nothing(live_server: str, weidu: requests.Session) -> None:
+    r = _forge(weidu, live_server, PANEL_OUTPUTS,
+               [{"id": "cm-url", "property": "search", "value": f"?unit={OWN_GRID}&focus=hazard%3AMAPT-H4"}], CRS_STATE)
+    assert r.status_code == 200
+    body = r.json()["response"]
+    assert body["cm-state"]["data"]["code"] == OWN_GRID and body["cm-target"]["data"] is None
+    own = _forge(weidu, live_server, PANEL_OUTPUTS,
+                 [{"id": "cm-url", "property": "search", "value": f"?unit={OWN_GRID}&focus=hazard%3AMAPT-H1"}],
+                 CRS_STATE).json()["response"]
+    assert own["cm-target"]["data"]["key"] == "hazard:MAPT-H1" and "viewport" not in own.get("cm-map", {})
+
+
 def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server: str, weidu: requests.Session) -> None:
     r = _forge(weidu, live_server, [("cm-children", "children")],
                [{"id": "cm-state", "property": "data", "value": {"code": "419000"}},
@@ -201,9 +215,8 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
         ident = {"type": "cm-hazard", "index": hazard_id}
         payload_inputs = [[{"id": ident, "property": "n_clicks", "value": 1}]]
         r = weidu.post(f"{live_server}/_dash-update-component", json={
-            "output": "..cm-map.viewport@" + _dup_hash() + "...cm-focus.children..",
-            "outputs": [{"id": "cm-map", "property": "viewport@" + _dup_hash()},
-                        {"id": "cm-focus", "property": "children"}],
+            "output": "cm-target.data@" + _dup_hash(),
+            "outputs": {"id": "cm-target", "property": "data@" + _dup_hash()},
             "inputs": payload_inputs, "state": [{"id": "cm-crs", "property": "data", "value": crs}],
             "changedPropIds": [json.dumps(ident, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
         }, timeout=20)
@@ -212,13 +225,13 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     ok = locate(own)
     assert ok.status_code == 200, ok.text[:300]
     assert "储罐区可燃气体报警器失效" in json.dumps(ok.json(), ensure_ascii=False)
-    wgs = ok.json()["response"]["cm-map"]["viewport"]["center"]
-    gcj = locate(own, "gcj02").json()["response"]["cm-map"]["viewport"]["center"]
+    wgs = [ok.json()["response"]["cm-target"]["data"][k] for k in ("lat", "lon")]
+    gcj = [locate(own, "gcj02").json()["response"]["cm-target"]["data"][k] for k in ("lat", "lon")]
     x, y = wgs84_to_gcj02([wgs[1]], [wgs[0]])
     assert gcj == pytest.approx([y[0], x[0]], abs=1e-9)  # drawn on 高德 tiles: shifted for display
     bad = locate(foreign)
     assert "仓库超量储存" not in json.dumps(bad.json(), ensure_ascii=False)
-    assert bad.status_code == 200 and bad.json()["response"]["cm-focus"]["children"] == []
+    assert bad.status_code == 200 and bad.json()["response"]["cm-target"]["data"] is None
 
 
 def _dup_hash() -> str:
@@ -233,5 +246,5 @@ _DUP: dict[str, str] = {}
 def _duplicate_output_suffix(live_server: str, city: requests.Session) -> None:
     deps = city.get(f"{live_server}/_dash-dependencies", timeout=10).json()
     for dep in deps:
-        if "cm-focus.children" in dep["output"]:
-            _DUP["hash"] = dep["output"].split("cm-map.viewport@")[1].split("...")[0]
+        if dep["output"].startswith("cm-target.data@"):
+            _DUP["hash"] = dep["output"].split("cm-target.data@")[1]

@@ -16,14 +16,17 @@ from urllib.parse import parse_qsl
 import dash_leaflet as dl
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+from sqlalchemy.engine import Connection
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
 from dashboard.errors import AppError, to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
-from dashboard.scope import Account, callback_scope, refuse_out_of_scope
+from dashboard.scope import Account, callback_scope, current_account, refuse_out_of_scope
 from geo import map_queries as mq
 from geo.db import connect
+from geo.enterprise_file import enterprise_basic
+from geo.hazard_ledger import hazard_location as hazard_by_code
 from geo.labels import (
     DUTY_ROLE,
     HAZARD_LEVEL,
@@ -37,10 +40,12 @@ from geo.labels import (
     UNIT_KIND,
 )
 from layers.builder import build_legend, build_overlay, layer_id
-from layers.registry import LAYERS, POINT_LAYERS, UNITS
+from layers.registry import ENTERPRISES, HAZARDS, LAYERS, POINT_LAYERS, UNITS
 
+PAGE_PATH = "/"
 PREFIX = "cm-layer-"
 HAZARD_LIST_LIMIT = 50
+FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets around it
 # Keep the unit clear of the layers control (top right) and the legend (bottom right).
 FIT_OPTIONS = {"paddingTopLeft": [24, 24], "paddingBottomRight": [236, 24]}
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
@@ -56,6 +61,35 @@ def code_from_search(search: str | None) -> str | None:
     """Return the ``unit`` parameter of a query string, when it looks like a unit code."""
     code = dict(parse_qsl((search or "").lstrip("?"))).get("unit", "")
     return code if code.isdigit() and 6 <= len(code) <= 14 else None
+
+
+def focus_from_search(search: str | None) -> tuple[str, str] | None:
+    """Return ``(kind, code)`` of the ``focus`` parameter (``enterprise:<信用代码>`` or ``hazard:<编号>``)."""
+    kind, _, code = dict(parse_qsl((search or "").lstrip("?"))).get("focus", "").partition(":")
+    code = code.strip()
+    return (kind, code) if kind in ("enterprise", "hazard") and 0 < len(code) <= 64 else None
+
+
+def focus_target(conn: Connection, *, scope: str, kind: str, code: str, crs: str) -> dict[str, Any] | None:
+    """Return the :func:`target` of a ``?focus=``, or None when it is unknown, unplaced or outside ``scope``."""
+    if kind == "enterprise":
+        e = enterprise_basic(conn, scope=scope, credit_code=code)
+        if e is None or e["lat"] is None:
+            return None
+        lat, lon, label, key, layer = e["lat"], e["lon"], e["name"], f"enterprise:{e['credit_code']}", ENTERPRISES
+    else:
+        h = hazard_by_code(conn, scope=scope, code=code)
+        if h is None or h["lat"] is None:
+            return None
+        lat, lon, label, key, layer = h["lat"], h["lon"], f"隐患 {h['code']}", f"hazard:{h['code']}", HAZARDS
+    return target(lat, lon, label=label, key=key, overlay=layer.title, crs=crs)
+
+
+def target(lat: float, lon: float, *, label: str, key: str, overlay: str, crs: str) -> dict[str, Any]:
+    """Build the ``cm-target`` store: a display point to fly to and ring (``safegrid_cm.showTarget``)."""
+    display = mq.latlng_for_display(float(lat), float(lon), crs)
+    return {"lat": display[0], "lon": display[1], "zoom": FOCUS_ZOOM, "label": label, "key": key,
+            "overlay": overlay}
 
 
 def _attrs(attrs: dict[str, Any]) -> Any:
@@ -282,7 +316,10 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
         return _message(to_app_error(exc))
     bounds = (view or {}).get("bounds") or [[33.7, 113.4], [34.4, 114.2]]
-    overlays = [build_overlay(UNITS, prefix=PREFIX)] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
+    units = build_overlay(UNITS, prefix=PREFIX)
+    # A click on the unit shown as itself (a leaf) drills nowhere: it asks "what is around here" (cm-spot).
+    units.children.eventHandlers = {"click": {"variable": "safegrid.map.unitSpot"}}
+    overlays = [units] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
     the_map = dl.Map(
         [
             # ``overlays``/``baseLayer`` must start set: dash-leaflet 1.1.3 filters an undefined list on the
@@ -291,16 +328,20 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
                              position="topright", baseLayer=selected.name,
                              overlays=[s.title for s in LAYERS.values() if s.checked]),
             dl.ScaleControl(position="bottomleft", imperial=False),
+            dl.LayerGroup(id="cm-around"),
             dl.LayerGroup(id="cm-focus"),
         ],
         # dash-leaflet's viewport tracking needs ``center`` and ``zoom`` (``bounds`` alone breaks it).
         id="cm-map", center=_center(bounds), zoom=_zoom(bounds), zoomSnap=0.25, attributionControl=True,
+        eventHandlers={"click": {"variable": "safegrid.map.mapSpot"}},
         className=f"cm-map cm-basemap-{selected.id}",
     )
     legends = [build_legend(spec, prefix=PREFIX) for spec in LAYERS.values()]
     return html.Div([
         dcc.Location(id="cm-url", refresh="callback-nav"),
         dcc.Store(id="cm-state"),
+        dcc.Store(id="cm-target"),  # the point to fly to and ring: a ?focus= or a located hazard
+        dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
         dcc.Store(id="cm-crs", data=selected.crs),
         dcc.Store(id="cm-crs-table", data=crs_by_name(maps)),
         dcc.Store(id="cm-point-meta", data=[{"id": s.id, "title": s.title, "source": s.source} for s in POINT_LAYERS]),
@@ -325,10 +366,17 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output("cm-panel", "children"), Output("cm-breadcrumb", "children"), Output("cm-state", "data"),
-        Output("cm-map", "viewport"),
-        Input("cm-url", "search"), State("cm-crs", "data"),
+        Output("cm-map", "viewport"), Output("cm-target", "data"), Output("search-open", "data"),
+        Input("cm-url", "search"), State("cm-crs", "data"), State("map-focus", "data"),
+        State("search-drawer", "hidden"), State("cm-url", "pathname"),
     )
-    def show_unit(search: str | None, crs: str | None) -> tuple[Any, Any, Any, Any]:
+    def show_unit(search: str | None, crs: str | None, picked: dict[str, Any] | None,
+                  drawer_hidden: bool | None, pathname: str | None) -> tuple[Any, ...]:
+        if pathname not in (None, PAGE_PATH):
+            # Leaving the map for another page: no panel, and above all no fitBounds animation that the
+            # unmounted map would finish on a removed pane (Leaflet "_leaflet_pos" errors).
+            raise PreventUpdate
+        focus = focus_from_search(search)
         try:
             scope = callback_scope(Capability.MAP)
             with connect() as conn:
@@ -339,15 +387,22 @@ def register(app: Dash) -> None:
                 crumbs = mq.breadcrumb(conn, scope=scope, code=code)
                 roster = mq.duty_roster(conn, scope=scope, code=code)
                 hazards = mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT)
+                spot = focus and focus_target(conn, scope=scope, kind=focus[0], code=focus[1], crs=crs or "wgs84")
         except Exception as exc:
-            return _message(to_app_error(exc)), [], None, no_update
+            return _message(to_app_error(exc)), [], None, no_update, None, no_update
         bounds = view["bounds"] and [mq.latlng_for_display(lat, lon, crs or "wgs84") for lat, lon in view["bounds"]]
         view["bounds"] = bounds
         state = {"code": view["code"], "level": view["level"], "bounds": bounds}
         # fitBounds, not flyToBounds: a fly fires moveend at many zooms and so many point-layer fetches.
+        # With a focus the clientside showTarget flies to the point instead.
         viewport = {"bounds": view["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
-            if view["bounds"] else no_update
-        return panel(view, roster, hazards), breadcrumb(crumbs), state, viewport
+            if view["bounds"] and not spot else no_update
+        # A deep link (or back/forward) to an enterprise opens its file in the header drawer, unless the drawer
+        # already shows it (the header search picked it: map-focus names the same enterprise).
+        shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
+        open_file = spot["key"].partition(":")[2] if spot and spot["key"].startswith("enterprise:") and not shown \
+            and current_account().can(Capability.ENTERPRISE_FILE) else no_update
+        return panel(view, roster, hazards), breadcrumb(crumbs), state, viewport, spot or None, open_file
 
     @app.callback(Output("cm-children", "children"), Input("cm-state", "data"), Input("cm-sort", "value"))
     def show_children(state: dict[str, Any] | None, how: str | None) -> Any:
@@ -361,10 +416,10 @@ def register(app: Dash) -> None:
         return children_table(children, how if how in SORTS else "risk")
 
     @app.callback(
-        Output("cm-map", "viewport", allow_duplicate=True), Output("cm-focus", "children"),
+        Output("cm-target", "data", allow_duplicate=True),
         Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), State("cm-crs", "data"), prevent_initial_call=True,
     )
-    def locate_hazard(clicks: list[int | None], crs: str | None) -> tuple[Any, Any]:
+    def locate_hazard(clicks: list[int | None], crs: str | None) -> Any:
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not any(clicks):
             raise PreventUpdate
@@ -372,17 +427,36 @@ def register(app: Dash) -> None:
         with connect() as conn:
             where = mq.hazard_location(conn, scope=scope, hazard_id=int(trigger["index"]))
         if where is None or where["lon"] is None:
-            return no_update, []
-        latlng = mq.latlng_for_display(where["lat"], where["lon"], crs or "wgs84")
-        marker = dl.CircleMarker(center=latlng, radius=16, color="#0f2f57", weight=3, fill=False,
-                                 className="cm-focus-ring", children=dl.Tooltip(where["title"], permanent=True,
-                                                                                 direction="top"))
-        return {"center": latlng, "zoom": 16, "transition": "flyTo"}, [marker]
+            return None
+        return target(where["lat"], where["lon"], label=where["title"], key=f"hazard:{where['code']}",
+                      overlay=HAZARDS.title, crs=crs or "wgs84")
+
+    # Fly to the target and ring it (pure UI); the ring lives in its own layer group, so layer refreshes keep it.
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "showTarget"),
+        Output("cm-map", "viewport", allow_duplicate=True), Output("cm-focus", "children"),
+        Input("cm-target", "data"), prevent_initial_call=True,
+    )
+    # The header search picked an enterprise: go to its grid cell with ?focus= (show_unit does the rest).
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "focusUrl"), Output("cm-url", "search", allow_duplicate=True),
+        Input("map-focus", "data"), State("cm-url", "search"), prevent_initial_call=True,
+    )
+    # A click on a free spot or on the leaf unit (cm-spot) → the around-a-point drawer (dashboard/search.py).
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "spot"), Output("map-click", "data"),
+        Input("cm-spot", "data"), State("cm-crs", "data"), prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "aroundCircle"), Output("cm-around", "children"),
+        Input("search-around-point", "data"), Input("search-around-radius", "value"),
+        Input("search-around", "hidden"), State("cm-crs", "data"), prevent_initial_call=True,
+    )
 
     units_id = layer_id(UNITS, PREFIX)
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "drill"), Output("cm-url", "search"),
-        Input(units_id, "clickData"), State("cm-url", "search"), prevent_initial_call=True,
+        Input(units_id, "clickData"), State("cm-state", "data"), prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "unitsUrl"),
@@ -406,5 +480,5 @@ def register(app: Dash) -> None:
     )
 
 
-PAGE = Page(path="/", title="一张图", layout=create_command_map, register=register, capability=Capability.MAP,
+PAGE = Page(path=PAGE_PATH, title="一张图", layout=create_command_map, register=register, capability=Capability.MAP,
             order=0, own_query=True)
