@@ -50,16 +50,7 @@ HEADER = ["统一社会信用代码", "企业名称", "行业", "风险等级", 
 
 def fresh_database(name: str) -> str:
     """Drop, create and migrate ``name``."""
-    settings = get_settings()
-    admin = create_engine(settings.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"), {"d": name})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = settings.url(name)
-    migrate.upgrade(url)
-    return url
+    return migrate.fresh_database(name)
 
 
 def city_grid(folder: Path, nx: int, ny: int) -> tuple[dict[int, Path], Any]:

@@ -28,16 +28,8 @@ from sqlalchemy import create_engine, text
 
 def fresh_database(name: str) -> str:
     from geo import migrate
-    from geo.settings import get_settings
 
-    admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = get_settings().url(name)
-    migrate.upgrade(url)
-    return url
+    return migrate.fresh_database(name)
 
 
 CLONE_INDEXED = ("enterprises", "hazards", "hazard_sources", "inspections")

@@ -10,11 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine, text
 
 from geo.db import engine
 from geo.migrations.compare import include_object
 from geo.models import Base
+from geo.settings import get_settings
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -50,3 +51,31 @@ def drift(conn: Connection) -> list[Any]:
         conn, opts={"include_object": include_object, "compare_type": True}
     )
     return list(compare_metadata(ctx, Base.metadata))
+
+
+def fresh_database(name: str, *, template: str | None = None, migrated: bool = True) -> str:
+    """Drop and re-create database ``name`` on the configured server (migrated, or copied from ``template``).
+
+    Used by the test fixtures and the benchmarks; returns the new database's URL.
+    """
+    settings = get_settings()
+    admin = create_engine(settings.url("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
+            ), {"d": name})
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quote_ident(name)}"))
+            suffix = f" TEMPLATE {quote_ident(template)}" if template else ""
+            conn.execute(text(f"CREATE DATABASE {quote_ident(name)}{suffix}"))
+    finally:
+        admin.dispose()
+    url = settings.url(name)
+    if migrated and not template:
+        upgrade(url)
+    return url
+
+
+def quote_ident(name: str) -> str:
+    """Quote a PostgreSQL identifier."""
+    return '"' + name.replace('"', '""') + '"'

@@ -13,7 +13,7 @@ import pytest
 
 os.environ["SAFEGRID_PG_DATABASE"] = os.environ.get("SAFEGRID_TEST_DB", "safegrid_test")
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine
 
 from geo import migrate
 from geo.localpg import Cluster
@@ -23,9 +23,6 @@ from tests.fixtures_units import unit_tree  # noqa: F401  (shared unit tree fixt
 
 TEST_DB = os.environ.get("SAFEGRID_TEST_DB", "safegrid_test")
 
-
-def _admin_engine() -> Engine:
-    return create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
 
 
 @pytest.fixture(scope="session")
@@ -37,16 +34,7 @@ def db_url() -> Iterator[str]:
         cluster.ensure_packages()
         cluster.init()
         cluster.start()
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
-        ), {"d": TEST_DB})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{TEST_DB}"'))
-        conn.execute(text(f'CREATE DATABASE "{TEST_DB}"'))
-    admin.dispose()
-    url = settings.url(TEST_DB)
-    migrate.upgrade(url)
+    url = migrate.fresh_database(TEST_DB)
     yield url
 
 

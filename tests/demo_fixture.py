@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from geo import migrate
-from geo.settings import get_settings
 
 DEMO_ENTERPRISES = 2_000
 DEMO_AS_OF = date(2026, 11, 23)
@@ -38,17 +36,7 @@ DEMO_AS_OF = date(2026, 11, 23)
 
 def fresh_database(name: str) -> str:
     """Drop and re-create database ``name`` on the test server, migrate it and return its URL."""
-    admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
-        ), {"d": name})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = get_settings().url(name)
-    migrate.upgrade(url)
-    return url
+    return migrate.fresh_database(name)
 
 
 @dataclass

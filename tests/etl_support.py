@@ -20,7 +20,6 @@ from shapely.geometry import box, mapping
 from sqlalchemy import create_engine, text
 
 from geo import migrate
-from geo.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTIES = ROOT / "etl" / "demo_data" / "xuchang" / "counties.geojson"
@@ -31,17 +30,7 @@ LEDGER_TABLES = ("hazard_events", "hazards", "hazard_sources", "inspections", "e
 
 def fresh_database(name: str = ETL_DB) -> str:
     """Drop, create and migrate database ``name``; return its URL."""
-    settings = get_settings()
-    admin = create_engine(settings.url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d "
-                          "AND pid <> pg_backend_pid()"), {"d": name})
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = settings.url(name)
-    migrate.upgrade(url)
-    return url
+    return migrate.fresh_database(name)
 
 
 def county_geometry(code: str) -> Any:
