@@ -9,6 +9,7 @@
     return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => (
       { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
+  ns.util = Object.assign(ns.util || {}, { esc });  // shared with assets/risk.js and others
 
   function colourOf(hideout, cls) {
     return (hideout.colours && hideout.colours[cls]) || hideout.noColour || "#cccccc";

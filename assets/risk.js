@@ -5,9 +5,9 @@
   "use strict";
   const ns = (window.safegrid = window.safegrid || {});
 
+  /* HTML escaping lives in assets/map.js (ns.util.esc); looked up at call time, not at load time. */
   function esc(text) {
-    return String(text == null ? "" : text).replace(/[&<>"']/g, (c) => (
-      { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+    return ns.util.esc(text);
   }
 
   /* Class of a value for breaks [min, b1, …, max]: the last inner break it reaches (as layers/risk.py). */

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from geo.labels import LEVEL, MAP_CLASS, RISK_COLOUR_HEX, RISK_LEVEL_LONG
-from layers.spec import LayerClass, LayerSpec
+from geo.labels import LEVEL, RISK_COLOUR_HEX
+from layers.registry import RISK_CLASSES, UNRATED
+from layers.spec import LayerSpec
 
 RISK_JS_NAMESPACE = "safegrid.risk"  # window.safegrid.risk, defined in assets/risk.js
 # Sequential yellow → dark red ramp (ColorBrewer YlOrRd, 7 classes); a view with fewer distinct
@@ -26,8 +27,8 @@ RISK_UNITS = LayerSpec(
     geometry="polygon",
     properties=("code", "name", "level", "risk", "score", "enterprises", "open", "overdue"),
     class_property="risk",
-    classes=tuple(LayerClass(key=k, label=RISK_LEVEL_LONG[k], colour=RISK_COLOUR_HEX[k]) for k in RISK_COLOUR_HEX),
-    no_class=LayerClass(key="none", label=MAP_CLASS["unrated"], colour="#c9d3df"),
+    classes=RISK_CLASSES,
+    no_class=UNRATED,
     on_each_feature="unitTooltip",  # safegrid.map (assets/map.js); the style is RISK_UNITS_STYLE
     marker="fill",
     note="点击区域查看定级依据",
