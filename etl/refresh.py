@@ -83,6 +83,32 @@ def _h3_index(lat: list[float], lon: list[float], res: int) -> np.ndarray:
     return np.fromiter(map(h3.latlng_to_cell, lat, lon, repeat(res, len(lat))), dtype=np.int64, count=len(lat))
 
 
+def point_cells(lon: np.ndarray, lat: np.ndarray, resolutions: Sequence[int]) -> np.ndarray:
+    """H3 cell of every point at each resolution: an (n, len(resolutions)) int64 array (same cells as h3_stats)."""
+    out = np.empty((len(lon), len(resolutions)), dtype=np.int64)
+    if not len(lon):
+        return out
+    _, first, back = np.unique(lon + 1j * lat, return_index=True, return_inverse=True)
+    lat_list, lon_list = lat[first].tolist(), lon[first].tolist()
+    for j, res in enumerate(resolutions):
+        out[:, j] = _h3_index(lat_list, lon_list, res)[back]
+    return out
+
+
+def fill_point_h3(conn: Connection) -> int:
+    """Give every enterprise, hazard source and hazard point without them its H3 cells (res 6-9); return rows set."""
+    written = 0
+    for table in sql.POINT_H3_TABLES:
+        pts = sql.points_missing_h3(conn, table)
+        if not len(pts):
+            continue
+        cells = point_cells(pts[:, 1], pts[:, 2], sql.POINT_H3_RESOLUTIONS)
+        rows = zip(pts[:, 0].astype(np.int64).tolist(), pts[:, 1].tolist(), pts[:, 2].tolist(),
+                   *cells.T.tolist(), strict=True)
+        written += sql.store_point_h3(conn, table, rows)
+    return written
+
+
 def h3_measures(points: Mapping[str, np.ndarray], rule: RiskRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stack every input point as (lon, lat, measures[H3_MEASURES]) for the H3 aggregation."""
     w = rule.weights
@@ -279,6 +305,10 @@ def refresh_all(
                     run_id = etl_sql.start_run(conn, job="refresh", source=None, sha256=None,
                                                options={"as_of": as_of.isoformat()})
                 try:
+                    t = time.perf_counter()
+                    with conn.begin():  # its own short transaction: the cells are facts of the points
+                        point_h3 = fill_point_h3(conn)
+                    timings["point_h3"] = time.perf_counter() - t
                     rule = rule_from_config(sql.app_config(conn, "risk_rule"))
                     conn.rollback()
                     compute = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -304,7 +334,8 @@ def refresh_all(
                 with conn.begin():
                     etl_sql.finish_run(conn, run_id=run_id, status="ok", rows_in=total_rows, rows_loaded=total_rows,
                                        rows_rejected=0, message=message)
-                return RefreshResult(run_id, "ok", rows | {f"written_{k}": v for k, v in written.items()},
+                return RefreshResult(run_id, "ok", rows | {f"written_{k}": v for k, v in written.items()}
+                                     | {"point_h3": point_h3},
                                      {k: round(v, 3) for k, v in timings.items()}, message)
             finally:
                 sql.unlock(conn)

@@ -75,6 +75,11 @@ def _created() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+def _h3(res: int) -> Mapped[int | None]:
+    """H3 cell of the row's point at ``res`` (filled by the refresh, cleared when the point moves; 0002)."""
+    return mapped_column(BigInteger, nullable=True)
+
+
 class Unit(Base):
     """A unit of the five-level grid: city, county, township, village or grid cell."""
 
@@ -207,6 +212,10 @@ class Enterprise(Base):
     geom: Mapped[Any] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False), nullable=True
     )
+    h3_r6: Mapped[int | None] = _h3(6)
+    h3_r7: Mapped[int | None] = _h3(7)
+    h3_r8: Mapped[int | None] = _h3(8)
+    h3_r9: Mapped[int | None] = _h3(9)
     source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
@@ -259,6 +268,10 @@ class HazardSource(Base):
     geom: Mapped[Any] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False), nullable=True
     )
+    h3_r6: Mapped[int | None] = _h3(6)
+    h3_r7: Mapped[int | None] = _h3(7)
+    h3_r8: Mapped[int | None] = _h3(8)
+    h3_r9: Mapped[int | None] = _h3(9)
     source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()
@@ -308,6 +321,10 @@ class Hazard(Base):
     geom: Mapped[Any] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False), nullable=True
     )
+    h3_r6: Mapped[int | None] = _h3(6)
+    h3_r7: Mapped[int | None] = _h3(7)
+    h3_r8: Mapped[int | None] = _h3(8)
+    h3_r9: Mapped[int | None] = _h3(9)
     source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _created()

@@ -210,6 +210,35 @@ def h3_points(conn: Connection) -> dict[str, np.ndarray]:
     return {"enterprises": ent, "hazards": haz, "sources": src}
 
 
+POINT_H3_TABLES = ("enterprises", "hazard_sources", "hazards")  # tables with h3_r6..h3_r9 (migration 0002)
+POINT_H3_RESOLUTIONS = (6, 7, 8, 9)
+
+
+def points_missing_h3(conn: Connection, table: str) -> np.ndarray:
+    """Rows of ``table`` with a point but no H3 cells yet, as an (n, 3) array: id, lon, lat."""
+    if table not in POINT_H3_TABLES:
+        raise ValueError(table)
+    return _copy_out_floats(conn, (
+        f'SELECT CAST("id" AS float8), ST_X("geom"), ST_Y("geom") FROM "{table}" '  # noqa: S608 - whitelisted table
+        'WHERE "geom" IS NOT NULL AND "h3_r9" IS NULL'
+    ), 3)
+
+
+def store_point_h3(conn: Connection, table: str, rows: Iterable[Sequence[Any]]) -> int:
+    """Write (id, lon, lat, r6, r7, r8, r9) cells to ``table``; a row whose point moved meanwhile is skipped."""
+    if table not in POINT_H3_TABLES:
+        raise ValueError(table)
+    conn.execute(text("DROP TABLE IF EXISTS stage_point_h3"))
+    conn.execute(text("CREATE TEMP TABLE stage_point_h3 (id bigint, x float8, y float8, "
+                      "r6 bigint, r7 bigint, r8 bigint, r9 bigint)"))
+    if not _copy_in(conn, "COPY stage_point_h3 FROM STDIN", rows):
+        return 0
+    return int(conn.execute(text(
+        f'UPDATE "{table}" t SET "h3_r6" = s.r6, "h3_r7" = s.r7, "h3_r8" = s.r8, "h3_r9" = s.r9 '  # noqa: S608
+        'FROM stage_point_h3 s WHERE t."id" = s.id AND ST_X(t."geom") = s.x AND ST_Y(t."geom") = s.y'
+    )).rowcount)
+
+
 def stage_h3(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
     """Stage H3 cells (columns as ``H3_COLUMNS``, geometry as hex EWKB)."""
     conn.execute(text("DROP TABLE IF EXISTS stage_h3"))

@@ -7,8 +7,9 @@ Heatmaps come from two sources (see ``docs/risk_analysis.md``):
 * ``h3_stats`` (pre-aggregated by ``safegrid etl refresh``) when no filter is active and the scope is a
   top-level unit — its hexagons straddle unit boundaries, so a smaller scope cannot use them without
   leaking counts from the neighbours;
-* otherwise the filtered points inside the (padded) viewport are fetched in one query and indexed
-  with h3-py (there is no H3 extension in PostGIS), then summed per cell with numpy.
+* otherwise the filtered points inside the (padded) viewport are summed per H3 cell in SQL, on the
+  cells stored with every point (``h3_r6``..``h3_r9``, migration 0002, filled by the refresh; there is
+  no H3 extension in PostGIS); points not given cells yet are indexed with h3-py on the fly.
 
 Filters: ``industries`` and ``risk_levels`` select enterprises (and the hazards and hazard sources of
 those enterprises); ``hazard_levels``, ``channels`` and the period (``found_at``) select hazards.
@@ -221,8 +222,11 @@ def _h3_stats_geojson(conn: Connection, *, metric: Metric, res: int, bbox: BBox)
     return str(conn.execute(text(sql), params).scalar_one())
 
 
-def _points_sql(kind: str, metric: Metric, top: bool) -> str:
-    """SELECT lon, lat, value, colour (0-3, 4 = not assessed, -1 = not an enterprise) of one point kind."""
+def _points_sql(kind: str, metric: Metric, top: bool, res: int) -> str:
+    """SELECT cell (stored H3 id at ``res``, NULL until the refresh sets it), point, value, colour of one kind.
+
+    Colour: 0-3 red…blue, 4 not assessed, -1 not an enterprise. ``res`` is one of 6-9 (checked by the caller).
+    """
     env = "ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
     unit_ok = f"({path_in_scope('u.path')}" + (' OR u."id" IS NULL)' if top else ")")
     colour = ("CASE e.\"risk_level\" WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 "
@@ -230,8 +234,9 @@ def _points_sql(kind: str, metric: Metric, top: bool) -> str:
     if kind == "enterprises":
         value = ("CASE e.\"risk_level\" WHEN 'red' THEN :w_red WHEN 'orange' THEN :w_orange WHEN 'yellow' "
                  "THEN :w_yellow WHEN 'blue' THEN :w_blue ELSE :w_unassessed END") if metric == "risk_score" else "1"
-        return (f'SELECT ST_X(e."geom"), ST_Y(e."geom"), {value}, {colour} FROM "enterprises" e '  # noqa: S608 - constant fragments
+        return (f'SELECT e."h3_r{res}" AS cell, e."geom" AS g, {value} AS v, {colour} AS c FROM "enterprises" e '  # noqa: S608 - constant fragments
                 f'LEFT JOIN "units" u ON u."id" = e."unit_id" WHERE e."geom" && {env} AND {unit_ok} AND {_ENT_FILTER}')
+    # Hazards and sources without a point of their own stand on their enterprise's point (and cell).
     if kind == "hazards":
         overdue = 'h."deadline" < CAST(:as_of AS date)'
         value = {
@@ -242,27 +247,41 @@ def _points_sql(kind: str, metric: Metric, top: bool) -> str:
         }.get(metric, "1")
         only = {"hazards_major_open": " AND h.\"level\" = 'major'",
                 "hazards_overdue": f" AND {overdue}"}.get(metric, "")
-        return (f'SELECT ST_X(g), ST_Y(g), v, -1 FROM (SELECT coalesce(h."geom", e."geom") AS g, {value} AS v '  # noqa: S608
+        return (f'SELECT CASE WHEN h."geom" IS NULL THEN e."h3_r{res}" ELSE h."h3_r{res}" END, '  # noqa: S608
+                f'coalesce(h."geom", e."geom"), {value}, -1 '
                 'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
                 'LEFT JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
                 f"WHERE h.\"status\" <> 'closed' "
                 f"AND (h.\"geom\" && {env} OR (h.\"geom\" IS NULL AND e.\"geom\" && {env})) "
-                f"AND {unit_ok} AND {_HAZ_FILTER}{only}) t WHERE g IS NOT NULL")
+                f"AND {unit_ok} AND {_HAZ_FILTER}{only}")
     value = ("CASE s.\"grade\" WHEN 1 THEN :w_g1 WHEN 2 THEN :w_g2 WHEN 3 THEN :w_g3 WHEN 4 THEN :w_g4 ELSE 0 END"
              if metric == "risk_score" else "1")
-    return (f'SELECT ST_X(g), ST_Y(g), v, -1 FROM (SELECT coalesce(s."geom", e."geom") AS g, {value} AS v '  # noqa: S608
+    return (f'SELECT CASE WHEN s."geom" IS NULL THEN e."h3_r{res}" ELSE s."h3_r{res}" END, '  # noqa: S608
+            f'coalesce(s."geom", e."geom"), {value}, -1 '
             'FROM "hazard_sources" s JOIN "enterprises" e ON e."id" = s."enterprise_id" '
             'LEFT JOIN "units" u ON u."id" = coalesce(s."unit_id", e."unit_id") '
-            f'WHERE (s."geom" && {env} OR (s."geom" IS NULL AND e."geom" && {env})) AND {unit_ok} AND {_ENT_FILTER}) t '
-            "WHERE g IS NOT NULL")
+            f'WHERE (s."geom" && {env} OR (s."geom" IS NULL AND e."geom" && {env})) AND {unit_ok} AND {_ENT_FILTER}')
 
 
-def heat_points(conn: Connection, *, scope: str, metric: Metric, filters: RiskFilters, bbox: BBox,
-                as_of: date, rule: RiskRule | None = None) -> np.ndarray:
-    """Fetch the filtered, scoped points of a metric inside ``bbox`` as an (n, 4) array: lon, lat, value, colour."""
+def heat_cells(conn: Connection, *, scope: str, metric: Metric, filters: RiskFilters, bbox: BBox, res: int,
+               as_of: date, rule: RiskRule | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum the filtered, scoped points of a metric inside ``bbox`` per H3 cell at ``res``.
+
+    The grouping runs in SQL on the cells stored with each point (migration 0002); points the refresh
+    has not given cells yet come back one per distinct point and are indexed here with h3-py, so the
+    answer never depends on when the refresh ran. Returns (cells int64, sums, colour counts (n, 4):
+    red, orange, yellow, blue enterprises), one row per cell, cells ascending.
+    """
+    if res not in _EDGE_DEG:
+        raise RiskQueryError(f"不支持的 H3 分辨率：{res}")
     rule = rule or current_rule(conn)
     top = is_top_scope(scope)
-    sql = " UNION ALL ".join(_points_sql(k, metric, top) for k in _METRIC_KINDS[metric])
+    points = " UNION ALL ".join(_points_sql(k, metric, top, res) for k in _METRIC_KINDS[metric])
+    sql = (
+        "SELECT cell, CASE WHEN cell IS NULL THEN ST_X(g) END AS x, CASE WHEN cell IS NULL THEN ST_Y(g) END AS y, "  # noqa: S608
+        "sum(v), count(*) FILTER (WHERE c = 0), count(*) FILTER (WHERE c = 1), count(*) FILTER (WHERE c = 2), "
+        f"count(*) FILTER (WHERE c = 3) FROM ({points}) p(cell, g, v, c) WHERE g IS NOT NULL GROUP BY 1, 2, 3"
+    )
     w = rule.weights
     params = {
         **scope_params(scope), **filters.params(), **bbox.params(), "as_of": as_of,
@@ -272,7 +291,19 @@ def heat_points(conn: Connection, *, scope: str, metric: Metric, filters: RiskFi
         "w_g2": w["sources_g2"], "w_g3": w["sources_g3"], "w_g4": w["sources_g4"],
     }
     rows = conn.execute(text(sql), params).fetchall()
-    return np.array(rows, dtype=float).reshape(-1, 4)
+    stored = [r for r in rows if r[0] is not None]
+    loose = [r for r in rows if r[0] is None]
+    cells = np.fromiter((r[0] for r in stored), dtype=np.int64, count=len(stored))
+    if loose:
+        to_cell = h3.latlng_to_cell
+        cells = np.concatenate([cells, np.fromiter((to_cell(r[2], r[1], res) for r in loose), dtype=np.int64,
+                                                   count=len(loose))])
+    sums = np.array([[float(r[3]), *r[4:8]] for r in (*stored, *loose)], dtype=float).reshape(-1, 5)
+    unique, inv = np.unique(cells, return_inverse=True)
+    grouped = np.zeros((len(unique), 5))
+    for j in range(5):
+        grouped[:, j] = np.bincount(inv, weights=sums[:, j], minlength=len(unique))
+    return unique, grouped[:, 0], grouped[:, 1:]
 
 
 def _cell_feature(cell: int, value: float, colours: np.ndarray | None) -> dict[str, Any]:
@@ -286,29 +317,18 @@ def _cell_feature(cell: int, value: float, colours: np.ndarray | None) -> dict[s
             "properties": props}
 
 
-def aggregate_points(points: np.ndarray, *, res: int, metric: Metric, bbox: BBox) -> dict[str, Any]:
-    """Sum point values per H3 cell; keep the cells that touch ``bbox``; return a FeatureCollection dict."""
-    if not len(points):
-        return _collection(res, "points", metric, []) | {"breaks": []}
-    to_cell = h3.latlng_to_cell
-    index = np.fromiter((to_cell(lat, lon, res) for lon, lat in zip(points[:, 0].tolist(), points[:, 1].tolist(),
-                                                                   strict=True)), dtype=np.int64, count=len(points))
-    cells, inv = np.unique(index, return_inverse=True)
-    sums = np.bincount(inv, weights=points[:, 2], minlength=len(cells))
-    colours = None
-    if metric == "enterprises":
-        colours = np.zeros((len(cells), 4))
-        for k in range(4):
-            colours[:, k] = np.bincount(inv, weights=(points[:, 3] == k).astype(float), minlength=len(cells))
+def cells_collection(cells: np.ndarray, values: np.ndarray, colours: np.ndarray, *, res: int, metric: Metric,
+                     bbox: BBox) -> dict[str, Any]:
+    """FeatureCollection of the cells with a positive value whose centre lies in ``bbox`` padded by one cell."""
     pad = _EDGE_DEG[res]
     features = []
     for i, cell in enumerate(cells.tolist()):
-        if sums[i] <= 0:
+        if values[i] <= 0:
             continue
         lat, lng = h3.cell_to_latlng(cell)
         if not (bbox.west - pad <= lng <= bbox.east + pad and bbox.south - pad <= lat <= bbox.north + pad):
             continue  # a cell of the padding: partly counted, and off screen anyway
-        features.append(_cell_feature(cell, sums[i], colours[i] if colours is not None else None))
+        features.append(_cell_feature(cell, values[i], colours[i] if metric == "enterprises" else None))
     breaks = heat_breaks([f["properties"]["v"] for f in features])
     return _collection(res, "points", metric, features) | {"breaks": breaks}
 
@@ -324,8 +344,9 @@ def heatmap_geojson(conn: Connection, *, scope: str, metric: str, zoom: float, b
         return _h3_stats_geojson(conn, metric=typed, res=res, bbox=bbox)
     pad = 2 * _EDGE_DEG[res]
     padded = BBox(bbox.west - pad, bbox.south - pad, bbox.east + pad, bbox.north + pad)
-    points = heat_points(conn, scope=scope, metric=typed, filters=filters, bbox=padded, as_of=as_of)
-    return json.dumps(aggregate_points(points, res=res, metric=typed, bbox=bbox), ensure_ascii=False,
+    cells, values, colours = heat_cells(conn, scope=scope, metric=typed, filters=filters, bbox=padded, res=res,
+                                        as_of=as_of)
+    return json.dumps(cells_collection(cells, values, colours, res=res, metric=typed, bbox=bbox), ensure_ascii=False,
                       separators=(",", ":"))
 
 

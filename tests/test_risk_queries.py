@@ -163,3 +163,44 @@ def test_heat_breaks() -> None:
     assert rq.heat_breaks([]) == []
     assert rq.heat_breaks([3, 3, 3]) == [3.0]
     assert rq.heat_breaks(list(range(1, 15))) == [1, 2, 4, 6, 8, 10, 12, 14]
+
+
+def _clear_cells(conn: Connection) -> None:
+    for table in ("enterprises", "hazard_sources", "hazards"):
+        conn.execute(text(f'UPDATE "{table}" SET h3_r6 = NULL, h3_r7 = NULL, h3_r8 = NULL, h3_r9 = NULL'))
+
+
+@pytest.mark.parametrize(("metric", "zoom"), [("enterprises", 9), ("risk_score", 11), ("hazards_open", 13)])
+def test_stored_cells_and_on_the_fly_indexing_agree(dconn: Connection, metric: str, zoom: float) -> None:
+    """The refresh stored every point's cells; without them (not refreshed yet) the answer is the same."""
+    missing = dconn.execute(text("SELECT count(*) FROM enterprises WHERE geom IS NOT NULL AND h3_r9 IS NULL"))
+    assert missing.scalar_one() == 0
+    filters = rq.RiskFilters(risk_levels=("red", "orange", "yellow"))
+    stored = _heat(dconn, metric, zoom=zoom, filters=filters)
+    _clear_cells(dconn)
+    loose = _heat(dconn, metric, zoom=zoom, filters=filters)
+    assert stored["features"] and stored == loose
+
+
+def test_moving_a_point_clears_its_cells_and_the_refresh_sets_them(dconn: Connection) -> None:
+    import h3
+
+    from etl.refresh import fill_point_h3
+
+    eid = dconn.execute(text("SELECT min(id) FROM enterprises WHERE geom IS NOT NULL")).scalar_one()
+    dconn.execute(text("UPDATE enterprises SET name = name || '（改）' WHERE id = :id"), {"id": eid})
+    assert dconn.execute(text("SELECT h3_r9 FROM enterprises WHERE id = :id"), {"id": eid}).scalar_one() is not None
+    dconn.execute(text("UPDATE enterprises SET geom = ST_Translate(geom, 0.01, 0.01) WHERE id = :id"), {"id": eid})
+    cells = dconn.execute(text("SELECT h3_r6, h3_r7, h3_r8, h3_r9 FROM enterprises WHERE id = :id"), {"id": eid}).one()
+    assert tuple(cells) == (None, None, None, None)
+    _clear_cells(dconn)
+    n_points = dconn.execute(text(
+        "SELECT (SELECT count(*) FROM enterprises WHERE geom IS NOT NULL) + (SELECT count(*) FROM hazard_sources "
+        "WHERE geom IS NOT NULL) + (SELECT count(*) FROM hazards WHERE geom IS NOT NULL)")).scalar_one()
+    assert fill_point_h3(dconn) == n_points
+    assert fill_point_h3(dconn) == 0  # nothing left to do
+    sample = dconn.execute(text(
+        "SELECT ST_Y(geom), ST_X(geom), h3_r6, h3_r7, h3_r8, h3_r9 FROM enterprises WHERE geom IS NOT NULL "
+        "ORDER BY id LIMIT 200")).fetchall()
+    for lat, lon, *stored in sample:
+        assert stored == [h3.str_to_int(h3.latlng_to_cell(lat, lon, res)) for res in (6, 7, 8, 9)]
