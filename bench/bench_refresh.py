@@ -42,7 +42,8 @@ def _clone_table(conn: Any, table: str, overrides: dict[str, str], source: str, 
         "ORDER BY ordinal_position"
     ), {"t": table}).scalars().all()
     names = ", ".join(f'"{c}"' for c in columns)
-    values = ", ".join(overrides.get(c, f't."{c}"') for c in columns)
+    # a copy stands on a new point: its H3 cells (migration 0002) are left for the refresh to fill
+    values = ", ".join(overrides.get(c, "NULL" if c.startswith("h3_r") else f't."{c}"') for c in columns)
     insert = f'INSERT INTO "{table}" ({names}) SELECT {values} FROM {source}'  # noqa: S608 - constant SQL parts
     return int(conn.execute(text(insert), params).rowcount)
 

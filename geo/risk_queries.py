@@ -22,6 +22,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Literal
 
 import h3.api.numpy_int as h3
@@ -263,14 +264,12 @@ def _points_sql(kind: str, metric: Metric, top: bool, res: int) -> str:
             f'WHERE (s."geom" && {env} OR (s."geom" IS NULL AND e."geom" && {env})) AND {unit_ok} AND {_ENT_FILTER}')
 
 
-def heat_cells(conn: Connection, *, scope: str, metric: Metric, filters: RiskFilters, bbox: BBox, res: int,
-               as_of: date, rule: RiskRule | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum the filtered, scoped points of a metric inside ``bbox`` per H3 cell at ``res``.
+def heat_aggregate_rows(conn: Connection, *, scope: str, metric: Metric, filters: RiskFilters, bbox: BBox, res: int,
+                        as_of: date, rule: RiskRule | None = None) -> list[Any]:
+    """Run the heatmap's aggregate SQL: (cell, lon, lat, value, red, orange, yellow, blue) rows.
 
-    The grouping runs in SQL on the cells stored with each point (migration 0002); points the refresh
-    has not given cells yet come back one per distinct point and are indexed here with h3-py, so the
-    answer never depends on when the refresh ran. Returns (cells int64, sums, colour counts (n, 4):
-    red, orange, yellow, blue enterprises), one row per cell, cells ascending.
+    One row per stored H3 cell at ``res`` (lon/lat NULL), plus one per distinct point that has no stored
+    cell yet (cell NULL). Also the benchmark's "bare aggregate SQL" baseline (bench/bench_risk.py).
     """
     if res not in _EDGE_DEG:
         raise RiskQueryError(f"不支持的 H3 分辨率：{res}")
@@ -290,7 +289,20 @@ def heat_cells(conn: Connection, *, scope: str, metric: Metric, filters: RiskFil
         "w_overdue": w["hazards_overdue"], "w_supervised": w["hazards_supervised"], "w_g1": w["sources_g1"],
         "w_g2": w["sources_g2"], "w_g3": w["sources_g3"], "w_g4": w["sources_g4"],
     }
-    rows = conn.execute(text(sql), params).fetchall()
+    return list(conn.execute(text(sql), params).fetchall())
+
+
+def heat_cells(conn: Connection, *, scope: str, metric: Metric, filters: RiskFilters, bbox: BBox, res: int,
+               as_of: date, rule: RiskRule | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum the filtered, scoped points of a metric inside ``bbox`` per H3 cell at ``res``.
+
+    The grouping runs in SQL on the cells stored with each point (migration 0002); points the refresh
+    has not given cells yet come back one per distinct point and are indexed here with h3-py, so the
+    answer never depends on when the refresh ran. Returns (cells int64, sums, colour counts (n, 4):
+    red, orange, yellow, blue enterprises), one row per cell, cells ascending.
+    """
+    rows = heat_aggregate_rows(conn, scope=scope, metric=metric, filters=filters, bbox=bbox, res=res, as_of=as_of,
+                               rule=rule)
     stored = [r for r in rows if r[0] is not None]
     loose = [r for r in rows if r[0] is None]
     cells = np.fromiter((r[0] for r in stored), dtype=np.int64, count=len(stored))
@@ -306,31 +318,39 @@ def heat_cells(conn: Connection, *, scope: str, metric: Metric, filters: RiskFil
     return unique, grouped[:, 0], grouped[:, 1:]
 
 
-def _cell_feature(cell: int, value: float, colours: np.ndarray | None) -> dict[str, Any]:
+@lru_cache(maxsize=1 << 17)
+def _cell_geometry(cell: int) -> str:
+    """GeoJSON text of a cell's hexagon (5 decimals), memoised: a city has a bounded set of cells per resolution."""
     ring = [[round(lng, 5), round(lat, 5)] for lat, lng in h3.cell_to_boundary(cell)]  # h3 gives (lat, lng)
     ring.append(ring[0])
-    props: dict[str, Any] = {}
-    if colours is not None:
-        props = {"r": int(colours[0]), "o": int(colours[1]), "y": int(colours[2]), "b": int(colours[3])}
-    props["v"] = round(float(value), 3)
-    return {"type": "Feature", "id": h3.int_to_str(cell), "geometry": {"type": "Polygon", "coordinates": [ring]},
-            "properties": props}
+    return json.dumps({"type": "Polygon", "coordinates": [ring]}, separators=(",", ":"))
 
 
-def cells_collection(cells: np.ndarray, values: np.ndarray, colours: np.ndarray, *, res: int, metric: Metric,
-                     bbox: BBox) -> dict[str, Any]:
-    """FeatureCollection of the cells with a positive value whose centre lies in ``bbox`` padded by one cell."""
+def cells_geojson(cells: np.ndarray, values: np.ndarray, colours: np.ndarray, *, res: int, metric: Metric,
+                  bbox: BBox) -> str:
+    """GeoJSON text of the cells with a positive value whose centre lies in ``bbox`` padded by one cell.
+
+    Written as text from memoised hexagon geometries (building dicts for ``json.dumps`` cost more than
+    the SQL at 500+ cells); members ``res``, ``metric``, ``source`` = "points" and ``breaks``.
+    """
     pad = _EDGE_DEG[res]
-    features = []
+    features, kept = [], []
+    with_colours = metric == "enterprises"
     for i, cell in enumerate(cells.tolist()):
-        if values[i] <= 0:
+        value = round(float(values[i]), 3)
+        if value <= 0:
             continue
         lat, lng = h3.cell_to_latlng(cell)
         if not (bbox.west - pad <= lng <= bbox.east + pad and bbox.south - pad <= lat <= bbox.north + pad):
             continue  # a cell of the padding: partly counted, and off screen anyway
-        features.append(_cell_feature(cell, values[i], colours[i] if metric == "enterprises" else None))
-    breaks = heat_breaks([f["properties"]["v"] for f in features])
-    return _collection(res, "points", metric, features) | {"breaks": breaks}
+        r, o, y, b = (int(c) for c in colours[i]) if with_colours else (0, 0, 0, 0)
+        props = f'"r":{r},"o":{o},"y":{y},"b":{b},' if with_colours else ""
+        features.append(f'{{"type":"Feature","id":"{h3.int_to_str(cell)}","geometry":{_cell_geometry(cell)},'
+                        f'"properties":{{{props}"v":{value!r}}}}}')
+        kept.append(value)
+    head = json.dumps(_collection(res, "points", metric, None) | {"breaks": heat_breaks(kept)},
+                      separators=(",", ":"))
+    return head.replace('"features":null', '"features":[' + ",".join(features) + "]", 1)
 
 
 def heatmap_geojson(conn: Connection, *, scope: str, metric: str, zoom: float, bbox: BBox, filters: RiskFilters,
@@ -346,8 +366,7 @@ def heatmap_geojson(conn: Connection, *, scope: str, metric: str, zoom: float, b
     padded = BBox(bbox.west - pad, bbox.south - pad, bbox.east + pad, bbox.north + pad)
     cells, values, colours = heat_cells(conn, scope=scope, metric=typed, filters=filters, bbox=padded, res=res,
                                         as_of=as_of)
-    return json.dumps(cells_collection(cells, values, colours, res=res, metric=typed, bbox=bbox), ensure_ascii=False,
-                      separators=(",", ":"))
+    return cells_geojson(cells, values, colours, res=res, metric=typed, bbox=bbox)
 
 
 def bare_h3_stats(conn: Connection, *, metric: Metric, res: int, bbox: BBox) -> list[tuple[Any, ...]]:
