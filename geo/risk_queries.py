@@ -195,32 +195,19 @@ def _collection(res: int, source: str, metric: str, features_sql_or_list: Any) -
 
 
 def _h3_stats_geojson(conn: Connection, *, metric: Metric, res: int, bbox: BBox) -> str:
-    """Build the heatmap from ``h3_stats`` as GeoJSON text in SQL (breaks included).
+    """Build the heatmap of the cells of ``h3_stats`` touching ``bbox`` (pre-aggregated by the refresh).
 
-    Features are concatenated as text (``string_agg``): going through ``json_build_object`` would
-    parse every ``ST_AsGeoJSON`` output back into json and print it again, doubling the cost.
+    The SELECT reads values only; hexagon geometries come memoised from h3-py (``ST_AsGeoJSON`` per
+    cell cost more than the rest of the query).
     """
     column = f'"{metric}"'  # metric is one of METRICS (checked by the caller)
-    extra = ("'\"r\":' || \"ent_red\" || ',\"o\":' || \"ent_orange\" || ',\"y\":' || \"ent_yellow\" "
-             "|| ',\"b\":' || \"ent_blue\" || ',' || " if metric == "enterprises" else "")
-    value = "CAST(round(CAST(v AS numeric), 3) AS float8)" if metric == "risk_score" else "v"
-    sql = (
-        f'WITH c AS (SELECT "cell", {column} AS v, "ent_red", "ent_orange", "ent_yellow", "ent_blue", "geom" '  # noqa: S608 - whitelisted column
-        'FROM "h3_stats" WHERE "res" = :res AND "geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
-        f"AND {column} > 0), "
-        "q AS (SELECT percentile_disc(CAST(:qs AS float8[])) WITHIN GROUP (ORDER BY v) AS qs, "
-        "min(v) AS lo, max(v) AS hi FROM c), "
-        "b AS (SELECT CASE WHEN lo IS NULL THEN '[]' ELSE to_json(ARRAY(SELECT DISTINCT round(CAST(x AS numeric), 3)"
-        "::float8 FROM unnest(lo || qs || hi) AS x ORDER BY 1))::text END AS breaks FROM q) "
-        "SELECT '{\"type\":\"FeatureCollection\",\"res\":' || CAST(:res AS int) || ',\"metric\":\"' || "
-        "CAST(:metric AS text) || '\",\"source\":\"h3_stats\",\"breaks\":' || (SELECT breaks FROM b) || "
-        "',\"features\":[' || coalesce((SELECT string_agg('{\"type\":\"Feature\",\"id\":\"' || \"cell\" || "
-        "'\",\"geometry\":' || ST_AsGeoJSON(\"geom\", 5) || ',\"properties\":{' || "
-        f"{extra}'\"v\":' || {value} || '}}}}', ',' ORDER BY \"cell\") FROM c), '') || ']}}'"
-    )
-    params = {"res": res, "metric": metric, "qs": [k / HEAT_CLASSES for k in range(1, HEAT_CLASSES)],
-              **bbox.params()}
-    return str(conn.execute(text(sql), params).scalar_one())
+    sql = (f'SELECT "cell", {column}, "ent_red", "ent_orange", "ent_yellow", "ent_blue" FROM "h3_stats" '  # noqa: S608 - whitelisted column
+           f'WHERE "res" = :res AND "geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) AND {column} > 0 ORDER BY "cell"')
+    rows = conn.execute(text(sql), {"res": res, **bbox.params()}).fetchall()
+    cells = np.fromiter((h3.str_to_int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+    values = np.array([float(r[1]) for r in rows])
+    colours = np.array([r[2:6] for r in rows], dtype=float).reshape(-1, 4)
+    return cells_geojson(cells, values, colours, res=res, metric=metric, source="h3_stats")
 
 
 def _points_sql(kind: str, metric: Metric, top: bool, res: int) -> str:
@@ -327,11 +314,11 @@ def _cell_geometry(cell: int) -> str:
 
 
 def cells_geojson(cells: np.ndarray, values: np.ndarray, colours: np.ndarray, *, res: int, metric: Metric,
-                  bbox: BBox) -> str:
-    """GeoJSON text of the cells with a positive value whose centre lies in ``bbox`` padded by one cell.
+                  bbox: BBox | None = None, source: str = "points") -> str:
+    """GeoJSON text of the cells with a positive value (whose centre lies in ``bbox`` padded by one cell).
 
     Written as text from memoised hexagon geometries (building dicts for ``json.dumps`` cost more than
-    the SQL at 500+ cells); members ``res``, ``metric``, ``source`` = "points" and ``breaks``.
+    the SQL at 500+ cells); members ``res``, ``metric``, ``source`` and ``breaks`` (:func:`heat_breaks`).
     """
     pad = _EDGE_DEG[res]
     features, kept = [], []
@@ -340,15 +327,16 @@ def cells_geojson(cells: np.ndarray, values: np.ndarray, colours: np.ndarray, *,
         value = round(float(values[i]), 3)
         if value <= 0:
             continue
-        lat, lng = h3.cell_to_latlng(cell)
-        if not (bbox.west - pad <= lng <= bbox.east + pad and bbox.south - pad <= lat <= bbox.north + pad):
-            continue  # a cell of the padding: partly counted, and off screen anyway
+        if bbox is not None:
+            lat, lng = h3.cell_to_latlng(cell)
+            if not (bbox.west - pad <= lng <= bbox.east + pad and bbox.south - pad <= lat <= bbox.north + pad):
+                continue  # a cell of the padding: partly counted, and off screen anyway
         r, o, y, b = (int(c) for c in colours[i]) if with_colours else (0, 0, 0, 0)
         props = f'"r":{r},"o":{o},"y":{y},"b":{b},' if with_colours else ""
         features.append(f'{{"type":"Feature","id":"{h3.int_to_str(cell)}","geometry":{_cell_geometry(cell)},'
                         f'"properties":{{{props}"v":{value!r}}}}}')
         kept.append(value)
-    head = json.dumps(_collection(res, "points", metric, None) | {"breaks": heat_breaks(kept)},
+    head = json.dumps(_collection(res, source, metric, None) | {"breaks": heat_breaks(kept)},
                       separators=(",", ":"))
     return head.replace('"features":null', '"features":[' + ",".join(features) + "]", 1)
 
