@@ -215,12 +215,16 @@ POINT_H3_RESOLUTIONS = (6, 7, 8, 9)
 
 
 def points_missing_h3(conn: Connection, table: str) -> np.ndarray:
-    """Rows of ``table`` with a point but no H3 cells yet, as an (n, 3) array: id, lon, lat."""
+    """Rows of ``table`` with a point but no H3 cells yet, as an (n, 3) array: id, lon, lat.
+
+    Closed hazards are left out: no heatmap counts them (a reopened one is filled by the next refresh).
+    """
     if table not in POINT_H3_TABLES:
         raise ValueError(table)
+    only_open = " AND \"status\" <> 'closed'" if table == "hazards" else ""
     return _copy_out_floats(conn, (
         f'SELECT CAST("id" AS float8), ST_X("geom"), ST_Y("geom") FROM "{table}" '  # noqa: S608 - whitelisted table
-        'WHERE "geom" IS NOT NULL AND "h3_r9" IS NULL'
+        f'WHERE "geom" IS NOT NULL AND "h3_r9" IS NULL{only_open}'
     ), 3)
 
 
