@@ -179,6 +179,7 @@ class Enterprise(Base):
         Index("ix_enterprises_industry", "industry"),
         Index("ix_enterprises_risk_level", "risk_level"),
         Index("ix_enterprises_geom", "geom", postgresql_using="gist"),
+        Index("ix_enterprises_h3_missing", "id", postgresql_where=text("h3_r9 IS NULL AND geom IS NOT NULL")),
         # Trigram indexes for search (substring LIKE and fuzzy word_similarity, geo/search.py).
         Index("ix_enterprises_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         # 2-character fragments have no trigram: sg_bigrams() (created by the migration) serves them.
@@ -248,6 +249,7 @@ class HazardSource(Base):
         Index("ix_hazard_sources_enterprise_id", "enterprise_id"),
         Index("ix_hazard_sources_unit_id", "unit_id"),
         Index("ix_hazard_sources_geom", "geom", postgresql_using="gist"),
+        Index("ix_hazard_sources_h3_missing", "id", postgresql_where=text("h3_r9 IS NULL AND geom IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -293,6 +295,8 @@ class Hazard(Base):
         Index("ix_hazards_open", "unit_id", "deadline", postgresql_where=text("status <> 'closed'")),
         Index("ix_hazards_found_at", "found_at"),
         Index("ix_hazards_geom", "geom", postgresql_using="gist"),
+        Index("ix_hazards_h3_missing", "id",
+              postgresql_where=text("h3_r9 IS NULL AND geom IS NOT NULL AND status <> 'closed'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
