@@ -252,6 +252,8 @@
         const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
         return layers.map((l) => {
           if (overlays && overlays.indexOf(l.title) < 0) { return noUpdate(); }
+          // Below the layer's zoom range no request at all: no url, and dash-leaflet draws an empty layer.
+          if (z < (l.min_zoom || 0)) { return null; }
           return l.source + "?bbox=" + bbox.join(",") + "&zoom=" + z +
             (crs === "gcj02" ? "&crs=gcj02" : "");
         });

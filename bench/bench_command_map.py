@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 MAP_W, MAP_H = 1100, 800
+StepRequest = tuple[str, Callable[[], Any], Callable[[], Any]]  # what, the request, its bare SQL
 
 
 def fit_zoom(bounds: list[list[float]]) -> int:
@@ -101,6 +102,11 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
+def summary(samples: dict[str, list[float]]) -> dict[str, float]:
+    """p50/p95 of the cold, warm and bare samples: keys ``cold_p50``, ``cold_p95``, …"""
+    return {f"{k}_{name}": p(v, q) for k, v in samples.items() for name, q in (("p50", .5), ("p95", .95))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--database", default=None, help="database name on the project server (default: settings)")
@@ -115,6 +121,7 @@ def main() -> None:
     from sqlalchemy import text
 
     from dashboard.app import create_app
+    from dashboard.pages import command_map
     from dashboard.settings import DashboardSettings
     from geo import map_queries as mq
     from geo.db import engine
@@ -123,6 +130,7 @@ def main() -> None:
     from layers.registry import POINT_LAYERS
 
     url = get_settings().url()
+    load_start = os.getloadavg()[0]
     if args.clone_enterprises:
         clone_enterprises(url, args.clone_enterprises)
     db = engine()
@@ -149,7 +157,13 @@ def main() -> None:
                                        "next": "/"}).status_code == 302
     deps = client.get("/_dash-dependencies").get_json()
     panel_output = next(d["output"] for d in deps if "cm-panel.children" in d["output"])
-    children_output = next(d["output"] for d in deps if d["output"] == "cm-children.children")
+    # Before the panel carried its child table, a second callback fetched it on every step (cm-state → cm-children).
+    children_dep = next((d for d in deps if d["output"] == "cm-children.children"
+                         and any(i["id"] == "cm-state" for i in d["inputs"])), None)
+    panel_has_children = children_dep is None
+    # The page skips the point-layer request below a layer's min_zoom when its point metadata says so (map.js).
+    point_meta = getattr(command_map, "POINT_META", None)
+    skip_below_min_zoom = bool(point_meta) and all("min_zoom" in m for m in point_meta)
 
     def callback(output: str, values: dict[str, Any]) -> Any:
         """POST the callback of ``output`` as the browser does: ``values`` by "id.prop", other inputs None."""
@@ -173,55 +187,71 @@ def main() -> None:
         return client.get(path, headers={"Accept-Encoding": "gzip"})
 
     rows: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     raw_conn = db.connect()
     cache = app.server.extensions["safegrid_cache"]
 
-    def measure(step: str, what: str, route: Callable[[], Any], bare: Callable[[], Any]) -> int:
-        cold_ms, warm_ms, bare_ms, size, gz = [], [], [], 0, 0
-        for i in range(args.repeat + 2):
-            cache.clear()
-            ms_c, resp = timed(route)
-            ms_w, _ = timed(route)
-            ms_b, _ = timed(bare)
-            assert resp.status_code == 200, (what, resp.status_code, resp.get_data()[:300])
-            if i >= 2:  # two warm-up rounds
-                cold_ms.append(ms_c)
-                warm_ms.append(ms_w)
-                bare_ms.append(ms_b)
-            data = resp.get_data()
-            size = len(data)
-            gz = size if resp.headers.get("Content-Encoding") == "gzip" else len(gzip.compress(data, 5))
-        rows.append({"step": step, "what": what, "cold_p50": p(cold_ms, .5), "cold_p95": p(cold_ms, .95),
-                     "warm_p50": p(warm_ms, .5), "warm_p95": p(warm_ms, .95),
-                     "bare_p50": p(bare_ms, .5), "bare_p95": p(bare_ms, .95), "bytes": size, "gzip": gz})
-        return gz
+    def measure_step(step: str, requests: list[StepRequest]) -> None:
+        """Time the step's requests in turn, ``--repeat`` times (after 2 warm-ups): per request and per step.
+
+        Each request runs cold (cache cleared), warm (cached), then its bare SQL; a step's sample is the
+        sum of its requests' samples within one repeat, so the step p95 is over repeats of the whole step.
+        """
+        samples = {what: {"cold": [], "warm": [], "bare": []} for what, _, _ in requests}
+        sizes: dict[str, tuple[int, int]] = {}
+        totals: dict[str, list[float]] = {"cold": [], "warm": [], "bare": []}
+        for _ in range(args.repeat + 2):
+            step_sum = {"cold": 0.0, "warm": 0.0, "bare": 0.0}
+            for what, route, bare in requests:
+                cache.clear()
+                ms_c, resp = timed(route)
+                ms_w, _ = timed(route)
+                ms_b, _ = timed(bare)
+                assert resp.status_code == 200, (what, resp.status_code, resp.get_data()[:300])
+                data = resp.get_data()
+                gz = len(data) if resp.headers.get("Content-Encoding") == "gzip" else len(gzip.compress(data, 5))
+                sizes[what] = (len(data), gz)
+                for key, ms in (("cold", ms_c), ("warm", ms_w), ("bare", ms_b)):
+                    samples[what][key].append(ms)
+                    step_sum[key] += ms
+            for key in totals:
+                totals[key].append(step_sum[key])
+        for what, _, _ in requests:
+            got = {k: v[2:] for k, v in samples[what].items()}  # two warm-up rounds
+            rows.append({"step": step, "what": what, **summary(got), "bytes": sizes[what][0], "gzip": sizes[what][1]})
+        steps.append({"step": step, "requests": len(requests), **summary({k: v[2:] for k, v in totals.items()}),
+                      "gzip": sum(gz for _, gz in sizes.values())})
 
     level_names = {1: "市", 2: "县", 3: "乡镇", 4: "村", 5: "网格"}
-    step_totals = []
     for code in codes:
         view = mq.unit_view(raw_conn, scope=scope, code=code)
         assert view is not None
         step = f"{level_names[view['level']]} {view['name']}"
         zoom = fit_zoom(view["bounds"])
         bbox = mq.BBox.parse(viewport_bbox(view["bounds"], zoom))
-        total = 0
+        has_children = bool(view["child_count"])
 
-        def bare_panel(code: str = code) -> None:
-            mq.scope_root(raw_conn, scope=scope)
+        def bare_panel(code: str = code, has_children: bool = has_children) -> None:
+            # the queries show_unit runs for ?unit=<code> (no scope_root: the code is given)
             mq.unit_view(raw_conn, scope=scope, code=code)
             mq.breadcrumb(raw_conn, scope=scope, code=code)
             mq.duty_roster(raw_conn, scope=scope, code=code)
             mq.open_hazards(raw_conn, scope=scope, code=code, limit=50)
+            if panel_has_children and has_children:
+                mq.child_units(raw_conn, scope=scope, code=code)
 
-        total += measure(step, "panel callback", lambda code=code: callback(
-            panel_output, {"cm-url.search": f"?unit={code}", "cm-crs.data": "wgs84"}), bare_panel)
-        if view["child_count"]:
-            total += measure(step, "children callback", lambda code=code: callback(
-                children_output, {"cm-state.data": {"code": code}, "cm-sort.value": "risk"}),
-                lambda code=code: mq.child_units(raw_conn, scope=scope, code=code))
-        total += measure(step, "units GeoJSON", lambda code=code: get(f"/api/map/units/{code}/children.geojson"),
-                         lambda code=code: mq.children_geojson(raw_conn, scope=scope, code=code))
+        requests: list[StepRequest] = [("panel callback", lambda code=code: callback(
+            panel_output, {"cm-url.search": f"?unit={code}", "cm-crs.data": "wgs84", "cm-url.pathname": "/"}),
+            bare_panel)]
+        if has_children and children_dep is not None:
+            requests.append(("children callback", lambda code=code: callback(
+                children_dep["output"], {"cm-state.data": {"code": code}, "cm-sort.value": "risk"}),
+                lambda code=code: mq.child_units(raw_conn, scope=scope, code=code)))
+        requests.append(("units GeoJSON", lambda code=code: get(f"/api/map/units/{code}/children.geojson"),
+                         lambda code=code: mq.children_geojson(raw_conn, scope=scope, code=code)))
         for spec in POINT_LAYERS:
+            if zoom < spec.min_zoom and skip_below_min_zoom:
+                continue  # the page sets no url: no request
             kind = spec.id
 
             def bare_points(kind: Any = kind, zoom: int = zoom, bbox: Any = bbox,
@@ -231,9 +261,9 @@ def main() -> None:
                 mq.points_geojson(raw_conn, scope=scope, kind=kind, bbox=bbox, zoom=zoom, limit=2500)
 
             query = f"bbox={bbox.west},{bbox.south},{bbox.east},{bbox.north}&zoom={zoom}"
-            total += measure(step, f"{kind} (z{zoom})", lambda kind=kind, query=query: get(
-                f"/api/map/points/{kind}.geojson?{query}"), bare_points)
-        step_totals.append((step, total))
+            requests.append((f"{kind} (z{zoom})", lambda kind=kind, query=query: get(
+                f"/api/map/points/{kind}.geojson?{query}"), bare_points))
+        measure_step(step, requests)
 
     # Largest point-layer response over the whole city at every zoom.
     city = mq.unit_view(raw_conn, scope=scope, code=codes[0])
@@ -260,6 +290,15 @@ def main() -> None:
     with db.begin() as conn:
         conn.execute(text("DELETE FROM users WHERE username = :u"), {"u": username})
 
+    load_end = os.getloadavg()[0]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}" if b > 0.05 else "–"
+
+    design = ("the panel callback carries the child table" if panel_has_children
+              else "a second callback fetches the child table")
+    design += ("; no point-layer request below a layer's min_zoom" if skip_below_min_zoom
+               else "; point layers requested at every zoom (empty below min_zoom)")
     lines = [
         f"## Command map drill-down, {counts[0]:,} enterprises ({date.today().isoformat()})",
         "",
@@ -267,28 +306,39 @@ def main() -> None:
         f" --repeat {args.repeat}"
         + (f" --clone-enterprises {args.clone_enterprises}" if args.clone_enterprises else "")
         + f"` on {platform.machine()}, {os.cpu_count()} CPUs, PostgreSQL on the project-local cluster, "
-        f"load average {os.getloadavg()[0]:.1f} at the start (other suites share the machine). "
-        f"Data: {counts[0]:,} enterprises, {counts[1]:,} open hazards, {counts[3]:,} hazard sources, "
-        f"{counts[2]:,} units. Server time = the request through Flask/Dash in process (session, account "
-        "check, scope, queries, JSON, gzip), cold = response cache cleared first, warm = cached (Dash callbacks "
-        "are not cached); bare SQL = the same `geo` query functions on one open connection, "
-        f"interleaved, {args.repeat} runs each after 2 warm-ups. Map viewport {MAP_W}×{MAP_H} px.",
+        f"load average {load_start:.1f} at the start and {load_end:.1f} at the end (other suites share the "
+        f"machine). Data: {counts[0]:,} enterprises, {counts[1]:,} open hazards, {counts[3]:,} hazard sources, "
+        f"{counts[2]:,} units. Requests per step as the page makes them ({design}). Server time = the request "
+        "through Flask/Dash in process (session, account check, scope, queries, JSON, gzip), cold = response "
+        "cache cleared first, warm = cached (Dash callbacks are not cached); bare SQL = the same `geo` query "
+        "functions on one open connection. Each repeat runs the step's requests in turn, each cold, warm, then "
+        f"its bare SQL; {args.repeat} repeats after 2 warm-ups. A step's time is the sum of its requests within "
+        f"one repeat (p50/p95 over the repeats). Map viewport {MAP_W}×{MAP_H} px.",
+        "",
+        "Per drill-down step (all requests of the step):",
+        "",
+        "| step | requests | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | bare SQL p50 ms "
+        "| bare SQL p95 ms | cold p95 ratio | warm p95 ratio | gzip bytes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in steps:
+        lines.append(f"| {r['step']} | {r['requests']} | {r['cold_p50']:.1f} | {r['cold_p95']:.1f} "
+                     f"| {r['warm_p50']:.1f} | {r['warm_p95']:.1f} | {r['bare_p50']:.1f} | {r['bare_p95']:.1f} "
+                     f"| {ratio(r['cold_p95'], r['bare_p95'])} | {ratio(r['warm_p95'], r['bare_p95'])} "
+                     f"| {r['gzip']:,} ({r['gzip'] / 1024:.0f} KB) |")
+    lines += [
+        "",
+        "Per request:",
         "",
         "| step | request | cold p50 ms | cold p95 ms | warm p50 ms | warm p95 ms | bare SQL p50 ms "
         "| bare SQL p95 ms | cold p95 ratio | warm p95 ratio | bytes sent | gzip |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-
-    def ratio(a: float, b: float) -> str:
-        return f"{a / b:.2f}" if b > 0.05 else "–"
-
     for r in rows:
         lines.append(f"| {r['step']} | {r['what']} | {r['cold_p50']:.1f} | {r['cold_p95']:.1f} | {r['warm_p50']:.1f} "
                      f"| {r['warm_p95']:.1f} | {r['bare_p50']:.1f} | {r['bare_p95']:.1f} "
                      f"| {ratio(r['cold_p95'], r['bare_p95'])} | {ratio(r['warm_p95'], r['bare_p95'])} "
                      f"| {r['bytes']:,} | {r['gzip']:,} |")
-    lines += ["", "| step | gzip bytes per step (all requests) |", "|---|---|"]
-    lines += [f"| {s} | {t:,} ({t / 1024:.0f} KB) |" for s, t in step_totals]
     lines += ["", "Largest point-layer response over zoom 9-18 (gzip bytes sent): "
               + "; ".join(f"{k} {v[0]:,} B at z{v[1]} ({v[2]})" for k, v in largest.items()) + ".", ""]
     out = "\n".join(lines)

@@ -196,10 +196,41 @@ def test_forged_focus_on_a_foreign_hazard_rings_nothing(live_server: str, weidu:
     assert own["cm-target"]["data"]["key"] == "hazard:MAPT-H1" and "viewport" not in own.get("cm-map", {})
 
 
+def _drill_links(node: Any) -> list[str]:
+    """The children-table link texts (``cm-drill``) of a dry component tree, in order."""
+    if isinstance(node, list):
+        return [t for n in node for t in _drill_links(n)]
+    if not isinstance(node, dict):
+        return []
+    props = node.get("props", {})
+    if "cm-drill" in str(props.get("className", "")):
+        return [props["children"]]
+    return _drill_links(props.get("children"))
+
+
+def test_panel_callback_carries_the_child_table_in_scope(live_server: str, weidu: requests.Session,
+                                                         city: requests.Session) -> None:
+    # One request per drill-down step: the panel holds the child table (sorted by risk), no second callback.
+    own = _forge(weidu, live_server, PANEL_OUTPUTS, [{"id": "cm-url", "property": "search", "value": "?unit=419002"}],
+                 CRS_STATE).json()["response"]["cm-panel"]["children"]
+    assert _drill_links(own) == ["甲一街道", "甲二街道"]
+    top = _forge(city, live_server, PANEL_OUTPUTS, [{"id": "cm-url", "property": "search", "value": "?unit=419000"}],
+                 CRS_STATE).json()["response"]["cm-panel"]["children"]
+    assert _drill_links(top) == ["甲区", "乙区"]  # 甲区 red before 乙区 orange
+    by_code = _forge(city, live_server, [("cm-children", "children")],
+                     [{"id": "cm-sort", "property": "value", "value": "code"}],
+                     [{"id": "cm-state", "property": "data", "value": {"code": "419000"}}]).json()
+    assert _drill_links(by_code["response"]["cm-children"]["children"]) == ["甲区", "乙区"]
+    # the 甲区 account's panel for the city is refused, and the sort callback lists none of the city's children
+    refused = _forge(weidu, live_server, PANEL_OUTPUTS,
+                     [{"id": "cm-url", "property": "search", "value": "?unit=419000"}], CRS_STATE).json()
+    assert _drill_links(refused["response"]["cm-panel"]["children"]) == []
+
+
 def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server: str, weidu: requests.Session) -> None:
     r = _forge(weidu, live_server, [("cm-children", "children")],
-               [{"id": "cm-state", "property": "data", "value": {"code": "419000"}},
-                {"id": "cm-sort", "property": "value", "value": "risk"}])
+               [{"id": "cm-sort", "property": "value", "value": "risk"}],
+               [{"id": "cm-state", "property": "data", "value": {"code": "419000"}}])
     assert r.status_code == 200
     body = json.dumps(r.json(), ensure_ascii=False)
     assert "乙区" not in body and "甲区" not in body and "没有可查看的下级单位" in body

@@ -19,12 +19,13 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
+from dashboard.dry import Dry, el
 from dashboard.errors import AppError, to_app_error
 from dashboard.pages import Page
+from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, current_account, refuse_out_of_scope
 from geo import map_queries as mq
-from geo.db import connect
 from geo.enterprise_file import enterprise_basic
 from geo.hazard_ledger import hazard_location as hazard_by_code
 from geo.labels import (
@@ -50,6 +51,8 @@ FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets aro
 FIT_OPTIONS = {"paddingTopLeft": [24, 24], "paddingBottomRight": [236, 24]}
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
 _RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
+# What safegrid_cm.pointUrls needs of each point layer; below ``min_zoom`` it sets no url (no request).
+POINT_META = [{"id": s.id, "title": s.title, "source": s.source, "min_zoom": s.min_zoom} for s in POINT_LAYERS]
 
 
 def unit_href(code: str) -> str:
@@ -97,43 +100,44 @@ def _attrs(attrs: dict[str, Any]) -> Any:
     return attrs
 
 
-def _message(error: AppError) -> html.Div:
-    return html.Div(error.message, className="sg-alert cm-message", role="alert")
+def _message(error: AppError) -> Dry:
+    return el(html.Div, error.message, className="sg-alert cm-message", role="alert")
 
 
 # --- side panel -----------------------------------------------------------------------------------
 
 
-def _kpi(label: str, value: Any, tone: str = "", title: str | None = None) -> html.Div:
-    return html.Div([html.Div(str(value), className="cm-kpi-value"), html.Div(label, className="cm-kpi-label")],
-                    className=f"cm-kpi {tone}".strip(), title=title or label)
+def _kpi(label: str, value: Any, tone: str = "", title: str | None = None) -> Dry:
+    return el(html.Div, [el(html.Div, str(value), className="cm-kpi-value"),
+                         el(html.Div, label, className="cm-kpi-label")],
+              className=f"cm-kpi {tone}".strip(), title=title or label)
 
 
-def _inspection(level: int, stats: dict[str, Any]) -> html.Div:
+def _inspection(level: int, stats: dict[str, Any]) -> Dry:
     """Last inspection against the level's cadence; the overdue verdict is the refresh's (unit_stats)."""
     cadence = INSPECTION_CADENCE_DAYS.get(level)  # grid cells have no cadence of their own
     last: date | None = stats.get("last_inspection_at")
     rule = f"，要求每 {cadence} 天" if cadence else ""
     if last is None:
-        return html.Div(["最近检查：", html.B("无记录"), f"（{rule.lstrip('，')}）" if rule else ""],
-                        className="cm-inspection cm-overdue" if cadence else "cm-inspection", id="cm-inspection")
+        return el(html.Div, ["最近检查：", el(html.B, "无记录"), f"（{rule.lstrip('，')}）" if rule else ""],
+                  className="cm-inspection cm-overdue" if cadence else "cm-inspection", id="cm-inspection")
     age = (date.today() - last).days
     overdue = bool(stats.get("inspection_overdue"))
-    status = [html.B(f"已超期 {age - cadence} 天" if cadence and age > cadence else "已超期")] if overdue else (
-        ["，", html.B("按期")] if cadence else [])
-    return html.Div([f"最近检查：{last:%Y-%m-%d}（{age} 天前{rule}", *(["，"] if overdue else []), *status, "）"],
-                    className=f"cm-inspection {'cm-overdue' if overdue else 'cm-ok' if cadence else ''}".strip(),
-                    id="cm-inspection")
+    status = [el(html.B, f"已超期 {age - cadence} 天" if cadence and age > cadence else "已超期")] if overdue else (
+        ["，", el(html.B, "按期")] if cadence else [])
+    return el(html.Div, [f"最近检查：{last:%Y-%m-%d}（{age} 天前{rule}", *(["，"] if overdue else []), *status, "）"],
+              className=f"cm-inspection {'cm-overdue' if overdue else 'cm-ok' if cadence else ''}".strip(),
+              id="cm-inspection")
 
 
-def kpi_block(level: int, stats: dict[str, Any] | None) -> html.Div:
+def kpi_block(level: int, stats: dict[str, Any] | None) -> Dry:
     """KPIs of the unit's subtree: enterprises by colour, sources by grade, hazards, last inspection."""
     if not stats:
-        return html.Div("统计数据尚未生成：请先导入台账并执行 safegrid etl refresh。", className="sg-note",
-                        id="cm-kpis")
-    return html.Div([
-        html.H3("辖区概况"),
-        html.Div([
+        return el(html.Div, "统计数据尚未生成：请先导入台账并执行 safegrid etl refresh。", className="sg-note",
+                  id="cm-kpis")
+    return el(html.Div, [
+        el(html.H3, "辖区概况"),
+        el(html.Div, [
             _kpi("生产经营单位", stats["enterprises"]),
             _kpi("红", stats["ent_red"], "cm-red", RISK_LEVEL_LONG["red"]),
             _kpi("橙", stats["ent_orange"], "cm-orange", RISK_LEVEL_LONG["orange"]),
@@ -141,9 +145,9 @@ def kpi_block(level: int, stats: dict[str, Any] | None) -> html.Div:
             _kpi("蓝", stats["ent_blue"], "cm-blue", RISK_LEVEL_LONG["blue"]),
             _kpi("未评估", stats["ent_unassessed"]),
         ], className="cm-kpis cm-kpis-6", id="cm-kpi-enterprises"),
-        html.Div([_kpi(f"{SOURCE_GRADE[g]}危险源", stats[f"sources_g{g}"]) for g in (1, 2, 3, 4)],
-                 className="cm-kpis cm-kpis-4", id="cm-kpi-sources"),
-        html.Div([
+        el(html.Div, [_kpi(f"{SOURCE_GRADE[g]}危险源", stats[f"sources_g{g}"]) for g in (1, 2, 3, 4)],
+           className="cm-kpis cm-kpis-4", id="cm-kpi-sources"),
+        el(html.Div, [
             _kpi("未销号隐患", stats["hazards_open"]),
             _kpi("逾期", stats["hazards_overdue"], "cm-red" if stats["hazards_overdue"] else ""),
             _kpi("重大隐患", stats["hazards_major_open"], "cm-orange" if stats["hazards_major_open"] else ""),
@@ -153,87 +157,88 @@ def kpi_block(level: int, stats: dict[str, Any] | None) -> html.Div:
     ], id="cm-kpis")
 
 
-def roster_block(roster: dict[str, Any] | None) -> html.Div:
+def roster_block(roster: dict[str, Any] | None) -> Dry:
     """Persons on duty with role and ``tel:`` phone, and every vacant slot highlighted."""
     if roster is None:
-        return html.Div(id="cm-persons")
+        return el(html.Div, id="cm-persons")
     rows = [
-        html.Tr([
-            html.Td(DUTY_ROLE.get(p["role"], p["role"])),
-            html.Td(p["name"], className="cm-person-name"),
-            html.Td(html.A(p["phone"], href=f"tel:{p['phone']}") if p["phone"] else "—"),
-            html.Td(p["org"] or ""),
+        el(html.Tr, [
+            el(html.Td, DUTY_ROLE.get(p["role"], p["role"])),
+            el(html.Td, p["name"], className="cm-person-name"),
+            el(html.Td, el(html.A, p["phone"], href=f"tel:{p['phone']}") if p["phone"] else "—"),
+            el(html.Td, p["org"] or ""),
         ], className="cm-person")
         for p in roster["persons"]
     ]
     for role, missing in roster["vacancies"].items():
-        rows += [html.Tr([html.Td(DUTY_ROLE.get(role, role)), html.Td("空缺", className="cm-vacant-label"),
-                          html.Td("—"), html.Td("")], className="cm-vacant") for _ in range(missing)]
+        rows += [el(html.Tr, [el(html.Td, DUTY_ROLE.get(role, role)), el(html.Td, "空缺", className="cm-vacant-label"),
+                              el(html.Td, "—"), el(html.Td, "")], className="cm-vacant") for _ in range(missing)]
     required = "、".join(f"{DUTY_ROLE[r]} {n} 名" for r, n in roster["required"].items())
     vacant = sum(roster["vacancies"].values())
-    summary = html.Span(f"空缺 {vacant} 人", className="cm-vacant-count") if vacant else html.Span("配备齐全",
-                                                                                                   className="cm-ok")
-    return html.Div([
-        html.H3(["网格责任人 ", summary]),
-        html.Table([html.Thead(html.Tr([html.Th(h) for h in ("职责", "姓名", "电话", "单位")])), html.Tbody(rows)],
-                   className="sg-table cm-table") if rows else html.Div("未登记责任人。", className="sg-note"),
-        html.Div(f"应配：{required}", className="cm-hint"),
+    summary = el(html.Span, f"空缺 {vacant} 人", className="cm-vacant-count") if vacant else el(
+        html.Span, "配备齐全", className="cm-ok")
+    return el(html.Div, [
+        el(html.H3, ["网格责任人 ", summary]),
+        el(html.Table, [el(html.Thead, el(html.Tr, [el(html.Th, h) for h in ("职责", "姓名", "电话", "单位")])),
+                        el(html.Tbody, rows)],
+           className="sg-table cm-table") if rows else el(html.Div, "未登记责任人。", className="sg-note"),
+        el(html.Div, f"应配：{required}", className="cm-hint"),
     ], id="cm-persons")
 
 
-def hazards_block(hazards: dict[str, Any] | None) -> html.Div:
+def hazards_block(hazards: dict[str, Any] | None) -> Dry:
     """Open hazards of the subtree, each a button that locates it on the map."""
     if not hazards or not hazards["items"]:
-        return html.Div([html.H3("未销号隐患"), html.Div("辖区内没有未销号隐患。", className="sg-note")],
-                        id="cm-hazards")
+        return el(html.Div, [el(html.H3, "未销号隐患"), el(html.Div, "辖区内没有未销号隐患。", className="sg-note")],
+                  id="cm-hazards")
     items = []
     for h in hazards["items"]:
-        badges = [html.Span(HAZARD_LEVEL.get(h["level"], h["level"]),
-                            className=f"cm-badge cm-level-{h['level']}")]
+        badges = [el(html.Span, HAZARD_LEVEL.get(h["level"], h["level"]), className=f"cm-badge cm-level-{h['level']}")]
         if h["overdue"]:
-            badges.append(html.Span(f"逾期 {h['days_overdue']} 天", className="cm-badge cm-overdue-badge"))
+            badges.append(el(html.Span, f"逾期 {h['days_overdue']} 天", className="cm-badge cm-overdue-badge"))
         if h["supervision_level"]:
-            badges.append(html.Span(SUPERVISION_LEVEL[h["supervision_level"]], className="cm-badge cm-supervised"))
+            badges.append(el(html.Span, SUPERVISION_LEVEL[h["supervision_level"]], className="cm-badge cm-supervised"))
         deadline = f"整改期限 {h['deadline']:%Y-%m-%d}" if h["deadline"] else "未定整改期限"
-        items.append(html.Li(html.Button([
-            html.Div([html.Span(h["title"], className="cm-hazard-title"), *badges]),
-            html.Div(f"{h['enterprise'] or '—'} · {h['unit_name']} · {deadline} · "
-                     f"{HAZARD_STATUS.get(h['status'], h['status'])}", className="cm-hazard-meta"),
+        items.append(el(html.Li, el(html.Button, [
+            el(html.Div, [el(html.Span, h["title"], className="cm-hazard-title"), *badges]),
+            el(html.Div, f"{h['enterprise'] or '—'} · {h['unit_name']} · {deadline} · "
+               f"{HAZARD_STATUS.get(h['status'], h['status'])}", className="cm-hazard-meta"),
         ], id={"type": "cm-hazard", "index": h["id"]}, className="cm-hazard", type="button",
-            title="在地图上定位", **_attrs({"data-code": h["code"]}))))
+            title="在地图上定位", **{"data-code": h["code"]})))
     more = hazards["total"] - len(hazards["items"])
-    return html.Div([
-        html.H3(f"未销号隐患（{hazards['total']}）"),
-        html.Ul(items, className="cm-hazard-list"),
-        html.Div(f"另有 {more} 条未显示（按逾期、等级、期限排序）。", className="cm-hint") if more > 0 else None,
+    return el(html.Div, [
+        el(html.H3, f"未销号隐患（{hazards['total']}）"),
+        el(html.Ul, items, className="cm-hazard-list"),
+        el(html.Div, f"另有 {more} 条未显示（按逾期、等级、期限排序）。", className="cm-hint") if more > 0 else None,
     ], id="cm-hazards")
 
 
-def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str, Any] | None) -> html.Div:
-    """Build the side panel of the current unit."""
+def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str, Any] | None,
+          children: list[dict[str, Any]] | None = None) -> Dry:
+    """Build the side panel of the current unit; ``children`` (its child units) fill the table sorted by risk."""
     stats = view["stats"]
     risk = (stats or {}).get("risk_class")
-    head = html.Div([
-        html.H2(view["name"], id="cm-unit-name"),
-        html.Div([
-            html.Span(LEVEL.get(view["level"], ""), className="cm-tag", id="cm-unit-level"),
-            html.Span(UNIT_KIND.get(view["kind"] or "", ""), className="cm-tag") if view["kind"] else None,
-            html.Span(view["code"], className="cm-tag cm-code", id="cm-unit-code"),
-            html.Span(RISK_LEVEL_LONG[risk], className=f"sg-badge sg-{risk}", id="cm-unit-risk") if risk else None,
+    head = el(html.Div, [
+        el(html.H2, view["name"], id="cm-unit-name"),
+        el(html.Div, [
+            el(html.Span, LEVEL.get(view["level"], ""), className="cm-tag", id="cm-unit-level"),
+            el(html.Span, UNIT_KIND.get(view["kind"] or "", ""), className="cm-tag") if view["kind"] else None,
+            el(html.Span, view["code"], className="cm-tag cm-code", id="cm-unit-code"),
+            el(html.Span, RISK_LEVEL_LONG[risk], className=f"sg-badge sg-{risk}", id="cm-unit-risk") if risk else None,
         ], className="cm-tags"),
-        html.Div(f"统计截至 {view['refreshed_at']:%Y-%m-%d %H:%M}", className="cm-hint", id="cm-refreshed")
+        el(html.Div, f"统计截至 {view['refreshed_at']:%Y-%m-%d %H:%M}", className="cm-hint", id="cm-refreshed")
         if isinstance(view.get("refreshed_at"), datetime) else None,
-        html.Div("本级及下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note",
-                 id="cm-demo-note") if view["demo_geometry"] else None,
+        el(html.Div, "本级及下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note",
+           id="cm-demo-note") if view["demo_geometry"] else None,
     ], className="cm-head")
-    sort = html.Div([
-        html.H3("下级单位"),
-        dcc.RadioItems(id="cm-sort", options=[{"label": v, "value": k} for k, v in SORTS.items()], value="risk",
-                       inline=True, className="cm-sort", inputClassName="cm-sort-input"),
-        html.Div(id="cm-children"),
+    sort = el(html.Div, [
+        el(html.H3, "下级单位"),
+        el(dcc.RadioItems, id="cm-sort", options=[{"label": v, "value": k} for k, v in SORTS.items()], value="risk",
+           inline=True, className="cm-sort", inputClassName="cm-sort-input"),
+        el(html.Div, children_list(children or [], "risk"), id="cm-children"),
     ], className="cm-children-block") if view["child_count"] else None
-    return html.Div([head, roster_block(roster), kpi_block(view["level"], stats), sort, hazards_block(hazards)],
-                    className="cm-panel-body", **_attrs({"data-unit": view["code"]}))
+    return el(html.Div, [head, roster_block(roster), kpi_block(view["level"], stats), sort, hazards_block(hazards)],
+              className="cm-panel-body", **{"data-unit": view["code"]})
 
 
 def _sort_key(how: str) -> Any:
@@ -252,7 +257,7 @@ def _sort_key(how: str) -> Any:
     return key
 
 
-def children_table(children: list[dict[str, Any]], how: str) -> html.Table:
+def children_table(children: list[dict[str, Any]], how: str) -> Dry:
     """Build the table of child units with their KPIs; each name is a link that drills into the unit."""
     head = ["名称", "风险", "企业", "红/橙", "隐患", "逾期", "重大", "空缺"]
     rows = []
@@ -260,20 +265,27 @@ def children_table(children: list[dict[str, Any]], how: str) -> html.Table:
         st = child["stats"] or {}
         risk = st.get("risk_class")
         vacancies = st.get("vacancies_subtree")
-        rows.append(html.Tr([
-            html.Td(dcc.Link(child["name"], href=unit_href(child["code"]), className="cm-drill",
-                             id={"type": "cm-child", "code": child["code"]})),
-            html.Td(html.Span(RISK_LEVEL[risk], className=f"sg-badge sg-{risk}", title=RISK_LEVEL_LONG[risk])
-                    if risk else "—"),
-            html.Td(st.get("enterprises", "—")),
-            html.Td(f"{st['ent_red']}/{st['ent_orange']}" if st else "—"),
-            html.Td(st.get("hazards_open", "—")),
-            html.Td(st.get("hazards_overdue", "—"), className="cm-red-text" if st.get("hazards_overdue") else ""),
-            html.Td(st.get("hazards_major_open", "—")),
-            html.Td(vacancies if vacancies is not None else "—", className="cm-red-text" if vacancies else ""),
+        rows.append(el(html.Tr, [
+            el(html.Td, el(dcc.Link, child["name"], href=unit_href(child["code"]), className="cm-drill",
+                           id={"type": "cm-child", "code": child["code"]})),
+            el(html.Td, el(html.Span, RISK_LEVEL[risk], className=f"sg-badge sg-{risk}", title=RISK_LEVEL_LONG[risk])
+               if risk else "—"),
+            el(html.Td, st.get("enterprises", "—")),
+            el(html.Td, f"{st['ent_red']}/{st['ent_orange']}" if st else "—"),
+            el(html.Td, st.get("hazards_open", "—")),
+            el(html.Td, st.get("hazards_overdue", "—"), className="cm-red-text" if st.get("hazards_overdue") else ""),
+            el(html.Td, st.get("hazards_major_open", "—")),
+            el(html.Td, vacancies if vacancies is not None else "—", className="cm-red-text" if vacancies else ""),
         ], className="cm-child-row"))
-    return html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(rows)],
-                      className="sg-table cm-table cm-children-table")
+    return el(html.Table, [el(html.Thead, el(html.Tr, [el(html.Th, h) for h in head])), el(html.Tbody, rows)],
+              className="sg-table cm-table cm-children-table")
+
+
+def children_list(children: list[dict[str, Any]], how: str) -> Dry:
+    """Return the table of child units sorted by ``how``, or a note when none is in scope."""
+    if not children:
+        return el(html.Div, "没有可查看的下级单位。", className="sg-note")
+    return children_table(children, how if how in SORTS else "risk")
 
 
 def breadcrumb(crumbs: list[dict[str, Any]]) -> list[Any]:
@@ -281,12 +293,12 @@ def breadcrumb(crumbs: list[dict[str, Any]]) -> list[Any]:
     out: list[Any] = []
     for i, c in enumerate(crumbs):
         if i:
-            out.append(html.Span("›", className="cm-crumb-sep", **_attrs({"aria-hidden": "true"})))
+            out.append(el(html.Span, "›", className="cm-crumb-sep", **{"aria-hidden": "true"}))
         if i == len(crumbs) - 1:
-            out.append(html.Span(c["name"], className="cm-crumb cm-crumb-current", **_attrs({"aria-current": "page"})))
+            out.append(el(html.Span, c["name"], className="cm-crumb cm-crumb-current", **{"aria-current": "page"}))
         else:
-            out.append(dcc.Link(c["name"], href=unit_href(c["code"]), className="cm-crumb",
-                                id={"type": "cm-crumb", "code": c["code"]}, title=LEVEL.get(c["level"], "")))
+            out.append(el(dcc.Link, c["name"], href=unit_href(c["code"]), className="cm-crumb",
+                          id={"type": "cm-crumb", "code": c["code"]}, title=LEVEL.get(c["level"], "")))
     return out
 
 
@@ -310,11 +322,10 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
     selected = default_basemap(maps, settings)
     code = query.get("unit") or account.record.scope_code
     try:
-        with connect() as conn:
-            view = mq.unit_view(conn, scope=account.scope, code=code) or mq.unit_view(
-                conn, scope=account.scope, code=account.record.scope_code)
+        view = run_read(lambda conn: mq.unit_view(conn, scope=account.scope, code=code) or mq.unit_view(
+            conn, scope=account.scope, code=account.record.scope_code))
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
-        return _message(to_app_error(exc))
+        return html.Div(to_app_error(exc).message, className="sg-alert cm-message", role="alert")
     bounds = (view or {}).get("bounds") or [[33.7, 113.4], [34.4, 114.2]]
     units = build_overlay(UNITS, prefix=PREFIX)
     # A click on the unit shown as itself (a leaf) drills nowhere: it asks "what is around here" (cm-spot).
@@ -344,7 +355,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
         dcc.Store(id="cm-crs", data=selected.crs),
         dcc.Store(id="cm-crs-table", data=crs_by_name(maps)),
-        dcc.Store(id="cm-point-meta", data=[{"id": s.id, "title": s.title, "source": s.source} for s in POINT_LAYERS]),
+        dcc.Store(id="cm-point-meta", data=POINT_META),
         dcc.Store(id="cm-legend-titles", data=[s.title for s in LAYERS.values()]),
         html.Section([
             html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **_attrs({"aria-label": "层级导航"})),
@@ -359,6 +370,26 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
 
 
 # --- callbacks ------------------------------------------------------------------------------------
+
+
+def panel_data(conn: Connection, *, scope: str, search: str | None, focus: tuple[str, str] | None,
+               crs: str) -> dict[str, Any]:
+    """Read everything the panel shows for ``?unit=`` (default: the scope's root); ``view`` None outside ``scope``.
+
+    Read-only, so :func:`dashboard.readdb.run_read` may run it again on a fresh connection.
+    """
+    code = code_from_search(search) or mq.scope_root(conn, scope=scope) or ""
+    view = mq.unit_view(conn, scope=scope, code=code)
+    if view is None:
+        return {"code": code, "view": None}
+    return {
+        "code": code, "view": view,
+        "crumbs": mq.breadcrumb(conn, scope=scope, code=code),
+        "roster": mq.duty_roster(conn, scope=scope, code=code),
+        "hazards": mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT),
+        "children": mq.child_units(conn, scope=scope, code=code) if view["child_count"] else [],
+        "spot": focus and focus_target(conn, scope=scope, kind=focus[0], code=focus[1], crs=crs),
+    }
 
 
 def register(app: Dash) -> None:
@@ -379,17 +410,13 @@ def register(app: Dash) -> None:
         focus = focus_from_search(search)
         try:
             scope = callback_scope(Capability.MAP)
-            with connect() as conn:
-                code = code_from_search(search) or mq.scope_root(conn, scope=scope) or ""
-                view = mq.unit_view(conn, scope=scope, code=code)
-                if view is None:
-                    raise refuse_out_of_scope(code)
-                crumbs = mq.breadcrumb(conn, scope=scope, code=code)
-                roster = mq.duty_roster(conn, scope=scope, code=code)
-                hazards = mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT)
-                spot = focus and focus_target(conn, scope=scope, kind=focus[0], code=focus[1], crs=crs or "wgs84")
+            data = run_read(lambda conn: panel_data(conn, scope=scope, search=search, focus=focus,
+                                                     crs=crs or "wgs84"))
+            if data["view"] is None:
+                raise refuse_out_of_scope(data["code"])
         except Exception as exc:
             return _message(to_app_error(exc)), [], None, no_update, None, no_update
+        view, spot = data["view"], data["spot"]
         bounds = view["bounds"] and [mq.latlng_for_display(lat, lon, crs or "wgs84") for lat, lon in view["bounds"]]
         view["bounds"] = bounds
         state = {"code": view["code"], "level": view["level"], "bounds": bounds}
@@ -402,18 +429,20 @@ def register(app: Dash) -> None:
         shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
         open_file = spot["key"].partition(":")[2] if spot and spot["key"].startswith("enterprise:") and not shown \
             and current_account().can(Capability.ENTERPRISE_FILE) else no_update
-        return panel(view, roster, hazards), breadcrumb(crumbs), state, viewport, spot or None, open_file
+        return (panel(view, data["roster"], data["hazards"], data["children"]), breadcrumb(data["crumbs"]), state,
+                viewport, spot or None, open_file)
 
-    @app.callback(Output("cm-children", "children"), Input("cm-state", "data"), Input("cm-sort", "value"))
-    def show_children(state: dict[str, Any] | None, how: str | None) -> Any:
+    # The panel arrives with its child table sorted by risk; only a change of the sort order asks again
+    # (prevent_initial_call: not when the panel inserts a new cm-sort).
+    @app.callback(Output("cm-children", "children"), Input("cm-sort", "value"), State("cm-state", "data"),
+                  prevent_initial_call=True)
+    def sort_children(how: str | None, state: dict[str, Any] | None) -> Any:
         if not state or not isinstance(state.get("code"), str):
             raise PreventUpdate
         scope = callback_scope(Capability.MAP)
-        with connect() as conn:
-            children = mq.child_units(conn, scope=scope, code=state["code"])
-        if not children:
-            return html.Div("没有可查看的下级单位。", className="sg-note")
-        return children_table(children, how if how in SORTS else "risk")
+        code = state["code"]
+        children = run_read(lambda conn: mq.child_units(conn, scope=scope, code=code))
+        return children_list(children, how or "risk")
 
     @app.callback(
         Output("cm-target", "data", allow_duplicate=True),
@@ -424,8 +453,8 @@ def register(app: Dash) -> None:
         if not isinstance(trigger, dict) or not any(clicks):
             raise PreventUpdate
         scope = callback_scope(Capability.MAP)
-        with connect() as conn:
-            where = mq.hazard_location(conn, scope=scope, hazard_id=int(trigger["index"]))
+        hazard_id = int(trigger["index"])
+        where = run_read(lambda conn: mq.hazard_location(conn, scope=scope, hazard_id=hazard_id))
         if where is None or where["lon"] is None:
             return None
         return target(where["lat"], where["lon"], label=where["title"], key=f"hazard:{where['code']}",
