@@ -10,14 +10,21 @@ use a scratch copy of the database for it.
 
 For each step city → county → township → village → grid cell (the grid cell with the most open
 hazards) the bench makes the requests the browser makes, in process through the Flask test client
-with a signed-in admin: the panel callback, the children-table callback, the unit GeoJSON, and
-the three point layers for the viewport the map fits (1100 × 800 px). Each is timed ``--repeat``
-times interleaved with the bare SQL of the same ``geo`` queries on one open connection, twice: cold
-(the server-side response cache of ``dashboard/cache.py`` cleared before each request, so the
-queries run) and warm (served from the cache; Dash callbacks are not cached, so for them both are
-the same kind of request). Reported: p50/p95 of each, the p95 ratios, and the response bytes as
-sent (the GeoJSON routes gzip themselves, Dash callback JSON is gzipped by flask-compress).
-Then the point layers over the whole city at every zoom 9-18 report their largest response.
+with a signed-in admin: the panel callback (which carries the child table; an app whose child
+table comes from a second callback on ``cm-state`` gets that request too), the unit GeoJSON, and
+the three point layers for the viewport the map fits (1100 × 800 px) — those the page requests:
+none below a layer's ``min_zoom`` when ``command_map.POINT_META`` gives it (map.js then sets no url).
+
+Each repeat runs the step's requests in turn, each three times: cold (the server-side response
+cache of ``dashboard/cache.py`` cleared first, so the queries run), warm (served from the cache;
+Dash callbacks are not cached, so for them both are the same kind of request) and the bare SQL of
+the same ``geo`` queries on one open connection. Reported per step (the issue's unit: the sum of
+the step's requests within one repeat, p50/p95 over ``--repeat`` repeats after 2 warm-ups) and per
+request (p50/p95 of each, the stricter view), with the p95 ratios and the response bytes as sent
+(the GeoJSON routes gzip themselves, Dash callback JSON is gzipped by flask-compress). Then the
+point layers over the whole city at every zoom 9-18 report their largest response. The app is
+set up as the served one (``create_app``, then ``settle_heap`` when the app has it). The load
+average is printed at the start and the end: the machine is shared.
 """
 
 from __future__ import annotations
@@ -120,6 +127,7 @@ def main() -> None:
 
     from sqlalchemy import text
 
+    from dashboard import app as app_module
     from dashboard.app import create_app
     from dashboard.pages import command_map
     from dashboard.settings import DashboardSettings
@@ -150,6 +158,9 @@ def main() -> None:
     codes = grid_path.rstrip(".").split(".")
 
     app = create_app(DashboardSettings(secret_key="bench-" + "x" * 40, login_ip_max_failures=10**9))
+    settle_heap = getattr(app_module, "settle_heap", None)
+    if settle_heap is not None:  # as the served app (dashboard.app:server) does after start-up
+        settle_heap()
     client = app.server.test_client()
     form = client.get("/login").get_data(as_text=True)
     token = form.split('name="csrf_token" value="')[1].split('"')[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from dash import Dash
@@ -49,6 +50,17 @@ def _setup_eagerly(app: Dash) -> None:
         app._setup_server()
 
 
+def settle_heap() -> None:
+    """Move everything built so far (modules, the app, its layouts) out of the garbage collector's sight.
+
+    A full collection otherwise walks all ~160,000 start-up objects and stops the worker for ~70-90 ms
+    every few hundred requests; frozen, it walks only what requests created since (~3 ms). Call once,
+    after the server is built (gunicorn imports ``dashboard.app:server`` in each worker).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 _app: Dash | None = None
 
 
@@ -58,5 +70,6 @@ def __getattr__(name: str) -> Any:
     if name in ("app", "server"):
         if _app is None:
             _app = create_app()
+            settle_heap()
         return _app if name == "app" else _app.server
     raise AttributeError(name)

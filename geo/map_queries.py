@@ -110,15 +110,13 @@ def scope_root(conn: Connection, *, scope: str) -> str | None:
 
 def breadcrumb(conn: Connection, *, scope: str, code: str) -> list[dict[str, Any]]:
     """Return the unit's ancestors inside ``scope`` and the unit itself, top-down (市 › 县 › 乡镇 › 村 › 网格)."""
-    path = _unit_path(conn, scope=scope, code=code)
-    if path is None:
-        return []
-    codes = path.rstrip(".").split(".")
+    # One round trip: the ancestors are the codes of the unit's own path (empty when it is outside the scope).
     sql = (
-        'SELECT "code", "name", "level" FROM "units" '  # noqa: S608 - scope fragment; values bound
-        f'WHERE "code" = ANY(:codes) AND {path_in_scope("path")} ORDER BY "level"'
+        'SELECT a."code", a."name", a."level" FROM "units" t '  # noqa: S608 - scope fragment; values bound
+        """JOIN "units" a ON a."code" = ANY(string_to_array(rtrim(t."path", '.'), '.')) """
+        f'WHERE t."code" = :code AND {path_in_scope("t.path")} AND {path_in_scope("a.path")} ORDER BY a."level"'
     )
-    rows = conn.execute(text(sql), {"codes": codes, **scope_params(scope)}).mappings()
+    rows = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings()
     return [dict(r) for r in rows]
 
 
