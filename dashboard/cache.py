@@ -20,7 +20,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Protocol
 from urllib.parse import urlencode
 
@@ -28,6 +27,7 @@ from flask import Flask, Response, current_app, request
 
 from dashboard.scope import current_account
 from dashboard.settings import DashboardSettings
+from geo import clock
 
 GZIP_MIN_BYTES = 512
 GZIP_LEVEL = 5  # level 9 costs ~3x the CPU for ~3% fewer bytes on GeoJSON
@@ -138,7 +138,7 @@ def cache_key(route: str, params: Mapping[str, object]) -> str:
     """Key of a request: route, sorted parameters, today, the caller's scope path and data version."""
     account = current_account()
     query = urlencode(sorted((k, str(v)) for k, v in params.items()))
-    return f"{route}|{account.scope}|{account.data_version}|{date.today().isoformat()}|{query}"
+    return f"{route}|{account.scope}|{account.data_version}|{clock.today().isoformat()}|{query}"
 
 
 def send(body: CachedBody, *, mimetype: str = GEOJSON_MIME) -> Response:

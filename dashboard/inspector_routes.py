@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-from datetime import date
 from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_file
@@ -25,6 +24,7 @@ from dashboard.pages.hazards import display_row, ledger_filters, ledger_sort
 from dashboard.roles import Capability
 from dashboard.routes import plain_json
 from dashboard.scope import client_ip, current_account, current_scope, scoped_route
+from geo import clock
 from geo.around import DEFAULT_ENTERPRISE_RADIUS_M, around_point
 from geo.db import connect
 from geo.hazard_ledger import MAX_EXPORT_ROWS, hazard_export_rows
@@ -128,7 +128,7 @@ def export_hazards() -> Response:
             "rows": len(rows), "filters": filters.as_dict(), "sort": [f"{c}:{d}" for c, d in sort],
             "scope": account.record.scope_code, "truncated": len(rows) >= MAX_EXPORT_ROWS,
         })
-    name = f"隐患台账_{account.record.scope_name}_{date.today():%Y%m%d}.xlsx"
+    name = f"隐患台账_{account.record.scope_name}_{clock.today():%Y%m%d}.xlsx"
     data = hazards_workbook(rows, title=name)
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

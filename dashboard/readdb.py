@@ -27,7 +27,7 @@ def read_engine(url: str | None = None) -> Engine:
     settings = get_settings()
     return create_engine(
         url or settings.url(), pool_size=settings.pool_size, pool_pre_ping=False, isolation_level="AUTOCOMMIT",
-        connect_args={"options": f"-c statement_timeout={settings.statement_timeout_ms}",
+        connect_args={"options": settings.pg_options(),
                       "application_name": "safegrid-read"},
     )
 

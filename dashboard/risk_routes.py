@@ -30,6 +30,7 @@ from dashboard.inspector_routes import neutralise
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import client_ip, current_account, current_scope, ensure_unit_in_scope, scoped_route
+from geo import clock
 from geo import risk_queries as rq
 from geo.db import connect
 from geo.labels import (
@@ -76,7 +77,7 @@ def heat() -> Response:
     """Serve the H3 hexagons of the viewport for the metric and filters, within the caller's scope."""
     scope, filters = current_scope(), _filters()
     metric, zoom, bbox = _view()
-    as_of = date.today()
+    as_of = clock.today()
     params = {"metric": metric, "zoom": zoom, "filters": json.dumps(filters.as_dict()), **bbox.params()}
     body = cached_text("h3", params,
                        lambda: run_read(lambda conn: rq.heatmap_geojson(
@@ -223,12 +224,12 @@ def export_tables() -> Response:
             ensure_unit_in_scope(conn, unit)
         data, counts = tables_workbook(conn, scope=account.scope, scope_name=account.record.scope_name,
                                        username=account.username, metric=metric, zoom=zoom, bbox=bbox,
-                                       filters=filters, unit=unit, as_of=date.today())
+                                       filters=filters, unit=unit, as_of=clock.today())
         audit(conn, username=account.username, action="export_risk_tables", ip=client_ip(), detail={
             "scope": account.record.scope_code, "metric": metric, "zoom": zoom, "filters": filters.as_dict(),
             "unit": unit, "rows": counts,
         })
-    name = f"风险分析_{account.record.scope_name}_{date.today():%Y%m%d}.xlsx"
+    name = f"风险分析_{account.record.scope_name}_{clock.today():%Y%m%d}.xlsx"
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX_MIME)
 
 
@@ -242,7 +243,7 @@ def export_png() -> Response:
     level = _overlay_level()
     with connect() as conn:
         heat = json.loads(rq.heatmap_geojson(conn, scope=account.scope, metric=metric, zoom=zoom, bbox=bbox,
-                                             filters=filters, as_of=date.today()))
+                                             filters=filters, as_of=clock.today()))
         units_fc = json.loads(rq.risk_units_geojson(conn, scope=account.scope, level=level)) if level else None
         audit(conn, username=account.username, action="export_risk_png", ip=client_ip(), detail={
             "scope": account.record.scope_code, "metric": metric, "zoom": zoom, "filters": filters.as_dict(),
@@ -253,7 +254,7 @@ def export_png() -> Response:
         subtitle += f" · 轮廓：{LEVEL[level]}四色分区"
     png = render_heat_png(heat, units_fc, title=f"{account.record.scope_name} · {RISK_METRIC[metric]}",
                           subtitle=subtitle, metric_label=RISK_METRIC[metric])
-    name = f"风险热力图_{account.record.scope_name}_{date.today():%Y%m%d}.png"
+    name = f"风险热力图_{account.record.scope_name}_{clock.today():%Y%m%d}.png"
     return send_file(io.BytesIO(png), as_attachment=True, download_name=name, mimetype="image/png")
 
 

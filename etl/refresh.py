@@ -30,7 +30,7 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
 from etl.settings import get_etl_settings
-from geo import etl_sql
+from geo import clock, etl_sql
 from geo import refresh as sql
 from geo.labels import INSPECTION_CADENCE_DAYS, RISK_INPUT, RISK_LEVEL
 from geo.risk_rule import RiskRule, rule_from_config, score_unit
@@ -288,10 +288,10 @@ def refresh_all(
     ``on_swap`` is called inside the publishing transaction just before it commits (tests use it
     to check that readers still see the previous data and do not wait).
     """
-    as_of = as_of or date.today()
+    as_of = as_of or clock.today()
     timeout = get_etl_settings().statement_timeout_ms
     engine = create_engine(url or get_settings().url(), poolclass=NullPool,
-                           connect_args={"options": f"-c statement_timeout={timeout}"})
+                           connect_args={"options": get_settings().pg_options(timeout)})
     started = time.perf_counter()
     timings: dict[str, float] = {}
     try:

@@ -19,7 +19,7 @@ def engine(url: str | None = None) -> Engine:
         url or settings.url(),
         pool_size=settings.pool_size,
         pool_pre_ping=True,
-        connect_args={"options": f"-c statement_timeout={settings.statement_timeout_ms}"},
+        connect_args={"options": settings.pg_options()},
     )
 
 

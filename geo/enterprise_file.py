@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo import clock
 from geo.around import (
     DEFAULT_ENTERPRISE_RADIUS_M,
     DEFAULT_SOURCE_RADIUS_M,
@@ -112,7 +113,7 @@ def enterprise_file(
     basic = enterprise_basic(conn, scope=scope, credit_code=credit_code)
     if basic is None:
         return None
-    day = today or date.today()
+    day = today or clock.today()
     ent_id = basic.pop("id")
     unit_id, unit_level, path = basic.pop("unit_id"), basic.pop("unit_level"), basic.pop("unit_path")
     hazards = _all(conn, _HAZARDS_SQL, {"id": ent_id, "today": day, "lim": hazard_limit})

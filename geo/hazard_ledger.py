@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from geo import clock
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
 from geo.scope import scope_params, unit_id_in_scope
 
@@ -108,7 +109,7 @@ def _params(scope: str, f: LedgerFilters) -> dict[str, Any]:
         "statuses": arr(f.statuses), "open_only": f.open_only, "levels": arr(f.levels),
         "channels": arr(f.channels), "overdue": f.overdue, "supervised": f.supervised,
         "industries": arr(f.industries), "found_from": f.found_from, "found_to": f.found_to,
-        "text": f"%{lit}%" if needle else None, "today": f.today or date.today(), **scope_params(scope),
+        "text": f"%{lit}%" if needle else None, "today": f.today or clock.today(), **scope_params(scope),
     }
 
 

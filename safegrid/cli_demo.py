@@ -13,6 +13,7 @@ from etl.demo.build import BuildOptions, build
 from etl.demo.load import DemoLoadError, load_demo
 from etl.demo.records import Scale
 from etl.refresh import RefreshResult
+from geo import clock
 
 app = typer.Typer(help="许昌市演示数据 (市、县边界为真实数据；乡镇以下边界为示意)", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -20,7 +21,7 @@ app = typer.Typer(help="许昌市演示数据 (市、县边界为真实数据；
 
 def _as_of(value: str | None) -> date:
     if value is None:
-        return date.today()
+        return clock.today()
     try:
         return date.fromisoformat(value)
     except ValueError as exc:

@@ -33,10 +33,12 @@ from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
 from geo import bigscreen_queries as bq
+from geo import clock
 from geo.db import connect
 from geo.labels import LEVEL, RISK_COLOUR_HEX, RISK_LEVEL, RISK_LEVEL_LONG
 from geo.refresh import app_config
 from geo.risk_rule import rule_from_config
+from geo.settings import get_settings
 from geo.units import data_freshness
 from layers.registry import UNITS
 
@@ -52,7 +54,9 @@ class BigScreenSettings(BaseSettings):
 
     refresh_seconds: float = Field(default=60, ge=1)  # how often the figures are re-read
     carousel_seconds: float = Field(default=12, ge=2)  # how long the carousel stays on each child unit
-    timezone: str = "Asia/Shanghai"  # clock and "统计更新于" are shown in this zone, whatever the browser's
+    # Clock and "统计更新于" are shown in this zone, whatever the browser's; by default the business zone
+    # (SAFEGRID_TIMEZONE, geo.clock), the one the counts' "today" uses.
+    timezone: str = Field(default_factory=lambda: get_settings().timezone)
 
     @field_validator("timezone")
     @classmethod
@@ -340,7 +344,7 @@ def _panel(title: str, body: Any, *, body_id: str, extra: str = "") -> html.Sect
 def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
     """Build the big screen for the caller's scope (all data rendered, refreshed later by callbacks)."""
     settings = get_bigscreen_settings()
-    today = date.today()
+    today = clock.today()
     now = datetime.now(ZoneInfo(settings.timezone))
     try:
         data = read_screen(account.scope, today)
@@ -486,7 +490,7 @@ def register(app: Dash) -> None:
     )
     def refresh(n: int, old: dict[str, Any] | None, fill_ids: list[dict[str, str]]) -> tuple[Any, ...]:
         scope = callback_scope(Capability.BIG_SCREEN)
-        today = date.today()
+        today = clock.today()
         data = read_screen(scope, today)
         head = data["head"]
         if head is None:

@@ -23,6 +23,7 @@ from dashboard.errors import AppError, BadRequestError, to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
+from geo import clock
 from geo import risk_queries as rq
 from geo.db import connect
 from geo.labels import (
@@ -377,7 +378,7 @@ def register(app: Dash) -> None:
         filters = _filters(*values)
         if metric not in rq.METRICS:
             raise BadRequestError(f"不支持的指标：{metric}")
-        as_of = date.today()
+        as_of = clock.today()
         with connect() as conn:
             cutoff = rq.stock_cutoff(conn, as_of=as_of)
             trend = rq.monthly_found_closed(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff)
@@ -444,7 +445,7 @@ def register(app: Dash) -> None:
         if not a or not b:
             return html.Div("请选择两个单位进行对比。", className="sg-note")
         filters = _filters(*values)
-        as_of = date.today()
+        as_of = clock.today()
         with connect() as conn:
             units = [rq.unit_kpis(conn, scope=scope, code=str(c)) for c in (a, b)]
             if units[0] is None or units[1] is None:

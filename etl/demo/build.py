@@ -14,6 +14,7 @@ from etl.demo import records
 from etl.demo.geometry import build_units
 from etl.demo.records import Scale
 from etl.demo.writer import sha256, write_csv, write_geojson, write_xlsx
+from geo import clock
 
 MANIFEST = "manifest.json"
 
@@ -23,7 +24,7 @@ class BuildOptions:
     """What to build: seed, reference date, sizes and the xlsx/csv switch."""
 
     seed: int = 4110
-    as_of: date = field(default_factory=date.today)
+    as_of: date = field(default_factory=clock.today)
     scale: Scale = field(default_factory=Scale)
     # a ledger with more rows than this is written as csv (writing xlsx is slow for big tables)
     xlsx_max_rows: int = 60_000
