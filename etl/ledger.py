@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -32,6 +33,11 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     findings: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (LoadResult.timings)
+
+    def add_time(self, phase: str, seconds: float) -> None:
+        """Add ``seconds`` to ``phase``."""
+        self.timings[phase] = self.timings.get(phase, 0.0) + seconds
 
 
 def _chunks(rows: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:
@@ -104,6 +110,7 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
     refs = References(conn, kind)
     check_refs = refs.needed(table.positions)
     seen: dict[tuple[Any, ...], int] = {}
+    etl_sql.lock_loads(conn, kind=kind)
     etl_sql.create_stage(conn, kind=kind)
     with _gc_paused():
         _stage_rows(conn, kind, table, validator, locator, refs if check_refs else None, seen, out, settings, progress)
@@ -114,11 +121,14 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
     present = set(table.positions) | _derived(kind, table.positions)
     located: dict[str, int] = {}
     if kind in etl_sql.STAGE_KEYS:
-        located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id)
+        start = perf_counter()
+        cells = etl_sql.grid_cell_count(conn)
+        located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id, cells=cells)
+        out.add_time("locate", perf_counter() - start)
         out.findings += located["no_cell"] + located["on_border"]
-        if not etl_sql.grid_cell_count(conn):
+        if not cells:
             out.notes.append("尚未导入网格边界：未做落格")
-    out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id)
+    out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id, timings=out.timings)
     out.counts.update({f"grid_{k}": v for k, v in located.items()})
     return out
 
@@ -144,10 +154,13 @@ def _stage_rows(conn: Connection, kind: str, table: Table, validator: RowValidat
                 progress: Progress | None) -> None:
     """Validate the rows chunk by chunk and COPY the good ones into the stage; collect the rejects."""
     columns = set(table.positions) | _derived(kind, table.positions)
+    start = perf_counter()
     for chunk in _chunks(table.rows, settings.chunk_rows):
         parsed = validator.chunk([cells for _, cells in chunk])
         if locator is not None:
             locator.check(parsed)
+        out.add_time("parse", perf_counter() - start)  # reading + validating (+ locating) the chunk
+        start = perf_counter()
         if refs is not None:
             refs.prime(parsed)
         good: list[tuple[int, dict[str, Any]]] = []
@@ -164,11 +177,16 @@ def _stage_rows(conn: Connection, kind: str, table: Table, validator: RowValidat
                 out.rejects.append((number, table.raw(cells), errors))
             else:
                 good.append((number, values))
+        out.add_time("rows", perf_counter() - start)  # references, duplicates, rejects
+        start = perf_counter()
         etl_sql.copy_stage(conn, kind=kind, rows=good, columns=columns)
+        out.add_time("copy", perf_counter() - start)
         out.rows_in += len(chunk)
         out.rows_loaded += len(good)
         if progress:
             progress(out.rows_in)
+        start = perf_counter()
+    out.add_time("parse", perf_counter() - start)
 
 
 def _derived(kind: str, positions: dict[str, int]) -> set[str]:

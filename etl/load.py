@@ -48,6 +48,10 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)
     findings: int = 0
     seconds: float = 0.0
+    # Seconds per phase of a ledger load: ``parse`` (reading, validating, coordinates), ``rows``
+    # (references, duplicates, rejects), ``copy`` (into the stage), ``locate`` (grid cells), ``upsert``,
+    # ``history`` (risk colours, hazard events), ``transaction`` (the whole data transaction, commit included).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> int:
@@ -107,6 +111,7 @@ def load_file(kind: str, path: Path, *, level: int | None = None, crs: str | Non
                                    options={k: v for k, v in options.items() if v not in (None, False)})
     result = LoadResult(run_id=run_id, kind=kind, source=str(path), status="failed")
     outcome = Outcome()
+    data_started = perf_counter()
     try:
         with eng.begin() as conn:
             etl_sql.set_load_timeout(conn, ms=settings.statement_timeout_ms)
@@ -118,6 +123,7 @@ def load_file(kind: str, path: Path, *, level: int | None = None, crs: str | Non
                                       progress=progress)
             if strict and outcome.rejects:
                 raise _StrictRejectedError(outcome)
+        outcome.add_time("transaction", perf_counter() - data_started)
         _summarise(result, outcome)
     except _StrictRejectedError as exc:
         _summarise(result, exc.outcome)
@@ -146,6 +152,7 @@ def _summarise(result: LoadResult, outcome: Outcome) -> None:
     result.counts = outcome.counts
     result.notes = outcome.notes
     result.findings = outcome.findings
+    result.timings = {k: round(v, 3) for k, v in outcome.timings.items()}
     if not outcome.rejects:
         result.status = "ok"
     elif outcome.rows_loaded:

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from sqlalchemy import create_engine, text
 
-from etl.load import load_file
+from etl.load import LoadResult, load_file
 from etl.template import write_template
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from tests.etl_support import (
@@ -224,6 +224,31 @@ def test_persons_fill_duty_slots_in_order(clean: str, tmp_path: Path) -> None:
     assert duties == [("leader", 1, "张三"), ("supervisor", 1, "李四"), ("supervisor", 2, "王五")]
 
 
+def test_loads_of_the_same_table_wait_for_each_other(clean: str, tmp_path: Path) -> None:
+    """New rows are inserted without ON CONFLICT: a load waits while another load of the kind is open."""
+    import threading
+
+    from geo import etl_sql
+
+    path = write_csv(tmp_path / "e.csv", ENTERPRISE_HEADER, enterprise_rows(3))
+    eng = create_engine(clean)
+    results: list[LoadResult] = []
+    try:
+        with eng.connect() as conn:
+            trans = conn.begin()
+            etl_sql.lock_loads(conn, kind="enterprises")  # another load of enterprises, still open
+            waiting = threading.Thread(target=lambda: results.append(load_file("enterprises", path, url=clean)))
+            waiting.start()
+            waiting.join(1.5)
+            assert waiting.is_alive() and counts(clean)["enterprises"] == 0
+            trans.rollback()
+        waiting.join(30)
+        assert not waiting.is_alive()
+    finally:
+        eng.dispose()
+    assert results[0].status == "ok" and results[0].counts["inserted"] == 3
+
+
 def test_a_database_error_rolls_back_the_whole_load(clean: str, tmp_path: Path) -> None:
     """A real constraint the validator does not know about fails row 4: nothing of the file stays."""
     eng = create_engine(clean)
@@ -263,7 +288,7 @@ def test_killing_a_load_midway_leaves_the_database_as_before(clean: str, tmp_pat
                 # Wait until the load has written into the database inside its transaction (COPY or upsert).
                 seen = bool(conn.execute(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'etl-kill-test' "
-                    "AND state = 'active' AND (query ILIKE 'COPY etl_stage%' OR query ILIKE 'WITH up AS%')"
+                    "AND state = 'active' AND (query ILIKE 'COPY etl_stage%' OR query ILIKE 'WITH src AS%')"
                 )).scalar())
             if seen:
                 break
