@@ -4,27 +4,35 @@ The URL names the current unit (``/?unit=411002001``): links, breadcrumb and map
 the URL, and one callback renders the side panel from it, so deep links and back/forward work. Map
 data comes from the Flask routes in :mod:`dashboard.map_routes` (``url=``), never through callback
 JSON; callbacks call ``geo`` with the caller's scope and answer nothing for a foreign unit.
+
+One drill-down step is one callback request: the panel carries its child table (only a new sort
+order asks again), is built as plain component dicts (:mod:`dashboard.dry`, serialised by orjson)
+and is kept in the response cache per scope and data version (:func:`unit_panel`).
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import dash_leaflet as dl
+import orjson
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
+from dashboard.cache import CachedBody, cache_key, response_cache
 from dashboard.dry import Dry, el
 from dashboard.errors import AppError, to_app_error
 from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, current_account, refuse_out_of_scope
+from geo import clock
 from geo import map_queries as mq
 from geo.enterprise_file import enterprise_basic
 from geo.hazard_ledger import hazard_location as hazard_by_code
@@ -121,7 +129,7 @@ def _inspection(level: int, stats: dict[str, Any]) -> Dry:
     if last is None:
         return el(html.Div, ["最近检查：", el(html.B, "无记录"), f"（{rule.lstrip('，')}）" if rule else ""],
                   className="cm-inspection cm-overdue" if cadence else "cm-inspection", id="cm-inspection")
-    age = (date.today() - last).days
+    age = (clock.today() - last).days  # the business day, as the cache key and SQL current_date
     overdue = bool(stats.get("inspection_overdue"))
     status = [el(html.B, f"已超期 {age - cadence} 天" if cadence and age > cadence else "已超期")] if overdue else (
         ["，", el(html.B, "按期")] if cadence else [])
@@ -392,6 +400,40 @@ def panel_data(conn: Connection, *, scope: str, search: str | None, focus: tuple
     }
 
 
+def unit_panel(*, scope: str, search: str | None, focus: tuple[str, str] | None, crs: str) -> dict[str, Any]:
+    """Return the side panel, breadcrumb, ``cm-state`` and focus target of ``?unit=`` for the caller.
+
+    Outside the scope: :class:`~dashboard.errors.OutOfScopeError` (audited). Without a focus the result is
+    kept in the response cache of :mod:`dashboard.cache` like the map routes' bodies — keyed by the
+    caller's scope path, the data version read with the account on this request and today, and stored
+    only after it was built inside that scope — so walking back to a unit does not query it again.
+    """
+
+    def build() -> dict[str, Any]:
+        data = run_read(lambda conn: panel_data(conn, scope=scope, search=search, focus=focus, crs=crs))
+        view = data["view"]
+        if view is None:
+            raise refuse_out_of_scope(data["code"])
+        bounds = view["bounds"] and [mq.latlng_for_display(lat, lon, crs) for lat, lon in view["bounds"]]
+        return {"panel": panel(view, data["roster"], data["hazards"], data["children"]),
+                "crumbs": breadcrumb(data["crumbs"]),
+                "state": {"code": view["code"], "level": view["level"], "bounds": bounds},
+                "spot": data["spot"] or None}
+
+    if focus:
+        return build()
+    cache = response_cache()
+    key = cache_key("panel", {"unit": code_from_search(search) or "", "crs": crs})
+    hit = cache.get(key)
+    if hit is not None:
+        cached: dict[str, Any] = orjson.loads(zlib.decompress(hit.data))
+        return cached
+    shown = build()
+    # zlib level 1: ~0.1 ms, and a 70 KB city panel keeps 6 KB of the cache's byte budget
+    cache.put(key, CachedBody(zlib.compress(orjson.dumps(shown), 1), etag="", gzipped=False))
+    return shown
+
+
 def register(app: Dash) -> None:
     """Add the command map callbacks (server side: panel, children, locate; clientside: URLs, legends)."""
 
@@ -410,27 +452,20 @@ def register(app: Dash) -> None:
         focus = focus_from_search(search)
         try:
             scope = callback_scope(Capability.MAP)
-            data = run_read(lambda conn: panel_data(conn, scope=scope, search=search, focus=focus,
-                                                     crs=crs or "wgs84"))
-            if data["view"] is None:
-                raise refuse_out_of_scope(data["code"])
+            shown_unit = unit_panel(scope=scope, search=search, focus=focus, crs=crs or "wgs84")
         except Exception as exc:
             return _message(to_app_error(exc)), [], None, no_update, None, no_update
-        view, spot = data["view"], data["spot"]
-        bounds = view["bounds"] and [mq.latlng_for_display(lat, lon, crs or "wgs84") for lat, lon in view["bounds"]]
-        view["bounds"] = bounds
-        state = {"code": view["code"], "level": view["level"], "bounds": bounds}
+        state, spot = shown_unit["state"], shown_unit["spot"]
         # fitBounds, not flyToBounds: a fly fires moveend at many zooms and so many point-layer fetches.
         # With a focus the clientside showTarget flies to the point instead.
-        viewport = {"bounds": view["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
-            if view["bounds"] and not spot else no_update
+        viewport = {"bounds": state["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
+            if state["bounds"] and not spot else no_update
         # A deep link (or back/forward) to an enterprise opens its file in the header drawer, unless the drawer
         # already shows it (the header search picked it: map-focus names the same enterprise).
         shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
         open_file = spot["key"].partition(":")[2] if spot and spot["key"].startswith("enterprise:") and not shown \
             and current_account().can(Capability.ENTERPRISE_FILE) else no_update
-        return (panel(view, data["roster"], data["hazards"], data["children"]), breadcrumb(data["crumbs"]), state,
-                viewport, spot or None, open_file)
+        return shown_unit["panel"], shown_unit["crumbs"], state, viewport, spot, open_file
 
     # The panel arrives with its child table sorted by risk; only a change of the sort order asks again
     # (prevent_initial_call: not when the panel inserts a new cm-sort).
