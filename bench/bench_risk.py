@@ -20,7 +20,9 @@ cold (server-side response cache of ``dashboard/cache.py`` cleared before each r
   cell, value, GeoJSON geometry from h3_stats for the same view) — the stricter baseline;
 * filtered path: enterprise colour = red + orange, metric enterprises.
 
-Baselines run on one open autocommit connection (no pool checkout, no transaction).
+Baselines run on one open autocommit connection (no pool checkout, no transaction). Each round runs
+the cold route, the warm route, the route's query alone and every baseline once, in turn, so a load
+spike on the shared machine hits all of them alike.
 """
 
 from __future__ import annotations
@@ -48,19 +50,31 @@ VIEWS = {"city zoom 9 (res 7)": ("112.43,33.36,114.945,34.73", 9),
 FILTER = {"risk": "red,orange"}
 
 
+def _p50_p95(times: list[float]) -> tuple[float, float]:
+    times = sorted(times)
+    return statistics.median(times) * 1000, times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)] * 1000
+
+
 def quantiles_ms(fn: Callable[[], object], repeat: int,
                  before: Callable[[], object] = lambda: None) -> tuple[float, float]:
     """Return p50 and p95 (ms) of ``fn`` over ``repeat`` runs after a warm-up; ``before`` runs untimed first."""
-    before()
-    fn()  # warm caches and plans
-    times = []
-    for _ in range(repeat):
+    return interleaved_ms({"fn": (fn, before)}, repeat)["fn"]
+
+
+def interleaved_ms(fns: dict[str, tuple[Callable[[], object], Callable[[], object]]],
+                   repeat: int) -> dict[str, tuple[float, float]]:
+    """p50 / p95 (ms) of each ``(fn, before)``, run in turn within each round (a load spike hits all alike)."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for fn, before in fns.values():
         before()
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    return statistics.median(times) * 1000, times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)] * 1000
+        fn()  # warm caches and plans
+    for _ in range(repeat):
+        for name, (fn, before) in fns.items():
+            before()
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return {k: _p50_p95(v) for k, v in times.items()}
 
 
 def prepare(database: str, template: str, synthetic: int) -> None:
@@ -171,12 +185,16 @@ def main() -> None:
                                           filters=rq.RiskFilters.from_args({k: [v] for k, v in q.items()}),
                                           as_of=date.today())
 
-            cold = quantiles_ms(route, args.repeat, cache.clear)
-            warm = quantiles_ms(route, args.repeat)
-            query_ms = quantiles_ms(query_only, args.repeat)
+            def nothing() -> None:
+                return None
+
+            timed = interleaved_ms({"cold": (route, cache.clear), "warm": (route, nothing),
+                                    "query": (query_only, nothing),
+                                    **{b: (fn, nothing) for b, fn in baselines}}, args.repeat)
+            cold, warm, query_ms = timed["cold"], timed["warm"], timed["query"]
             features = len(json.loads(zlib.decompress(body, 16 + zlib.MAX_WBITS))["features"])
-            for baseline, bare in baselines:
-                bare_ms = quantiles_ms(bare, args.repeat)
+            for baseline, _ in baselines:
+                bare_ms = timed[baseline]
                 rows.append((name, label, features, cold, warm, query_ms, baseline, bare_ms, len(body)))
                 print(f"{name:22} {label:15} cells {features:5}  p50/p95 ms: cold {cold[0]:6.1f}/{cold[1]:6.1f}  "
                       f"warm {warm[0]:5.1f}/{warm[1]:5.1f}  query {query_ms[0]:6.1f}/{query_ms[1]:6.1f}  "
