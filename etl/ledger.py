@@ -11,9 +11,11 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection
 
 from etl.columns import LEDGERS
+from etl.h3cells import point_cells
 from etl.read import Table, open_table
 from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
@@ -179,6 +181,10 @@ def _stage_rows(conn: Connection, kind: str, table: Table, validator: RowValidat
                 good.append((number, values))
         out.add_time("rows", perf_counter() - start)  # references, duplicates, rejects
         start = perf_counter()
+        if locator is not None:
+            _add_cells(good)
+            out.add_time("cells", perf_counter() - start)
+            start = perf_counter()
         etl_sql.copy_stage(conn, kind=kind, rows=good, columns=columns)
         out.add_time("copy", perf_counter() - start)
         out.rows_in += len(chunk)
@@ -189,10 +195,24 @@ def _stage_rows(conn: Connection, kind: str, table: Table, validator: RowValidat
     out.add_time("parse", perf_counter() - start)
 
 
+def _add_cells(rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """Give every row with (checked, WGS84) coordinates its H3 cells ``h3_r6``..``h3_r9``."""
+    located = [values for _, values in rows if values.get("lon") is not None and values.get("lat") is not None]
+    if not located:
+        return
+    cells = point_cells(np.fromiter((v["lon"] for v in located), float, len(located)),
+                        np.fromiter((v["lat"] for v in located), float, len(located)))
+    for values, row in zip(located, cells.tolist(), strict=True):
+        values.update(zip(etl_sql.H3_CELL_COLUMNS, row, strict=True))
+
+
 def _derived(kind: str, positions: dict[str, int]) -> set[str]:
-    """Columns the validator fills in even when the file lacks them."""
+    """Columns the validator (or the loader) fills in even when the file lacks them."""
+    out: set[str] = set()
     if kind == "persons":
-        return {"seq", "person_key"}
+        out |= {"seq", "person_key"}
     if kind == "hazard-sources" and "r_value" in positions:
-        return {"grade"}
-    return set()
+        out.add("grade")
+    if "lon" in positions and "h3_r9" in etl_sql.STAGE_COLUMNS[kind]:
+        out |= set(etl_sql.H3_CELL_COLUMNS)  # _add_cells
+    return out

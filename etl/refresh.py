@@ -20,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import repeat
 from typing import Any
 
 import h3.api.numpy_int as h3
@@ -29,6 +28,7 @@ import shapely
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
+from etl.h3cells import h3_index, point_cells
 from etl.settings import get_etl_settings
 from geo import clock, etl_sql
 from geo import refresh as sql
@@ -75,23 +75,6 @@ def display_geometries(
         hex_geom = shapely.to_wkb(shapely.set_srid(simple, 4326), hex=True, include_srid=True)
         hex_label = shapely.to_wkb(shapely.set_srid(labels, 4326), hex=True, include_srid=True)
         out.extend(zip([u for u, _ in rows], hex_geom.tolist(), hex_label.tolist(), strict=True))
-    return out
-
-
-def _h3_index(lat: list[float], lon: list[float], res: int) -> np.ndarray:
-    """H3 cell (int64) of every point at ``res`` (h3-py takes (lat, lng) and is scalar: ``map`` is its fastest loop)."""
-    return np.fromiter(map(h3.latlng_to_cell, lat, lon, repeat(res, len(lat))), dtype=np.int64, count=len(lat))
-
-
-def point_cells(lon: np.ndarray, lat: np.ndarray, resolutions: Sequence[int]) -> np.ndarray:
-    """H3 cell of every point at each resolution: an (n, len(resolutions)) int64 array (same cells as h3_stats)."""
-    out = np.empty((len(lon), len(resolutions)), dtype=np.int64)
-    if not len(lon):
-        return out
-    _, first, back = np.unique(lon + 1j * lat, return_index=True, return_inverse=True)
-    lat_list, lon_list = lat[first].tolist(), lon[first].tolist()
-    for j, res in enumerate(resolutions):
-        out[:, j] = _h3_index(lat_list, lon_list, res)[back]
     return out
 
 
@@ -148,7 +131,7 @@ def aggregate_h3(lon: np.ndarray, lat: np.ndarray, measures: np.ndarray,
     _, first, back = np.unique(lon + 1j * lat, return_index=True, return_inverse=True)
     lat_list, lon_list = lat[first].tolist(), lon[first].tolist()
     for res in resolutions:
-        cells, inv = np.unique(_h3_index(lat_list, lon_list, res)[back], return_inverse=True)
+        cells, inv = np.unique(h3_index(lat_list, lon_list, res)[back], return_inverse=True)
         sums = np.empty((len(cells), measures.shape[1]))
         for j in range(measures.shape[1]):
             sums[:, j] = np.bincount(inv, weights=measures[:, j], minlength=len(cells))

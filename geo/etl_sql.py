@@ -155,6 +155,9 @@ TABLES = ("units", "persons", "duties", "enterprises", "enterprise_risk_history"
 
 # --- staging ----------------------------------------------------------------------------------
 
+# H3 cells of a staged point (res 6-9, migration 0002), computed by the loader from the checked coordinates.
+H3_CELL_COLUMNS = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
+_H3_STAGE = dict.fromkeys(H3_CELL_COLUMNS, "bigint")
 # Staging columns per ledger kind: name → PostgreSQL type. ``row_number`` comes first everywhere.
 STAGE_COLUMNS: dict[str, dict[str, str]] = {
     "enterprises": {
@@ -163,13 +166,13 @@ STAGE_COLUMNS: dict[str, dict[str, str]] = {
         "risk_method": "text", "risk_assessed_at": "date", "std_grade": "text", "key_hazardous_process": "bool",
         "key_hazardous_chemical": "bool", "has_major_hazard_source": "bool", "address": "text", "legal_rep": "text",
         "legal_rep_phone": "text", "safety_manager": "text", "safety_manager_phone": "text", "lon": "float8",
-        "lat": "float8", "grid_code": "text",
+        "lat": "float8", "grid_code": "text", **_H3_STAGE,
     },
     "hazard-sources": {
         "code": "text", "credit_code": "text", "name": "text", "grade": "smallint", "r_value": "numeric",
         "substances": "text", "recorded_at": "date", "main_person": "text", "main_person_phone": "text",
         "tech_person": "text", "tech_person_phone": "text", "op_person": "text", "op_person_phone": "text",
-        "lon": "float8", "lat": "float8",
+        "lon": "float8", "lat": "float8", **_H3_STAGE,
     },
     "hazards": {
         "code": "text", "credit_code": "text", "unit_code": "text", "title": "text", "description": "text",
@@ -177,7 +180,7 @@ STAGE_COLUMNS: dict[str, dict[str, str]] = {
         "deadline": "date", "verified_at": "date", "closed_at": "date", "reporter": "text",
         "supervision_level": "smallint", "supervision_at": "date", "resp_person": "text",
         "resp_person_phone": "text", "measures": "text", "funds_yuan": "numeric", "contingency_plan": "text",
-        "lon": "float8", "lat": "float8",
+        "lon": "float8", "lat": "float8", **_H3_STAGE,
     },
     "inspections": {
         "code": "text", "unit_code": "text", "credit_code": "text", "inspector_level": "smallint", "kind": "text",
@@ -345,7 +348,15 @@ def upsert_sql(kind: str, present: set[str]) -> str:
     sets.append("source_run_id = EXCLUDED.source_run_id")
     if target.updated_at:
         sets.append("updated_at = now()")
-    col_list = ", ".join([_q(target.key), *(_q(c) for c in cols), "source_run_id"])
+    # H3 cells follow the point but are derived, not data: written with it, never compared, so rows
+    # stored before the loaders computed cells are not "changed" by a reload (the refresh fills those).
+    derived: list[tuple[str, str]] = []
+    if target.located and not skip_geom:
+        own = "s.{c}" if target.table == "enterprises" else "CASE WHEN s.geom IS NULL THEN e.{c} ELSE s.{c} END"
+        derived = [(c, own.format(c=_q(c))) for c in H3_CELL_COLUMNS]
+    sets += [f"{_q(c)} = EXCLUDED.{_q(c)}" for c, _ in derived]
+    out_cols = [*cols, *(c for c, _ in derived)]
+    col_list = ", ".join([_q(target.key), *(_q(c) for c in out_cols), "source_run_id"])
     # Rows already stored exactly as staged are left out before the INSERT (a hash join instead of
     # one speculative insertion + conflict per row); the DO UPDATE … WHERE below stays the rule.
     staged = list(exprs)
@@ -358,9 +369,9 @@ def upsert_sql(kind: str, present: set[str]) -> str:
                 f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}) RETURNING (xmax = 0) AS inserted")
     # Rows with no stored row are plain INSERTs: no speculative insertion + conflict check per row
     # (~0.4 s of server CPU per 100k new enterprises); lock_loads keeps other loads out meanwhile.
-    names = [target.key, *cols, "source_run_id"]
+    names = [target.key, *out_cols, "source_run_id"]
     picked = ", ".join(f"{e} AS {_q(n)}" for e, n in zip(
-        [f"s.{_q(target.key)}", *exprs, "CAST(:run_id AS int)"], names, strict=True))
+        [f"s.{_q(target.key)}", *exprs, *(e for _, e in derived), "CAST(:run_id AS int)"], names, strict=True))
     listed = ", ".join(_q(n) for n in names)
     return (
         f"WITH src AS MATERIALIZED (SELECT {picked}, o.{_q(target.key)} IS NOT NULL AS stored "  # noqa: S608

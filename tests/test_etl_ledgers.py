@@ -104,6 +104,27 @@ def test_hazard_status_changes_are_written_to_hazard_events(clean: str, tmp_path
     assert same is True
 
 
+def test_loaded_points_carry_their_h3_cells(clean: str, tmp_path: Path) -> None:
+    """Enterprises get H3 cells of their (WGS84) point; hazards without a point take their enterprise's."""
+    import h3
+
+    load_file("enterprises", write_csv(tmp_path / "e.csv", ENTERPRISE_HEADER, enterprise_rows(5)), url=clean)
+    rows = [["YH1", credit(0), "消防通道堵塞", "一般隐患", "整改中", "2025-09-01", "2025-10-01", ""]]
+    assert load_file("hazards", write_csv(tmp_path / "h.csv", HAZARD_HEADER, rows), url=clean).status == "ok"
+    stored = query(clean, "SELECT ST_Y(geom) AS lat, ST_X(geom) AS lon, h3_r6, h3_r7, h3_r8, h3_r9 FROM enterprises "
+                          "UNION ALL SELECT ST_Y(geom), ST_X(geom), h3_r6, h3_r7, h3_r8, h3_r9 FROM hazards")
+    assert len(stored) == 6
+    for r in stored:
+        assert [r.h3_r6, r.h3_r7, r.h3_r8, r.h3_r9] == [
+            h3.str_to_int(h3.latlng_to_cell(r.lat, r.lon, res)) for res in (6, 7, 8, 9)]
+    # nothing left for the refresh; a reload of rows stored without cells is not a change
+    assert query(clean, "SELECT count(*) AS n FROM enterprises WHERE h3_r9 IS NULL")[0].n == 0
+    with create_engine(clean).begin() as c:
+        c.execute(text("UPDATE enterprises SET h3_r6 = NULL, h3_r7 = NULL, h3_r8 = NULL, h3_r9 = NULL"))
+    again = load_file("enterprises", write_csv(tmp_path / "e.csv", ENTERPRISE_HEADER, enterprise_rows(5)), url=clean)
+    assert (again.counts["inserted"], again.counts["updated"]) == (0, 0)
+
+
 @pytest.mark.parametrize(("crs", "forward"), [("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)])
 def test_shifted_coordinates_are_stored_in_wgs84(clean: str, tmp_path: Path, crs: str, forward: object) -> None:
     grid, lon, lat = cell_points()[5]
