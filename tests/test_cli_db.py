@@ -4,6 +4,8 @@ import sys
 
 from sqlalchemy import Engine
 
+from geo import migrate
+
 
 def _sg(*args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, SAFEGRID_PG_DATABASE=os.environ.get("SAFEGRID_TEST_DB", "safegrid_test"))
@@ -17,7 +19,7 @@ def test_db_start_is_idempotent_and_status_shows_versions(engine: Engine) -> Non
     assert res.returncode == 0, res.stderr
     assert "PostgreSQL 15" in res.stdout
     assert "postgis:    3." in res.stdout
-    assert "0001" in res.stdout and "已是最新" in res.stdout
+    assert f"{migrate.head()} (head {migrate.head()}" in res.stdout and "已是最新" in res.stdout
 
 
 def test_db_psql_passes_arguments(engine: Engine) -> None:

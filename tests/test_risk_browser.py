@@ -12,11 +12,12 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from geo import clock
 from geo import risk_queries as rq
 from geo.labels import RISK_LEVEL_LONG
 from geo.map_queries import BBox
 from tests.browser import login, make_user
-from tests.demo_fixture import DEMO_AS_OF, demo_db  # noqa: F401  (session fixture used by risk_server)
+from tests.demo_fixture import demo_db  # noqa: F401  (session fixture used by risk_server)
 from tests.test_risk_routes import RiskServer, risk_server  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.browser
@@ -37,12 +38,12 @@ def _wait_info(page: Any, previous: str | None = None) -> None:
 
 
 def _expected(server: RiskServer, href: str) -> dict[str, Any]:
-    """Recompute the heatmap of the page's current view (read from an export link) straight from the DB."""
+    """Recompute the heatmap of the page's current view (export link) from the DB, on the server's business day."""
     q = {k: v for k, v in parse_qs(urlparse(href).query).items()}
     with server.engine.connect() as c:
         return json.loads(rq.heatmap_geojson(
             c, scope="411000.", metric=q.get("metric", ["risk_score"])[0], zoom=float(q["zoom"][0]),
-            bbox=BBox.parse(q["bbox"][0]), filters=rq.RiskFilters.from_args(q), as_of=DEMO_AS_OF))
+            bbox=BBox.parse(q["bbox"][0]), filters=rq.RiskFilters.from_args(q), as_of=clock.today()))
 
 
 def test_risk_page_heatmap_explanation_exports(risk_server: RiskServer, browser_page: Any,  # noqa: F811
