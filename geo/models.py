@@ -75,9 +75,21 @@ def _created() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
-def _h3(res: int) -> Mapped[int | None]:
-    """H3 cell of the row's point at ``res`` (filled by the refresh, cleared when the point moves; 0002)."""
-    return mapped_column(BigInteger, nullable=True)
+class PointRow:
+    """Columns every point ledger ends with: the point, its H3 cells (0002), provenance, timestamps.
+
+    ``h3_r6``..``h3_r9`` are written by the loaders (or filled by the refresh) and cleared by a trigger
+    when the point moves.
+    """
+
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
+    h3_r6: Mapped[int | None] = mapped_column(BigInteger)
+    h3_r7: Mapped[int | None] = mapped_column(BigInteger)
+    h3_r8: Mapped[int | None] = mapped_column(BigInteger)
+    h3_r9: Mapped[int | None] = mapped_column(BigInteger)
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
 
 
 class Unit(Base):
@@ -165,7 +177,7 @@ class Duty(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class Enterprise(Base):
+class Enterprise(PointRow, Base):
     """A production unit (生产经营单位) placed in one grid cell."""
 
     __tablename__ = "enterprises"
@@ -210,16 +222,6 @@ class Enterprise(Base):
     safety_manager: Mapped[str | None] = mapped_column(String(50))
     safety_manager_phone: Mapped[str | None] = mapped_column(String(30))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
-    geom: Mapped[Any] = mapped_column(
-        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
-    )
-    h3_r6: Mapped[int | None] = _h3(6)
-    h3_r7: Mapped[int | None] = _h3(7)
-    h3_r8: Mapped[int | None] = _h3(8)
-    h3_r9: Mapped[int | None] = _h3(9)
-    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _created()
 
 
 class EnterpriseRiskHistory(Base):
@@ -239,7 +241,7 @@ class EnterpriseRiskHistory(Base):
     recorded_at: Mapped[datetime] = _created()
 
 
-class HazardSource(Base):
+class HazardSource(PointRow, Base):
     """A major hazard source (重大危险源) of an enterprise, graded from its R value (GB 18218)."""
 
     __tablename__ = "hazard_sources"
@@ -267,19 +269,9 @@ class HazardSource(Base):
     op_person: Mapped[str | None] = mapped_column(String(50))
     op_person_phone: Mapped[str | None] = mapped_column(String(30))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
-    geom: Mapped[Any] = mapped_column(
-        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
-    )
-    h3_r6: Mapped[int | None] = _h3(6)
-    h3_r7: Mapped[int | None] = _h3(7)
-    h3_r8: Mapped[int | None] = _h3(8)
-    h3_r9: Mapped[int | None] = _h3(9)
-    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _created()
 
 
-class Hazard(Base):
+class Hazard(PointRow, Base):
     """A hidden hazard (事故隐患) with its rectification life cycle and 五到位 record."""
 
     __tablename__ = "hazards"
@@ -322,16 +314,6 @@ class Hazard(Base):
     measures: Mapped[str | None] = mapped_column(Text)
     funds_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     contingency_plan: Mapped[str | None] = mapped_column(Text)
-    geom: Mapped[Any] = mapped_column(
-        Geometry("POINT", srid=4326, spatial_index=False), nullable=True
-    )
-    h3_r6: Mapped[int | None] = _h3(6)
-    h3_r7: Mapped[int | None] = _h3(7)
-    h3_r8: Mapped[int | None] = _h3(8)
-    h3_r9: Mapped[int | None] = _h3(9)
-    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = _created()
-    updated_at: Mapped[datetime] = _created()
 
 
 class HazardEvent(Base):
