@@ -13,19 +13,17 @@ and is kept in the response cache per scope and data version (:func:`unit_panel`
 from __future__ import annotations
 
 import math
-import zlib
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import dash_leaflet as dl
-import orjson
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
-from dashboard.cache import CachedBody, cache_key, response_cache
+from dashboard.cache import cached_value
 from dashboard.dry import Dry, el
 from dashboard.errors import AppError, to_app_error
 from dashboard.pages import Page
@@ -422,16 +420,7 @@ def unit_panel(*, scope: str, search: str | None, focus: tuple[str, str] | None,
 
     if focus:
         return build()
-    cache = response_cache()
-    key = cache_key("panel", {"unit": code_from_search(search) or "", "crs": crs})
-    hit = cache.get(key)
-    if hit is not None:
-        cached: dict[str, Any] = orjson.loads(zlib.decompress(hit.data))
-        return cached
-    shown = build()
-    # zlib level 1: ~0.1 ms, and a 70 KB city panel keeps 6 KB of the cache's byte budget
-    cache.put(key, CachedBody(zlib.compress(orjson.dumps(shown), 1), etag="", gzipped=False))
-    return shown
+    return cached_value("panel", {"unit": code_from_search(search) or "", "crs": crs}, build)
 
 
 def register(app: Dash) -> None:
