@@ -21,6 +21,7 @@ from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
 from geo import etl_sql
 from geo.crs import InputCrs
+from geo.timing import timed
 
 Progress = Callable[[int], None]
 
@@ -123,10 +124,9 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
     present = set(table.positions) | _derived(kind, table.positions)
     located: dict[str, int] = {}
     if kind in etl_sql.STAGE_KEYS:
-        start = perf_counter()
-        cells = etl_sql.grid_cell_count(conn)
-        located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id, cells=cells)
-        out.add_time("locate", perf_counter() - start)
+        with timed(out.timings, "locate"):
+            cells = etl_sql.grid_cell_count(conn)
+            located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id, cells=cells)
         out.findings += located["no_cell"] + located["on_border"]
         if not cells:
             out.notes.append("尚未导入网格边界：未做落格")

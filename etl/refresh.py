@@ -35,6 +35,7 @@ from geo import refresh as sql
 from geo.labels import INSPECTION_CADENCE_DAYS, RISK_INPUT, RISK_LEVEL
 from geo.risk_rule import RiskRule, rule_from_config, score_unit
 from geo.settings import get_settings
+from geo.timing import timed
 
 H3_MEASURES = (
     "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "hazards_open", "hazards_major_open",
@@ -207,13 +208,6 @@ def _group_top(rows: list[dict[str, Any]]) -> dict[int, dict[str, list[dict[str,
     return out
 
 
-def _timed(timings: dict[str, float], key: str, fn: Callable[..., Any], *args: Any) -> Any:
-    t = time.perf_counter()
-    out = fn(*args)
-    timings[key] = time.perf_counter() - t
-    return out
-
-
 def _compute(conn: Connection, *, as_of: date, rule: RiskRule, timings: dict[str, float]) -> dict[str, int]:
     """Fill every staging table (inside the caller's REPEATABLE READ transaction).
 
@@ -224,41 +218,39 @@ def _compute(conn: Connection, *, as_of: date, rule: RiskRule, timings: dict[str
     settings = get_etl_settings()
     rows: dict[str, int] = {}
     sql.tune(conn)
-    t = time.perf_counter()
-    geometries = sql.unit_geometries(conn)
-    sql.stage_open_hazards(conn, as_of=as_of)  # read by unit_stats, top contributors and H3
-    lon, lat, measures = h3_measures(sql.h3_points(conn), rule)
-    timings["fetch"] = time.perf_counter() - t
+    with timed(timings, "fetch"):
+        geometries = sql.unit_geometries(conn)
+        sql.stage_open_hazards(conn, as_of=as_of)  # read by unit_stats, top contributors and H3
+        lon, lat, measures = h3_measures(sql.h3_points(conn), rule)
 
     def python_side() -> tuple[list[tuple[int, str, str]], list[tuple[Any, ...]]]:
-        display = _timed(timings, "display", display_geometries, geometries, settings.refresh_display_tolerance)
-        aggregates = _timed(timings, "h3_aggregate", aggregate_h3, lon, lat, measures, settings.refresh_h3_resolutions)
-        return display, _timed(timings, "h3_rows", h3_rows, aggregates)
+        with timed(timings, "display"):
+            display = display_geometries(geometries, settings.refresh_display_tolerance)
+        with timed(timings, "h3_aggregate"):
+            aggregates = aggregate_h3(lon, lat, measures, settings.refresh_h3_resolutions)
+        with timed(timings, "h3_rows"):
+            return display, h3_rows(aggregates)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         job = pool.submit(python_side)
-        t = time.perf_counter()
-        rows["unit_stats"] = sql.stage_unit_stats(
-            conn, as_of=as_of, stock_cutoff=_stock_cutoff(conn, as_of), cadence=INSPECTION_CADENCE_DAYS
-        )
-        timings["unit_stats"] = time.perf_counter() - t
+        with timed(timings, "unit_stats"):
+            rows["unit_stats"] = sql.stage_unit_stats(
+                conn, as_of=as_of, stock_cutoff=_stock_cutoff(conn, as_of), cadence=INSPECTION_CADENCE_DAYS
+            )
+        with timed(timings, "risk"):
+            top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights,
+                                                  top_n=settings.refresh_top_n))
+            risk = []
+            for inputs in sql.staged_inputs(conn):
+                score, cls, doc = explain(inputs, rule, as_of, top.get(inputs["unit_id"], {}))
+                risk.append((inputs["unit_id"], score, cls, doc))
+            sql.stage_risk(conn, risk)
+        with timed(timings, "wait_python"):
+            display, h3_staged = job.result()
 
-        t = time.perf_counter()
-        top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights, top_n=settings.refresh_top_n))
-        risk = []
-        for inputs in sql.staged_inputs(conn):
-            score, cls, doc = explain(inputs, rule, as_of, top.get(inputs["unit_id"], {}))
-            risk.append((inputs["unit_id"], score, cls, doc))
-        sql.stage_risk(conn, risk)
-        timings["risk"] = time.perf_counter() - t
-        t = time.perf_counter()
-        display, h3_staged = job.result()
-        timings["wait_python"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    rows["units_display"] = sql.stage_display(conn, display)
-    rows["h3_stats"] = sql.stage_h3(conn, h3_staged)
-    timings["stage"] = time.perf_counter() - t
+    with timed(timings, "stage"):
+        rows["units_display"] = sql.stage_display(conn, display)
+        rows["h3_stats"] = sql.stage_h3(conn, h3_staged)
     return rows
 
 
@@ -288,22 +280,18 @@ def refresh_all(
                     run_id = etl_sql.start_run(conn, job="refresh", source=None, sha256=None,
                                                options={"as_of": as_of.isoformat()})
                 try:
-                    t = time.perf_counter()
-                    with conn.begin():  # its own short transaction: the cells are facts of the points
+                    with timed(timings, "point_h3"), conn.begin():  # its own short transaction
                         point_h3 = fill_point_h3(conn)
-                    timings["point_h3"] = time.perf_counter() - t
                     rule = rule_from_config(sql.app_config(conn, "risk_rule"))
                     conn.rollback()
                     compute = conn.execution_options(isolation_level="REPEATABLE READ")
                     with compute.begin():  # one snapshot for every input
                         rows = _compute(compute, as_of=as_of, rule=rule, timings=timings)
                     conn.execution_options(isolation_level="READ COMMITTED")
-                    t = time.perf_counter()
-                    with conn.begin():
+                    with timed(timings, "swap"), conn.begin():
                         written = sql.swap(conn, run_id=run_id)
                         if on_swap is not None:
                             on_swap()
-                    timings["swap"] = time.perf_counter() - t
                 except Exception as exc:
                     conn.rollback()
                     with conn.begin():

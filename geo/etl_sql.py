@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
+
+from geo.timing import timed
 
 
 def _q(name: str) -> str:
@@ -390,35 +390,18 @@ def upsert_ledger(conn: Connection, *, kind: str, present: set[str], run_id: int
     ``timings`` (optional) gets the seconds of the upsert and of the history added to ``upsert`` and
     ``history``. The caller holds ``lock_loads`` (the upsert inserts new rows without ON CONFLICT).
     """
-    clock = _Clock(timings)
     if kind == "persons":
-        with clock("upsert"):
+        with timed(timings, "upsert"):
             return _upsert_persons(conn, present=present, run_id=run_id)
-    with clock("history"):
+    with timed(timings, "history"):
         history = _snapshot_history(conn, kind=kind, present=present)
-    with clock("upsert"):
+    with timed(timings, "upsert"):
         row = conn.execute(text(upsert_sql(kind, present)), {"run_id": run_id}).one()
     counts = {"inserted": int(row.inserted), "updated": int(row.updated)}
     if history:
-        with clock("history"):
+        with timed(timings, "history"):
             counts.update(_write_history(conn, kind=kind, run_id=run_id))
     return counts
-
-
-class _Clock:
-    """``with clock(phase):`` adds the block's seconds to ``timings[phase]`` (no-op without timings)."""
-
-    def __init__(self, timings: dict[str, float] | None) -> None:
-        self.timings = timings
-
-    @contextmanager
-    def __call__(self, phase: str) -> Iterator[None]:
-        start = perf_counter()
-        try:
-            yield
-        finally:
-            if self.timings is not None:
-                self.timings[phase] = self.timings.get(phase, 0.0) + perf_counter() - start
 
 
 def _snapshot_history(conn: Connection, *, kind: str, present: set[str]) -> bool:
