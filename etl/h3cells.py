@@ -11,7 +11,7 @@ import numpy as np
 RESOLUTIONS = (6, 7, 8, 9)  # the stored cells h3_r6..h3_r9 (migration 0002) and the heatmap's zoom range
 
 
-def h3_index(lat: list[float], lon: list[float], res: int) -> np.ndarray:
+def _h3_index(lat: list[float], lon: list[float], res: int) -> np.ndarray:
     """H3 cell (int64) of every point at ``res`` (h3-py takes (lat, lng) and is scalar: ``map`` is its fastest loop)."""
     return np.fromiter(map(h3.latlng_to_cell, lat, lon, repeat(res, len(lat))), dtype=np.int64, count=len(lat))
 
@@ -28,5 +28,5 @@ def point_cells(lon: np.ndarray, lat: np.ndarray, resolutions: Sequence[int] = R
     _, first, back = np.unique(lon + 1j * lat, return_index=True, return_inverse=True)
     lat_list, lon_list = lat[first].tolist(), lon[first].tolist()
     for j, res in enumerate(resolutions):
-        out[:, j] = h3_index(lat_list, lon_list, res)[back]
+        out[:, j] = _h3_index(lat_list, lon_list, res)[back]
     return out

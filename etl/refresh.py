@@ -28,7 +28,7 @@ import shapely
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
-from etl.h3cells import h3_index, point_cells
+from etl.h3cells import point_cells
 from etl.settings import get_etl_settings
 from geo import clock, etl_sql
 from geo import refresh as sql
@@ -128,11 +128,10 @@ def aggregate_h3(lon: np.ndarray, lat: np.ndarray, measures: np.ndarray,
     (``bincount`` adds in point order, like ``np.add.at``, at a fraction of its cost).
     """
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    # index each distinct point once (hazards and sources mostly stand on their enterprise's point)
-    _, first, back = np.unique(lon + 1j * lat, return_index=True, return_inverse=True)
-    lat_list, lon_list = lat[first].tolist(), lon[first].tolist()
-    for res in resolutions:
-        cells, inv = np.unique(h3_index(lat_list, lon_list, res)[back], return_inverse=True)
+    # each distinct point is indexed once (hazards and sources mostly stand on their enterprise's point)
+    per_point = point_cells(lon, lat, resolutions)
+    for j, res in enumerate(resolutions):
+        cells, inv = np.unique(per_point[:, j], return_inverse=True)
         sums = np.empty((len(cells), measures.shape[1]))
         for j in range(measures.shape[1]):
             sums[:, j] = np.bincount(inv, weights=measures[:, j], minlength=len(cells))
