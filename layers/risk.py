@@ -11,8 +11,7 @@ import math
 from typing import Any
 
 from geo.labels import LEVEL, RISK_COLOUR_HEX
-from layers.registry import RISK_CLASSES, UNRATED
-from layers.spec import LayerSpec
+from layers.registry import UNITS
 
 RISK_JS_NAMESPACE = "safegrid.risk"  # window.safegrid.risk, defined in assets/risk.js
 # Sequential yellow → dark red ramp (ColorBrewer YlOrRd, 7 classes); a view with fewer distinct
@@ -20,19 +19,13 @@ RISK_JS_NAMESPACE = "safegrid.risk"  # window.safegrid.risk, defined in assets/r
 HEAT_COLOURS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
 HEAT_OPACITY = 0.7
 
-RISK_UNITS = LayerSpec(
-    id="units",
-    title="四色风险分区",
-    source="/api/risk/units.geojson",
-    geometry="polygon",
-    properties=("code", "name", "level", "risk", "score", "enterprises", "open", "overdue"),
-    class_property="risk",
-    classes=RISK_CLASSES,
-    no_class=UNRATED,
-    on_each_feature="unitTooltip",  # safegrid.map (assets/map.js); the style is RISK_UNITS_STYLE
-    marker="fill",
-    note="点击区域查看定级依据",
-)
+# The command map's four-colour unit layer, served per level by the risk route and drawn as outlines.
+RISK_UNITS = UNITS.model_copy(update={
+    "source": "/api/risk/units.geojson",
+    "properties": ("code", "name", "level", "risk", "score", "enterprises", "open", "overdue"),
+    "style": None, "point_to_layer": None,  # the style is RISK_UNITS_STYLE; tooltips stay safegrid.map's
+    "note": "点击区域查看定级依据",
+})
 RISK_UNITS_STYLE = "unitOutline"  # safegrid.risk: outlines in the class colour, faint fill
 OVERLAY_LEVELS = (2, 3, 4)
 
