@@ -219,17 +219,18 @@ def export_tables() -> Response:
     metric, zoom, bbox = _view()
     filters = _filters()
     unit = _unit_arg()
+    today = clock.today()  # one business day for the data and the file name
     with connect() as conn:
         if unit:
             ensure_unit_in_scope(conn, unit)
         data, counts = tables_workbook(conn, scope=account.scope, scope_name=account.record.scope_name,
                                        username=account.username, metric=metric, zoom=zoom, bbox=bbox,
-                                       filters=filters, unit=unit, as_of=clock.today())
+                                       filters=filters, unit=unit, as_of=today)
         audit(conn, username=account.username, action="export_risk_tables", ip=client_ip(), detail={
             "scope": account.record.scope_code, "metric": metric, "zoom": zoom, "filters": filters.as_dict(),
             "unit": unit, "rows": counts,
         })
-    name = f"风险分析_{account.record.scope_name}_{clock.today():%Y%m%d}.xlsx"
+    name = f"风险分析_{account.record.scope_name}_{today:%Y%m%d}.xlsx"
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX_MIME)
 
 
@@ -241,9 +242,10 @@ def export_png() -> Response:
     metric, zoom, bbox = _view()
     filters = _filters()
     level = _overlay_level()
+    today = clock.today()
     with connect() as conn:
         heat = json.loads(rq.heatmap_geojson(conn, scope=account.scope, metric=metric, zoom=zoom, bbox=bbox,
-                                             filters=filters, as_of=clock.today()))
+                                             filters=filters, as_of=today))
         units_fc = json.loads(rq.risk_units_geojson(conn, scope=account.scope, level=level)) if level else None
         audit(conn, username=account.username, action="export_risk_png", ip=client_ip(), detail={
             "scope": account.record.scope_code, "metric": metric, "zoom": zoom, "filters": filters.as_dict(),
@@ -254,7 +256,7 @@ def export_png() -> Response:
         subtitle += f" · 轮廓：{LEVEL[level]}四色分区"
     png = render_heat_png(heat, units_fc, title=f"{account.record.scope_name} · {RISK_METRIC[metric]}",
                           subtitle=subtitle, metric_label=RISK_METRIC[metric])
-    name = f"风险热力图_{account.record.scope_name}_{clock.today():%Y%m%d}.png"
+    name = f"风险热力图_{account.record.scope_name}_{today:%Y%m%d}.png"
     return send_file(io.BytesIO(png), as_attachment=True, download_name=name, mimetype="image/png")
 
 
