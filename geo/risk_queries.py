@@ -189,11 +189,6 @@ def heat_breaks(values: Sequence[float] | np.ndarray, classes: int = HEAT_CLASSE
     return sorted({round(float(x), 3) for x in (v[0], *picks, v[-1])})
 
 
-def _collection(res: int, source: str, metric: str, features_sql_or_list: Any) -> dict[str, Any]:
-    return {"type": "FeatureCollection", "res": res, "metric": metric, "source": source,
-            "features": features_sql_or_list}
-
-
 def _h3_stats_geojson(conn: Connection, *, metric: Metric, res: int, bbox: BBox) -> str:
     """Build the heatmap of the cells of ``h3_stats`` touching ``bbox`` (pre-aggregated by the refresh).
 
@@ -336,9 +331,9 @@ def cells_geojson(cells: np.ndarray, values: np.ndarray, colours: np.ndarray, *,
         features.append(f'{{"type":"Feature","id":"{h3.int_to_str(cell)}","geometry":{_cell_geometry(cell)},'
                         f'"properties":{{{props}"v":{value!r}}}}}')
         kept.append(value)
-    head = json.dumps(_collection(res, source, metric, None) | {"breaks": heat_breaks(kept)},
-                      separators=(",", ":"))
-    return head.replace('"features":null', '"features":[' + ",".join(features) + "]", 1)
+    # metric (one of METRICS) and source are identifiers: no escaping needed
+    return (f'{{"type":"FeatureCollection","res":{res},"metric":"{metric}","source":"{source}",'
+            f'"breaks":{json.dumps(heat_breaks(kept), separators=(",", ":"))},"features":[{",".join(features)}]}}')
 
 
 def heatmap_geojson(conn: Connection, *, scope: str, metric: str, zoom: float, bbox: BBox, filters: RiskFilters,
