@@ -8,7 +8,7 @@ from itertools import repeat
 import h3.api.numpy_int as h3
 import numpy as np
 
-RESOLUTIONS = (6, 7, 8, 9)  # the stored cells h3_r6..h3_r9 (migration 0002) and the heatmap's zoom range
+from geo.models import POINT_H3_RESOLUTIONS
 
 
 def _h3_index(lat: list[float], lon: list[float], res: int) -> np.ndarray:
@@ -16,7 +16,7 @@ def _h3_index(lat: list[float], lon: list[float], res: int) -> np.ndarray:
     return np.fromiter(map(h3.latlng_to_cell, lat, lon, repeat(res, len(lat))), dtype=np.int64, count=len(lat))
 
 
-def point_cells(lon: np.ndarray, lat: np.ndarray, resolutions: Sequence[int] = RESOLUTIONS) -> np.ndarray:
+def point_cells(lon: np.ndarray, lat: np.ndarray, resolutions: Sequence[int] = POINT_H3_RESOLUTIONS) -> np.ndarray:
     """H3 cell of every point at each resolution: an (n, len(resolutions)) int64 array (same cells as h3_stats).
 
     Each resolution is indexed with ``latlng_to_cell``, not ``cell_to_parent`` (H3 children do not

@@ -21,6 +21,7 @@ from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
 from geo import etl_sql
 from geo.crs import InputCrs
+from geo.models import H3_CELL_COLUMNS
 from geo.timing import timed
 
 Progress = Callable[[int], None]
@@ -203,7 +204,7 @@ def _add_cells(rows: list[tuple[int, dict[str, Any]]]) -> None:
     cells = point_cells(np.fromiter((v["lon"] for v in located), float, len(located)),
                         np.fromiter((v["lat"] for v in located), float, len(located)))
     for values, row in zip(located, cells.tolist(), strict=True):
-        values.update(zip(etl_sql.H3_CELL_COLUMNS, row, strict=True))
+        values.update(zip(H3_CELL_COLUMNS, row, strict=True))
 
 
 def _derived(kind: str, positions: dict[str, int]) -> set[str]:
@@ -214,5 +215,5 @@ def _derived(kind: str, positions: dict[str, int]) -> set[str]:
     if kind == "hazard-sources" and "r_value" in positions:
         out.add("grade")
     if "lon" in positions and "h3_r9" in etl_sql.STAGE_COLUMNS[kind]:
-        out |= set(etl_sql.H3_CELL_COLUMNS)  # _add_cells
+        out |= set(H3_CELL_COLUMNS)  # _add_cells
     return out

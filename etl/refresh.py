@@ -86,7 +86,7 @@ def fill_point_h3(conn: Connection) -> int:
         pts = sql.points_missing_h3(conn, table)
         if not len(pts):
             continue
-        cells = point_cells(pts[:, 1], pts[:, 2], sql.POINT_H3_RESOLUTIONS)
+        cells = point_cells(pts[:, 1], pts[:, 2])
         rows = zip(pts[:, 0].astype(np.int64).tolist(), pts[:, 1].tolist(), pts[:, 2].tolist(),
                    *cells.T.tolist(), strict=True)
         written += sql.store_point_h3(conn, table, rows)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
+from geo.models import H3_CELL_COLUMNS
 from geo.timing import timed
 
 
@@ -156,7 +157,6 @@ TABLES = ("units", "persons", "duties", "enterprises", "enterprise_risk_history"
 # --- staging ----------------------------------------------------------------------------------
 
 # H3 cells of a staged point (res 6-9, migration 0002), computed by the loader from the checked coordinates.
-H3_CELL_COLUMNS = ("h3_r6", "h3_r7", "h3_r8", "h3_r9")
 _H3_STAGE = dict.fromkeys(H3_CELL_COLUMNS, "bigint")
 # Staging columns per ledger kind: name → PostgreSQL type. ``row_number`` comes first everywhere.
 STAGE_COLUMNS: dict[str, dict[str, str]] = {

@@ -75,6 +75,11 @@ def _created() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+# Resolutions of the H3 cells stored with every point (migration 0002) and their columns.
+POINT_H3_RESOLUTIONS = (6, 7, 8, 9)
+H3_CELL_COLUMNS = tuple(f"h3_r{res}" for res in POINT_H3_RESOLUTIONS)
+
+
 class PointRow:
     """Columns every point ledger ends with: the point, its H3 cells (0002), provenance, timestamps.
 

@@ -211,7 +211,6 @@ def h3_points(conn: Connection) -> dict[str, np.ndarray]:
 
 
 POINT_H3_TABLES = ("enterprises", "hazard_sources", "hazards")  # tables with h3_r6..h3_r9 (migration 0002)
-POINT_H3_RESOLUTIONS = (6, 7, 8, 9)
 
 
 def points_missing_h3(conn: Connection, table: str) -> np.ndarray:
