@@ -171,6 +171,7 @@
 
   /* Clientside callbacks (dash clientside_callback with ClientsideFunction("safegrid_cm", name)). */
   const noUpdate = () => window.dash_clientside.no_update;
+  let pointSeq = 0;  // pointData calls so far: an answer arriving after a newer call started is dropped
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     safegrid_cm: {
       /* A click on a unit polygon drills into it by changing the URL (?unit=CODE); the current unit (a leaf
@@ -240,23 +241,52 @@
       crs: function (baseLayer, table) {
         return (table && table[baseLayer]) || "wgs84";
       },
-      /* Point layer URLs from the viewport, rounded outward so small pans reuse cached responses. */
-      pointUrls: function (bounds, zoom, crs, overlays, state, layers) {
+      /* The point layers' data for the viewport: one request (/api/map/points.json?kinds=…) for every checked
+       * layer whose data is not for this view yet. A layer's collection carries `view` (bbox, zoom, crs) so a
+       * pan inside the same snapped bbox, or re-checking a layer, asks nothing new; an unchecked layer keeps
+       * its data and is asked again when checked. Below a layer's min_zoom: an empty collection, no request.
+       * A newer call supersedes an older one still waiting (its answer is dropped). Last output: the status
+       * line over the map (empty, or why the points could not be loaded). */
+      pointData: async function (bounds, zoom, crs, overlays, state, meta, ...current) {
+        const layers = meta.layers;
+        const keep = layers.map(() => noUpdate());
         // dash-leaflet reports bounds only after the view moved; until then the unit's own bounds stand in.
         bounds = bounds || (state && state.bounds);
-        if (!bounds || zoom == null) { return layers.map(() => noUpdate()); }
-        // Snap outward to half a tile at this zoom: pans within it reuse the URL (no refetch, ETag hits).
+        if (!bounds || zoom == null) { return keep.concat([noUpdate()]); }
+        // Snap outward to half a tile at this zoom: pans within it reuse the view (no refetch, ETag hits).
         const z = Math.round(zoom);
         const step = 180 / Math.pow(2, z);
         const r = (v, up) => +((up ? Math.ceil(v / step) : Math.floor(v / step)) * step).toFixed(6);
         const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
-        return layers.map((l) => {
+        const view = bbox.join(",") + "|" + z + "|" + (crs || "wgs84");
+        const plan = layers.map((l, i) => {
+          const have = current[i] && current[i].view;
           if (overlays && overlays.indexOf(l.title) < 0) { return noUpdate(); }
-          // Below the layer's zoom range no request at all: no url, and dash-leaflet draws an empty layer.
-          if (z < (l.min_zoom || 0)) { return null; }
-          return l.source + "?bbox=" + bbox.join(",") + "&zoom=" + z +
-            (crs === "gcj02" ? "&crs=gcj02" : "");
+          if (z < (l.min_zoom || 0)) {
+            return have === "below" ? noUpdate() : { type: "FeatureCollection", features: [], view: "below" };
+          }
+          return have === view ? noUpdate() : null;  // null: to fetch
         });
+        const kinds = layers.filter((l, i) => plan[i] === null).map((l) => l.id);
+        const seq = ++pointSeq;
+        if (!kinds.length) { return plan.concat([noUpdate()]); }
+        const url = meta.url + "?kinds=" + kinds.join(",") + "&bbox=" + bbox.join(",") + "&zoom=" + z +
+          (crs === "gcj02" ? "&crs=gcj02" : "");
+        let body = null;
+        let problem = "";
+        try {
+          const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+          body = await resp.json().catch(() => null);
+          if (!resp.ok) {
+            problem = "点位数据加载失败：" + ((body && body.error) || ("HTTP " + resp.status));
+            body = null;
+          }
+        } catch (e) {
+          problem = "点位数据加载失败：无法连接服务器，请检查网络后重试。";
+        }
+        if (seq !== pointSeq) { return keep.concat([noUpdate()]); }  // superseded while waiting
+        if (!body) { return keep.concat([problem]); }
+        return plan.map((p, i) => (p === null ? Object.assign(body[layers[i].id], { view: view }) : p)).concat([""]);
       },
       /* Show the legend of each checked overlay only. */
       legends: function (overlays, titles) {

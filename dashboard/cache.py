@@ -34,6 +34,7 @@ from geo import clock
 GZIP_MIN_BYTES = 512
 GZIP_LEVEL = 5  # level 9 costs ~3x the CPU for ~3% fewer bytes on GeoJSON
 GEOJSON_MIME = "application/geo+json; charset=utf-8"
+JSON_MIME = "application/json; charset=utf-8"
 _EXTENSION = "safegrid_cache"
 T = TypeVar("T")
 

@@ -5,7 +5,10 @@
   the viewport; raw up to ``SAFEGRID_MAP_RAW_POINT_LIMIT`` points, else aggregated per unit (the
   refreshed ``unit_stats`` roll-ups at a level fitting the zoom) or, failing that, on a snap grid.
   A bbox reaching outside the scope is not refused (the viewport always does); only in-scope
-  features come back.
+  features come back. Below the layer's ``min_zoom``: an empty collection, no query.
+* ``/api/map/points.json?kinds=enterprises,sources,hazards&bbox=…&zoom=…`` — the same collections for
+  several layers in one request, as ``{"<kind>": FeatureCollection, …}`` (what the command map asks:
+  one request per view instead of one per layer).
 
 ``?crs=gcj02`` shifts coordinates for the 高德 basemap (display only; the bbox is read in GCJ-02 too).
 Every response carries ``ETag`` and ``Cache-Control: private, no-cache``; a matching
@@ -19,9 +22,10 @@ import json
 import re
 
 from flask import Blueprint, Flask, Response, request
+from sqlalchemy import Connection
 
 from dashboard.basemaps import get_map_settings
-from dashboard.cache import CachedBody, cached_text, send
+from dashboard.cache import JSON_MIME, CachedBody, cached_text, send
 from dashboard.errors import BadRequestError, NotFoundError
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
@@ -34,6 +38,7 @@ EMPTY = '{"type":"FeatureCollection","features":[]}'
 _CODE_RE = re.compile(r"^\d{6,14}$")
 
 bp = Blueprint("map_api", __name__, url_prefix="/api/map")
+POINTS_BUNDLE_URL = "/api/map/points.json"
 
 
 def geojson_response(body: str) -> Response:
@@ -41,8 +46,9 @@ def geojson_response(body: str) -> Response:
     return send(CachedBody.from_text(body, gzip_ok=bool(request.accept_encodings["gzip"])))
 
 
-def _shifted(body: str | None, crs: str) -> str | None:
-    if body is None or crs != "gcj02":
+def _shifted(body: str, crs: str) -> str:
+    """Return GeoJSON text as drawn on the basemap: coordinates shifted to GCJ-02 for ``crs=gcj02``."""
+    if crs != "gcj02":
         return body
     return json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
 
@@ -67,18 +73,19 @@ def unit_children(unit: str) -> Response:
     scope = current_scope()
     # Only a body found inside this scope is stored, under this scope's key: a hit means the same
     # check passed on the same data version.
-    body = cached_text("units", {"code": unit, "crs": crs}, lambda: _shifted(
-        run_read(lambda conn: mq.children_geojson(conn, scope=scope, code=unit)), crs))
+
+    def build() -> str | None:
+        found = run_read(lambda conn: mq.children_geojson(conn, scope=scope, code=unit))
+        return None if found is None else _shifted(found, crs)
+
+    body = cached_text("units", {"code": unit, "crs": crs}, build)
     if body is None:
         raise refuse_out_of_scope(unit)
     return send(body)
 
 
-@scoped_route(Capability.MAP)
-def points(kind: str) -> Response:
-    """Serve point layer ``kind`` in the viewport: raw when few, aggregated (per unit, else per grid cell) when many."""
-    if kind not in mq.POINT_KINDS:
-        raise NotFoundError("没有这个图层。")
+def _viewport() -> tuple[str, mq.BBox, float]:
+    """Read ``crs``, ``bbox`` (in WGS84: a GCJ-02 bbox is shifted back) and ``zoom`` of a point request."""
     crs = _crs()
     try:
         bbox = mq.BBox.parse(request.args.get("bbox", ""))
@@ -87,23 +94,65 @@ def points(kind: str) -> Response:
             raise ValueError("zoom")
     except ValueError as exc:
         raise BadRequestError(str(exc) if "bbox" in str(exc) else "zoom 参数应为 0-24 的数字。") from exc
-    spec = LAYERS[KIND_LAYER[kind]]
-    if zoom < spec.min_zoom:
-        return geojson_response(EMPTY)
-    if crs == "gcj02":
-        bbox = mq.bbox_from_gcj02(bbox)
+    return crs, (mq.bbox_from_gcj02(bbox) if crs == "gcj02" else bbox), zoom
+
+
+def _point_bodies(kinds: list[mq.PointKind], *, crs: str, bbox: mq.BBox, zoom: float) -> dict[str, str]:
+    """Return each kind's FeatureCollection text in the viewport, in the caller's scope (one connection).
+
+    A kind below its layer's ``min_zoom`` gets an empty collection without a query.
+    """
     limit = get_map_settings().raw_point_limit
     scope = current_scope()
+    shown = [k for k in kinds if zoom >= LAYERS[KIND_LAYER[k]].min_zoom]
+
+    def read(conn: Connection) -> dict[str, str]:
+        return {k: mq.points_geojson(conn, scope=scope, kind=k, bbox=bbox, zoom=zoom, limit=limit) for k in shown}
+
+    found = run_read(read) if shown else {}
+    return {k: _shifted(found[k], crs) if k in found else EMPTY for k in kinds}
+
+
+def _cache_params(crs: str, bbox: mq.BBox, zoom: float) -> dict[str, object]:
+    return {"crs": crs, "zoom": zoom, "limit": get_map_settings().raw_point_limit, **bbox.params()}
+
+
+@scoped_route(Capability.MAP)
+def points(kind: str) -> Response:
+    """Serve point layer ``kind`` in the viewport: raw when few, aggregated (per unit, else per grid cell) when many."""
+    if kind not in mq.POINT_KINDS:
+        raise NotFoundError("没有这个图层。")
+    crs, bbox, zoom = _viewport()
     typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
-    body = cached_text("points", {"kind": kind, "crs": crs, "zoom": zoom, "limit": limit, **bbox.params()},
-                       lambda: _shifted(run_read(lambda conn: mq.points_geojson(
-                           conn, scope=scope, kind=typed_kind, bbox=bbox, zoom=zoom, limit=limit)), crs))
+    if zoom < LAYERS[KIND_LAYER[kind]].min_zoom:
+        return geojson_response(EMPTY)
+    body = cached_text("points", {"kind": kind, **_cache_params(crs, bbox, zoom)},
+                       lambda: _point_bodies([typed_kind], crs=crs, bbox=bbox, zoom=zoom)[kind])
     assert body is not None  # points_geojson always returns a collection
     return send(body)
 
 
+@scoped_route(Capability.MAP)
+def points_bundle() -> Response:
+    """Serve several point layers of one viewport in one response: ``{"<kind>": FeatureCollection}``."""
+    names = request.args.get("kinds", "").split(",")
+    if not names or len(set(names)) != len(names) or not set(names) <= set(mq.POINT_KINDS):
+        raise BadRequestError("kinds 参数应为 enterprises、sources、hazards 中的一个或几个，以逗号分隔。")
+    kinds: list[mq.PointKind] = [k for k in mq.POINT_KINDS if k in names]  # canonical order: one cache key
+    crs, bbox, zoom = _viewport()
+
+    def build() -> str:
+        bodies = _point_bodies(kinds, crs=crs, bbox=bbox, zoom=zoom)
+        return "{" + ",".join(f'"{k}":{bodies[k]}' for k in kinds) + "}"
+
+    body = cached_text("points_bundle", {"kinds": ",".join(kinds), **_cache_params(crs, bbox, zoom)}, build)
+    assert body is not None
+    return send(body, mimetype=JSON_MIME)
+
+
 bp.add_url_rule("/units/<unit>/children.geojson", "unit_children", unit_children)
 bp.add_url_rule("/points/<kind>.geojson", "points", points)
+bp.add_url_rule("/points.json", "points_bundle", points_bundle)
 
 
 def init_app(server: Flask) -> None:

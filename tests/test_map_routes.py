@@ -84,6 +84,36 @@ def test_bbox_outside_scope_returns_only_in_scope_features(
     assert only_foreign.status_code == 200 and only_foreign.json()["features"] == []
 
 
+def test_points_bundle_equals_the_layers_it_bundles(live_server: str, weidu: requests.Session) -> None:
+    """One request for several layers: each collection is exactly what the layer's own route serves (scoped)."""
+    query = f"bbox={BBOX}&zoom=14"
+    r = weidu.get(f"{live_server}/api/map/points.json?kinds=hazards,enterprises&{query}", timeout=10, stream=True)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    assert r.headers["Content-Encoding"] == "gzip" and r.headers["ETag"]
+    bundle = json.loads(gzip.decompress(r.raw.read()))
+    assert list(bundle) == ["enterprises", "hazards"]  # canonical order, whatever order was asked
+    for kind, collection in bundle.items():
+        alone = weidu.get(f"{live_server}/api/map/points/{kind}.geojson?{query}", timeout=10).json()
+        assert collection == alone and collection["features"]
+    assert not any(name in json.dumps(bundle, ensure_ascii=False) for name in FOREIGN_NAMES)
+    again = weidu.get(f"{live_server}/api/map/points.json?kinds=enterprises,hazards&{query}",
+                      headers={"If-None-Match": r.headers["ETag"]}, timeout=10)
+    assert again.status_code == 304
+    low = weidu.get(f"{live_server}/api/map/points.json?kinds=sources&bbox={BBOX}&zoom=5", timeout=10).json()
+    assert low == {"sources": {"type": "FeatureCollection", "features": []}}  # below min_zoom: empty
+
+
+@pytest.mark.parametrize("kinds", ["", "secrets", "enterprises,enterprises", "enterprises,,"])
+def test_points_bundle_refuses_bad_kinds_in_chinese(live_server: str, city: requests.Session, kinds: str) -> None:
+    r = city.get(f"{live_server}/api/map/points.json?kinds={kinds}&bbox={BBOX}&zoom=14", timeout=10)
+    assert r.status_code == 400 and "kinds" in r.json()["error"]
+
+
+def test_points_bundle_needs_a_session(live_server: str) -> None:
+    r = requests.get(f"{live_server}/api/map/points.json?kinds=enterprises&bbox={BBOX}&zoom=14", timeout=10)
+    assert r.status_code == 401
+
+
 def test_point_layer_below_min_zoom_is_empty(live_server: str, city: requests.Session) -> None:
     r = city.get(f"{live_server}/api/map/points/enterprises.geojson?bbox={BBOX}&zoom=5", timeout=10)
     assert r.status_code == 200 and r.json()["features"] == []

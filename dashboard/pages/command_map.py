@@ -2,8 +2,10 @@
 
 The URL names the current unit (``/?unit=411002001``): links, breadcrumb and map clicks only change
 the URL, and one callback renders the side panel from it, so deep links and back/forward work. Map
-data comes from the Flask routes in :mod:`dashboard.map_routes` (``url=``), never through callback
-JSON; callbacks call ``geo`` with the caller's scope and answer nothing for a foreign unit.
+data comes from the Flask routes in :mod:`dashboard.map_routes`, never through server callback JSON:
+the unit layer loads its ``url=``, and the clientside ``safegrid_cm.pointData`` fetches every checked
+point layer of a view in one request. Callbacks call ``geo`` with the caller's scope and answer
+nothing for a foreign unit.
 
 One drill-down step is one callback request: the panel carries its child table (only a new sort
 order asks again), is built as plain component dicts (:mod:`dashboard.dry`, serialised by orjson)
@@ -26,6 +28,7 @@ from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, def
 from dashboard.cache import cached_value
 from dashboard.dry import Dry, el
 from dashboard.errors import AppError, to_app_error
+from dashboard.map_routes import POINTS_BUNDLE_URL
 from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
@@ -53,12 +56,15 @@ PAGE_PATH = "/"
 PREFIX = "cm-layer-"
 HAZARD_LIST_LIMIT = 50
 FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets around it
-# Keep the unit clear of the layers control (top right) and the legend (bottom right).
-FIT_OPTIONS = {"paddingTopLeft": [24, 24], "paddingBottomRight": [236, 24]}
+# Keep the unit clear of the layers control (top right) and the legend (bottom right). No zoom animation:
+# Leaflet drops a setView that arrives while one is running (a quick second click left the map behind).
+FIT_OPTIONS = {"paddingTopLeft": [24, 24], "paddingBottomRight": [236, 24], "animate": False}
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
 _RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
-# What safegrid_cm.pointUrls needs of each point layer; below ``min_zoom`` it sets no url (no request).
-POINT_META = [{"id": s.id, "title": s.title, "source": s.source, "min_zoom": s.min_zoom} for s in POINT_LAYERS]
+# What safegrid_cm.pointData needs: the one route serving every point layer of a view, and each layer
+# (below its ``min_zoom`` it gets an empty collection without a request).
+POINT_META = {"url": POINTS_BUNDLE_URL,
+              "layers": [{"id": s.id, "title": s.title, "min_zoom": s.min_zoom} for s in POINT_LAYERS]}
 
 
 def unit_href(code: str) -> str:
@@ -367,6 +373,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
             html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **_attrs({"aria-label": "层级导航"})),
             html.Div([
                 the_map,
+                html.Div(id="cm-points-status", className="cm-points-status", role="status"),
                 html.Details([html.Summary("图例"), *legends], open=True, className="cm-legends", id="cm-legends"),
             ], className="cm-map-wrap"),
         ], className="cm-main"),
@@ -521,10 +528,11 @@ def register(app: Dash) -> None:
         Input("cm-layers", "baseLayer"), State("cm-crs-table", "data"), prevent_initial_call=True,
     )
     app.clientside_callback(
-        ClientsideFunction("safegrid_cm", "pointUrls"),
-        [Output(layer_id(s, PREFIX), "url") for s in POINT_LAYERS],
+        ClientsideFunction("safegrid_cm", "pointData"),
+        [Output(layer_id(s, PREFIX), "data") for s in POINT_LAYERS], Output("cm-points-status", "children"),
         Input("cm-map", "bounds"), Input("cm-map", "zoom"), Input("cm-crs", "data"), Input("cm-layers", "overlays"),
         Input("cm-state", "data"), State("cm-point-meta", "data"),
+        [State(layer_id(s, PREFIX), "data") for s in POINT_LAYERS],
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "legends"),
