@@ -95,7 +95,7 @@ def test_unknown_user_gets_the_same_message(live_server: str) -> None:
     assert r.status_code == 401 and "用户名或密码错误" in r.text
 
 
-def test_ip_throttle(engine: Engine) -> None:
+def test_ip_throttle(engine: Engine, unit_tree: dict[str, str]) -> None:
     app = create_app(app_settings(login_ip_max_failures=3, login_ip_window_minutes=10))
     client = app.server.test_client()
     ip = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.7"
@@ -205,3 +205,32 @@ def test_prod_requires_secret_key(tmp_path: Path) -> None:
     key = dev.resolve_secret_key()
     assert len(key) >= 48 and dev.resolve_secret_key() == key
     assert (tmp_path / ".local" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_session_cookie_slides_without_being_resigned_on_every_request(
+    engine: Engine, unit_tree: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unchanged session is renewed once a minute, not per request; the idle lifetime still slides."""
+    import time
+
+    import itsdangerous.timed
+
+    app = create_app(app_settings(session_lifetime_minutes=30))
+    client = app.server.test_client()
+    user, password = make_user(engine, role="planner", scope="411000")
+    env = {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.9.9"}
+    token = _client_token(client, env)
+    assert client.post("/login", data={"username": user, "password": password, "csrf_token": token},
+                       environ_base=env).status_code == 302
+    assert "Set-Cookie" not in client.get("/api/me", environ_base=env).headers  # just signed: not again
+    later = int(time.time()) + 25 * 60
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: later)
+    r = client.get("/api/me", environ_base=env)  # 25 idle minutes later: still valid, and renewed now
+    assert r.status_code == 200 and "safegrid_session=" in r.headers["Set-Cookie"]
+    assert "Set-Cookie" not in client.get("/api/me", environ_base=env).headers
+    even_later = later + 20 * 60  # 45 minutes after sign-in, 20 after the renewal: alive (idle < 30)
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: even_later)
+    assert client.get("/api/me", environ_base=env).status_code == 200
+    expired = even_later + 31 * 60  # 31 idle minutes: gone
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: expired)
+    assert client.get("/api/me", environ_base=env).status_code == 401
