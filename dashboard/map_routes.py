@@ -1,4 +1,4 @@
-"""Flask routes for map data under ``/api/map/``: scoped GeoJSON, gzip-compressed, cache-validated by ETag.
+"""Flask routes for map data under ``/api/map/``: scoped GeoJSON, compressed (zstd/gzip), cache-validated by ETag.
 
 * ``/api/map/units/<code>/children.geojson`` — the units drawn for ``code`` (403 outside the scope).
 * ``/api/map/points/<kind>.geojson?bbox=w,s,e,n&zoom=z`` — enterprises, sources or open hazards in
@@ -12,7 +12,7 @@
 
 ``?crs=gcj02`` shifts coordinates for the 高德 basemap (display only; the bbox is read in GCJ-02 too).
 Every response carries ``ETag`` and ``Cache-Control: private, no-cache``; a matching
-``If-None-Match`` gets 304 without a body. Bodies are kept gzipped in the server-side cache of
+``If-None-Match`` gets 304 without a body. Bodies are kept compressed in the server-side cache of
 :mod:`dashboard.cache` (keyed by scope and data version); the account and scope are checked first.
 """
 
@@ -25,7 +25,7 @@ from flask import Blueprint, Flask, Response, request
 from sqlalchemy import Connection
 
 from dashboard.basemaps import get_map_settings
-from dashboard.cache import JSON_MIME, CachedBody, cached_text, send
+from dashboard.cache import JSON_MIME, CachedBody, cached_text, chosen_encoding, send
 from dashboard.errors import BadRequestError, NotFoundError
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
@@ -42,8 +42,8 @@ POINTS_BUNDLE_URL = "/api/map/points.json"
 
 
 def geojson_response(body: str) -> Response:
-    """Send GeoJSON text that is not cached: strong ETag of the body, 304 on a match, gzip when accepted."""
-    return send(CachedBody.from_text(body, gzip_ok=bool(request.accept_encodings["gzip"])))
+    """Send GeoJSON text that is not cached: strong ETag of the body, 304 on a match, compressed when accepted."""
+    return send(CachedBody.from_text(body, chosen_encoding()))
 
 
 def _shifted(body: str, crs: str) -> str:

@@ -1,4 +1,4 @@
-"""The /risk Flask routes on the small demo: roles, scope, gzip + ETag, audited xlsx / PNG exports.
+"""The /risk Flask routes on the small demo: roles, scope, zstd / gzip + ETag, audited xlsx / PNG exports.
 
 The app runs in a subprocess whose ``SAFEGRID_PG_DATABASE`` is the demo database (the in-process
 ``live_server`` serves the unit-tree test database, which has no refreshed heatmaps).
@@ -90,12 +90,15 @@ def _audit(server: RiskServer, user: str, action: str) -> list[dict]:
                                         {"u": user, "a": action})]
 
 
-def test_heatmap_route_gzip_etag_and_roles(risk_server: RiskServer) -> None:
+def test_heatmap_route_compressed_etag_and_roles(risk_server: RiskServer) -> None:
     planner = login_as(risk_server, "planner")
-    r = planner.get(f"{risk_server.url}/api/risk/h3", params=CITY_VIEW, stream=True, timeout=20)
+    r = planner.get(f"{risk_server.url}/api/risk/h3", params=CITY_VIEW, headers={"Accept-Encoding": "gzip"},
+                    stream=True, timeout=20)
     raw = r.raw.read()
     assert r.status_code == 200 and r.headers["Content-Encoding"] == "gzip" and r.headers["ETag"]
     assert len(raw) < 300_000
+    r = planner.get(f"{risk_server.url}/api/risk/h3", params=CITY_VIEW, stream=True, timeout=20)  # as browsers
+    assert r.headers["Content-Encoding"] == "zstd" and len(r.raw.read()) < 300_000
     body = planner.get(f"{risk_server.url}/api/risk/h3", params=CITY_VIEW, timeout=20).json()
     assert body["res"] == 7 and body["source"] == "h3_stats" and body["features"]
     again = planner.get(f"{risk_server.url}/api/risk/h3", params=CITY_VIEW,
