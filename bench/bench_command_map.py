@@ -42,6 +42,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -108,7 +109,10 @@ def decoded(resp: Any) -> bytes:
     """The body of a test-client response without its content coding (zstd, br, gzip or none)."""
     import brotli
 
-    from dashboard.cache import zstd
+    if sys.version_info >= (3, 14):
+        from compression import zstd
+    else:
+        from backports import zstd
 
     data: bytes = resp.get_data()
     coding = resp.headers.get("Content-Encoding")
