@@ -22,7 +22,7 @@ import json
 import re
 
 from flask import Blueprint, Flask, Response, request
-from sqlalchemy import Connection
+from sqlalchemy.engine import Connection
 
 from dashboard.basemaps import get_map_settings
 from dashboard.cache import JSON_MIME, CachedBody, cached_text, chosen_encoding, send
