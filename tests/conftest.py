@@ -19,6 +19,7 @@ from geo import migrate
 from geo.localpg import Cluster
 from geo.settings import get_settings
 from tests.browser import browser_page, chromium, live_server  # noqa: F401  (shared web-app fixtures)
+from tests.db_support import rolled_back
 from tests.fixtures_units import unit_tree  # noqa: F401  (shared unit tree fixture)
 
 TEST_DB = os.environ.get("SAFEGRID_TEST_DB", "safegrid_test")
@@ -47,9 +48,5 @@ def engine(db_url: str) -> Engine:
 @pytest.fixture
 def conn(engine: Engine) -> Iterator[Connection]:
     """A connection whose transaction is rolled back after the test."""
-    with engine.connect() as c:
-        trans = c.begin()
-        try:
-            yield c
-        finally:
-            trans.rollback()
+    with rolled_back(engine) as c:
+        yield c

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from geo import risk_queries as rq
 from geo.map_queries import BBox
+from tests.db_support import rolled_back
 from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (session fixture)
 
 CITY = "411000."
@@ -20,12 +21,8 @@ CITY_BOX = BBox(112.9, 33.5, 114.5, 34.6)
 @pytest.fixture
 def dconn(demo_db: DemoDb) -> Iterator[Connection]:  # noqa: F811
     engine = create_engine(demo_db.url)
-    with engine.connect() as c:
-        trans = c.begin()
-        try:
-            yield c
-        finally:
-            trans.rollback()
+    with rolled_back(engine) as c:
+        yield c
     engine.dispose()
 
 
