@@ -172,6 +172,11 @@
   /* Clientside callbacks (dash clientside_callback with ClientsideFunction("safegrid_cm", name)). */
   const noUpdate = () => window.dash_clientside.no_update;
   let pointSeq = 0;  // pointData calls so far: an answer arriving after a newer call started is dropped
+  const LOADING_AFTER_MS = 300;
+  /* The status line over the map (#cm-points-status): "loading" or "error". */
+  const statusLine = (kind, text) => ({
+    namespace: "dash_html_components", type: "Span", props: { className: "cm-points-" + kind, children: text },
+  });
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     safegrid_cm: {
       /* A click on a unit polygon drills into it by changing the URL (?unit=CODE); the current unit (a leaf
@@ -246,7 +251,8 @@
        * pan inside the same snapped bbox, or re-checking a layer, asks nothing new; an unchecked layer keeps
        * its data and is asked again when checked. Below a layer's min_zoom: an empty collection, no request.
        * A newer call supersedes an older one still waiting (its answer is dropped). Last output: the status
-       * line over the map (empty, or why the points could not be loaded). */
+       * line over the map: empty, "点位加载中…" while an answer takes longer than LOADING_AFTER_MS, or why the
+       * points could not be loaded. */
       pointData: async function (bounds, zoom, crs, overlays, state, meta, ...current) {
         const layers = meta.layers;
         const keep = layers.map(() => noUpdate());
@@ -269,9 +275,15 @@
         });
         const kinds = layers.filter((l, i) => plan[i] === null).map((l) => l.id);
         const seq = ++pointSeq;
-        if (!kinds.length) { return plan.concat([noUpdate()]); }
+        if (!kinds.length) { return plan.concat([""]); }
         const url = meta.url + "?kinds=" + kinds.join(",") + "&bbox=" + bbox.join(",") + "&zoom=" + z +
           (crs === "gcj02" ? "&crs=gcj02" : "");
+        // A slow answer (a large view on a big ledger) says so after a moment; quick ones never flash it.
+        const slow = setTimeout(() => {
+          if (seq === pointSeq) {
+            window.dash_clientside.set_props("cm-points-status", { children: statusLine("loading", "点位加载中…") });
+          }
+        }, LOADING_AFTER_MS);
         let body = null;
         let problem = "";
         try {
@@ -283,9 +295,11 @@
           }
         } catch (e) {
           problem = "点位数据加载失败：无法连接服务器，请检查网络后重试。";
+        } finally {
+          clearTimeout(slow);
         }
         if (seq !== pointSeq) { return keep.concat([noUpdate()]); }  // superseded while waiting
-        if (!body) { return keep.concat([problem]); }
+        if (!body) { return keep.concat([statusLine("error", problem)]); }
         return plan.map((p, i) => (p === null ? Object.assign(body[layers[i].id], { view: view }) : p)).concat([""]);
       },
       /* Show the legend of each checked overlay only. */

@@ -236,6 +236,24 @@ def test_deep_link_scope_and_layer_toggles(
     assert page.console_errors == []
 
 
+def test_slow_points_say_they_are_loading(demo_server: str, demo_engine: Engine, browser_page: Any,
+                                         grid_path: list[str]) -> None:
+    """A point request held up (here: the hazards table locked by a writer) shows 点位加载中…, then the points."""
+    page = browser_page
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=grid_path[1], unit=grid_path[3])
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-agg').length > 0")
+    with demo_engine.connect() as writer:
+        writer.begin()
+        writer.execute(text("LOCK TABLE hazards IN ACCESS EXCLUSIVE MODE"))
+        page.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_selector("#cm-points-status .cm-points-loading", state="visible")
+        assert page.locator("#cm-points-status").inner_text() == "点位加载中…"
+        writer.rollback()
+    page.wait_for_selector("#cm-points-status", state="hidden")
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")
+    assert page.console_errors == []
+
+
 def test_points_that_cannot_load_say_why(demo_server: str, demo_engine: Engine, browser_page: Any,
                                          grid_path: list[str]) -> None:
     """An account disabled while its map is open: the next point request is refused, and the map says so."""
@@ -248,7 +266,7 @@ def test_points_that_cannot_load_say_why(demo_server: str, demo_engine: Engine, 
     with demo_engine.begin() as conn:
         conn.execute(text("UPDATE users SET active = false WHERE username = :u"), {"u": user})
     page.locator(".leaflet-control-zoom-in").click()  # a new view: its points are asked for
-    page.wait_for_selector("#cm-points-status", state="visible")
+    page.wait_for_selector("#cm-points-status .cm-points-error", state="visible")
     assert "登录已失效" in page.locator("#cm-points-status").inner_text()
     # the refused request itself is the only console error ("Failed to load resource … 401")
     assert all("401" in e for e in page.console_errors), page.console_errors
