@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import time
+import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-
-def p(values: list[float], q: float) -> float:
-    """The ``q`` quantile (nearest rank) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
+from common import percentile, timed, use_database
 
 
 def main() -> None:
@@ -32,9 +29,7 @@ def main() -> None:
     ap.add_argument("--database", default=None, help="database name on the project server (default: settings)")
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
-    if args.database:
-        os.environ["SAFEGRID_PG_DATABASE"] = args.database
-        os.environ.pop("SAFEGRID_DATABASE_URL", None)
+    use_database(args.database)
 
     from sqlalchemy import text
 
@@ -69,15 +64,13 @@ def main() -> None:
                 fn(scope)  # warm-up
                 times = []
                 for i in range(args.repeat):
-                    t0 = time.perf_counter()
-                    fn(scope)
-                    ms = (time.perf_counter() - t0) * 1000
+                    ms, _ = timed(fn, scope)
                     times.append(ms)
                     totals[scope][i] += ms
-                cells += [f"{p(times, 0.5):.1f}", f"{p(times, 0.95):.1f}"]
+                cells += [f"{percentile(times, 0.5):.1f}", f"{percentile(times, 0.95):.1f}"]
             print(f"| {name} | " + " | ".join(cells) + " |")
         print("| **all (one refresh)** | " + " | ".join(
-            f"{p(totals[s], q):.1f}" for s in (city, county) for q in (0.5, 0.95)) + " |")
+            f"{percentile(totals[s], q):.1f}" for s in (city, county) for q in (0.5, 0.95)) + " |")
     for scope in (city, county):
         data = bs.read_screen(scope, today)
         size = len(json.dumps(bs.signature(data, today)))

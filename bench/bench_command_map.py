@@ -41,7 +41,6 @@ import gzip
 import json
 import math
 import os
-import platform
 import sys
 import time
 import uuid
@@ -49,6 +48,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
+from common import bench_user, machine, percentile, report, sign_in, timed, use_database
 
 MAP_W, MAP_H = 1100, 800
 BROWSER_CODINGS = "gzip, deflate, br, zstd"  # what Chromium 156 sends (also to http://127.0.0.1)
@@ -120,22 +122,9 @@ def decoded(resp: Any) -> bytes:
     return decode(data) if decode else data
 
 
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Run ``fn`` once; return (milliseconds, result)."""
-    t0 = time.perf_counter()
-    out = fn()
-    return (time.perf_counter() - t0) * 1000, out
-
-
-def p(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0-1) of ``values``."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
 def summary(samples: dict[str, list[float]]) -> dict[str, float]:
     """p50/p95 of the cold, warm and bare samples: keys ``cold_p50``, ``cold_p95``, …"""
-    return {f"{k}_{name}": p(v, q) for k, v in samples.items() for name, q in (("p50", .5), ("p95", .95))}
+    return {f"{k}_{name}": percentile(v, q) for k, v in samples.items() for name, q in (("p50", .5), ("p95", .95))}
 
 
 def main() -> None:
@@ -145,9 +134,7 @@ def main() -> None:
     ap.add_argument("--clone-enterprises", type=int, default=0)
     ap.add_argument("--append", type=Path, default=None, help="append the Markdown result to this file")
     args = ap.parse_args()
-    if args.database:
-        os.environ["SAFEGRID_PG_DATABASE"] = args.database
-        os.environ.pop("SAFEGRID_DATABASE_URL", None)
+    use_database(args.database)
 
     from sqlalchemy import text
 
@@ -158,7 +145,6 @@ def main() -> None:
     from geo import map_queries as mq
     from geo.db import engine
     from geo.settings import get_settings
-    from geo.users import create_user, hash_password
     from layers.registry import POINT_LAYERS
 
     url = get_settings().url()
@@ -176,8 +162,7 @@ def main() -> None:
             WHERE u.level = 5 GROUP BY u.path ORDER BY count(*) DESC, u.path LIMIT 1
             """)).scalar_one()
         username, password = f"bench_{uuid.uuid4().hex[:8]}", "Bench-pass-2026"
-        create_user(conn, username=username, password_hash=hash_password(password), role="admin",
-                    scope_code=grid_path.split(".")[0])
+        bench_user(conn, username, password, role="admin", scope_code=grid_path.split(".")[0])
     scope = grid_path.split(".")[0] + "."
     codes = grid_path.rstrip(".").split(".")
 
@@ -205,10 +190,7 @@ def main() -> None:
         return last_server_ms[0], resp
 
     client = app.server.test_client()
-    form = client.get("/login").get_data(as_text=True)
-    token = form.split('name="csrf_token" value="')[1].split('"')[0]
-    assert client.post("/login", data={"username": username, "password": password, "csrf_token": token,
-                                       "next": "/"}).status_code == 302
+    sign_in(client, username, password)
     deps = client.get("/_dash-dependencies").get_json()
     panel_output = next(d["output"] for d in deps if "cm-panel.children" in d["output"])
     # Before the panel carried its child table, a second callback fetched it on every step (cm-state → cm-children).
@@ -380,13 +362,13 @@ def main() -> None:
         f"`.venv/bin/python bench/bench_command_map.py --database {args.database or get_settings().pg_database}"
         f" --repeat {args.repeat}"
         + (f" --clone-enterprises {args.clone_enterprises}" if args.clone_enterprises else "")
-        + f"` on {platform.machine()}, {os.cpu_count()} CPUs, PostgreSQL on the project-local cluster, "
+        + f"` on {machine()}, PostgreSQL on the project-local cluster, "
         f"load average {load_start:.1f} at the start and {load_end:.1f} at the end (other suites share the "
         f"machine). Data: {counts[0]:,} enterprises, {counts[1]:,} open hazards, {counts[3]:,} hazard sources, "
         f"{counts[2]:,} units. Requests per step as the page makes them ({design}). Server time = the request "
         "through Flask/Dash in process, timed at the WSGI boundary (session, account check, scope, queries, JSON, "
         f"compression as for Chromium: zstd; the Flask test client's own work around it, p50 "
-        f"{p(client_extra, .5):.2f} ms a request, is not counted), cold = response "
+        f"{percentile(client_extra, .5):.2f} ms a request, is not counted), cold = response "
         f"cache cleared first, warm = the same request again at once ({warm_text}); bare SQL = the same `geo` query "
         "functions on one open connection. Each repeat runs the step's requests in turn, each cold, warm and "
         f"its bare SQL (the bare SQL last in even repeats, first in odd ones); {args.repeat} repeats after 2 "
@@ -419,11 +401,7 @@ def main() -> None:
                      f"| {r['bytes']:,} | {r['gzip']:,} |")
     lines += ["", "Largest point-layer response over zoom 9-18 (bytes sent, zstd): "
               + "; ".join(f"{k} {v[0]:,} B at z{v[1]} ({v[2]})" for k, v in largest.items()) + ".", ""]
-    out = "\n".join(lines)
-    print(out)
-    if args.append:
-        with args.append.open("a", encoding="utf-8") as fh:
-            fh.write("\n" + out + "\n")
+    report("\n".join(lines), args.append)
 
 
 if __name__ == "__main__":

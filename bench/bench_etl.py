@@ -29,9 +29,9 @@ import argparse
 import csv
 import json
 import os
-import platform
 import re
 import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -43,10 +43,13 @@ from shapely.geometry import box, mapping
 from sqlalchemy import create_engine, text
 
 from etl.load import load_file
-from geo import etl_sql, migrate
+from geo import etl_sql
 from geo.codes import make_credit_code
 from geo.localpg import Cluster
 from geo.settings import get_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
+from common import fresh_database, machine, report, timed, use_database
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTIES = ROOT / "etl" / "demo_data" / "xuchang" / "counties.geojson"
@@ -54,9 +57,10 @@ HEADER = ["统一社会信用代码", "企业名称", "行业", "风险等级", 
           "经度", "纬度"]
 
 
-def fresh_database(name: str) -> str:
-    """Drop, create and migrate ``name``."""
-    return migrate.fresh_database(name)
+def seconds(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """``common.timed`` in seconds: call ``fn(*args, **kwargs)`` once; return (seconds, its result)."""
+    ms, result = timed(fn, *args, **kwargs)
+    return ms / 1000, result
 
 
 def city_grid(folder: Path, nx: int, ny: int) -> tuple[dict[int, Path], Any]:
@@ -184,11 +188,9 @@ def core_pick(eng: Any) -> float:
     with eng.connect() as conn:
         trans = conn.begin()
         conn.execute(text("SET LOCAL work_mem = '128MB'"))
-        start = time.perf_counter()
-        conn.execute(text(LATERAL_PICK))
-        seconds = time.perf_counter() - start
+        elapsed, _ = seconds(conn.execute, text(LATERAL_PICK))
         trans.rollback()
-    return seconds
+    return elapsed
 
 
 def geopandas_assign(eng: Any) -> dict[str, float]:
@@ -220,9 +222,9 @@ def geopandas_assign(eng: Any) -> dict[str, float]:
     points = gpd.GeoDataFrame({"id": pts["id"]}, geometry=gpd.points_from_xy(pts["x"], pts["y"]), crs=4326)
     grid = gpd.GeoDataFrame(cell_rows[["cell_id", "code"]], geometry=shapely.from_wkb(cell_rows["wkb"]), crs=4326)
     steps = {"read": time.perf_counter() - start}
-    steps["sjoin"], joined = min((timed(gpd.sjoin, points, grid, how="inner", predicate="intersects")
+    steps["sjoin"], joined = min((seconds(gpd.sjoin, points, grid, how="inner", predicate="intersects")
                                   for _ in range(2)), key=lambda r: r[0])
-    steps["pick"], best = timed(lambda: joined.sort_values(["id", "code"]).drop_duplicates("id")[["id", "cell_id"]])
+    steps["pick"], best = seconds(lambda: joined.sort_values(["id", "code"]).drop_duplicates("id")[["id", "cell_id"]])
     start = time.perf_counter()
     buf = io.StringIO()
     best.to_csv(buf, index=False, header=False)
@@ -241,13 +243,6 @@ def geopandas_assign(eng: Any) -> dict[str, float]:
     return steps
 
 
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
-    """Run ``fn`` and return (seconds, result)."""
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
     """Run both benchmarks and print (and optionally append) the Markdown section."""
     ap = argparse.ArgumentParser()
@@ -261,16 +256,16 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="append the result to docs/benchmarks.md")
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
-    os.environ["SAFEGRID_PG_DATABASE"] = args.database
-    url = fresh_database(args.database)
+    use_database(args.database)
+    url, _ = fresh_database(args.database)
     lines: list[str] = []
     load_before = os.getloadavg()
 
     files, city = city_grid(args.dir, args.nx, args.ny)
     t_bounds = {}
-    t_bounds[2], _ = timed(load_file, "boundaries", COUNTIES, url=url)
+    t_bounds[2], _ = seconds(load_file, "boundaries", COUNTIES, url=url)
     for level in (3, 4, 5):
-        t_bounds[level], result = timed(load_file, "boundaries", files[level], url=url)
+        t_bounds[level], result = seconds(load_file, "boundaries", files[level], url=url)
         assert result.status == "ok", result.message
     eng = create_engine(url)
     with eng.connect() as conn:
@@ -287,13 +282,13 @@ def main() -> None:
             with eng.begin() as conn:
                 conn.execute(text("TRUNCATE enterprises CASCADE"))
         rounds["copy"].append(psql_copy(args.database, small))
-        seconds, first = timed(load_file, "enterprises", small, url=url)
+        load_time, first = seconds(load_file, "enterprises", small, url=url)
         assert first.status == "ok" and first.counts["inserted"] == args.rows, first.message
-        rounds["load"].append(seconds)
+        rounds["load"].append(load_time)
         phases.append(first.timings)
-        seconds, second = timed(load_file, "enterprises", small, url=url)
+        reload_time, second = seconds(load_file, "enterprises", small, url=url)
         assert second.counts["inserted"] == second.counts["updated"] == 0
-        rounds["reload"].append(seconds)
+        rounds["reload"].append(reload_time)
         if not round_no:
             export_converted(eng, converted)
         rounds["replica"].append(psql_copy_replica(args.database, converted))
@@ -306,7 +301,7 @@ def main() -> None:
     # 2. 1M points: load through the loader, then assign three ways.
     x, y = points_in(city, args.points, seed=2)
     big = write_enterprises(args.dir / "enterprises_1m.csv", x, y, offset=10_000_000)
-    big_s, result = timed(load_file, "enterprises", big, url=url)
+    big_s, result = seconds(load_file, "enterprises", big, url=url)
     assert result.status == "ok", result.message
     with eng.begin() as conn:
         conn.execute(text("ANALYZE enterprises"))
@@ -314,9 +309,9 @@ def main() -> None:
     for method in ("lateral", "join", "lateral", "join"):  # second round is the one reported (warm cache)
         with eng.connect() as conn:
             trans = conn.begin()
-            seconds, counts = timed(etl_sql.assign_grid_cells, conn, table="enterprises", run_id=None, method=method)
+            assign[method], counts = seconds(etl_sql.assign_grid_cells, conn, table="enterprises", run_id=None,
+                                             method=method)
             trans.rollback()
-        assign[method] = seconds
         assert counts["in_cell"] + counts["no_cell"] == args.points, counts
 
     pick_s = min(core_pick(eng) for _ in range(2))
@@ -334,7 +329,7 @@ def main() -> None:
     lines += [
         f"## ETL loaders: load vs \\copy, grid assignment vs geopandas.sjoin ({today})",
         "",
-        f"`{cmd}` on {platform.machine()}, {os.cpu_count()} CPUs, project-local PostgreSQL 15 + PostGIS; "
+        f"`{cmd}` on {machine()}, project-local PostgreSQL 15 + PostGIS; "
         f"{cells} grid cells (level 5) over the real 许昌市 county polygons. Load average (1 min) "
         f"{load_before[0]:.1f} at the start, {load_after[0]:.1f} at the end (other engineers' test suites "
         "share the machine).",
@@ -371,11 +366,7 @@ def main() -> None:
         "the result to a temp table, in geopandas the data is already in memory.",
         "",
     ]
-    text_out = "\n".join(lines)
-    print(text_out)
-    if args.write:
-        with (ROOT / "docs" / "benchmarks.md").open("a", encoding="utf-8") as fh:
-            fh.write("\n" + text_out)
+    report("\n".join(lines), ROOT / "docs" / "benchmarks.md" if args.write else None)
 
 
 if __name__ == "__main__":

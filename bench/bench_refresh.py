@@ -15,9 +15,8 @@ The baseline needs pandas (``pip install -e '.[bench]'``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -25,12 +24,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-
-def fresh_database(name: str) -> str:
-    from geo import migrate
-
-    return migrate.fresh_database(name)
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
+from common import fresh_database, load_demo, machine, report, timed
 
 CLONE_INDEXED = ("enterprises", "hazards", "hazard_sources", "inspections")
 
@@ -150,9 +145,6 @@ def main() -> None:
     parser.add_argument("--append", type=Path, default=None, help="append a result section to this markdown file")
     args = parser.parse_args()
 
-    from etl.demo.build import BuildOptions, build
-    from etl.demo.records import Scale
-    from etl.load import load_file
     from etl.refresh import aggregate_h3, h3_measures, refresh_all
     from geo import refresh as refresh_sql
     from geo.risk_rule import RiskRule
@@ -164,34 +156,13 @@ def main() -> None:
     name = args.database or f"bench_refresh_{args.enterprises}"
     base_db = args.base_database or (name if base_n == args.enterprises else f"bench_refresh_{base_n}")
     if not args.reuse and not args.base_database:
-        directory = args.dir or Path(f".local/bench/demo_{base_n}")
-        manifest_path = directory / "manifest.json"
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
-        if not manifest or manifest["enterprises"] != base_n or manifest["seed"] != args.seed:
-            t = time.perf_counter()
-            options = BuildOptions(seed=args.seed, as_of=as_of, scale=Scale(enterprises=base_n))
-            manifest = build(directory, options)
-            timings["build"] = time.perf_counter() - t
-        base_url = fresh_database(base_db)
-        t = time.perf_counter()
-        for entry in manifest["load_order"]:
-            t1 = time.perf_counter()
-            result = load_file(entry["kind"], directory / entry["file"], level=entry.get("level"), url=base_url)
-            step = f"load {entry['file']}"
-            timings[step] = time.perf_counter() - t1
-            print(f"{step}: {result.status} {result.rows_loaded}/{result.rows_in} {timings[step]:.1f} s", flush=True)
-        timings["load (all files)"] = time.perf_counter() - t
-        from geo.db import engine as pooled_engine
-
-        pooled_engine(base_url).dispose()  # the loaders' pooled connections would block CREATE DATABASE … TEMPLATE
+        base_url, _ = fresh_database(base_db)
+        timings |= load_demo(args.dir or Path(f".local/bench/demo_{base_n}"), base_url, enterprises=base_n,
+                             seed=args.seed, as_of=as_of)
     url = get_settings().url(name)
     if not args.reuse and base_db != name:
         t = time.perf_counter()
-        admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{base_db}"'))
-        admin.dispose()
+        fresh_database(name, template=base_db)
         engine = create_engine(url)
         with engine.begin() as conn:
             hazards = args.hazards or conn.execute(text("SELECT count(*) FROM hazards")).scalar_one() * round(
@@ -216,12 +187,9 @@ def main() -> None:
     engine.dispose()
     lon, lat, measures = h3_measures(points, RiskRule())
     resolutions = (6, 7, 8, 9)
-    t = time.perf_counter()
-    ours = aggregate_h3(lon, lat, measures, resolutions)
-    t_ours = time.perf_counter() - t
-    t = time.perf_counter()
-    base = h3_baseline(lon, lat, resolutions)
-    t_base = time.perf_counter() - t
+    ms_ours, ours = timed(aggregate_h3, lon, lat, measures, resolutions)
+    ms_base, base = timed(h3_baseline, lon, lat, resolutions)
+    t_ours, t_base = ms_ours / 1000, ms_base / 1000
     assert all(len(ours[r][0]) == len(base[r]) for r in resolutions)
 
     command = " ".join(["--enterprises", str(args.enterprises)]
@@ -229,8 +197,8 @@ def main() -> None:
     load = os.getloadavg()
     lines = [
         f"\n## Refresh, {args.enterprises:,} enterprises ({date.today().isoformat()})\n",
-        f"`.venv/bin/python bench/bench_refresh.py {command}` on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, PostgreSQL on the project-local cluster, load average {load[0]:.1f} / "
+        f"`.venv/bin/python bench/bench_refresh.py {command}` on {machine()}, "
+        f"PostgreSQL on the project-local cluster, load average {load[0]:.1f} / "
         f"{load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end. Data: {counts['enterprises']:,} "
         f"enterprises, {counts['hazards']:,} hazards ({counts['open']:,} open), {counts['sources']:,} hazard "
         f"sources, {counts['inspections']:,} inspections, {counts['units']:,} units.\n",
@@ -251,11 +219,7 @@ def main() -> None:
         "Display geometry as GeoJSON (6 decimals, geometry + 40 bytes per feature): "
         + ", ".join(f"level {lvl} {size / 1024:,.0f} KB" for lvl, size in sizes.items()) + ".",
     ]
-    text_out = "\n".join(lines) + "\n"
-    print(text_out)
-    if args.append:
-        with args.append.open("a", encoding="utf-8") as fh:
-            fh.write(text_out)
+    report("\n".join(lines) + "\n", args.append)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import platform
-import re
-import statistics
 import sys
 import time
 import zlib
@@ -41,18 +37,16 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
+from common import bench_user, fresh_database, machine, percentile, report, sign_in, timed, use_database
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # tests.browser
 
 CITY = "411000."
 VIEWS = {"city zoom 9 (res 7)": ("112.43,33.36,114.945,34.73", 9),
          "city zoom 8 (res 6)": ("112.0,33.0,115.5,35.0", 8)}
 FILTER = {"risk": "red,orange"}
-
-
-def _p50_p95(times: list[float]) -> tuple[float, float]:
-    times = sorted(times)
-    return statistics.median(times) * 1000, times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)] * 1000
 
 
 def quantiles_ms(fn: Callable[[], object], repeat: int,
@@ -71,23 +65,14 @@ def interleaved_ms(fns: dict[str, tuple[Callable[[], object], Callable[[], objec
     for _ in range(repeat):
         for name, (fn, before) in fns.items():
             before()
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    return {k: _p50_p95(v) for k, v in times.items()}
+            times[name].append(timed(fn)[0])
+    return {k: (percentile(v, 0.5), percentile(v, 0.95)) for k, v in times.items()}
 
 
 def prepare(database: str, template: str, synthetic: int) -> None:
     from sqlalchemy import create_engine, text
 
-    from geo.settings import get_settings
-
-    admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
-        conn.execute(text(f'CREATE DATABASE "{database}" TEMPLATE "{template}"'))
-    admin.dispose()
-    url = get_settings().url(database)
+    url, _ = fresh_database(database, template=template)
     if synthetic:
         engine = create_engine(url)
         t = time.perf_counter()
@@ -107,9 +92,8 @@ def prepare(database: str, template: str, synthetic: int) -> None:
         engine.dispose()
     from etl.refresh import refresh_all
 
-    t = time.perf_counter()
-    result = refresh_all(url)
-    print(f"refresh: {time.perf_counter() - t:.1f} s ({result.message})", flush=True)
+    ms, result = timed(refresh_all, url)
+    print(f"refresh: {ms / 1000:.1f} s ({result.message})", flush=True)
 
 
 def main() -> None:
@@ -120,7 +104,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--append", type=Path, default=None, help="append a result section to this markdown file")
     args = parser.parse_args()
-    os.environ["SAFEGRID_PG_DATABASE"] = args.database
+    use_database(args.database)
     if args.template:
         prepare(args.database, args.template, args.synthetic)
 
@@ -131,24 +115,17 @@ def main() -> None:
     from geo import risk_queries as rq
     from geo.db import connect
     from geo.map_queries import BBox
-    from geo.users import create_user, hash_password
     from tests.browser import app_settings
 
     with connect() as conn:
-        conn.execute(text("DELETE FROM users WHERE username = 'bench_risk_planner'"))
-        create_user(conn, username="bench_risk_planner", password_hash=hash_password("Bench-pass-2026"),
-                    role="planner", scope_code="411000", display_name="bench")
+        bench_user(conn, "bench_risk_planner", "Bench-pass-2026", role="planner", scope_code="411000",
+                   display_name="bench")
         n_ent = conn.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
         n_cells = dict(conn.execute(text('SELECT "res", count(*) FROM h3_stats GROUP BY 1')).all())
     app = create_app(app_settings())
     cache = app.server.extensions["safegrid_cache"]
     client = app.server.test_client()
-    form = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token, "no CSRF token on the login page"
-    r = client.post("/login", data={"username": "bench_risk_planner", "password": "Bench-pass-2026",
-                                    "csrf_token": token.group(1), "next": "/"})
-    assert r.status_code == 302, r.status_code
+    sign_in(client, "bench_risk_planner", "Bench-pass-2026")
 
     rows = []
     # Baselines run on one open autocommit connection: the bare SQL without pool or transaction overhead.
@@ -188,13 +165,13 @@ def main() -> None:
             def nothing() -> None:
                 return None
 
-            timed = interleaved_ms({"cold": (route, cache.clear), "warm": (route, nothing),
-                                    "query": (query_only, nothing),
-                                    **{b: (fn, nothing) for b, fn in baselines}}, args.repeat)
-            cold, warm, query_ms = timed["cold"], timed["warm"], timed["query"]
+            measured = interleaved_ms({"cold": (route, cache.clear), "warm": (route, nothing),
+                                       "query": (query_only, nothing),
+                                       **{b: (fn, nothing) for b, fn in baselines}}, args.repeat)
+            cold, warm, query_ms = measured["cold"], measured["warm"], measured["query"]
             features = len(json.loads(zlib.decompress(body, 16 + zlib.MAX_WBITS))["features"])
             for baseline, _ in baselines:
-                bare_ms = timed[baseline]
+                bare_ms = measured[baseline]
                 rows.append((name, label, features, cold, warm, query_ms, baseline, bare_ms, len(body)))
                 print(f"{name:22} {label:15} cells {features:5}  p50/p95 ms: cold {cold[0]:6.1f}/{cold[1]:6.1f}  "
                       f"warm {warm[0]:5.1f}/{warm[1]:5.1f}  query {query_ms[0]:6.1f}/{query_ms[1]:6.1f}  "
@@ -209,28 +186,26 @@ def main() -> None:
     print(f"fixed request cost (empty view through the same route), p50/p95 ms: cold {overhead_cold[0]:.1f}/"
           f"{overhead_cold[1]:.1f}, warm {overhead_warm[0]:.1f}/{overhead_warm[1]:.1f}")
 
-    if args.append:
-        cmd = "`.venv/bin/python bench/bench_risk.py " + " ".join(sys.argv[1:]).replace(
-            f"--append {args.append}", "").strip() + "`"
-        lines = [
-            f"\n## /risk heatmap route vs bare aggregate SQL ({date.today()})\n",
-            f"{cmd} on {platform.machine()}, {os.cpu_count()} CPUs, project-local PostgreSQL; "
-            f"{n_ent:,} enterprises; h3_stats cells per resolution {dict(sorted(n_cells.items()))}. "
-            f"Flask test client with a signed-in planner (city scope), p50 / p95 of {args.repeat} runs; cold = "
-            "response cache cleared before each request, warm = served from it; "
-            "filtered = enterprise colour red + orange, metric enterprises.\n",
-            "| view | path | cells | cold ms | warm ms | route query ms | baseline | baseline ms "
-            "| p95 cold / baseline (≤ 1.3) | p95 warm / baseline | p95 query / baseline | gzip KB (≤ 300) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        lines += [f"| {v} | {p} | {c} | {r[0]:.1f} / {r[1]:.1f} | {w[0]:.1f} / {w[1]:.1f} | {q[0]:.1f} / {q[1]:.1f} "
-                  f"| {b} | {bm[0]:.1f} / {bm[1]:.1f} | {r[1] / bm[1]:.2f} | {w[1] / bm[1]:.2f} | {q[1] / bm[1]:.2f} "
-                  f"| {size / 1024:.1f} |" for v, p, c, r, w, q, b, bm, size in rows]
-        lines.append(f"\nFixed cost of one request through the route (session, account check, scope, empty view), "
-                     f"p50 / p95: cold {overhead_cold[0]:.1f} / {overhead_cold[1]:.1f} ms, warm {overhead_warm[0]:.1f} "
-                     f"/ {overhead_warm[1]:.1f} ms.")
-        with args.append.open("a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+    cmd = "`.venv/bin/python bench/bench_risk.py " + " ".join(sys.argv[1:]).replace(
+        f"--append {args.append}", "").strip() + "`"
+    lines = [
+        f"\n## /risk heatmap route vs bare aggregate SQL ({date.today()})\n",
+        f"{cmd} on {machine()}, project-local PostgreSQL; "
+        f"{n_ent:,} enterprises; h3_stats cells per resolution {dict(sorted(n_cells.items()))}. "
+        f"Flask test client with a signed-in planner (city scope), p50 / p95 of {args.repeat} runs; cold = "
+        "response cache cleared before each request, warm = served from it; "
+        "filtered = enterprise colour red + orange, metric enterprises.\n",
+        "| view | path | cells | cold ms | warm ms | route query ms | baseline | baseline ms "
+        "| p95 cold / baseline (≤ 1.3) | p95 warm / baseline | p95 query / baseline | gzip KB (≤ 300) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {v} | {p} | {c} | {r[0]:.1f} / {r[1]:.1f} | {w[0]:.1f} / {w[1]:.1f} | {q[0]:.1f} / {q[1]:.1f} "
+              f"| {b} | {bm[0]:.1f} / {bm[1]:.1f} | {r[1] / bm[1]:.2f} | {w[1] / bm[1]:.2f} | {q[1] / bm[1]:.2f} "
+              f"| {size / 1024:.1f} |" for v, p, c, r, w, q, b, bm, size in rows]
+    lines.append(f"\nFixed cost of one request through the route (session, account check, scope, empty view), "
+                 f"p50 / p95: cold {overhead_cold[0]:.1f} / {overhead_cold[1]:.1f} ms, warm {overhead_warm[0]:.1f} "
+                 f"/ {overhead_warm[1]:.1f} ms.")
+    report("\n".join(lines) + "\n", args.append)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ code prefixes, address fragments — in a city-wide and a county scope, three wa
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from datetime import date
@@ -31,22 +30,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects import postgresql
 
-
-def database(name: str, *, reuse: bool) -> tuple[str, bool]:
-    """URL of the bench database (fresh unless ``reuse`` and it exists); True when it must be loaded."""
-    from geo import migrate
-    from geo.settings import get_settings
-
-    admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": name}).first()
-        if not (reuse and exists):
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = get_settings().url(name)
-    migrate.upgrade(url)
-    return url, not (reuse and exists)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
+from common import bench_user, fresh_database, load_demo, machine, percentile, report, timed, use_database
 
 
 def clone(conn: Any, target: int) -> None:
@@ -71,11 +56,6 @@ def clone(conn: Any, target: int) -> None:
     ), {"copies": copies, "max_id": base[1]})
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def queries(conn: Any, rng: random.Random, n: int) -> list[tuple[str, str]]:
     """(kind, q) pairs sampled from the loaded enterprises."""
     rows = conn.execute(text(
@@ -94,13 +74,9 @@ def queries(conn: Any, rng: random.Random, n: int) -> list[tuple[str, str]]:
     return out
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+def runs_ms(fn: Callable[[], Any], repeat: int) -> list[float]:
+    """Milliseconds of ``repeat`` calls of ``fn``."""
+    return [timed(fn)[0] for _ in range(repeat)]
 
 
 def main() -> None:
@@ -117,28 +93,15 @@ def main() -> None:
     parser.add_argument("--append", type=Path, default=None, help="append a result section to this markdown file")
     args = parser.parse_args()
     name = args.database or f"bench_search_{args.scale_to or args.enterprises}"
-    os.environ["SAFEGRID_PG_DATABASE"] = name
+    use_database(name)
 
-    from etl.demo.build import BuildOptions, build
-    from etl.demo.records import Scale
-    from etl.load import load_file
     from geo.search import normalize_query, search_enterprises, search_params, search_sql
-    from geo.users import create_user, hash_password
 
     as_of = date(2026, 11, 23)
     directory = args.dir or Path(f".local/bench/demo_{args.enterprises}")
-    url, must_load = database(name, reuse=args.reuse)
+    url, must_load = fresh_database(name, reuse=args.reuse)
     if must_load:
-        manifest_path = directory / "manifest.json"
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
-        if not manifest or manifest["enterprises"] != args.enterprises or manifest["seed"] != args.seed:
-            manifest = build(directory, BuildOptions(seed=args.seed, as_of=as_of,
-                                                     scale=Scale(enterprises=args.enterprises)))
-        for entry in manifest["load_order"]:
-            t = time.perf_counter()
-            result = load_file(entry["kind"], directory / entry["file"], level=entry.get("level"), url=url)
-            print(f"load {entry['file']}: {result.status} {result.rows_loaded}/{result.rows_in} "
-                  f"{time.perf_counter() - t:.1f} s", flush=True)
+        load_demo(directory, url, enterprises=args.enterprises, seed=args.seed, as_of=as_of)
     engine = create_engine(url)
     if must_load and args.scale_to:
         t = time.perf_counter()
@@ -153,9 +116,7 @@ def main() -> None:
             "SELECT left(g.path, 14) FROM enterprises e JOIN units g ON g.id = e.unit_id "
             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
         )).scalar_one()
-        conn.execute(text("DELETE FROM users WHERE username = 'bench_search'"))
-        user_id = create_user(conn, username="bench_search", password_hash=hash_password("bench-Search-1"),
-                              role="admin", scope_code=city_code)
+        user_id = bench_user(conn, "bench_search", "bench-Search-1", role="admin", scope_code=city_code)
         version = conn.execute(text("SELECT session_version FROM users WHERE id = :i"), {"i": user_id}).scalar_one()
 
     from dashboard.app import create_app
@@ -178,10 +139,10 @@ def main() -> None:
             for kind, q in queries(conn, rng, args.samples):
                 params = {**search_params(normalize_query(q), limit=20), "scope": scope}
                 search_enterprises(conn, scope=scope, q=q)  # warm the plan and the cache for this query
-                bare = timed(lambda params=params: (cur.execute(compiled, params), cur.fetchall()), args.repeat)
-                ours = timed(lambda q=q, scope=scope: search_enterprises(conn, scope=scope, q=q), args.repeat)
+                bare = runs_ms(lambda params=params: (cur.execute(compiled, params), cur.fetchall()), args.repeat)
+                ours = runs_ms(lambda q=q, scope=scope: search_enterprises(conn, scope=scope, q=q), args.repeat)
                 if scope_name == "city":
-                    server = timed(lambda q=q: client.get("/api/search", query_string={"q": q}), args.repeat)
+                    server = runs_ms(lambda q=q: client.get("/api/search", query_string={"q": q}), args.repeat)
                     results.setdefault("all", {}).setdefault("server", []).extend(server)
                 key = f"{scope_name} {kind}"
                 for label, values in (("bare", bare), ("ours", ours)):
@@ -194,8 +155,8 @@ def main() -> None:
     lines = [
         f"\n## Search, {count:,} enterprises ({date.today().isoformat()})\n",
         f"`.venv/bin/python bench/bench_search.py --enterprises {args.enterprises}"
-        f"{f' --scale-to {args.scale_to}' if args.scale_to else ''}` on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end: other work shared the machine), "
+        f"{f' --scale-to {args.scale_to}' if args.scale_to else ''}` on {machine()} "
+        f"(load average {os.getloadavg()[0]:.1f} at the end: other work shared the machine), "
         f"PostgreSQL on the project-local cluster, {args.samples} sampled enterprises × "
         f"6 query kinds per scope, each timed {args.repeat}× after one warm-up. Times in ms; bare = the same "
         "statement through a psycopg2 cursor; ours = `geo.search.search_enterprises`; server = `GET /api/search` "
@@ -206,23 +167,19 @@ def main() -> None:
     for key, r in results.items():
         if key == "all":
             continue
-        lines.append(f"| {key} | {statistics.median(r['bare']):.1f} | {percentile(r['bare'], 95):.1f} | "
-                     f"{statistics.median(r['ours']):.1f} | {percentile(r['ours'], 95):.1f} | "
-                     f"{percentile(r['ours'], 95) / percentile(r['bare'], 95):.2f} | "
+        lines.append(f"| {key} | {percentile(r['bare'], 0.5):.1f} | {percentile(r['bare'], 0.95):.1f} | "
+                     f"{percentile(r['ours'], 0.5):.1f} | {percentile(r['ours'], 0.95):.1f} | "
+                     f"{percentile(r['ours'], 0.95) / percentile(r['bare'], 0.95):.2f} | "
                      f"{statistics.mean(hits[key]):.1f} |")
     a = results["all"]
     lines += [
         "",
-        f"All queries: bare p95 {percentile(a['bare'], 95):.1f} ms, ours p95 {percentile(a['ours'], 95):.1f} ms "
-        f"(ratio {percentile(a['ours'], 95) / percentile(a['bare'], 95):.2f}, target ≤ 1.3); "
-        f"server p50 {statistics.median(a['server']):.1f} ms, p95 {percentile(a['server'], 95):.1f} ms "
+        f"All queries: bare p95 {percentile(a['bare'], 0.95):.1f} ms, ours p95 {percentile(a['ours'], 0.95):.1f} ms "
+        f"(ratio {percentile(a['ours'], 0.95) / percentile(a['bare'], 0.95):.2f}, target ≤ 1.3); "
+        f"server p50 {percentile(a['server'], 0.5):.1f} ms, p95 {percentile(a['server'], 0.95):.1f} ms "
         "(target < 100 ms).",
     ]
-    text_out = "\n".join(lines) + "\n"
-    print(text_out)
-    if args.append:
-        with args.append.open("a", encoding="utf-8") as fh:
-            fh.write(text_out)
+    report("\n".join(lines) + "\n", args.append)
 
 
 if __name__ == "__main__":
