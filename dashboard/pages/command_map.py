@@ -56,9 +56,10 @@ PAGE_PATH = "/"
 PREFIX = "cm-layer-"
 HAZARD_LIST_LIMIT = 50
 FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets around it
-# Keep the unit clear of the layers control (top right) and the legend (bottom right). No zoom animation:
-# Leaflet drops a setView that arrives while one is running (a quick second click left the map behind).
-FIT_OPTIONS = {"paddingTopLeft": [24, 24], "paddingBottomRight": [236, 24], "animate": False}
+# Keep the unit clear of the zoom buttons (top left), the layers control (top right) and the legend (bottom
+# right). No zoom animation: Leaflet drops a setView that arrives while one is running (a quick second click
+# left the map behind).
+FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "animate": False}
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
 _RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
 # What safegrid_cm.pointData needs: the one route serving every point layer of a view, and each layer
