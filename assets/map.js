@@ -248,8 +248,8 @@
       },
       /* The point layers' data for the viewport: one request (/api/map/points.json?kinds=…) for every checked
        * layer whose data is not for this view yet. A layer's collection carries `view` (bbox, zoom, crs) so a
-       * pan inside the same snapped bbox, or re-checking a layer, asks nothing new; an unchecked layer keeps
-       * its data and is asked again when checked. Below a layer's min_zoom: an empty collection, no request.
+       * pan inside the same snapped bbox, or re-checking a layer in the view it was loaded for, asks nothing
+       * new; an unchecked layer keeps its data and is asked again when checked in another view. Below a layer's min_zoom: an empty collection, no request.
        * A newer call supersedes an older one still waiting (its answer is dropped). Last output: the status
        * line over the map: empty, "点位加载中…" while an answer takes longer than LOADING_AFTER_MS, or why the
        * points could not be loaded. */
@@ -292,6 +292,10 @@
           if (!resp.ok) {
             problem = "点位数据加载失败：" + ((body && body.error) || ("HTTP " + resp.status));
             body = null;
+          } else if (!body || kinds.some((k) => !body[k] || body[k].type !== "FeatureCollection")) {
+            // e.g. a proxy's or single-sign-on page answered instead of the server
+            problem = "点位数据加载失败：服务器返回了无法识别的数据，请刷新页面或重新登录。";
+            body = null;
           }
         } catch (e) {
           problem = "点位数据加载失败：无法连接服务器，请检查网络后重试。";
@@ -299,7 +303,9 @@
           clearTimeout(slow);
         }
         if (seq !== pointSeq) { return keep.concat([noUpdate()]); }  // superseded while waiting
-        if (!body) { return keep.concat([statusLine("error", problem)]); }
+        if (!body) {  // the layers below their zoom range still empty; the others keep what they show
+          return plan.map((p) => (p === null ? noUpdate() : p)).concat([statusLine("error", problem)]);
+        }
         return plan.map((p, i) => (p === null ? Object.assign(body[layers[i].id], { view: view }) : p)).concat([""]);
       },
       /* Show the legend of each checked overlay only. */

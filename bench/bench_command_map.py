@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, als
 from common import bench_user, machine, percentile, report, sign_in, timed, use_database
 
 MAP_W, MAP_H = 1100, 800
-BROWSER_CODINGS = "gzip, deflate, br, zstd"  # what Chromium 156 sends (also to http://127.0.0.1)
+BROWSER_CODINGS = "gzip, deflate, br, zstd"  # Chromium 156 over HTTPS and to localhost (plain HTTP elsewhere: gzip)
 StepRequest = tuple[str, Callable[[], Any], Callable[[], Any]]  # what, the request, its bare SQL
 
 

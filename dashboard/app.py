@@ -23,7 +23,9 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
     map_routes.init_app(server)
     inspector_routes.init_app(server)
     risk_routes.init_app(server)
-    server.config["COMPRESS_LEVEL"] = 5  # flask-compress (Dash compress=True): GeoJSON routes gzip themselves
+    # flask-compress (Dash compress=True) for callback JSON and assets: gzip level 5 (zstd 3 when accepted);
+    # the map and risk routes compress their cached bodies themselves (dashboard/cache.py)
+    server.config["COMPRESS_LEVEL"] = 5
     # Dash's hints omit Flask for ``server`` and None for ``update_title``.
     app = Dash(
         "dashboard", server=server, title=settings.app_title, update_title=None,  # type: ignore[arg-type]

@@ -136,7 +136,7 @@ def points(kind: str) -> Response:
 def points_bundle() -> Response:
     """Serve several point layers of one viewport in one response: ``{"<kind>": FeatureCollection}``."""
     names = request.args.get("kinds", "").split(",")
-    if not names or len(set(names)) != len(names) or not set(names) <= set(mq.POINT_KINDS):
+    if len(set(names)) != len(names) or not set(names) <= set(mq.POINT_KINDS):
         raise BadRequestError("kinds 参数应为 enterprises、sources、hazards 中的一个或几个，以逗号分隔。")
     kinds: list[mq.PointKind] = [k for k in mq.POINT_KINDS if k in names]  # canonical order: one cache key
     crs, bbox, zoom = _viewport()

@@ -33,7 +33,7 @@ class DashboardSettings(BaseSettings):
     login_ip_window_minutes: int = 15
     app_title: str = "安全生产网格化监管“一张图”"
     cache_enabled: bool = True  # server-side cache of map / heatmap responses (dashboard/cache.py)
-    cache_max_bytes: int = 64 * 1024 * 1024  # per worker process, gzipped bodies
+    cache_max_bytes: int = 64 * 1024 * 1024  # per worker process, bodies as sent (zstd / gzip / plain)
     cache_max_entry_bytes: int = 4 * 1024 * 1024
 
     @property

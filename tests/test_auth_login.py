@@ -222,7 +222,8 @@ def test_session_cookie_slides_without_being_resigned_on_every_request(
     token = _client_token(client, env)
     assert client.post("/login", data={"username": user, "password": password, "csrf_token": token},
                        environ_base=env).status_code == 302
-    assert "Set-Cookie" not in client.get("/api/me", environ_base=env).headers  # just signed: not again
+    first = client.get("/api/me", environ_base=env)
+    assert first.status_code == 200 and "Set-Cookie" not in first.headers  # just signed: not again
     later = int(time.time()) + 25 * 60
     monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: later)
     r = client.get("/api/me", environ_base=env)  # 25 idle minutes later: still valid, and renewed now
@@ -233,4 +234,25 @@ def test_session_cookie_slides_without_being_resigned_on_every_request(
     assert client.get("/api/me", environ_base=env).status_code == 200
     expired = even_later + 31 * 60  # 31 idle minutes: gone
     monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: expired)
+    assert client.get("/api/me", environ_base=env).status_code == 401
+
+
+def test_a_changed_session_is_written_at_once(engine: Engine, unit_tree: dict[str, str]) -> None:
+    """Within the minute after sign-in a changed session still reaches the browser, and so does signing out."""
+    app = create_app(app_settings())
+    client = app.server.test_client()
+    user, password = make_user(engine, role="planner", scope="411000")
+    env = {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.8.8"}
+    token = _client_token(client, env)
+    assert client.post("/login", data={"username": user, "password": password, "csrf_token": token},
+                       environ_base=env).status_code == 302
+    with client.session_transaction(environ_base=env) as signed_in:  # changed within the minute after sign-in
+        token = signed_in["csrf_token"]  # (sign-in started a fresh session and token)
+        signed_in["probe"] = "changed"
+    with client.session_transaction(environ_base=env) as reread:
+        assert reread["probe"] == "changed"  # the changed cookie was written although its signature is fresh
+    assert client.get("/api/me", environ_base=env).status_code == 200
+    out = client.post("/logout", data={"csrf_token": token}, environ_base=env)
+    assert out.status_code == 302
+    assert "safegrid_session=" in out.headers["Set-Cookie"]  # the cleared session is sent at once
     assert client.get("/api/me", environ_base=env).status_code == 401

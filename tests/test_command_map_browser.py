@@ -254,6 +254,52 @@ def test_slow_points_say_they_are_loading(demo_server: str, demo_engine: Engine,
     assert page.console_errors == []
 
 
+def test_an_answer_for_a_view_left_behind_is_dropped(demo_server: str, demo_engine: Engine, browser_page: Any,
+                                                     grid_path: list[str]) -> None:
+    """Points asked for a view the user has already left never appear when they finally arrive."""
+    page = browser_page
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=grid_path[0], unit=grid_path[3])
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-agg').length > 0")
+    with demo_engine.connect() as writer:
+        writer.begin()
+        writer.execute(text("LOCK TABLE hazard_sources IN ACCESS EXCLUSIVE MODE"))  # only the points read it
+        page.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_selector("#cm-points-status .cm-points-loading", state="visible")
+        page.locator("#cm-breadcrumb a.cm-crumb >> nth=0").click()  # up to the city: below every min_zoom
+        wait_unit(page, grid_path[0])
+        page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-pt-hazards, .cm-agg').length === 0")
+        page.wait_for_selector("#cm-points-status", state="hidden")
+        writer.rollback()  # the held answer for the village view arrives now
+    page.wait_for_timeout(1500)
+    assert page.locator(".cm-pt-enterprises, .cm-pt-hazards, .cm-agg").count() == 0
+    assert page.locator("#cm-points-status").is_hidden()
+    assert page.console_errors == []
+
+
+def test_a_layer_checked_again_after_a_pan_loads_the_new_view(demo_server: str, demo_engine: Engine,
+                                                            browser_page: Any, grid_path: list[str]) -> None:
+    page = browser_page
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=grid_path[0], unit=grid_path[3])
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")
+    overlay = page.locator(".leaflet-control-layers-overlays label", has_text="生产经营单位").locator("input")
+    overlay.uncheck()
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length === 0")
+
+    def kinds(request: Any) -> str:
+        return str(parse_qs(urlparse(request.url).query)["kinds"][0])
+
+    points_request = lambda r: "/api/map/points" in r.url  # noqa: E731
+    with page.expect_request(points_request) as panned:
+        page.locator(".leaflet-control-zoom-in").click()
+    assert kinds(panned.value) == "sources,hazards"  # the unchecked layer is not asked
+    with page.expect_request(points_request) as checked:
+        overlay.check()
+    assert kinds(checked.value) == "enterprises"  # checked again: only it, for the view now shown
+    assert parse_qs(urlparse(checked.value.url).query)["zoom"] == parse_qs(urlparse(panned.value.url).query)["zoom"]
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")
+    assert page.console_errors == []
+
+
 def test_points_that_cannot_load_say_why(demo_server: str, demo_engine: Engine, browser_page: Any,
                                          grid_path: list[str]) -> None:
     """An account disabled while its map is open: the next point request is refused, and the map says so."""
