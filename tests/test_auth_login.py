@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -207,6 +208,17 @@ def test_prod_requires_secret_key(tmp_path: Path) -> None:
     assert (tmp_path / ".local" / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
+def _signed_in(engine: Engine, settings: DashboardSettings) -> tuple[Any, dict[str, str]]:
+    """A test client of a new app signed in as a new planner from its own address; returns (client, environ)."""
+    client = create_app(settings).server.test_client()
+    user, password = make_user(engine, role="planner", scope="411000")
+    env = {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.9"}
+    token = _client_token(client, env)
+    assert client.post("/login", data={"username": user, "password": password, "csrf_token": token},
+                       environ_base=env).status_code == 302
+    return client, env
+
+
 def test_session_cookie_slides_without_being_resigned_on_every_request(
     engine: Engine, unit_tree: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -215,13 +227,7 @@ def test_session_cookie_slides_without_being_resigned_on_every_request(
 
     import itsdangerous.timed
 
-    app = create_app(app_settings(session_lifetime_minutes=30))
-    client = app.server.test_client()
-    user, password = make_user(engine, role="planner", scope="411000")
-    env = {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.9.9"}
-    token = _client_token(client, env)
-    assert client.post("/login", data={"username": user, "password": password, "csrf_token": token},
-                       environ_base=env).status_code == 302
+    client, env = _signed_in(engine, app_settings(session_lifetime_minutes=30))
     first = client.get("/api/me", environ_base=env)
     assert first.status_code == 200 and "Set-Cookie" not in first.headers  # just signed: not again
     later = int(time.time()) + 25 * 60
@@ -239,13 +245,7 @@ def test_session_cookie_slides_without_being_resigned_on_every_request(
 
 def test_a_changed_session_is_written_at_once(engine: Engine, unit_tree: dict[str, str]) -> None:
     """Within the minute after sign-in a changed session still reaches the browser, and so does signing out."""
-    app = create_app(app_settings())
-    client = app.server.test_client()
-    user, password = make_user(engine, role="planner", scope="411000")
-    env = {"REMOTE_ADDR": f"10.{uuid.uuid4().int % 250}.8.8"}
-    token = _client_token(client, env)
-    assert client.post("/login", data={"username": user, "password": password, "csrf_token": token},
-                       environ_base=env).status_code == 302
+    client, env = _signed_in(engine, app_settings())
     with client.session_transaction(environ_base=env) as signed_in:  # changed within the minute after sign-in
         token = signed_in["csrf_token"]  # (sign-in started a fresh session and token)
         signed_in["probe"] = "changed"

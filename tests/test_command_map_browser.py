@@ -9,6 +9,7 @@ docs/screenshots/command_map_*.png.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -63,6 +64,22 @@ def open_map(page: Any, server: str, engine: Engine, *, role: str, scope: str, u
 def wait_unit(page: Any, code: str) -> None:
     page.wait_for_selector(f".cm-panel-body[data-unit='{code}']", timeout=20_000)
     page.wait_for_load_state("networkidle")
+
+
+@contextmanager
+def points_held(page: Any, engine: Engine, table: str) -> Iterator[None]:
+    """With the map's points shown, lock ``table`` (a writer's transaction), zoom in and wait for 点位加载中…;
+    the lock goes when the block ends, and the held point request is answered then."""
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-agg').length > 0")
+    with engine.connect() as writer:
+        writer.begin()
+        writer.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        page.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_selector("#cm-points-status .cm-points-loading", state="visible")
+        try:
+            yield
+        finally:
+            writer.rollback()
 
 
 def names(page: Any, selector: str) -> list[str]:
@@ -241,14 +258,8 @@ def test_slow_points_say_they_are_loading(demo_server: str, demo_engine: Engine,
     """A point request held up (here: the hazards table locked by a writer) shows 点位加载中…, then the points."""
     page = browser_page
     open_map(page, demo_server, demo_engine, role="grid_manager", scope=grid_path[1], unit=grid_path[3])
-    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-agg').length > 0")
-    with demo_engine.connect() as writer:
-        writer.begin()
-        writer.execute(text("LOCK TABLE hazards IN ACCESS EXCLUSIVE MODE"))
-        page.locator(".leaflet-control-zoom-in").click()
-        page.wait_for_selector("#cm-points-status .cm-points-loading", state="visible")
+    with points_held(page, demo_engine, "hazards"):
         assert page.locator("#cm-points-status").inner_text() == "点位加载中…"
-        writer.rollback()
     page.wait_for_selector("#cm-points-status", state="hidden")
     page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises').length > 0")
     assert page.console_errors == []
@@ -259,17 +270,12 @@ def test_an_answer_for_a_view_left_behind_is_dropped(demo_server: str, demo_engi
     """Points asked for a view the user has already left never appear when they finally arrive."""
     page = browser_page
     open_map(page, demo_server, demo_engine, role="grid_manager", scope=grid_path[0], unit=grid_path[3])
-    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-agg').length > 0")
-    with demo_engine.connect() as writer:
-        writer.begin()
-        writer.execute(text("LOCK TABLE hazard_sources IN ACCESS EXCLUSIVE MODE"))  # only the points read it
-        page.locator(".leaflet-control-zoom-in").click()
-        page.wait_for_selector("#cm-points-status .cm-points-loading", state="visible")
+    with points_held(page, demo_engine, "hazard_sources"):  # only the points read it
         page.locator("#cm-breadcrumb a.cm-crumb >> nth=0").click()  # up to the city: below every min_zoom
         wait_unit(page, grid_path[0])
         page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-pt-hazards, .cm-agg').length === 0")
         page.wait_for_selector("#cm-points-status", state="hidden")
-        writer.rollback()  # the held answer for the village view arrives now
+    # the held answer for the village view arrives now
     page.wait_for_timeout(1500)
     assert page.locator(".cm-pt-enterprises, .cm-pt-hazards, .cm-agg").count() == 0
     assert page.locator("#cm-points-status").is_hidden()
