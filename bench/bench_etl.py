@@ -42,9 +42,9 @@ import shapely
 from shapely.geometry import box, mapping
 from sqlalchemy import create_engine, text
 
+from domain.codes import make_credit_code
 from etl.load import load_file
 from geo import etl_sql
-from geo.codes import make_credit_code
 from geo.localpg import Cluster
 from geo.settings import get_settings
 

@@ -145,9 +145,9 @@ def main() -> None:
     parser.add_argument("--append", type=Path, default=None, help="append a result section to this markdown file")
     args = parser.parse_args()
 
+    from domain.risk_rule import RiskRule
     from etl.refresh import aggregate_h3, h3_measures, refresh_all
     from geo import refresh as refresh_sql
-    from geo.risk_rule import RiskRule
     from geo.settings import get_settings
 
     as_of = date(2026, 11, 23)

@@ -112,9 +112,9 @@ def main() -> None:
 
     from dashboard.app import create_app
     from dashboard.readdb import read_engine
+    from domain.crs import BBox
     from geo import risk_queries as rq
     from geo.db import connect
-    from geo.map_queries import BBox
     from tests.browser import app_settings
 
     with connect() as conn:

@@ -36,7 +36,7 @@ from flask import Flask, Response, current_app, request
 
 from dashboard.scope import current_account
 from dashboard.settings import DashboardSettings
-from geo import clock
+from domain import clock
 
 if sys.version_info >= (3, 14):
     from compression import zstd

@@ -24,7 +24,7 @@ from dashboard.pages.hazards import display_row, ledger_filters, ledger_sort
 from dashboard.roles import Capability
 from dashboard.routes import plain_json
 from dashboard.scope import client_ip, current_account, current_scope, scoped_route
-from geo import clock
+from domain import clock
 from geo.around import DEFAULT_ENTERPRISE_RADIUS_M, around_point
 from geo.db import connect
 from geo.hazard_ledger import MAX_EXPORT_ROWS, hazard_export_rows

@@ -30,6 +30,7 @@ from dashboard.errors import BadRequestError, NotFoundError
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import current_scope, refuse_out_of_scope, scoped_route
+from domain.crs import BBox, bbox_from_gcj02, shift_to_gcj02
 from geo import map_queries as mq
 from layers.registry import LAYERS
 
@@ -50,7 +51,7 @@ def _shifted(body: str, crs: str) -> str:
     """Return GeoJSON text as drawn on the basemap: coordinates shifted to GCJ-02 for ``crs=gcj02``."""
     if crs != "gcj02":
         return body
-    return json.dumps(mq.shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(shift_to_gcj02(json.loads(body)), ensure_ascii=False, separators=(",", ":"))
 
 
 def _crs() -> str:
@@ -84,20 +85,20 @@ def unit_children(unit: str) -> Response:
     return send(body)
 
 
-def _viewport() -> tuple[str, mq.BBox, float]:
+def _viewport() -> tuple[str, BBox, float]:
     """Read ``crs``, ``bbox`` (in WGS84: a GCJ-02 bbox is shifted back) and ``zoom`` of a point request."""
     crs = _crs()
     try:
-        bbox = mq.BBox.parse(request.args.get("bbox", ""))
+        bbox = BBox.parse(request.args.get("bbox", ""))
         zoom = float(request.args.get("zoom", "0"))
         if not 0 <= zoom <= 24:  # also refuses nan
             raise ValueError("zoom")
     except ValueError as exc:
         raise BadRequestError(str(exc) if "bbox" in str(exc) else "zoom 参数应为 0-24 的数字。") from exc
-    return crs, (mq.bbox_from_gcj02(bbox) if crs == "gcj02" else bbox), zoom
+    return crs, (bbox_from_gcj02(bbox) if crs == "gcj02" else bbox), zoom
 
 
-def _point_bodies(kinds: list[mq.PointKind], *, crs: str, bbox: mq.BBox, zoom: float) -> dict[str, str]:
+def _point_bodies(kinds: list[mq.PointKind], *, crs: str, bbox: BBox, zoom: float) -> dict[str, str]:
     """Return each kind's FeatureCollection text in the viewport, in the caller's scope (one connection).
 
     A kind below its layer's ``min_zoom`` gets an empty collection without a query.
@@ -113,7 +114,7 @@ def _point_bodies(kinds: list[mq.PointKind], *, crs: str, bbox: mq.BBox, zoom: f
     return {k: _shifted(found[k], crs) if k in found else EMPTY for k in kinds}
 
 
-def _cache_params(crs: str, bbox: mq.BBox, zoom: float) -> dict[str, object]:
+def _cache_params(crs: str, bbox: BBox, zoom: float) -> dict[str, object]:
     return {"crs": crs, "zoom": zoom, "limit": get_map_settings().raw_point_limit, **bbox.params()}
 
 

@@ -30,10 +30,9 @@ from dashboard.inspector_routes import neutralise
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import client_ip, current_account, current_scope, ensure_unit_in_scope, scoped_route
-from geo import clock
-from geo import risk_queries as rq
-from geo.db import connect
-from geo.labels import (
+from domain import clock
+from domain.crs import BBox
+from domain.labels import (
     HAZARD_CHANNEL,
     HAZARD_LEVEL,
     LEVEL,
@@ -42,7 +41,8 @@ from geo.labels import (
     RISK_LEVEL_LONG,
     RISK_METRIC,
 )
-from geo.map_queries import BBox
+from geo import risk_queries as rq
+from geo.db import connect
 from geo.users import audit
 from layers.risk import OVERLAY_LEVELS, render_heat_png
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from geo.labels import USER_ROLE
+from domain.labels import USER_ROLE
 
 
 class Capability(StrEnum):

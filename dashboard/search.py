@@ -24,8 +24,8 @@ from dashboard.errors import BadRequestError
 from dashboard.pages.enterprise import RADIUS_CHOICES, file_view, load_file, risk_badge
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
+from domain.crs import gcj02_to_wgs84
 from geo.around import around_point
-from geo.crs import gcj02_to_wgs84
 from geo.db import connect
 from geo.search import search_enterprises
 

@@ -17,8 +17,8 @@ from dashboard.scope import Account, current_account
 from dashboard.search import register as register_search
 from dashboard.search import search_box
 from dashboard.settings import DashboardSettings
+from domain.labels import LEVEL
 from geo.db import connect
-from geo.labels import LEVEL
 from geo.units import data_freshness
 
 

@@ -11,6 +11,8 @@ import shapely
 from pyogrio import raw as ogr_raw
 from sqlalchemy import Connection
 
+from domain.codes import parse_admin_code
+from domain.crs import CrsError, InputCrs, parse_crs
 from etl.columns import BOUNDARY_PROPERTIES, Column
 from etl.ledger import Outcome, Progress
 from etl.parse import CellError, is_blank, parse_bool, raw_json
@@ -18,8 +20,6 @@ from etl.read import InputError, map_headers
 from etl.settings import EtlSettings
 from etl.validate import CHINA_LAT, CHINA_LON
 from geo import etl_sql
-from geo.codes import parse_admin_code
-from geo.crs import CrsError, InputCrs, parse_crs
 
 NON_STATUTORY = {"county_other", "dev_zone", "township_other", "village_other"}
 _PROPERTIES = (*BOUNDARY_PROPERTIES, Column("level", "级别", "int", aliases=("LEVEL",)))

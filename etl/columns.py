@@ -3,7 +3,7 @@
 Headers are the Chinese names a bureau uses; ``aliases`` lists other spellings accepted on load
 (always including the English key). ``type`` tells the validator how to parse the cell:
 ``str``, ``int``, ``float``, ``date``, ``bool`` (是/否), ``credit_code``, ``admin_code``, ``lon``,
-``lat``, ``phone`` or ``enum:NAME`` where NAME is a table in ``geo.labels`` (values are accepted in
+``lat``, ``phone`` or ``enum:NAME`` where NAME is a table in ``domain.labels`` (values are accepted in
 Chinese, with the usual synonyms, or as the English value).
 """
 

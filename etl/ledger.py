@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from domain.crs import InputCrs
 from etl.columns import LEDGERS
 from etl.h3cells import point_cells
 from etl.read import Table, open_table
 from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
 from geo import etl_sql
-from geo.crs import InputCrs
 from geo.models import H3_CELL_COLUMNS
 from geo.timing import timed
 

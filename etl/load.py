@@ -15,12 +15,12 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+from domain.crs import CrsError, parse_crs
 from etl.boundaries import load_boundaries
 from etl.ledger import Outcome, Progress, load_ledger
 from etl.read import InputError
 from etl.settings import EtlSettings, get_etl_settings
 from geo import etl_sql
-from geo.crs import CrsError, parse_crs
 from geo.db import engine
 
 KINDS = ("boundaries", "persons", "enterprises", "hazard-sources", "hazards", "inspections")

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 from operator import mul
 from typing import Any
 
-from geo import labels
-from geo.codes import (
+from domain import labels
+from domain.codes import (
     CREDIT_CHARSET,
     CREDIT_WEIGHTS,
     credit_code_error,
@@ -72,7 +72,7 @@ BLANK_WORDS = frozenset(("", "-", "—", "/", "无数据", "null", "NULL", "None
 
 # --- enums ------------------------------------------------------------------------------------
 
-# Extra spellings people use, per geo.labels table; the Chinese label and the English value are
+# Extra spellings people use, per domain.labels table; the Chinese label and the English value are
 # always accepted. Keys are compared after ``norm_text``.
 SYNONYMS: dict[str, dict[str, Any]] = {
     "RISK_LEVEL": {
@@ -137,7 +137,7 @@ _ENUM_CACHE: dict[str, dict[str, Any]] = {}
 
 
 def enum_table(name: str) -> dict[str, Any]:
-    """Every accepted spelling (normalised) → stored value for the ``geo.labels`` table ``name``."""
+    """Every accepted spelling (normalised) → stored value for the ``domain.labels`` table ``name``."""
     if name not in _ENUM_CACHE:
         source: dict[Any, str] = getattr(labels, name)
         table: dict[str, Any] = {}
@@ -274,7 +274,7 @@ _CREDIT_VALUE = {c: i for i, c in enumerate(CREDIT_CHARSET)}
 def parse_credit_code(value: Any) -> str:
     """统一社会信用代码 with its GB 32100 check character."""
     code = normalize_credit_code(str(value))
-    # Fast path for the common valid code (geo.codes' weights); geo.codes words every error.
+    # Fast path for the common valid code (domain.codes' weights); domain.codes words every error.
     try:
         total = sum(map(mul, map(_CREDIT_VALUE.__getitem__, code[:17]), CREDIT_WEIGHTS))
     except KeyError:

@@ -3,7 +3,7 @@
 1. display geometry per level (``units.geom_display``): shapely ``coverage_simplify`` of each level's
    coverage, so neighbours keep identical shared edges; label points inside them;
 2. ``unit_stats`` of every unit's subtree, rolled up by path in one set-based statement;
-3. the four-colour class with its explanation (``geo.risk_rule``) and top contributors;
+3. the four-colour class with its explanation (``domain.risk_rule``) and top contributors;
 4. H3 aggregates (``h3_stats``) of the same inputs at several resolutions;
 5. publish everything in one short transaction (staging tables + DELETE/INSERT/UPDATE), so map
    requests during a refresh read the previous data and never wait.
@@ -28,12 +28,13 @@ import shapely
 from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
+from domain import clock
+from domain.labels import INSPECTION_CADENCE_DAYS, RISK_INPUT, RISK_LEVEL
+from domain.risk_rule import RiskRule, rule_from_config, score_unit
 from etl.h3cells import point_cells
 from etl.settings import get_etl_settings
-from geo import clock, etl_sql
+from geo import etl_sql
 from geo import refresh as sql
-from geo.labels import INSPECTION_CADENCE_DAYS, RISK_INPUT, RISK_LEVEL
-from geo.risk_rule import RiskRule, rule_from_config, score_unit
 from geo.settings import get_settings
 from geo.timing import timed
 

@@ -5,21 +5,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from domain import clock
+from domain.codes import CREDIT_CHARSET, CREDIT_WEIGHTS
+from domain.crs import InputCrs
 from etl.columns import LEDGERS, Column
 from etl.parse import BLANK_WORDS, CellError, Formula, TooLong, is_blank, parser_for
 from geo import models
-from geo.codes import CREDIT_CHARSET, CREDIT_WEIGHTS
-from geo.crs import InputCrs
 
-TZ = ZoneInfo("Asia/Shanghai")
 # Dates that describe something that already happened cannot lie in the future.
 NOT_FUTURE = {"found_at", "inspected_at", "closed_at", "verified_at", "risk_assessed_at", "recorded_at",
               "supervision_at"}
@@ -44,8 +43,8 @@ CHINA_LAT = (3.0, 54.0)
 
 
 def today() -> date:
-    """Today in China (what "in the future" means for a bureau's ledger)."""
-    return datetime.now(TZ).date()
+    """Return the business day (what "in the future" means for a bureau's ledger)."""
+    return clock.today()
 
 
 def _max_length(kind: str, key: str) -> int | None:

@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo import clock
+from domain import clock
+from domain.codes import normalize_credit_code
 from geo.around import (
     DEFAULT_ENTERPRISE_RADIUS_M,
     DEFAULT_SOURCE_RADIUS_M,
     enterprises_around,
     hazard_sources_around,
 )
-from geo.codes import normalize_credit_code
 from geo.scope import scope_params, unit_id_in_scope
 
 # Slots a unit must fill ("1 名分管领导 + 2 名安全监管责任人" plus level-specific roles); vacancies shown.

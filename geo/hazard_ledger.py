@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo import clock
+from domain import clock
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
 from geo.scope import scope_params, unit_id_in_scope
 

@@ -8,15 +8,13 @@ otherwise, so no response grows with the size of the table.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-import numpy as np
 from sqlalchemy import Connection, text
 
-from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from domain import labels
+from domain.crs import BBox
 from geo.scope import path_in_scope, scope_params, unit_id_in_scope
 
 # Required duty slots per unit level: 第一责任人 + 1 名分管领导 + 2 名安全监管责任人 everywhere;
@@ -44,31 +42,6 @@ _LABEL_SQL = (
     "THEN nullif(replace(c.\"name\", regexp_replace(p.\"name\", '(居委会|村委会)$', ''), ''), '') END, "
     "regexp_replace(c.\"name\", '(社区居委会|居委会|村委会)$', '\\1'))"
 )
-
-
-@dataclass(frozen=True)
-class BBox:
-    """A lon/lat bounding box (west, south, east, north) in WGS84."""
-
-    west: float
-    south: float
-    east: float
-    north: float
-
-    @classmethod
-    def parse(cls, raw: str) -> BBox:
-        """Parse ``"w,s,e,n"``; raise ``ValueError`` (Chinese) when malformed or not lon/lat."""
-        try:
-            w, s, e, n = (float(v) for v in raw.split(","))
-        except (ValueError, AttributeError) as exc:
-            raise ValueError("bbox 参数应为 “西,南,东,北” 四个经纬度数值") from exc
-        if not all(math.isfinite(v) for v in (w, s, e, n)) or w >= e or s >= n:
-            raise ValueError("bbox 参数无效：应满足 西<东、南<北")
-        return cls(max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0))
-
-    def params(self) -> dict[str, float]:
-        """Bind parameters ``w, s, e, n``."""
-        return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
 
 
 def required_duties(level: int) -> dict[str, int]:
@@ -194,7 +167,7 @@ def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = No
         'AND (d."since" IS NULL OR d."since" <= coalesce(:on, current_date)) '
         'LEFT JOIN "persons" p ON p."id" = d."person_id" '
         f'WHERE u."code" = :code AND {path_in_scope("u.path")} '
-        "ORDER BY array_position(ARRAY['first','leader','supervisor','info_officer','grid_worker']::text[], "
+        f"ORDER BY array_position(ARRAY[{labels.DUTY_ROLE.sql_list()}]::text[], "
         'd."role"::text), d."seq"'
     )
     rows = conn.execute(text(sql), {"code": code, "on": on, **scope_params(scope)}).mappings().all()
@@ -437,43 +410,3 @@ def points_geojson(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox,
     if n:
         return body
     return _feature_collection(conn, _grid_sql(kind), {**params, "cell": cell_size(bbox, zoom)})[1]
-
-
-# --- display shift for the 高德 basemap (GCJ-02) -------------------------------------------------
-
-
-def _positions(coords: Any, out: list[list[float]]) -> None:
-    if coords and isinstance(coords[0], int | float):
-        out.append(coords)
-    else:
-        for c in coords:
-            _positions(c, out)
-
-
-def shift_to_gcj02(collection: dict[str, Any]) -> dict[str, Any]:
-    """Shift every coordinate of a FeatureCollection WGS84 → GCJ-02 in place (display on 高德 tiles only)."""
-    positions: list[list[float]] = []
-    for feature in collection.get("features", []):
-        geometry = feature.get("geometry")
-        if geometry and geometry.get("coordinates") is not None:
-            _positions(geometry["coordinates"], positions)
-    if positions:
-        xy = np.asarray([p[:2] for p in positions], dtype=np.float64)
-        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-        for p, x, y in zip(positions, np.round(lon, 6).tolist(), np.round(lat, 6).tolist(), strict=True):
-            p[0], p[1] = x, y
-    return collection
-
-
-def latlng_for_display(lat: float, lon: float, crs: str) -> list[float]:
-    """Return ``[lat, lon]`` as drawn on the basemap: shifted to GCJ-02 when ``crs`` is ``gcj02``."""
-    if crs != "gcj02":
-        return [lat, lon]
-    x, y = wgs84_to_gcj02([lon], [lat])
-    return [float(y[0]), float(x[0])]
-
-
-def bbox_from_gcj02(bbox: BBox) -> BBox:
-    """Convert a viewport bbox read on GCJ-02 tiles back to WGS84 (corners; the shift is < 1 km)."""
-    lon, lat = gcj02_to_wgs84([bbox.west, bbox.east], [bbox.south, bbox.north])
-    return BBox(float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))

@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from domain import labels
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -36,27 +38,24 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-UNIT_KINDS = (
-    "city", "district", "county", "county_city", "county_other",
-    "subdistrict", "town", "township", "dev_zone", "township_other",
-    "community", "village", "village_other", "grid",
-)
-DUTY_ROLES = ("first", "leader", "supervisor", "info_officer", "grid_worker")
-RISK_LEVELS = ("red", "orange", "yellow", "blue")
-STD_GRADES = ("grade1", "grade2", "grade3", "small_micro", "none")
-SCALES = ("large", "medium", "small", "micro")
-HAZARD_LEVELS = ("general", "major")
-HAZARD_CHANNELS = ("self_check", "inspection", "public_report")
-HAZARD_STATUSES = ("reported", "rectifying", "verifying", "closed")
-INSPECTION_KINDS = ("routine", "unannounced", "double_random", "special", "review")
-INSPECTION_RESULTS = ("passed", "hazards_found", "ordered_rectify", "penalized", "closed_down")
-USER_ROLES = ("admin", "leader", "grid_manager", "planner", "inspector")
-ETL_STATUSES = ("running", "ok", "partial", "rejected", "failed")
+# Stored values of every vocabulary come from domain.labels (values and labels side by side).
+UNIT_KINDS = labels.UNIT_KIND.codes
+DUTY_ROLES = labels.DUTY_ROLE.codes
+RISK_LEVELS = labels.RISK_LEVEL.codes
+STD_GRADES = labels.STD_GRADE.codes
+SCALES = labels.SCALE.codes
+HAZARD_LEVELS = labels.HAZARD_LEVEL.codes
+HAZARD_CHANNELS = labels.HAZARD_CHANNEL.codes
+HAZARD_STATUSES = labels.HAZARD_STATUS.codes
+INSPECTION_KINDS = labels.INSPECTION_KIND.codes
+INSPECTION_RESULTS = labels.INSPECTION_RESULT.codes
+USER_ROLES = labels.USER_ROLE.codes
+ETL_STATUSES = labels.ETL_STATUS.codes
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     """Render a CHECK expression ``column IN (...)`` that also admits NULL."""
-    quoted = ", ".join(f"'{v}'" for v in values)
+    quoted = ", ".join(f"'{v}'" for v in values)  # same rendering as labels.Vocab.sql_list
     return f"{column} IS NULL OR {column} IN ({quoted})"
 
 

@@ -29,10 +29,10 @@ import h3.api.numpy_int as h3
 import numpy as np
 from sqlalchemy import Connection, text
 
-from geo.map_queries import BBox
+from domain.crs import BBox
+from domain.risk_rule import RiskRule, rule_from_config
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, RISK_LEVELS
 from geo.refresh import app_config
-from geo.risk_rule import RiskRule, rule_from_config
 from geo.scope import check_scope, path_in_scope, scope_params
 
 Metric = Literal["risk_score", "enterprises", "hazards_open", "hazards_major_open", "hazards_overdue", "sources"]

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.codes import normalize_credit_code
+from domain.codes import normalize_credit_code
 from geo.scope import scope_params, unit_id_in_scope
 
 MAX_QUERY_CHARS = 60

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from domain.clock import ClockSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class DatabaseSettings(BaseSettings):
+class DatabaseSettings(ClockSettings):
     """Where the database lives; without ``SAFEGRID_DATABASE_URL`` the project-local cluster is used."""
 
     model_config = SettingsConfigDict(env_prefix="SAFEGRID_", env_file=".env", extra="ignore")
@@ -25,20 +24,6 @@ class DatabaseSettings(BaseSettings):
     pg_user: str = "safegrid"
     pool_size: int = 5
     statement_timeout_ms: int = 30_000
-    # The business day (overdue, "today", deadlines): the bureau's clock, not the server's. Sessions get
-    # it as their TimeZone, so SQL current_date and Python's geo.clock.today() agree.
-    timezone: str = "Asia/Shanghai"
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", value):
-            raise ValueError(f"invalid time zone: {value!r}")
-        try:
-            ZoneInfo(value)
-        except ZoneInfoNotFoundError as exc:
-            raise ValueError(f"unknown time zone: {value!r}") from exc
-        return value
 
     def pg_options(self, statement_timeout_ms: int | None = None) -> str:
         """Libpq ``options`` of every session: statement timeout and the business time zone."""

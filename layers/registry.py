@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from geo.labels import (
+from domain.labels import (
     HAZARD_LEVEL,
     MAP_CLASS,
     RISK_COLOUR_HEX,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from geo.labels import LEVEL, RISK_COLOUR_HEX
+from domain.labels import LEVEL, RISK_COLOUR_HEX
 from layers.registry import UNITS
 
 RISK_JS_NAMESPACE = "safegrid.risk"  # window.safegrid.risk, defined in assets/risk.js

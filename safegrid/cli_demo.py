@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 import typer
 
+from domain import clock
 from etl.demo.build import BuildOptions, build
 from etl.demo.load import DemoLoadError, load_demo
 from etl.demo.records import Scale
 from etl.refresh import RefreshResult
-from geo import clock
 
 app = typer.Typer(help="许昌市演示数据 (市、县边界为真实数据；乡镇以下边界为示意)", no_args_is_help=True,
                   pretty_exceptions_enable=False)

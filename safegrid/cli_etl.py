@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from domain import labels
 from etl import schedule as inbox_schedule
 from etl.load import KINDS, LoadResult, UsageError, assign_grid_cells, check_args, load_file
 from etl.settings import get_etl_settings
@@ -21,7 +22,7 @@ from geo.db import engine
 app = typer.Typer(help="台账与边界导入 (ETL)", no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console()
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "rejected": "red", "failed": "red bold", "running": "cyan"}
-STATUS_LABEL = {"ok": "成功", "partial": "部分导入", "rejected": "已拒绝", "failed": "失败", "running": "进行中"}
+STATUS_LABEL = labels.ETL_STATUS
 
 
 def _usage(message: str) -> typer.Exit:

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from domain.labels import USER_ROLE
 from geo.db import connect
-from geo.labels import USER_ROLE
 from geo.models import USER_ROLES
 from geo.units import child_codes
 from geo.users import (

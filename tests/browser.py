@@ -18,14 +18,19 @@ Helpers:
 * :func:`http_login` — sign in with ``requests`` (fetches the CSRF token from the form); returns a session.
 * :func:`dash_update` — POST a callback request to ``/_dash-update-component`` exactly as Dash's
   renderer does (the forged-request tests use it).
+* :func:`screenshot_dir` — where the browser tests write their screenshots: ``tests/artifacts/screenshots``
+  (git-ignored, so ``make test`` leaves a clean tree) unless ``SAFEGRID_SCREENSHOT_DIR`` names another
+  folder (``make screenshots`` sets it to ``docs/screenshots`` to refresh the documented ones on purpose).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -45,6 +50,17 @@ CHROMIUM_ARGS = [
 ]
 TEST_SECRET = "test-secret-key-" + "x" * 40
 _CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCREENSHOT_DIR = REPO_ROOT / "tests" / "artifacts" / "screenshots"  # git-ignored (/tests/artifacts/)
+
+
+def screenshot_dir() -> Path:
+    """The folder for browser-test screenshots (created): ``SAFEGRID_SCREENSHOT_DIR`` (relative to the
+    repository root) or the git-ignored ``tests/artifacts/screenshots``."""
+    configured = os.environ.get("SAFEGRID_SCREENSHOT_DIR", "").strip()
+    folder = REPO_ROOT / configured if configured else DEFAULT_SCREENSHOT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def app_settings(**overrides: Any) -> DashboardSettings:

@@ -162,7 +162,7 @@ def cell_points() -> list[tuple[str, float, float]]:
 
 def credit(i: int, division: str = "411002") -> str:
     """A valid credit code numbered ``i``."""
-    from geo.codes import make_credit_code
+    from domain.codes import make_credit_code
 
     return make_credit_code("91", division, f"MA{i:06d}")
 

@@ -5,7 +5,7 @@ At 1920×1080 the KPI ribbon equals counts taken straight from the tables; three
 very same DOM nodes (no flicker); the carousel flies through the counties and back; 3840×2160 and
 1366×768 have no scrollbars and no clipped panel. Roles without the big screen get 403 for the page
 and a refusal for a forged refresh callback; the clock shows 北京时间. Screenshots
-go to docs/screenshots/bigscreen_{1920,3840,1366}.png.
+go to bigscreen_{1920,3840,1366}.png in screenshot_dir() (docs/screenshots under `make screenshots`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,14 +22,13 @@ import pytest
 import requests
 from sqlalchemy import Engine, create_engine, text
 
-from geo.clock import today as business_today
-from tests.browser import http_login, make_user
+from domain.clock import today as business_today
+from tests.browser import http_login, make_user, screenshot_dir
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
 from tests.demo_server import gunicorn_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # tests/artifacts/screenshots unless SAFEGRID_SCREENSHOT_DIR (make screenshots)
 REFRESH_SECONDS = 2
 CAROUSEL_SECONDS = 3
 

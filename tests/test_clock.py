@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 
 from dashboard.readdb import read_engine
-from geo import clock
+from domain import clock
 from geo.db import engine as pooled_engine
 from geo.settings import DatabaseSettings, get_settings
 

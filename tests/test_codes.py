@@ -1,6 +1,6 @@
 import pytest
 
-from geo.codes import (
+from domain.codes import (
     credit_code_error,
     is_valid_credit_code,
     make_credit_code,

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import shapely
 
+from domain.codes import is_valid_credit_code, parse_admin_code
 from etl.demo import records
 from etl.demo.build import BuildOptions, build
 from etl.demo.geometry import DemoUnit, build_units, real_boundaries
 from etl.demo.records import Scale
-from geo.codes import is_valid_credit_code, parse_admin_code
 
 AS_OF = date(2026, 11, 23)
 

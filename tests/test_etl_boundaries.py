@@ -10,8 +10,8 @@ import pytest
 import shapely
 from pyogrio.raw import write
 
+from domain.crs import wgs84_to_gcj02
 from etl.load import load_file
-from geo.crs import wgs84_to_gcj02
 from tests.etl_support import (
     COUNTIES,
     ENTERPRISE_HEADER,

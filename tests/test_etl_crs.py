@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.crs import (
+from domain.crs import (
     CrsError,
     bd09_to_gcj02,
     bd09_to_wgs84,

@@ -13,9 +13,9 @@ import pytest
 import shapely
 from sqlalchemy import create_engine, text
 
+from domain.crs import wgs84_to_bd09, wgs84_to_gcj02
 from etl.load import LoadResult, load_file
 from etl.template import write_template
-from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from tests.etl_support import (
     ENTERPRISE_HEADER,
     ETL_DB,

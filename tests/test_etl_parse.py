@@ -81,9 +81,9 @@ def test_degrees_decimal_and_dms() -> None:
 
 def test_chunk_validation_matches_row_by_row() -> None:
     """The column-wise fast paths (credit codes, coordinates, text) give exactly the per-row verdicts."""
+    from domain.codes import make_credit_code
     from etl.columns import LEDGERS
     from etl.validate import RowValidator
-    from geo.codes import make_credit_code
 
     good = make_credit_code("91", "411002", "00000001")
     wrong_check = good[:17] + ("0" if good[17] != "0" else "1")

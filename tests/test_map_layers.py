@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from dashboard.basemaps import MapSettings, available_basemaps, base_layers, crs_by_name, default_basemap
-from geo.labels import RISK_COLOUR_HEX
+from domain.labels import RISK_COLOUR_HEX
 from layers.builder import build_geojson, build_legend, build_overlay
 from layers.registry import LAYERS, POINT_LAYERS, UNITS
 from layers.spec import LayerClass, LayerSpec

@@ -7,13 +7,14 @@ import json
 import pytest
 from sqlalchemy import Connection, text
 
+from domain.crs import BBox
 from geo import map_queries as mq
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, STAT_ENTERPRISES, map_data  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("map_data")
 CITY = "419000."
 WEIDU = "419000.419002."
-XUCHANG_BBOX = mq.BBox(99.9, 25.7, 101.1, 26.5)
+XUCHANG_BBOX = BBox(99.9, 25.7, 101.1, 26.5)
 
 
 def test_children_geojson_has_polygons_and_labels(conn: Connection) -> None:
@@ -165,16 +166,16 @@ def test_points_geojson_raw_rollup_and_grid_fallback(conn: Connection) -> None:
 
 
 def test_cell_size_is_bounded_by_bbox() -> None:
-    huge = mq.BBox(70, 10, 140, 55)
+    huge = BBox(70, 10, 140, 55)
     assert mq.cell_size(huge, 18) >= 70 / mq.MAX_CELLS_ACROSS
-    small = mq.BBox(100.0, 25.8, 100.01, 25.81)
+    small = BBox(100.0, 25.8, 100.01, 25.81)
     assert mq.cell_size(small, 18) == pytest.approx(360 / (256 * 2**18) * mq.CELL_PIXELS)
 
 
 @pytest.mark.parametrize("raw", ["", "1,2,3", "a,b,c,d", "114,34,113,35", "nan,1,2,3"])
 def test_bad_bbox_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="bbox"):
-        mq.BBox.parse(raw)
+        BBox.parse(raw)
 
 
 def test_required_duties() -> None:

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import Engine, text
 
 from dashboard.basemaps import get_map_settings
-from geo.crs import wgs84_to_gcj02
+from domain.crs import wgs84_to_gcj02
 from tests.browser import http_login, make_user
 from tests.fixtures_map import ENTERPRISES, FOREIGN_GRID, OWN_GRID, STAT_ENTERPRISES, map_data  # noqa: F401
 

@@ -9,17 +9,21 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# DESIGN.md §3: dashboard → layers → geo, etl → geo; nothing imports dashboard (safegrid/ is the CLI root).
+# DESIGN.md §3: dashboard → layers → geo → domain, etl → geo → domain; nothing imports dashboard
+# (safegrid/ is the CLI root). The domain home imports no other package of the project.
 ALLOWED = {
-    "geo": {"geo"},
-    "layers": {"layers", "geo"},
-    "etl": {"etl", "geo"},
-    "dashboard": {"dashboard", "layers", "geo"},
+    "domain": {"domain"},
+    "geo": {"geo", "domain"},
+    "layers": {"layers", "geo", "domain"},
+    "etl": {"etl", "geo", "domain"},
+    "dashboard": {"dashboard", "layers", "geo", "domain"},
 }
-PACKAGES = {"geo", "layers", "etl", "dashboard", "safegrid"}
+PACKAGES = {"domain", "geo", "layers", "etl", "dashboard", "safegrid"}
+# The domain home is pure: no database, no web framework (docs/architecture.md).
+DOMAIN_FORBIDDEN = {"sqlalchemy", "geoalchemy2", "psycopg2", "alembic", "dash", "dash_leaflet", "flask", "flask_login"}
 
 
-def _imports(path: Path) -> set[str]:
+def _top_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
@@ -27,7 +31,11 @@ def _imports(path: Path) -> set[str]:
             found |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module.split(".")[0])
-    return found & PACKAGES
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    return _top_imports(path) & PACKAGES
 
 
 def test_imports_flow_one_way() -> None:
@@ -40,9 +48,15 @@ def test_imports_flow_one_way() -> None:
     assert bad == []
 
 
+def test_domain_is_pure() -> None:
+    bad = [f"{p.relative_to(ROOT)} imports {sorted(_top_imports(p) & DOMAIN_FORBIDDEN)}"
+           for p in (ROOT / "domain").rglob("*.py") if _top_imports(p) & DOMAIN_FORBIDDEN]
+    assert bad == []
+
+
 def test_sql_lives_only_in_geo() -> None:
     offenders = []
-    for pkg in ("layers", "etl", "dashboard"):
+    for pkg in ("domain", "layers", "etl", "dashboard"):
         for path in (ROOT / pkg).rglob("*.py"):
             if "demo_data" in path.parts:
                 continue

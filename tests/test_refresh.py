@@ -11,8 +11,8 @@ import pytest
 import shapely
 from sqlalchemy import Engine, create_engine, text
 
+from domain.risk_rule import RiskRule
 from etl.refresh import aggregate_h3, h3_measures, refresh_all
-from geo.risk_rule import RiskRule
 from tests.demo_fixture import fresh_database
 
 AS_OF = date(2026, 11, 23)

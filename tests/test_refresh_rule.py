@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.risk_rule import RiskRule, RiskRuleError, classify, rule_from_config, score_unit
+from domain.risk_rule import RiskRule, RiskRuleError, classify, rule_from_config, score_unit
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,16 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from geo import clock
+from domain import clock
+from domain.crs import BBox
+from domain.labels import RISK_LEVEL_LONG
 from geo import risk_queries as rq
-from geo.labels import RISK_LEVEL_LONG
-from geo.map_queries import BBox
-from tests.browser import login, make_user
+from tests.browser import login, make_user, screenshot_dir
 from tests.demo_fixture import demo_db  # noqa: F401  (session fixture used by risk_server)
 from tests.test_risk_routes import RiskServer, risk_server  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # tests/artifacts/screenshots unless SAFEGRID_SCREENSHOT_DIR (make screenshots)
 _INFO = re.compile(r"缩放 (\d+) · H3 分辨率 (\d+) · (\d+) 个六边形")
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
+from domain.crs import BBox
 from geo import risk_queries as rq
-from geo.map_queries import BBox
 from tests.db_support import rolled_back
 from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (session fixture)
 

@@ -23,8 +23,8 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from domain.crs import BBox
 from geo import risk_queries as rq
-from geo.map_queries import BBox
 from tests.browser import TEST_SECRET, http_login, make_user
 from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (session fixture)
 

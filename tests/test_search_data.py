@@ -16,7 +16,7 @@ import pytest
 from pyproj import Geod
 from sqlalchemy import Engine, text
 
-from geo.codes import make_credit_code
+from domain.codes import make_credit_code
 from tests.fixtures_units import ensure_unit_tree
 
 GEOD = Geod(ellps="WGS84")

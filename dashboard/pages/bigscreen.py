@@ -32,12 +32,12 @@ from dashboard.errors import to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
+from domain import clock
+from domain.labels import LEVEL, RISK_COLOUR_HEX, RISK_LEVEL, RISK_LEVEL_LONG
+from domain.risk_rule import rule_from_config
 from geo import bigscreen_queries as bq
-from geo import clock
 from geo.db import connect
-from geo.labels import LEVEL, RISK_COLOUR_HEX, RISK_LEVEL, RISK_LEVEL_LONG
 from geo.refresh import app_config
-from geo.risk_rule import rule_from_config
 from geo.settings import get_settings
 from geo.units import data_freshness
 from layers.registry import UNITS
@@ -55,7 +55,7 @@ class BigScreenSettings(BaseSettings):
     refresh_seconds: float = Field(default=60, ge=1)  # how often the figures are re-read
     carousel_seconds: float = Field(default=12, ge=2)  # how long the carousel stays on each child unit
     # Clock and "统计更新于" are shown in this zone, whatever the browser's; by default the business zone
-    # (SAFEGRID_TIMEZONE, geo.clock), the one the counts' "today" uses.
+    # (SAFEGRID_TIMEZONE, domain.clock), the one the counts' "today" uses.
     timezone: str = Field(default_factory=lambda: get_settings().timezone)
 
     @field_validator("timezone")

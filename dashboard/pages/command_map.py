@@ -33,11 +33,9 @@ from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, current_account, refuse_out_of_scope
-from geo import clock
-from geo import map_queries as mq
-from geo.enterprise_file import enterprise_basic
-from geo.hazard_ledger import hazard_location as hazard_by_code
-from geo.labels import (
+from domain import clock
+from domain.crs import latlng_for_display
+from domain.labels import (
     DUTY_ROLE,
     HAZARD_LEVEL,
     HAZARD_STATUS,
@@ -49,6 +47,9 @@ from geo.labels import (
     SUPERVISION_LEVEL,
     UNIT_KIND,
 )
+from geo import map_queries as mq
+from geo.enterprise_file import enterprise_basic
+from geo.hazard_ledger import hazard_location as hazard_by_code
 from layers.builder import build_legend, build_overlay, layer_id
 from layers.registry import ENTERPRISES, HAZARDS, LAYERS, POINT_LAYERS, UNITS
 
@@ -103,7 +104,7 @@ def focus_target(conn: Connection, *, scope: str, kind: str, code: str, crs: str
 
 def target(lat: float, lon: float, *, label: str, key: str, overlay: str, crs: str) -> dict[str, Any]:
     """Build the ``cm-target`` store: a display point to fly to and ring (``safegrid_cm.showTarget``)."""
-    display = mq.latlng_for_display(float(lat), float(lon), crs)
+    display = latlng_for_display(float(lat), float(lon), crs)
     return {"lat": display[0], "lon": display[1], "zoom": FOCUS_ZOOM, "label": label, "key": key,
             "overlay": overlay}
 
@@ -420,7 +421,7 @@ def unit_panel(*, scope: str, search: str | None, focus: tuple[str, str] | None,
         view = data["view"]
         if view is None:
             raise refuse_out_of_scope(data["code"])
-        bounds = view["bounds"] and [mq.latlng_for_display(lat, lon, crs) for lat, lon in view["bounds"]]
+        bounds = view["bounds"] and [latlng_for_display(lat, lon, crs) for lat, lon in view["bounds"]]
         return {"panel": panel(view, data["roster"], data["hazards"], data["children"]),
                 "crumbs": breadcrumb(data["crumbs"]),
                 "state": {"code": view["code"], "level": view["level"], "bounds": bounds},

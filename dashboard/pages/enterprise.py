@@ -17,10 +17,7 @@ from dashboard.errors import AppError, NotFoundError
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
-from geo.around import enterprises_around
-from geo.db import connect
-from geo.enterprise_file import enterprise_basic, enterprise_exists, enterprise_file
-from geo.labels import (
+from domain.labels import (
     DUTY_ROLE,
     HAZARD_CHANNEL,
     HAZARD_LEVEL,
@@ -36,6 +33,9 @@ from geo.labels import (
     SUPERVISION_LEVEL,
     SUPERVISION_TIER,
 )
+from geo.around import enterprises_around
+from geo.db import connect
+from geo.enterprise_file import enterprise_basic, enterprise_exists, enterprise_file
 
 RADIUS_CHOICES = (500, 1000, 2000, 5000)
 

@@ -22,6 +22,7 @@ from dashboard.errors import BadRequestError
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
+from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL
 from geo.db import connect
 from geo.hazard_ledger import (
     SORT_COLUMNS,
@@ -31,7 +32,6 @@ from geo.hazard_ledger import (
     hazard_page,
     ledger_industries,
 )
-from geo.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL
 
 EXPORT_PATH = "/export/hazards.xlsx"
 FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办"}

@@ -13,8 +13,8 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.pages import Page
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
+from domain.labels import LEVEL, RISK_LEVEL, RISK_LEVEL_LONG
 from geo.db import connect
-from geo.labels import LEVEL, RISK_LEVEL, RISK_LEVEL_LONG
 from geo.units import get_unit, unit_summary, units_in_scope
 
 

@@ -9,6 +9,7 @@ from :mod:`geo.risk_queries` with the caller's scope; a unit outside it is refus
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -23,10 +24,8 @@ from dashboard.errors import AppError, BadRequestError, to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
-from geo import clock
-from geo import risk_queries as rq
-from geo.db import connect
-from geo.labels import (
+from domain import clock
+from domain.labels import (
     HAZARD_CHANNEL,
     HAZARD_LEVEL,
     HAZARD_STATUS,
@@ -36,6 +35,8 @@ from geo.labels import (
     RISK_LEVEL_LONG,
     RISK_METRIC,
 )
+from geo import risk_queries as rq
+from geo.db import connect
 from geo.map_queries import unit_view
 from layers.builder import build_legend
 from layers.risk import HEAT_COLOURS, RISK_UNITS, RISK_UNITS_STYLE, heat_hideout, js_ref, overlay_level_options
@@ -79,7 +80,7 @@ def _select(id_: str, label: str, options: list[dict[str, Any]], *, multi: bool 
     ], className="rk-filter")
 
 
-def _opts(labels: dict[str, str]) -> list[dict[str, str]]:
+def _opts(labels: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"label": v, "value": k} for k, v in labels.items()]
 
 

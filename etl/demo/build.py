@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from domain import clock
 from etl.demo import records
 from etl.demo.geometry import build_units
 from etl.demo.records import Scale
 from etl.demo.writer import sha256, write_csv, write_geojson, write_xlsx
-from geo import clock
 
 MANIFEST = "manifest.json"
 

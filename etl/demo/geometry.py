@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from geo.codes import parse_admin_code
+from domain.codes import parse_admin_code
 
 GRID = 1e-6  # precision grid in degrees (~0.1 m): every generated coordinate is a multiple of it
 DEV_ZONE_CODE = "411071"  # 许昌经济技术开发区: has codes but no polygon in the source data

@@ -14,9 +14,9 @@ from datetime import date
 import numpy as np
 import shapely
 
+from domain.codes import CREDIT_CHARSET, credit_check_char, org_check_char
 from etl.demo import names
 from etl.demo.geometry import DemoUnit
-from geo.codes import CREDIT_CHARSET, credit_check_char, org_check_char
 
 Table = dict[str, np.ndarray]
 BASE_ENTERPRISES = 20_000

@@ -21,9 +21,9 @@ import numpy as np
 from openpyxl import Workbook
 from shapely.geometry import mapping
 
+from domain import labels
 from etl.columns import LEDGERS, Column
 from etl.demo.geometry import DemoUnit
-from geo import labels
 
 CSV_ENCODING = "utf-8-sig"  # UTF-8 with BOM: what Excel-minded bureaus export and Excel opens correctly
 

@@ -10,9 +10,11 @@ from WGS84 by centimetres and is treated as equal, as DESIGN.md §3 says.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -179,3 +181,68 @@ def parse_crs(spec: str | None, default: str = "EPSG:4326") -> InputCrs:
         raise CrsError(f"无法识别的坐标系“{raw}”：可用 wgs84、cgcs2000、gcj02、bd09 或 EPSG:代码") from exc
     epsg = crs.to_epsg()
     return InputCrs(f"EPSG:{epsg}" if epsg else crs.to_wkt())
+
+
+@dataclass(frozen=True)
+class BBox:
+    """A lon/lat bounding box (west, south, east, north) in WGS84."""
+
+    west: float
+    south: float
+    east: float
+    north: float
+
+    @classmethod
+    def parse(cls, raw: str) -> BBox:
+        """Parse ``"w,s,e,n"``; raise ``ValueError`` (Chinese) when malformed or not lon/lat."""
+        try:
+            w, s, e, n = (float(v) for v in raw.split(","))
+        except (ValueError, AttributeError) as exc:
+            raise ValueError("bbox 参数应为 “西,南,东,北” 四个经纬度数值") from exc
+        if not all(math.isfinite(v) for v in (w, s, e, n)) or w >= e or s >= n:
+            raise ValueError("bbox 参数无效：应满足 西<东、南<北")
+        return cls(max(w, -180.0), max(s, -90.0), min(e, 180.0), min(n, 90.0))
+
+    def params(self) -> dict[str, float]:
+        """Bind parameters ``w, s, e, n``."""
+        return {"w": self.west, "s": self.south, "e": self.east, "n": self.north}
+
+
+# --- display shift for the 高德 basemap (GCJ-02) -------------------------------------------------
+
+
+def _positions(coords: Any, out: list[list[float]]) -> None:
+    if coords and isinstance(coords[0], int | float):
+        out.append(coords)
+    else:
+        for c in coords:
+            _positions(c, out)
+
+
+def shift_to_gcj02(collection: dict[str, Any]) -> dict[str, Any]:
+    """Shift every coordinate of a FeatureCollection WGS84 → GCJ-02 in place (display on 高德 tiles only)."""
+    positions: list[list[float]] = []
+    for feature in collection.get("features", []):
+        geometry = feature.get("geometry")
+        if geometry and geometry.get("coordinates") is not None:
+            _positions(geometry["coordinates"], positions)
+    if positions:
+        xy = np.asarray([p[:2] for p in positions], dtype=np.float64)
+        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        for p, x, y in zip(positions, np.round(lon, 6).tolist(), np.round(lat, 6).tolist(), strict=True):
+            p[0], p[1] = x, y
+    return collection
+
+
+def latlng_for_display(lat: float, lon: float, crs: str) -> list[float]:
+    """Return ``[lat, lon]`` as drawn on the basemap: shifted to GCJ-02 when ``crs`` is ``gcj02``."""
+    if crs != "gcj02":
+        return [lat, lon]
+    x, y = wgs84_to_gcj02([lon], [lat])
+    return [float(y[0]), float(x[0])]
+
+
+def bbox_from_gcj02(bbox: BBox) -> BBox:
+    """Convert a viewport bbox read on GCJ-02 tiles back to WGS84 (corners; the shift is < 1 km)."""
+    lon, lat = gcj02_to_wgs84([bbox.west, bbox.east], [bbox.south, bbox.north])
+    return BBox(float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))
