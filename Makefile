@@ -9,7 +9,7 @@ APT_PKGS := postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk
 DEMO_DIR := .local/demo
 DEMO_ENTERPRISES ?= 20000
 
-.PHONY: demo test setup sysdeps venv db lint pytest clean-db
+.PHONY: demo test screenshots setup sysdeps venv db lint pytest clean-db
 
 ## demo: set everything up, load the 许昌市 demo data and serve http://127.0.0.1:8050
 demo: setup
@@ -18,6 +18,11 @@ demo: setup
 
 ## test: set everything up and run linters + the full pytest suite (unit, PostGIS, browser)
 test: setup lint pytest
+
+## screenshots: refresh the tracked docs/screenshots/*.png on purpose by running the browser tests
+## (make test writes its screenshots to the git-ignored tests/artifacts/screenshots instead)
+screenshots: setup
+	SAFEGRID_SCREENSHOT_DIR=docs/screenshots $(PY) -m pytest -q $(sort $(wildcard tests/test_*browser*.py))
 
 setup: sysdeps venv db
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from dashboard.pages.home import PAGE as HOME
-from tests.browser import dash_payload, login, make_user
+from tests.browser import dash_payload, login, make_user, screenshot_dir
 from tests.fixtures_units import ENTERPRISES
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # tests/artifacts/screenshots unless SAFEGRID_SCREENSHOT_DIR (make screenshots)
 
 
 def test_login_home_logout_in_chromium(live_server: str, browser_page: Any, engine: Engine) -> None:

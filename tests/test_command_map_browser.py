@@ -3,14 +3,13 @@
 Drill 许昌市 → county → township → village → grid by clicking polygons and by keyboard through the
 side list; breadcrumb and browser back/forward; persons and hazards shown equal the database; layer
 toggles; deep links; zero console errors. Screenshots of the city, township and grid views go to
-docs/screenshots/command_map_*.png.
+command_map_*.png in screenshot_dir() (docs/screenshots under `make screenshots`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -19,12 +18,12 @@ from sqlalchemy import Engine, create_engine, text
 
 from geo.map_queries import required_duties
 from layers.registry import POINT_LAYERS
-from tests.browser import login, make_user
+from tests.browser import login, make_user, screenshot_dir
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
 from tests.demo_server import gunicorn_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # tests/artifacts/screenshots unless SAFEGRID_SCREENSHOT_DIR (make screenshots)
 COUNTY = "411002"  # 魏都区
 
 

@@ -13,12 +13,12 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, text
 
 from geo.hazard_ledger import LedgerFilters, hazard_export_rows
-from tests.browser import make_user
+from tests.browser import make_user, screenshot_dir
 from tests.test_search_data import A_CODE, A_LAT, A_LON, inspector_world
 
 __all__ = ["inspector_world"]
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.usefixtures("inspector_world")]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # tests/artifacts/screenshots unless SAFEGRID_SCREENSHOT_DIR (make screenshots)
 WEIDU = "411000.411002."
 
 

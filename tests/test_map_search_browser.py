@@ -4,13 +4,12 @@ The header search on ``/`` picks an enterprise → the URL names its grid cell a
 there (centre and zoom read from the dash-leaflet component), a ring with the name marks it and the file
 drawer is open; the same by deep link, for a hazard (the ledger's link) and from another page through the
 drawer's "在地图上查看". A click on a free spot lists what ``geo.around`` finds there. Zero console errors.
-Writes docs/screenshots/command_map_search.png.
+Writes command_map_search.png to screenshot_dir() (docs/screenshots under `make screenshots`).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,13 +17,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from geo.around import enterprises_around
-from tests.browser import login, make_user
+from tests.browser import login, make_user, screenshot_dir
 from tests.demo_fixture import demo_db
 from tests.test_command_map_browser import demo_engine, demo_server, wait_unit
 
 __all__ = ["demo_db", "demo_engine", "demo_server"]
 pytestmark = [pytest.mark.browser, pytest.mark.db]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = screenshot_dir()  # tests/artifacts/screenshots unless SAFEGRID_SCREENSHOT_DIR (make screenshots)
 CITY, COUNTY = "411000", "411002"
 RADIUS_M = 1000  # the drawer's default radius
 
