@@ -14,7 +14,7 @@ with a signed-in admin: the panel callback (which carries the child table; an ap
 table comes from a second callback on ``cm-state`` gets that request too), the unit GeoJSON, and
 the point layers for the viewport the map fits (1100 × 800 px) — as the page asks them: all in one
 request (``/api/map/points.json``) when the app has that route, else one request per layer; none
-below a layer's ``min_zoom`` when ``command_map.POINT_META`` gives it.
+below a layer's ``min_zoom`` when ``dashboard.command_map.layout.POINT_META`` gives it.
 
 Each repeat runs the step's requests in turn, each three times: cold (the server-side response
 cache of ``dashboard/cache.py`` cleared first, so the queries run), warm (the same request again at
@@ -140,7 +140,7 @@ def main() -> None:
 
     from dashboard import app as app_module
     from dashboard.app import create_app
-    from dashboard.pages import command_map
+    from dashboard.command_map import layout as command_map
     from dashboard.settings import DashboardSettings
     from geo import map_queries as mq
     from geo.db import engine

@@ -1,0 +1,17 @@
+"""The command map (一张图), the main page ``/``: drill city → county → township → village → grid cell.
+
+The URL names the current unit (``/?unit=411002001``): links, breadcrumb and map clicks only change
+the URL, and one callback renders the side panel from it, so deep links and back/forward work. Map
+data comes from the Flask routes in :mod:`dashboard.map_routes`, never through server callback JSON:
+the unit layer loads its ``url=``, and the clientside ``safegrid_cm.pointData`` fetches every checked
+point layer of a view in one request. Callbacks call ``geo`` with the caller's scope and answer
+nothing for a foreign unit.
+
+One drill-down step is one callback request: the panel carries its child table (only a new sort
+order asks again), is built as plain component dicts (:mod:`dashboard.dry`, serialised by orjson)
+and is kept in the response cache per scope and data version (:func:`callbacks.unit_panel`).
+
+Modules: :mod:`.layout` (the page's component tree), :mod:`.panel` (the side panel, breadcrumb and
+child table as dry components), :mod:`.callbacks` (what reads the URL and fills them). The page
+module :mod:`dashboard.pages.command_map` only registers the page.
+"""

@@ -1,0 +1,229 @@
+"""The command map's callbacks: the URL (``?unit=``, ``?focus=``) → side panel, breadcrumb, view and target.
+
+Server side: the panel of a unit (cached, :func:`unit_panel`), the child table's sort order and locating a
+hazard; clientside (``assets/map.js``, ``safegrid_cm``): drill, URLs, point data, legends, the target ring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+from sqlalchemy.engine import Connection
+
+from dashboard.cache import cached_value
+from dashboard.command_map.layout import PREFIX
+from dashboard.command_map.panel import breadcrumb, children_list, message, panel
+from dashboard.errors import to_app_error
+from dashboard.readdb import run_read
+from dashboard.roles import Capability
+from dashboard.scope import callback_scope, current_account, refuse_out_of_scope
+from domain.crs import latlng_for_display
+from geo import map_queries as mq
+from geo.enterprise_file import enterprise_basic
+from geo.hazard_ledger import hazard_location as hazard_by_code
+from layers.builder import layer_id
+from layers.registry import ENTERPRISES, HAZARDS, LAYERS, POINT_LAYERS, UNITS
+
+PAGE_PATH = "/"
+HAZARD_LIST_LIMIT = 50
+FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets around it
+# Keep the unit clear of the zoom buttons (top left), the layers control (top right) and the legend (bottom
+# right). No zoom animation: Leaflet drops a setView that arrives while one is running (a quick second click
+# left the map behind).
+FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "animate": False}
+
+
+def code_from_search(search: str | None) -> str | None:
+    """Return the ``unit`` parameter of a query string, when it looks like a unit code."""
+    code = dict(parse_qsl((search or "").lstrip("?"))).get("unit", "")
+    return code if code.isdigit() and 6 <= len(code) <= 14 else None
+
+
+def focus_from_search(search: str | None) -> tuple[str, str] | None:
+    """Return ``(kind, code)`` of the ``focus`` parameter (``enterprise:<信用代码>`` or ``hazard:<编号>``)."""
+    kind, _, code = dict(parse_qsl((search or "").lstrip("?"))).get("focus", "").partition(":")
+    code = code.strip()
+    return (kind, code) if kind in ("enterprise", "hazard") and 0 < len(code) <= 64 else None
+
+
+def focus_target(conn: Connection, *, scope: str, kind: str, code: str, crs: str) -> dict[str, Any] | None:
+    """Return the :func:`target` of a ``?focus=``, or None when it is unknown, unplaced or outside ``scope``."""
+    if kind == "enterprise":
+        e = enterprise_basic(conn, scope=scope, credit_code=code)
+        if e is None or e["lat"] is None:
+            return None
+        lat, lon, label, key, layer = e["lat"], e["lon"], e["name"], f"enterprise:{e['credit_code']}", ENTERPRISES
+    else:
+        h = hazard_by_code(conn, scope=scope, code=code)
+        if h is None or h["lat"] is None:
+            return None
+        lat, lon, label, key, layer = h["lat"], h["lon"], f"隐患 {h['code']}", f"hazard:{h['code']}", HAZARDS
+    return target(lat, lon, label=label, key=key, overlay=layer.title, crs=crs)
+
+
+def target(lat: float, lon: float, *, label: str, key: str, overlay: str, crs: str) -> dict[str, Any]:
+    """Build the ``cm-target`` store: a display point to fly to and ring (``safegrid_cm.showTarget``)."""
+    display = latlng_for_display(float(lat), float(lon), crs)
+    return {"lat": display[0], "lon": display[1], "zoom": FOCUS_ZOOM, "label": label, "key": key,
+            "overlay": overlay}
+
+
+
+def panel_data(conn: Connection, *, scope: str, search: str | None, focus: tuple[str, str] | None,
+               crs: str) -> dict[str, Any]:
+    """Read everything the panel shows for ``?unit=`` (default: the scope's root); ``view`` None outside ``scope``.
+
+    Read-only, so :func:`dashboard.readdb.run_read` may run it again on a fresh connection.
+    """
+    code = code_from_search(search) or mq.scope_root(conn, scope=scope) or ""
+    view = mq.unit_view(conn, scope=scope, code=code)
+    if view is None:
+        return {"code": code, "view": None}
+    return {
+        "code": code, "view": view,
+        "crumbs": mq.breadcrumb(conn, scope=scope, code=code),
+        "roster": mq.duty_roster(conn, scope=scope, code=code),
+        "hazards": mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT),
+        "children": mq.child_units(conn, scope=scope, code=code) if view["child_count"] else [],
+        "spot": focus and focus_target(conn, scope=scope, kind=focus[0], code=focus[1], crs=crs),
+    }
+
+
+def unit_panel(*, scope: str, search: str | None, focus: tuple[str, str] | None, crs: str) -> dict[str, Any]:
+    """Return the side panel, breadcrumb, ``cm-state`` and focus target of ``?unit=`` for the caller.
+
+    Outside the scope: :class:`~dashboard.errors.OutOfScopeError` (audited). Without a focus the result is
+    kept in the response cache of :mod:`dashboard.cache` like the map routes' bodies — keyed by the
+    caller's scope path, the data version read with the account on this request and today, and stored
+    only after it was built inside that scope — so walking back to a unit does not query it again.
+    """
+
+    def build() -> dict[str, Any]:
+        data = run_read(lambda conn: panel_data(conn, scope=scope, search=search, focus=focus, crs=crs))
+        view = data["view"]
+        if view is None:
+            raise refuse_out_of_scope(data["code"])
+        bounds = view["bounds"] and [latlng_for_display(lat, lon, crs) for lat, lon in view["bounds"]]
+        return {"panel": panel(view, data["roster"], data["hazards"], data["children"]),
+                "crumbs": breadcrumb(data["crumbs"]),
+                "state": {"code": view["code"], "level": view["level"], "bounds": bounds},
+                "spot": data["spot"] or None}
+
+    if focus:
+        return build()
+    return cached_value("panel", {"unit": code_from_search(search) or "", "crs": crs}, build)
+
+
+def register(app: Dash) -> None:
+    """Add the command map callbacks (server side: panel, children, locate; clientside: URLs, legends)."""
+
+    @app.callback(
+        Output("cm-panel", "children"), Output("cm-breadcrumb", "children"), Output("cm-state", "data"),
+        Output("cm-map", "viewport"), Output("cm-target", "data"), Output("search-open", "data"),
+        Input("cm-url", "search"), State("cm-crs", "data"), State("map-focus", "data"),
+        State("search-drawer", "hidden"), State("cm-url", "pathname"),
+    )
+    def show_unit(search: str | None, crs: str | None, picked: dict[str, Any] | None,
+                  drawer_hidden: bool | None, pathname: str | None) -> tuple[Any, ...]:
+        if pathname not in (None, PAGE_PATH):
+            # Leaving the map for another page: no panel, and above all no fitBounds animation that the
+            # unmounted map would finish on a removed pane (Leaflet "_leaflet_pos" errors).
+            raise PreventUpdate
+        focus = focus_from_search(search)
+        try:
+            scope = callback_scope(Capability.MAP)
+            shown_unit = unit_panel(scope=scope, search=search, focus=focus, crs=crs or "wgs84")
+        except Exception as exc:
+            return message(to_app_error(exc)), [], None, no_update, None, no_update
+        state, spot = shown_unit["state"], shown_unit["spot"]
+        # fitBounds, not flyToBounds: a fly fires moveend at many zooms and so many point-layer fetches.
+        # With a focus the clientside showTarget flies to the point instead.
+        viewport = {"bounds": state["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
+            if state["bounds"] and not spot else no_update
+        # A deep link (or back/forward) to an enterprise opens its file in the header drawer, unless the drawer
+        # already shows it (the header search picked it: map-focus names the same enterprise).
+        shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
+        open_file = spot["key"].partition(":")[2] if spot and spot["key"].startswith("enterprise:") and not shown \
+            and current_account().can(Capability.ENTERPRISE_FILE) else no_update
+        return shown_unit["panel"], shown_unit["crumbs"], state, viewport, spot, open_file
+
+    # The panel arrives with its child table sorted by risk; only a change of the sort order asks again
+    # (prevent_initial_call: not when the panel inserts a new cm-sort).
+    @app.callback(Output("cm-children", "children"), Input("cm-sort", "value"), State("cm-state", "data"),
+                  prevent_initial_call=True)
+    def sort_children(how: str | None, state: dict[str, Any] | None) -> Any:
+        if not state or not isinstance(state.get("code"), str):
+            raise PreventUpdate
+        scope = callback_scope(Capability.MAP)
+        code = state["code"]
+        children = run_read(lambda conn: mq.child_units(conn, scope=scope, code=code))
+        return children_list(children, how or "risk")
+
+    @app.callback(
+        Output("cm-target", "data", allow_duplicate=True),
+        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), State("cm-crs", "data"), prevent_initial_call=True,
+    )
+    def locate_hazard(clicks: list[int | None], crs: str | None) -> Any:
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks):
+            raise PreventUpdate
+        scope = callback_scope(Capability.MAP)
+        hazard_id = int(trigger["index"])
+        where = run_read(lambda conn: mq.hazard_location(conn, scope=scope, hazard_id=hazard_id))
+        if where is None or where["lon"] is None:
+            return None
+        return target(where["lat"], where["lon"], label=where["title"], key=f"hazard:{where['code']}",
+                      overlay=HAZARDS.title, crs=crs or "wgs84")
+
+    # Fly to the target and ring it (pure UI); the ring lives in its own layer group, so layer refreshes keep it.
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "showTarget"),
+        Output("cm-map", "viewport", allow_duplicate=True), Output("cm-focus", "children"),
+        Input("cm-target", "data"), prevent_initial_call=True,
+    )
+    # The header search picked an enterprise: go to its grid cell with ?focus= (show_unit does the rest).
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "focusUrl"), Output("cm-url", "search", allow_duplicate=True),
+        Input("map-focus", "data"), State("cm-url", "search"), prevent_initial_call=True,
+    )
+    # A click on a free spot or on the leaf unit (cm-spot) → the around-a-point drawer (dashboard/search.py).
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "spot"), Output("map-click", "data"),
+        Input("cm-spot", "data"), State("cm-crs", "data"), prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "aroundCircle"), Output("cm-around", "children"),
+        Input("search-around-point", "data"), Input("search-around-radius", "value"),
+        Input("search-around", "hidden"), State("cm-crs", "data"), prevent_initial_call=True,
+    )
+
+    units_id = layer_id(UNITS, PREFIX)
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "drill"), Output("cm-url", "search"),
+        Input(units_id, "clickData"), State("cm-state", "data"), prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "unitsUrl"),
+        Output(units_id, "url"), Output(units_id, "hideout"),
+        Input("cm-state", "data"), Input("cm-crs", "data"), State(units_id, "hideout"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "crs"), Output("cm-crs", "data"),
+        Input("cm-layers", "baseLayer"), State("cm-crs-table", "data"), prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "pointData"),
+        [Output(layer_id(s, PREFIX), "data") for s in POINT_LAYERS], Output("cm-points-status", "children"),
+        Input("cm-map", "bounds"), Input("cm-map", "zoom"), Input("cm-crs", "data"), Input("cm-layers", "overlays"),
+        Input("cm-state", "data"), State("cm-point-meta", "data"),
+        [State(layer_id(s, PREFIX), "data") for s in POINT_LAYERS],
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "legends"),
+        [Output(f"{layer_id(s, PREFIX)}-legend", "style") for s in LAYERS.values()],
+        Input("cm-layers", "overlays"), State("cm-legend-titles", "data"),
+    )
+

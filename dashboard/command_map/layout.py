@@ -1,0 +1,95 @@
+"""The command map's component tree: the map with its layers control, legends, stores and the side panel's slot."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import dash_leaflet as dl
+from dash import dcc, html
+
+from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
+from dashboard.errors import to_app_error
+from dashboard.map_routes import POINTS_BUNDLE_URL
+from dashboard.readdb import run_read
+from dashboard.scope import Account
+from geo import map_queries as mq
+from layers.builder import build_legend, build_overlay
+from layers.registry import LAYERS, POINT_LAYERS, UNITS
+
+PREFIX = "cm-layer-"
+# What safegrid_cm.pointData needs: the one route serving every point layer of a view, and each layer
+# (below its ``min_zoom`` it gets an empty collection without a request).
+POINT_META = {"url": POINTS_BUNDLE_URL,
+              "layers": [{"id": s.id, "title": s.title, "min_zoom": s.min_zoom} for s in POINT_LAYERS]}
+
+
+def _attrs(attrs: dict[str, Any]) -> Any:
+    """Pass ``aria-*``/``data-*`` attributes to a component (its typed signature does not list them)."""
+    return attrs
+
+
+
+def _center(bounds: list[list[float]]) -> list[float]:
+    return [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
+
+
+def _zoom(bounds: list[list[float]], width_px: int = 680) -> float:
+    """Approximate zoom that fits ``bounds`` into a map ``width_px`` wide (the callback then fits exactly)."""
+    span = max(bounds[1][1] - bounds[0][1], (bounds[1][0] - bounds[0][0]) * 1.3, 1e-4)
+    return max(3.0, min(18.0, math.floor(math.log2(360 * width_px / 256 / span) * 4) / 4))
+
+
+def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
+    """Build the page for ``account``; ``?unit=CODE`` opens that unit (if inside the scope)."""
+    settings = get_map_settings()
+    maps = available_basemaps(settings)
+    selected = default_basemap(maps, settings)
+    code = query.get("unit") or account.record.scope_code
+    try:
+        view = run_read(lambda conn: mq.unit_view(conn, scope=account.scope, code=code) or mq.unit_view(
+            conn, scope=account.scope, code=account.record.scope_code))
+    except Exception as exc:  # database down: a Chinese message instead of a stack trace
+        return html.Div(to_app_error(exc).message, className="sg-alert cm-message", role="alert")
+    bounds = (view or {}).get("bounds") or [[33.7, 113.4], [34.4, 114.2]]
+    units = build_overlay(UNITS, prefix=PREFIX)
+    # A click on the unit shown as itself (a leaf) drills nowhere: it asks "what is around here" (cm-spot).
+    units.children.eventHandlers = {"click": {"variable": "safegrid.map.unitSpot"}}
+    overlays = [units] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
+    the_map = dl.Map(
+        [
+            # ``overlays``/``baseLayer`` must start set: dash-leaflet 1.1.3 filters an undefined list on the
+            # first overlayremove (TypeError) otherwise.
+            dl.LayersControl(base_layers(maps, selected) + overlays, id="cm-layers", collapsed=False,
+                             position="topright", baseLayer=selected.name,
+                             overlays=[s.title for s in LAYERS.values() if s.checked]),
+            dl.ScaleControl(position="bottomleft", imperial=False),
+            dl.LayerGroup(id="cm-around"),
+            dl.LayerGroup(id="cm-focus"),
+        ],
+        # dash-leaflet's viewport tracking needs ``center`` and ``zoom`` (``bounds`` alone breaks it).
+        id="cm-map", center=_center(bounds), zoom=_zoom(bounds), zoomSnap=0.25, attributionControl=True,
+        eventHandlers={"click": {"variable": "safegrid.map.mapSpot"}},
+        className=f"cm-map cm-basemap-{selected.id}",
+    )
+    legends = [build_legend(spec, prefix=PREFIX) for spec in LAYERS.values()]
+    return html.Div([
+        dcc.Location(id="cm-url", refresh="callback-nav"),
+        dcc.Store(id="cm-state"),
+        dcc.Store(id="cm-target"),  # the point to fly to and ring: a ?focus= or a located hazard
+        dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
+        dcc.Store(id="cm-crs", data=selected.crs),
+        dcc.Store(id="cm-crs-table", data=crs_by_name(maps)),
+        dcc.Store(id="cm-point-meta", data=POINT_META),
+        dcc.Store(id="cm-legend-titles", data=[s.title for s in LAYERS.values()]),
+        html.Section([
+            html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **_attrs({"aria-label": "层级导航"})),
+            html.Div([
+                the_map,
+                html.Div(id="cm-points-status", className="cm-points-status", role="status"),
+                html.Details([html.Summary("图例"), *legends], open=True, className="cm-legends", id="cm-legends"),
+            ], className="cm-map-wrap"),
+        ], className="cm-main"),
+        html.Aside(dcc.Loading(html.Div(id="cm-panel"), type="circle", className="cm-loading"),
+                   className="cm-side", **_attrs({"aria-label": "单位详情"})),
+    ], className="cm-page", id="cm-page")
