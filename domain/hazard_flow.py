@@ -32,8 +32,8 @@ ACTION = Vocab({
 REPORTERS = ("grid_manager", "inspector", "enterprise")  # who may report a hazard (登记)
 # 五到位: the fields of a rectification plan (DESIGN.md §1).
 FIVE_IN_PLACE = Vocab({
-    "rectify_owner": "整改责任人", "rectify_measures": "整改措施", "deadline": "整改时限",
-    "rectify_funds": "整改资金", "rectify_plan": "应急预案",
+    "resp_person": "整改责任人", "measures": "整改措施", "deadline": "整改时限",
+    "funds_yuan": "整改资金", "contingency_plan": "应急预案",
 })
 DEFAULT_MAX_EXTENSIONS = 2
 
@@ -144,13 +144,16 @@ def supervision_tier(actor: Actor) -> int | None:
     return actor.scope_level if 1 <= actor.scope_level <= 3 else None
 
 
-def allowed_actions(hazard: HazardState, actor: Actor, limits: Limits = Limits()) -> list[str]:
+DEFAULT_LIMITS = Limits()
+
+
+def allowed_actions(hazard: HazardState, actor: Actor, limits: Limits = DEFAULT_LIMITS) -> list[str]:
     """Return the actions ``actor`` may take on ``hazard`` now, in the table's order."""
     return [a for a in RULES if _why_not(a, hazard, actor, limits) is None]
 
 
 def check(action: str, hazard: HazardState, actor: Actor, payload: Payload, *, today: date,
-          limits: Limits = Limits()) -> str | None:
+          limits: Limits = DEFAULT_LIMITS) -> str | None:
     """Raise :class:`FlowError` unless ``actor`` may take ``action`` with ``payload``; return the new status."""
     reason = _why_not(action, hazard, actor, limits)
     if reason:
@@ -177,7 +180,10 @@ def check(action: str, hazard: HazardState, actor: Actor, payload: Payload, *, t
 
 def five_in_place_missing(values: Mapping[str, object]) -> list[str]:
     """Return the labels of the 五到位 items that are empty in ``values``."""
-    return [label for key, label in FIVE_IN_PLACE.items() if not values.get(key)]
+    def empty(value: object) -> bool:
+        return value is None or (isinstance(value, str) and not value.strip())
+
+    return [label for key, label in FIVE_IN_PLACE.items() if empty(values.get(key))]
 
 
 def can_report(actor: Actor, *, enterprise_id: int | None) -> bool:
@@ -190,3 +196,29 @@ def can_report(actor: Actor, *, enterprise_id: int | None) -> bool:
 def report_channel(actor: Actor) -> str:
     """Return the channel a report by ``actor`` is recorded under (企业自查 or 监管检查)."""
     return "self_check" if actor.role == "enterprise" else "inspection"
+
+
+# --- what one hazard adds to its units' roll-ups (unit_stats), the same rule as the full refresh ------
+
+ROLLUP_COLUMNS = ("hazards_open", "hazards_overdue", "hazards_major_open", "hazards_supervised",
+                  "hazards_stock_open", "hazards_increment_open")
+
+
+def rollup_counts(*, status: str, level: str, deadline: date | None, supervision_level: int | None,
+                  found_at: date, as_of: date, stock_cutoff: date) -> dict[str, int]:
+    """Return the counts one hazard adds to each ancestor's ``unit_stats`` (geo/sql/refresh_unit_stats.sql)."""
+    if status == "closed":
+        return dict.fromkeys(ROLLUP_COLUMNS, 0)
+    return {
+        "hazards_open": 1,
+        "hazards_overdue": int(deadline is not None and deadline < as_of),
+        "hazards_major_open": int(level == "major"),
+        "hazards_supervised": int(supervision_level is not None),
+        "hazards_stock_open": int(found_at < stock_cutoff),
+        "hazards_increment_open": int(found_at >= stock_cutoff),
+    }
+
+
+def rollup_delta(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    """Return the non-zero differences ``after - before`` per roll-up column."""
+    return {c: after[c] - before[c] for c in ROLLUP_COLUMNS if after[c] != before[c]}

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any
+
+from domain.labels import RISK_INPUT, RISK_LEVEL
 
 RULE_VERSION = "1"
 CLASSES = ("red", "orange", "yellow")  # checked in this order; below every threshold: blue
@@ -99,3 +102,40 @@ def score_unit(inputs: Mapping[str, float], rule: RiskRule) -> Scored:
     denominator = max(float(inputs.get("enterprises") or 0), float(rule.min_enterprises))
     score = round(sum(c["points"] for c in contributions) / denominator, 4)
     return Scored(score, classify(score, rule), contributions)
+
+
+def explain(inputs: Mapping[str, Any], rule: RiskRule, as_of: date, top: Mapping[str, list[dict[str, Any]]]
+            ) -> tuple[float, str, dict[str, Any]]:
+    """Score one unit and build its ``risk_explain`` document (inputs, thresholds, rule, top contributors)."""
+    scored = score_unit(inputs, rule)
+    total = sum(c["points"] for c in scored.contributions) or 1.0
+    contributions = [c | {"label": RISK_INPUT[c["input"]], "share": round(c["points"] / total, 3)}
+                     for c in scored.contributions]
+    denominator = max(int(inputs.get("enterprises") or 0), rule.min_enterprises)
+    reasons = "、".join(f"{c['label']} {c['count']:g} ({c['points']:g} 分)" for c in contributions[:3])
+    threshold = rule.thresholds.get(scored.risk_class)
+    if threshold is not None:
+        summary = f"{RISK_LEVEL[scored.risk_class]}：得分 {scored.score:g} ≥ {threshold:g}"
+    else:
+        summary = f"{RISK_LEVEL['blue']}：得分 {scored.score:g} < {rule.thresholds['yellow']:g}"
+    if reasons:
+        summary += f"；主要来自 {reasons}"
+    doc = {
+        "rule_version": rule.version,
+        "as_of": as_of.isoformat(),
+        "score": scored.score,
+        "class": scored.risk_class,
+        "formula": "得分 = Σ(权重 × 数量) ÷ max(企业数, 最小企业数)",
+        "points": round(total if scored.contributions else 0.0, 3),
+        "enterprises": int(inputs.get("enterprises") or 0),
+        "min_enterprises": rule.min_enterprises,
+        "denominator": denominator,
+        "thresholds": rule.thresholds,
+        "weights": rule.weights,
+        "inputs": {k: int(inputs.get(k) or 0) for k in rule.weights},
+        "contributions": contributions,
+        "top_enterprises": top.get("enterprise", []),
+        "top_hazards": top.get("hazard", []),
+        "summary": summary,
+    }
+    return scored.score, scored.risk_class, doc

@@ -29,8 +29,8 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
 from domain import clock
-from domain.labels import INSPECTION_CADENCE_DAYS, RISK_INPUT, RISK_LEVEL
-from domain.risk_rule import RiskRule, rule_from_config, score_unit
+from domain.labels import INSPECTION_CADENCE_DAYS
+from domain.risk_rule import RiskRule, explain, rule_from_config
 from etl.h3cells import point_cells
 from etl.settings import get_etl_settings
 from geo import etl_sql
@@ -151,43 +151,6 @@ def h3_rows(aggregates: Mapping[int, tuple[np.ndarray, np.ndarray]]) -> list[tup
         for cell, count, score, geom in zip(cells.tolist(), counts, sums[:, 9].tolist(), list(geoms), strict=True):
             rows.append((res, h3.int_to_str(int(cell)), *count, round(score, 3), geom))
     return rows
-
-
-def explain(inputs: Mapping[str, Any], rule: RiskRule, as_of: date, top: Mapping[str, list[dict[str, Any]]]
-            ) -> tuple[float, str, dict[str, Any]]:
-    """Score one unit and build its ``risk_explain`` document (inputs, thresholds, rule, top contributors)."""
-    scored = score_unit(inputs, rule)
-    total = sum(c["points"] for c in scored.contributions) or 1.0
-    contributions = [c | {"label": RISK_INPUT[c["input"]], "share": round(c["points"] / total, 3)}
-                     for c in scored.contributions]
-    denominator = max(int(inputs.get("enterprises") or 0), rule.min_enterprises)
-    reasons = "、".join(f"{c['label']} {c['count']:g} ({c['points']:g} 分)" for c in contributions[:3])
-    threshold = rule.thresholds.get(scored.risk_class)
-    if threshold is not None:
-        summary = f"{RISK_LEVEL[scored.risk_class]}：得分 {scored.score:g} ≥ {threshold:g}"
-    else:
-        summary = f"{RISK_LEVEL['blue']}：得分 {scored.score:g} < {rule.thresholds['yellow']:g}"
-    if reasons:
-        summary += f"；主要来自 {reasons}"
-    doc = {
-        "rule_version": rule.version,
-        "as_of": as_of.isoformat(),
-        "score": scored.score,
-        "class": scored.risk_class,
-        "formula": "得分 = Σ(权重 × 数量) ÷ max(企业数, 最小企业数)",
-        "points": round(total if scored.contributions else 0.0, 3),
-        "enterprises": int(inputs.get("enterprises") or 0),
-        "min_enterprises": rule.min_enterprises,
-        "denominator": denominator,
-        "thresholds": rule.thresholds,
-        "weights": rule.weights,
-        "inputs": {k: int(inputs.get(k) or 0) for k in rule.weights},
-        "contributions": contributions,
-        "top_enterprises": top.get("enterprise", []),
-        "top_hazards": top.get("hazard", []),
-        "summary": summary,
-    }
-    return scored.score, scored.risk_class, doc
 
 
 # --- orchestration -------------------------------------------------------------------------------

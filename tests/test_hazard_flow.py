@@ -66,7 +66,7 @@ def test_allowed_actions(state: HazardState, actor: Actor, expected: list[str]) 
 @pytest.mark.parametrize(("action", "state", "actor", "payload", "message"), [
     ("pass", hz("verifying", submitted_by="x"), INSP, Payload(), "请填写验收意见"),
     ("fail", hz("verifying", submitted_by="x"), INSP, Payload(note="  "), "请填写不通过原因"),
-    ("submit", hz("rectifying"), ENT, Payload(fields={**FULL, "rectify_funds": ""}), "整改资金"),
+    ("submit", hz("rectifying"), ENT, Payload(fields={**FULL, "funds_yuan": ""}), "整改资金"),
     ("supervise", hz("rectifying", level="major"), CITY_LEADER, Payload(), "督办期限"),
     ("supervise", hz("rectifying", level="major"), CITY_LEADER,
      Payload(supervision_deadline=date(2026, 12, 1)), "不早于今天"),
@@ -100,6 +100,10 @@ def test_the_whole_loop_with_one_failed_verification() -> None:
         state = HazardState(status=to, level=state.level, enterprise_id=7, submitted_by=submitted_by)
         seen.append(to)
     assert seen == ["rectifying", "verifying", "rectifying", "verifying", "closed"]
+
+
+def test_zero_funds_are_recorded_funds() -> None:
+    assert check("submit", hz("rectifying"), ENT, Payload(fields={**FULL, "funds_yuan": 0}), today=TODAY) == "verifying"
 
 
 def test_limits_are_a_setting() -> None:
