@@ -1,6 +1,7 @@
 /* SafeGrid command map: style functions for dash-leaflet layers (referenced from layers/registry.py as
  * {"variable": "safegrid.map.<name>"}) and the clientside callbacks of dashboard/pages/command_map.py.
- * Colours and labels come from each layer's `hideout` (layers/spec.py), never from constants here. */
+ * Classes, colours, labels, marker shapes and tooltip lines come from each layer's `hideout` (built from its
+ * record in layers/registry.py by layers/spec.py), never from constants here. */
 (function () {
   "use strict";
   const ns = (window.safegrid = window.safegrid || {});
@@ -27,8 +28,6 @@
     }
     return Object.keys(classes || {})[0];
   }
-
-  const SHAPES = { enterprises: "circle", sources: "diamond", hazards: "triangle" };
 
   /* Chinese titles for Leaflet's zoom buttons (dash-leaflet does not expose them); Leaflet arrives
    * with the dash-leaflet bundle, before any map is created from the layout. */
@@ -99,7 +98,7 @@
         });
       }
       const colour = colourOf(h, p.cls);
-      const shape = SHAPES[layer] || "circle";
+      const shape = h.marker || "circle";
       if (shape === "circle") {
         return L.circleMarker(latlng, {
           radius: 6, color: "#ffffff", weight: 1.5, fillColor: colour, fillOpacity: 0.95,
@@ -126,8 +125,9 @@
         return;
       }
       let html = "<b>" + esc(p.name) + "</b><br>" + esc(labelOf(h, p.cls));
-      if (p.enterprise) { html += "<br>" + esc(p.enterprise); }
-      if (p.deadline) { html += "<br>整改期限 " + esc(p.deadline); }
+      for (const [prop, prefix] of h.details || []) {  // the layer's tooltip lines: [property, prefix]
+        if (p[prop]) { html += "<br>" + esc(prefix) + esc(p[prop]); }
+      }
       layer.bindTooltip(html, { className: "cm-tip" });
     },
 

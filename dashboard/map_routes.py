@@ -1,9 +1,10 @@
 """Flask routes for map data under ``/api/map/``: scoped GeoJSON, compressed (zstd/gzip), cache-validated by ETag.
 
 * ``/api/map/units/<code>/children.geojson`` — the units drawn for ``code`` (403 outside the scope).
-* ``/api/map/points/<kind>.geojson?bbox=w,s,e,n&zoom=z`` — enterprises, sources or open hazards in
-  the viewport; raw up to ``SAFEGRID_MAP_RAW_POINT_LIMIT`` points, else aggregated per unit (the
-  refreshed ``unit_stats`` roll-ups at a level fitting the zoom) or, failing that, on a snap grid.
+* ``/api/map/points/<kind>.geojson?bbox=w,s,e,n&zoom=z`` — a registered point layer (enterprises,
+  sources, open hazards, … — :func:`layers.registry.point_layers`) in the viewport; raw up to
+  ``SAFEGRID_MAP_RAW_POINT_LIMIT`` points, else aggregated per unit (the refreshed ``unit_stats``
+  roll-ups at a level fitting the zoom, when the layer has them) or, failing that, on a snap grid.
   A bbox reaching outside the scope is not refused (the viewport always does); only in-scope
   features come back. Below the layer's ``min_zoom``: an empty collection, no query.
 * ``/api/map/points.json?kinds=enterprises,sources,hazards&bbox=…&zoom=…`` — the same collections for
@@ -32,9 +33,9 @@ from dashboard.roles import Capability
 from dashboard.scope import current_scope, refuse_out_of_scope, scoped_route
 from domain.crs import BBox, bbox_from_gcj02, shift_to_gcj02
 from geo import map_queries as mq
-from layers.registry import LAYERS
+from layers.registry import point_layers
+from layers.spec import PointLayerSpec
 
-KIND_LAYER = {"enterprises": "enterprises", "sources": "sources", "hazards": "hazards"}
 EMPTY = '{"type":"FeatureCollection","features":[]}'
 _CODE_RE = re.compile(r"^\d{6,14}$")
 
@@ -98,20 +99,21 @@ def _viewport() -> tuple[str, BBox, float]:
     return crs, (bbox_from_gcj02(bbox) if crs == "gcj02" else bbox), zoom
 
 
-def _point_bodies(kinds: list[mq.PointKind], *, crs: str, bbox: BBox, zoom: float) -> dict[str, str]:
-    """Return each kind's FeatureCollection text in the viewport, in the caller's scope (one connection).
+def _point_bodies(layers: list[PointLayerSpec], *, crs: str, bbox: BBox, zoom: float) -> dict[str, str]:
+    """Return each layer's FeatureCollection text in the viewport, in the caller's scope (one connection).
 
-    A kind below its layer's ``min_zoom`` gets an empty collection without a query.
+    A layer below its ``min_zoom`` gets an empty collection without a query.
     """
     limit = get_map_settings().raw_point_limit
     scope = current_scope()
-    shown = [k for k in kinds if zoom >= LAYERS[KIND_LAYER[k]].min_zoom]
+    shown = [s for s in layers if zoom >= s.min_zoom]
 
     def read(conn: Connection) -> dict[str, str]:
-        return {k: mq.points_geojson(conn, scope=scope, kind=k, bbox=bbox, zoom=zoom, limit=limit) for k in shown}
+        return {s.id: mq.points_geojson(conn, scope=scope, kind=s.points, bbox=bbox, zoom=zoom, limit=limit)
+                for s in shown}
 
     found = run_read(read) if shown else {}
-    return {k: _shifted(found[k], crs) if k in found else EMPTY for k in kinds}
+    return {s.id: _shifted(found[s.id], crs) if s.id in found else EMPTY for s in layers}
 
 
 def _cache_params(crs: str, bbox: BBox, zoom: float) -> dict[str, object]:
@@ -121,14 +123,14 @@ def _cache_params(crs: str, bbox: BBox, zoom: float) -> dict[str, object]:
 @scoped_route(Capability.MAP)
 def points(kind: str) -> Response:
     """Serve point layer ``kind`` in the viewport: raw when few, aggregated (per unit, else per grid cell) when many."""
-    if kind not in mq.POINT_KINDS:
+    layer = point_layers().get(kind)
+    if layer is None:
         raise NotFoundError("没有这个图层。")
     crs, bbox, zoom = _viewport()
-    typed_kind: mq.PointKind = kind  # checked against POINT_KINDS above
-    if zoom < LAYERS[KIND_LAYER[kind]].min_zoom:
+    if zoom < layer.min_zoom:
         return geojson_response(EMPTY)
     body = cached_text("points", {"kind": kind, **_cache_params(crs, bbox, zoom)},
-                       lambda: _point_bodies([typed_kind], crs=crs, bbox=bbox, zoom=zoom)[kind])
+                       lambda: _point_bodies([layer], crs=crs, bbox=bbox, zoom=zoom)[kind])
     assert body is not None  # points_geojson always returns a collection
     return send(body)
 
@@ -137,16 +139,18 @@ def points(kind: str) -> Response:
 def points_bundle() -> Response:
     """Serve several point layers of one viewport in one response: ``{"<kind>": FeatureCollection}``."""
     names = request.args.get("kinds", "").split(",")
-    if len(set(names)) != len(names) or not set(names) <= set(mq.POINT_KINDS):
-        raise BadRequestError("kinds 参数应为 enterprises、sources、hazards 中的一个或几个，以逗号分隔。")
-    kinds: list[mq.PointKind] = [k for k in mq.POINT_KINDS if k in names]  # canonical order: one cache key
+    known = point_layers()
+    if len(set(names)) != len(names) or not set(names) <= set(known):
+        raise BadRequestError(f"kinds 参数应为 {'、'.join(known)} 中的一个或几个，以逗号分隔。")
+    layers = [s for k, s in known.items() if k in names]  # registry order: one cache key per set of kinds
+    kinds = ",".join(s.id for s in layers)
     crs, bbox, zoom = _viewport()
 
     def build() -> str:
-        bodies = _point_bodies(kinds, crs=crs, bbox=bbox, zoom=zoom)
-        return "{" + ",".join(f'"{k}":{bodies[k]}' for k in kinds) + "}"
+        bodies = _point_bodies(layers, crs=crs, bbox=bbox, zoom=zoom)
+        return "{" + ",".join(f'"{k}":{bodies[k]}' for k in bodies) + "}"
 
-    body = cached_text("points_bundle", {"kinds": ",".join(kinds), **_cache_params(crs, bbox, zoom)}, build)
+    body = cached_text("points_bundle", {"kinds": kinds, **_cache_params(crs, bbox, zoom)}, build)
     assert body is not None
     return send(body, mimetype=JSON_MIME)
 

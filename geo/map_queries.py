@@ -8,8 +8,10 @@ otherwise, so no response grows with the size of the table.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -22,8 +24,7 @@ from geo.scope import path_in_scope, scope_params, unit_id_in_scope
 BASE_DUTIES: dict[str, int] = {"first": 1, "leader": 1, "supervisor": 2}
 LEVEL_DUTIES: dict[int, dict[str, int]] = {4: {"info_officer": 1}, 5: {"grid_worker": 1}}
 
-PointKind = Literal["enterprises", "sources", "hazards"]
-POINT_KINDS: tuple[PointKind, ...] = ("enterprises", "sources", "hazards")
+PointKind = str  # a built-in point layer: a key of POINT_SOURCES
 RAW_POINT_LIMIT = 2500  # above this many points in the viewport the layer is aggregated
 MAX_CELLS_ACROSS = 48  # aggregation never yields more than ~48 x 48 cells, whatever the bbox
 CELL_PIXELS = 56  # target aggregation cell size on screen
@@ -234,37 +235,105 @@ def hazard_location(conn: Connection, *, scope: str, hazard_id: int) -> dict[str
 
 # --- point layers -------------------------------------------------------------------------------
 
-# Per kind: FROM clause, point column, per-feature class expression, name and extra properties.
-# The class is what the JS style function colours by (see layers/registry.py).
-_POINT_SOURCES: dict[str, dict[str, str]] = {
-    "enterprises": {
-        "from": '"enterprises" t',
-        "where": "TRUE",
-        "cls": "coalesce(t.\"risk_level\", 'none')",
-        "props": "'name', t.\"name\", 'industry', t.\"industry\"",
-        "classes": "red,orange,yellow,blue,none",
-    },
-    "sources": {
-        "from": '"hazard_sources" t JOIN "enterprises" e ON e."id" = t."enterprise_id"',
-        "where": "TRUE",
-        "cls": "'g' || coalesce(t.\"grade\", 4)",
-        "props": "'name', t.\"name\", 'enterprise', e.\"name\"",
-        "classes": "g1,g2,g3,g4",
-    },
-    "hazards": {
-        "from": '"hazards" t LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id"',
-        "where": "t.\"status\" <> 'closed'",
-        "cls": "CASE WHEN t.\"deadline\" < current_date THEN 'overdue' ELSE t.\"level\" END",
-        "props": "'name', t.\"title\", 'enterprise', e.\"name\", 'deadline', t.\"deadline\"",
-        "classes": "overdue,major,general",
-    },
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """The refreshed ``unit_stats`` columns (alias ``s``) that count a point layer per unit subtree."""
+
+    total: str  # SQL expression of the count
+    classes: tuple[tuple[str, str], ...]  # (class key, SQL expression of its count); classes may overlap
+
+
+@dataclass(frozen=True)
+class PointSource:
+    """Where a point layer's rows come from, as data: its raw, count, grid and roll-up SQL all derive from it.
+
+    The table is aliased ``t`` and has ``id``, ``geom`` (points in EPSG:4326 with a GiST index) and
+    ``unit_id`` (the scope filter). The expressions are constant SQL of a layer's author, never user
+    input; table, property and class names are checked because they are spliced in as literals.
+    A layer record (:mod:`layers.registry`) adds the title, labels, colours and legend.
+    """
+
+    table: str
+    cls: str  # SQL expression of a point's class: one of ``classes``
+    classes: tuple[str, ...]  # class keys, most severe first
+    props: tuple[tuple[str, str], ...]  # (feature property, SQL expression) of a raw point
+    joins: str = ""  # further FROM items, e.g. a JOIN for the enterprise's name
+    where: str = "TRUE"
+    rollup: Rollup | None = None  # without: above the raw limit, grid aggregation only
+
+    def __post_init__(self) -> None:
+        """Refuse names that could not be spliced in safely, and roll-up classes that are not classes."""
+        names = [self.table, *self.classes, *self.prop_names]
+        bad = [n for n in names if not _NAME.match(n)]
+        if bad:
+            raise ValueError(f"not a plain lower-case name: {bad}")
+        extra = {k for k, _ in self.rollup.classes} - set(self.classes) if self.rollup else set()
+        if extra:
+            raise ValueError(f"roll-up classes that are not classes of the source: {sorted(extra)}")
+
+    @property
+    def prop_names(self) -> tuple[str, ...]:
+        """Names of the properties of a raw point (besides ``id`` and ``cls``)."""
+        return tuple(name for name, _ in self.props)
+
+    @property
+    def from_sql(self) -> str:
+        """The FROM clause: the table as ``t`` and its joins."""
+        return f'"{self.table}" t {self.joins}'
+
+    @property
+    def props_sql(self) -> str:
+        """``json_build_object`` arguments of the properties."""
+        return ", ".join(f"'{name}', {expr}" for name, expr in self.props)
+
+
+_WITH_ENTERPRISE = 'JOIN "enterprises" e ON e."id" = t."enterprise_id"'
+
+# The built-in point layers by kind; their layer records (title, labels, colours, legend) are in
+# layers/registry.py, which may add sources of its own.
+POINT_SOURCES: dict[str, PointSource] = {
+    "enterprises": PointSource(
+        table="enterprises",
+        cls="coalesce(t.\"risk_level\", 'none')",
+        classes=("red", "orange", "yellow", "blue", "none"),
+        props=(("name", 't."name"'), ("industry", 't."industry"')),
+        rollup=Rollup('s."enterprises"', (("red", 's."ent_red"'), ("orange", 's."ent_orange"'),
+                                           ("yellow", 's."ent_yellow"'), ("blue", 's."ent_blue"'),
+                                           ("none", 's."ent_unassessed"'))),
+    ),
+    "sources": PointSource(
+        table="hazard_sources", joins=_WITH_ENTERPRISE,
+        cls="'g' || coalesce(t.\"grade\", 4)",
+        classes=("g1", "g2", "g3", "g4"),
+        props=(("name", 't."name"'), ("enterprise", 'e."name"')),
+        rollup=Rollup('s."sources_g1" + s."sources_g2" + s."sources_g3" + s."sources_g4"',
+                      tuple((f"g{g}", f's."sources_g{g}"') for g in (1, 2, 3, 4))),
+    ),
+    "hazards": PointSource(
+        table="hazards", joins=f"LEFT {_WITH_ENTERPRISE}",
+        where="t.\"status\" <> 'closed'",
+        cls="CASE WHEN t.\"deadline\" < current_date THEN 'overdue' ELSE t.\"level\" END",
+        classes=("overdue", "major", "general"),
+        props=(("name", 't."title"'), ("enterprise", 'e."name"'), ("deadline", 't."deadline"')),
+        # 逾期 counts overdue hazards of both levels, so the classes of a hazard bubble may overlap.
+        rollup=Rollup('s."hazards_open"', (("overdue", 's."hazards_overdue"'), ("major", 's."hazards_major_open"'),
+                                            ("general", 's."hazards_open" - s."hazards_major_open"'))),
+    ),
 }
+POINT_KINDS: tuple[PointKind, ...] = tuple(POINT_SOURCES)
 
 
-def _point_where(kind: str) -> str:
-    src = _POINT_SOURCES[kind]
+def point_source(kind: PointKind | PointSource) -> PointSource:
+    """Return the source of a built-in ``kind``, or ``kind`` itself when it is already a :class:`PointSource`."""
+    return kind if isinstance(kind, PointSource) else POINT_SOURCES[kind]
+
+
+def _point_where(src: PointSource) -> str:
     return (
-        f'{src["where"]} AND t."geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
+        f'{src.where} AND t."geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
         f'AND {unit_id_in_scope("t.unit_id")}'
     )
 
@@ -276,26 +345,28 @@ def cell_size(bbox: BBox, zoom: float) -> float:
     return max(at_zoom, span / MAX_CELLS_ACROSS)
 
 
-def count_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, limit: int) -> int:
+def count_points(conn: Connection, *, scope: str, kind: PointKind | PointSource, bbox: BBox, limit: int) -> int:
     """Count the ``kind`` points in ``bbox`` and ``scope``, counted up to ``limit + 1``."""
-    src = _POINT_SOURCES[kind]
-    sql = f'SELECT count(*) FROM (SELECT 1 FROM {src["from"]} WHERE {_point_where(kind)} LIMIT :lim) q'  # noqa: S608
+    src = point_source(kind)
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {src.from_sql} WHERE {_point_where(src)} LIMIT :lim) q"  # noqa: S608
     return int(conn.execute(text(sql), {"lim": limit + 1, **bbox.params(), **scope_params(scope)}).scalar() or 0)
 
 
-def _raw_sql(kind: PointKind) -> str:
-    src = _POINT_SOURCES[kind]
+def _raw_sql(src: PointSource) -> str:
     return f"""
-SELECT t."id", ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat, {src["cls"]} AS cls,
-       json_build_object({src["props"]}) AS props, t."id"::text AS fid,
-       json_build_object('id', t."id", 'cls', {src["cls"]}, {src["props"]}) AS fprops
-FROM {src["from"]} WHERE {_point_where(kind)} ORDER BY t."id" LIMIT :lim
-"""  # noqa: S608 - constant per-kind SQL and the scope fragment; values bound
+SELECT t."id", ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat, {src.cls} AS cls,
+       json_build_object({src.props_sql}) AS props, t."id"::text AS fid,
+       json_build_object('id', t."id", 'cls', {src.cls}, {src.props_sql}) AS fprops
+FROM {src.from_sql} WHERE {_point_where(src)} ORDER BY t."id" LIMIT :lim
+"""  # noqa: S608 - constant SQL of the point source and the scope fragment; values bound
 
 
-def raw_points(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, limit: int) -> list[dict[str, Any]]:
+def raw_points(
+    conn: Connection, *, scope: str, kind: PointKind | PointSource, bbox: BBox, limit: int
+) -> list[dict[str, Any]]:
     """Return the individual points (id, lon, lat, class, name…) of ``kind`` in ``bbox`` and ``scope``."""
-    rows = conn.execute(text(_raw_sql(kind)), {"lim": limit, **bbox.params(), **scope_params(scope)}).mappings()
+    sql = _raw_sql(point_source(kind))
+    rows = conn.execute(text(sql), {"lim": limit, **bbox.params(), **scope_params(scope)}).mappings()
     return [dict(r) for r in rows]
 
 
@@ -304,46 +375,34 @@ def _class_counts(pairs: list[tuple[str, str]]) -> str:
     return "json_strip_nulls(json_build_object(" + ", ".join(f"'{k}', nullif({e}, 0)" for k, e in pairs) + "))"
 
 
-def _grid_sql(kind: PointKind) -> str:
-    src = _POINT_SOURCES[kind]
+def _grid_sql(src: PointSource) -> str:
     # Integer cell keys and avg() are far cheaper than grouping on ST_SnapToGrid geometries and
     # ST_Centroid(ST_Collect(...)); the per-class counts are FILTERed aggregates of the fixed classes.
-    classes = _class_counts([(c, f"count(*) FILTER (WHERE q.cls = '{c}')") for c in point_classes(kind)])
+    classes = _class_counts([(c, f"count(*) FILTER (WHERE q.cls = '{c}')") for c in src.classes])
     return f"""
 SELECT count(*)::int AS n, avg(q.x) AS lon, avg(q.y) AS lat, {classes} AS classes,
        'c' || floor(q.x / :cell)::bigint || '_' || floor(q.y / :cell)::bigint AS fid,
        json_build_object('n', count(*), 'classes', {classes}) AS fprops
 FROM (
-    SELECT ST_X(t."geom") AS x, ST_Y(t."geom") AS y, {src["cls"]} AS cls
-    FROM {src["from"]} WHERE {_point_where(kind)}
+    SELECT ST_X(t."geom") AS x, ST_Y(t."geom") AS y, {src.cls} AS cls
+    FROM {src.from_sql} WHERE {_point_where(src)}
 ) q
 GROUP BY floor(q.x / :cell), floor(q.y / :cell)
-"""  # noqa: S608 - constant per-kind SQL, class keys from the constant table above; values bound
+"""  # noqa: S608 - constant SQL of the point source, class keys checked by PointSource; values bound
 
 
 def aggregated_points(
-    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, cell: float
+    conn: Connection, *, scope: str, kind: PointKind | PointSource, bbox: BBox, cell: float
 ) -> list[dict[str, Any]]:
     """Count ``kind`` points in ``bbox`` and ``scope`` per ``cell``° square: count, per-class counts, mean position."""
-    rows = conn.execute(text(_grid_sql(kind)), {"cell": cell, **bbox.params(), **scope_params(scope)}).mappings()
+    sql = _grid_sql(point_source(kind))
+    rows = conn.execute(text(sql), {"cell": cell, **bbox.params(), **scope_params(scope)}).mappings()
     return [dict(r) for r in rows]
 
 
-def point_classes(kind: PointKind) -> tuple[str, ...]:
+def point_classes(kind: PointKind | PointSource) -> tuple[str, ...]:
     """Return the classes a point of ``kind`` may carry, most severe first."""
-    return tuple(_POINT_SOURCES[kind]["classes"].split(","))
-
-
-# Per kind: the unit_stats roll-up columns giving the count and the per-class counts of a unit's subtree.
-_UNIT_ROLLUP: dict[str, tuple[str, dict[str, str]]] = {
-    "enterprises": ('s."enterprises"', {"red": 's."ent_red"', "orange": 's."ent_orange"', "yellow": 's."ent_yellow"',
-                                         "blue": 's."ent_blue"', "none": 's."ent_unassessed"'}),
-    "sources": ('s."sources_g1" + s."sources_g2" + s."sources_g3" + s."sources_g4"',
-                {f"g{g}": f's."sources_g{g}"' for g in (1, 2, 3, 4)}),
-    # 逾期 counts overdue hazards of both levels, so the classes of a hazard bubble may overlap.
-    "hazards": ('s."hazards_open"', {"overdue": 's."hazards_overdue"', "major": 's."hazards_major_open"',
-                                      "general": 's."hazards_open" - s."hazards_major_open"'}),
-}
+    return point_source(kind).classes
 
 
 def rollup_level(zoom: float) -> int:
@@ -357,9 +416,9 @@ def rollup_level(zoom: float) -> int:
     return 5
 
 
-def _rollup_sql(kind: PointKind) -> str:
-    total, classes = _UNIT_ROLLUP[kind]
-    counts = _class_counts(list(classes.items()))
+def _rollup_sql(rollup: Rollup) -> str:
+    total = rollup.total
+    counts = _class_counts(list(rollup.classes))
     return f"""
 SELECT ({total})::int AS n, ST_X(u."label_point") AS lon, ST_Y(u."label_point") AS lat,
        {counts} AS classes, u."code" AS unit_code, 'u' || u."code" AS fid,
@@ -367,19 +426,22 @@ SELECT ({total})::int AS n, ST_X(u."label_point") AS lon, ST_Y(u."label_point") 
 FROM "units" u JOIN "unit_stats" s ON s."unit_id" = u."id"
 WHERE u."level" = :level AND u."label_point" && ST_MakeEnvelope(:w, :s, :e, :n, 4326)
   AND {path_in_scope("u.path")} AND ({total}) > 0
-"""  # noqa: S608 - constant column expressions from the table above and the scope fragment; values bound
+"""  # noqa: S608 - constant column expressions of the point source and the scope fragment; values bound
 
 
 def unit_rollup_points(
-    conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, level: int
+    conn: Connection, *, scope: str, kind: PointKind | PointSource, bbox: BBox, level: int
 ) -> list[dict[str, Any]]:
     """Aggregate ``kind`` by unit: ``unit_stats`` counts of the ``level`` units in scope labelled inside ``bbox``.
 
     Precomputed by the refresh, so it costs the same for 1,000 or 1,000,000 points; the counts are
-    those of the last refresh.
+    those of the last refresh. A source without a roll-up has none (empty list).
     """
+    rollup = point_source(kind).rollup
+    if rollup is None:
+        return []
     params = {"level": level, **bbox.params(), **scope_params(scope)}
-    return [dict(r) for r in conn.execute(text(_rollup_sql(kind)), params).mappings()]
+    return [dict(r) for r in conn.execute(text(_rollup_sql(rollup)), params).mappings()]
 
 
 def _feature_collection(conn: Connection, inner_sql: str, params: dict[str, Any]) -> tuple[int, str]:
@@ -396,17 +458,22 @@ FROM ({inner_sql}) q
     return int(n), str(body)
 
 
-def points_geojson(conn: Connection, *, scope: str, kind: PointKind, bbox: BBox, zoom: float, limit: int) -> str:
+def points_geojson(
+    conn: Connection, *, scope: str, kind: PointKind | PointSource, bbox: BBox, zoom: float, limit: int
+) -> str:
     """Return the ``kind`` points of a viewport as FeatureCollection text: raw up to ``limit``, else per-unit roll-ups.
 
     The roll-up level fits the zoom but is never above the scope unit (its path depth is its level);
-    grid aggregation is the fallback when no roll-up is labelled in view (or before the first refresh).
+    grid aggregation is the fallback when no roll-up is labelled in view (or before the first refresh),
+    and the only aggregation of a source without roll-up columns.
     """
+    src = point_source(kind)
     params: dict[str, Any] = {**bbox.params(), **scope_params(scope)}
-    if count_points(conn, scope=scope, kind=kind, bbox=bbox, limit=limit) <= limit:
-        return _feature_collection(conn, _raw_sql(kind), {**params, "lim": limit})[1]
-    level = max(rollup_level(zoom), scope.count("."))
-    n, body = _feature_collection(conn, _rollup_sql(kind), {**params, "level": level})
-    if n:
-        return body
-    return _feature_collection(conn, _grid_sql(kind), {**params, "cell": cell_size(bbox, zoom)})[1]
+    if count_points(conn, scope=scope, kind=src, bbox=bbox, limit=limit) <= limit:
+        return _feature_collection(conn, _raw_sql(src), {**params, "lim": limit})[1]
+    if src.rollup is not None:
+        level = max(rollup_level(zoom), scope.count("."))
+        n, body = _feature_collection(conn, _rollup_sql(src.rollup), {**params, "level": level})
+        if n:
+            return body
+    return _feature_collection(conn, _grid_sql(src), {**params, "cell": cell_size(bbox, zoom)})[1]

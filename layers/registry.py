@@ -1,8 +1,13 @@
-"""The layers of the command map, as data: four-colour units, enterprises, hazard sources, open hazards."""
+"""The layers of the command map, as data: four-colour units, enterprises, hazard sources, open hazards.
+
+One record per layer (:class:`~layers.spec.LayerSpec`; a point layer's :class:`~layers.spec.PointLayerSpec`
+also names its rows' :class:`~geo.map_queries.PointSource`), registered here in order. The page, its
+legends, the point routes and the browser's styles all derive from these records.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from domain.labels import (
     HAZARD_LEVEL,
@@ -11,13 +16,56 @@ from domain.labels import (
     RISK_LEVEL_LONG,
     SOURCE_GRADE,
 )
-from layers.spec import LayerClass, LayerSpec
+from geo.map_queries import POINT_SOURCES, PointSource
+from layers.spec import LayerClass, LayerSpec, PointLayerSpec
 
 # The four colours and "not rated yet" as layer classes; reusable by any four-colour layer (e.g. layers/risk.py).
 RISK_CLASSES = tuple(LayerClass(key=k, label=RISK_LEVEL_LONG[k], colour=RISK_COLOUR_HEX[k]) for k in RISK_COLOUR_HEX)
 UNRATED = LayerClass(key="none", label=MAP_CLASS["unrated"], colour="#c9d3df")
 
-UNITS = LayerSpec(
+LAYERS: dict[str, LayerSpec] = {}  # every layer of the command map, in drawing and legend order
+POINT_LAYERS: list[PointLayerSpec] = []  # the point layers among them (same order)
+
+_S = TypeVar("_S", bound=LayerSpec)
+
+
+def register(spec: _S) -> _S:
+    """Add a layer to the command map and return it.
+
+    Register before the app is built: the page takes its overlays, legends and point-layer outputs from
+    here when it is imported; the point routes look a layer up here on every request.
+    """
+    if spec.id in LAYERS:
+        raise ValueError(f"layer {spec.id!r} is registered already")
+    LAYERS[spec.id] = spec
+    if isinstance(spec, PointLayerSpec):
+        POINT_LAYERS.append(spec)
+    return spec
+
+
+def point_layers() -> dict[str, PointLayerSpec]:
+    """Return the registered point layers by id, in registry order (what the point routes serve)."""
+    return {s.id: s for s in LAYERS.values() if isinstance(s, PointLayerSpec)}
+
+
+def point_layer(layer_id: str, title: str, classes: tuple[LayerClass, ...],
+                marker: Literal["circle", "diamond", "triangle"], *, points: PointSource | None = None,
+                details: tuple[tuple[str, str], ...] = (), min_zoom: int = 11) -> PointLayerSpec:
+    """Return the record of a viewport-driven point layer served by ``/api/map/points/<id>.geojson``.
+
+    Its rows come from ``points``, by default geo's built-in source of the same kind; its feature
+    properties are the source's plus the class (``cls``) and, when aggregated, ``n`` and ``classes``.
+    """
+    source = points or POINT_SOURCES[layer_id]
+    return PointLayerSpec(
+        id=layer_id, title=title, source=f"/api/map/points/{layer_id}.geojson",
+        properties=(*source.prop_names, "cls", "n", "classes"), class_property="cls", classes=classes,
+        min_zoom=min_zoom, point_to_layer="pointMarker", on_each_feature="pointTooltip", viewport_driven=True,
+        marker=marker, points=source, details=details,
+    )
+
+
+UNITS = register(LayerSpec(
     id="units",
     title="四色风险分区",
     source="/api/map/units/{code}/children.geojson",
@@ -31,37 +79,22 @@ UNITS = LayerSpec(
     on_each_feature="unitTooltip",
     marker="fill",
     note="点击区域或右侧列表逐级下钻；点位过密时按网格聚合显示数量",
-)
-
-
-def point_layer(layer_id: str, title: str, properties: tuple[str, ...], classes: tuple[LayerClass, ...],
-                marker: Literal["circle", "diamond", "triangle"]) -> LayerSpec:
-    """Return a viewport-driven point layer served by ``/api/map/points/<id>.geojson`` (raw or aggregated)."""
-    return LayerSpec(
-        id=layer_id, title=title, source=f"/api/map/points/{layer_id}.geojson", geometry="point",
-        properties=(*properties, "cls", "n", "classes"), class_property="cls", classes=classes, min_zoom=11,
-        point_to_layer="pointMarker", on_each_feature="pointTooltip", viewport_driven=True, marker=marker,
-    )
-
-
-ENTERPRISES = point_layer(
-    "enterprises", "生产经营单位", ("name", "industry"),
+))
+ENTERPRISES = register(point_layer(
+    "enterprises", "生产经营单位",
     (*RISK_CLASSES, LayerClass(key="none", label=MAP_CLASS["unassessed"], colour="#8a97a8")), "circle",
-)
-SOURCES = point_layer("sources", "重大危险源", ("name", "enterprise"), (
+))
+SOURCES = register(point_layer("sources", "重大危险源", (
     LayerClass(key="g1", label=SOURCE_GRADE[1], colour="#67000d"),
     LayerClass(key="g2", label=SOURCE_GRADE[2], colour="#b2182b"),
     LayerClass(key="g3", label=SOURCE_GRADE[3], colour="#e6550d"),
     LayerClass(key="g4", label=SOURCE_GRADE[4], colour="#fdae6b"),
-), "diamond")
-HAZARDS = point_layer("hazards", "未销号隐患", ("name", "enterprise", "deadline"), (
+), "diamond", details=(("enterprise", ""),)))
+HAZARDS = register(point_layer("hazards", "未销号隐患", (
     LayerClass(key="overdue", label=MAP_CLASS["overdue"], colour="#7a0177"),
     LayerClass(key="major", label=HAZARD_LEVEL["major"], colour="#e0322b"),
     LayerClass(key="general", label=HAZARD_LEVEL["general"], colour="#f59f00"),
-), "triangle")
-
-LAYERS: dict[str, LayerSpec] = {spec.id: spec for spec in (UNITS, ENTERPRISES, SOURCES, HAZARDS)}
-POINT_LAYERS: tuple[LayerSpec, ...] = tuple(s for s in LAYERS.values() if s.geometry == "point")
+), "triangle", details=(("enterprise", ""), ("deadline", "整改期限 "))))
 
 
 def get_layer(layer_id: str) -> LayerSpec:

@@ -1,11 +1,18 @@
-"""A map layer is data: a validated :class:`LayerSpec` (source route, geometry, zoom range, classes, legend)."""
+"""A map layer is data: a validated :class:`LayerSpec` (source route, geometry, zoom range, classes, legend).
+
+A point layer's record, :class:`PointLayerSpec`, also carries where its rows come from: a
+:class:`geo.map_queries.PointSource` (table, class expression, properties, filter, roll-up columns),
+from which geo derives every SQL query of the layer. Nothing else describes a point layer.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, model_validator
+
+from geo.map_queries import PointSource
 
 _JS_NAME = re.compile(r"^[A-Za-z_$][\w$]*$")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -79,6 +86,7 @@ class LayerSpec(BaseModel):
             "noLabel": self.no_class.label if self.no_class else "",
             "minZoom": self.min_zoom,
             "maxZoom": self.max_zoom,
+            "marker": self.marker,
             **extra,
         }
 
@@ -89,3 +97,30 @@ class LayerSpec(BaseModel):
     def url(self, **params: str) -> str:
         """Return the source route with ``{placeholders}`` filled in."""
         return self.source.format(**params)
+
+
+class PointLayerSpec(LayerSpec):
+    """The one record of a point layer: its spec plus its rows (``points``) and its tooltip lines.
+
+    Routes serve it under its ``id`` (``/api/map/points/<id>.geojson``, ``points.json?kinds=<id>``),
+    the page builds its overlay and legend from it, and the browser styles it from its ``hideout``.
+    """
+
+    geometry: Literal["point"] = "point"
+    points: InstanceOf[PointSource]
+    # Tooltip lines under a raw point's name and class: (property, Chinese prefix), shown when set.
+    details: tuple[tuple[str, str], ...] = ()
+
+    @model_validator(mode="after")
+    def _agrees_with_points(self) -> PointLayerSpec:
+        keys = tuple(c.key for c in self.classes)
+        if keys != self.points.classes:
+            raise ValueError(f"classes {keys} differ from the point source's {self.points.classes}")
+        missing = [p for p, _ in self.details if p not in self.points.prop_names]
+        if missing:
+            raise ValueError(f"tooltip properties the point source does not serve: {missing}")
+        return self
+
+    def hideout(self, **extra: Any) -> dict[str, Any]:
+        """Return the spec's ``hideout`` plus the tooltip lines (``details``)."""
+        return super().hideout(details=[list(d) for d in self.details], **extra)
