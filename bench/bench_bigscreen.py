@@ -33,7 +33,8 @@ def main() -> None:
 
     from sqlalchemy import text
 
-    from dashboard.pages import bigscreen as bs
+    from dashboard.bigscreen import data as bs
+    from dashboard.bigscreen.panels import ticker_items
     from geo import bigscreen_queries as bq
     from geo.db import engine
 
@@ -74,7 +75,7 @@ def main() -> None:
     for scope in (city, county):
         data = bs.read_screen(scope, today)
         size = len(json.dumps(bs.signature(data, today)))
-        print(f"\n{scope}: {len(data['children'])} children, {len(bs.ticker_items(data['alarms'], as_of=today))} "
+        print(f"\n{scope}: {len(data['children'])} children, {len(ticker_items(data['alarms'], as_of=today))} "
               f"ticker entries; refresh signature store {size:,} bytes")
 
 

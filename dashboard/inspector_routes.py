@@ -15,12 +15,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request, send_file
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 
+from dashboard.components.enterprise_file import load_file
+from dashboard.components.hazard_ledger import display_row, ledger_filters, ledger_sort
+from dashboard.components.xlsx import XLSX_MIME, fill_sheet, workbook_bytes
 from dashboard.errors import BadRequestError
-from dashboard.pages.enterprise import load_file
-from dashboard.pages.hazards import display_row, ledger_filters, ledger_sort
 from dashboard.roles import Capability
 from dashboard.routes import plain_json
 from dashboard.scope import client_ip, current_account, current_scope, scoped_route
@@ -31,7 +30,6 @@ from geo.hazard_ledger import MAX_EXPORT_ROWS, hazard_export_rows
 from geo.search import DEFAULT_LIMIT, MAX_LIMIT, search_enterprises
 from geo.users import audit
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # (row key, header) of the export, in order.
 EXPORT_COLUMNS = (
     ("code", "隐患编号"), ("title", "隐患描述"), ("level_label", "隐患等级"), ("status_label", "状态"),
@@ -58,31 +56,15 @@ def _number(name: str, *, default: float | None = None) -> float:
     return value
 
 
-def neutralise(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula with ``'`` (CSV/formula injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def hazards_workbook(rows: list[dict[str, Any]], *, title: str) -> bytes:
     """Write ledger rows (already labelled) to an xlsx workbook and return its bytes."""
     wb = Workbook()
     ws = wb.active
     ws.title = "隐患台账"
-    ws.append([header for _, header in EXPORT_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="EAF0F7")
-    for row in rows:
-        ws.append([neutralise(row.get(key)) for key, _ in EXPORT_COLUMNS])
-    for i, (_, header) in enumerate(EXPORT_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = max(10, len(header) * 2 + 4)
-    ws.freeze_panes = "A2"
+    fill_sheet(ws, [header for _, header in EXPORT_COLUMNS],
+               ([row.get(key) for key, _ in EXPORT_COLUMNS] for row in rows))
     wb.properties.title = title
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def api_search() -> Any:
@@ -131,7 +113,7 @@ def export_hazards() -> Response:
     name = f"隐患台账_{account.record.scope_name}_{clock.today():%Y%m%d}.xlsx"
     data = hazards_workbook(rows, title=name)
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+                     mimetype=XLSX_MIME)
 
 
 def init_app(server: Flask) -> None:

@@ -21,12 +21,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request, send_file
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
 from sqlalchemy.engine import Connection
 
 from dashboard.cache import cached_text, send
+from dashboard.components.xlsx import XLSX_MIME, fill_sheet, neutralise, workbook_bytes
 from dashboard.errors import BadRequestError, ForbiddenError
-from dashboard.inspector_routes import neutralise
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import client_ip, current_account, current_scope, ensure_unit_in_scope, scoped_route
@@ -47,7 +46,6 @@ from geo.users import audit
 from layers.risk import OVERLAY_LEVELS, render_heat_png
 
 bp = Blueprint("risk_api", __name__)
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _filters() -> rq.RiskFilters:
@@ -136,16 +134,7 @@ def _filter_text(filters: rq.RiskFilters) -> str:
 
 
 def _sheet(wb: Workbook, title: str, header: list[str], rows: list[list[Any]]) -> None:
-    ws = wb.create_sheet(title)
-    ws.append(header)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="EAF0F7")
-    for row in rows:
-        ws.append([neutralise(v) for v in row])
-    for i, h in enumerate(header):
-        ws.column_dimensions[ws.cell(1, i + 1).column_letter].width = max(10, len(h) * 2 + 4)
-    ws.freeze_panes = "A2"
+    fill_sheet(wb.create_sheet(title), header, rows)
 
 
 def explain_rows(doc: dict[str, Any]) -> list[list[Any]]:
@@ -206,9 +195,7 @@ def tables_workbook(conn: Connection, *, scope: str, scope_name: str, username: 
             rows = explain_rows(found["risk_explain"])
             _sheet(wb, "定级依据", ["项目", f"{found['name']}（{found['code']}）", "说明"], rows)
             counts["explain"] = len(rows)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue(), counts
+    return workbook_bytes(wb), counts
 
 
 @scoped_route(Capability.ANALYSIS)

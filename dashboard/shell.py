@@ -11,11 +11,11 @@ from flask import request
 from flask_login import current_user
 
 from dashboard.auth import CSRF_FIELD, csrf_token
+from dashboard.components.search import register as register_search
+from dashboard.components.search import search_box
 from dashboard.errors import AppError, ForbiddenError, NotFoundError, to_app_error
 from dashboard.pages import Page, page_for_path
 from dashboard.scope import Account, current_account
-from dashboard.search import register as register_search
-from dashboard.search import search_box
 from dashboard.settings import DashboardSettings
 from domain.labels import LEVEL
 from geo.db import connect

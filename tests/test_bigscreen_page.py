@@ -8,23 +8,24 @@ from typing import Any
 
 import pytest
 
-from dashboard.pages import bigscreen as bs
+from dashboard.bigscreen import panels as bs
+from dashboard.bigscreen.settings import BigScreenSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_env_example_documents_bigscreen_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     documented = (ROOT / ".env.example").read_text()
-    for field in bs.BigScreenSettings.model_fields:
+    for field in BigScreenSettings.model_fields:
         assert f"SAFEGRID_BIGSCREEN_{field.upper()}" in documented, field
     monkeypatch.setenv("SAFEGRID_BIGSCREEN_REFRESH_SECONDS", "0.5")
     with pytest.raises(ValueError):
-        bs.BigScreenSettings()  # below one second would hammer the database
+        BigScreenSettings()  # below one second would hammer the database
     monkeypatch.setenv("SAFEGRID_BIGSCREEN_REFRESH_SECONDS", "5")
-    assert bs.BigScreenSettings().refresh_seconds == 5
+    assert BigScreenSettings().refresh_seconds == 5
     monkeypatch.setenv("SAFEGRID_BIGSCREEN_TIMEZONE", "Mars/Olympus")
     with pytest.raises(ValueError, match="未知时区"):
-        bs.BigScreenSettings()
+        BigScreenSettings()
 
 
 def test_freshness_in_the_screen_time_zone() -> None:

@@ -54,6 +54,37 @@ def test_domain_is_pure() -> None:
     assert bad == []
 
 
+def _dashboard_imports(path: Path) -> set[str]:
+    """Every ``dashboard.…`` module ``path`` imports, a ``from X import name`` counted as ``X.name`` too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative: resolve against the importing module's package
+                base = path.relative_to(ROOT).with_suffix("").parts[:-node.level]
+                module = ".".join([*base, *([module] if module else [])])
+            found |= {module} | {f"{module}.{a.name}" for a in node.names}
+    return {m for m in found if m.startswith("dashboard.")}
+
+
+def test_pages_are_leaves() -> None:
+    """No module imports a page but the page registry; components import nothing of the pages at all."""
+    pages = {f"dashboard.pages.{p.stem}" for p in (ROOT / "dashboard" / "pages").glob("*.py") if p.stem != "__init__"}
+    registry = ROOT / "dashboard" / "pages" / "__init__.py"
+    assert "dashboard.pages.command_map" in pages
+    bad = []
+    for pkg in sorted(PACKAGES):
+        for path in (ROOT / pkg).rglob("*.py"):
+            imported = _dashboard_imports(path)
+            if path != registry and imported & pages:
+                bad.append(f"{path.relative_to(ROOT)} imports the page {sorted(imported & pages)}")
+            if "components" in path.parts and any(m.startswith("dashboard.pages") for m in imported):
+                bad.append(f"{path.relative_to(ROOT)}: a component imports {sorted(imported)}")
+    assert bad == []
+
+
 def test_sql_lives_only_in_geo() -> None:
     offenders = []
     for pkg in ("domain", "layers", "etl", "dashboard"):

@@ -189,7 +189,7 @@ def register(app: Dash) -> None:
         ClientsideFunction("safegrid_cm", "focusUrl"), Output("cm-url", "search", allow_duplicate=True),
         Input("map-focus", "data"), State("cm-url", "search"), prevent_initial_call=True,
     )
-    # A click on a free spot or on the leaf unit (cm-spot) → the around-a-point drawer (dashboard/search.py).
+    # A click on a free spot or on the leaf unit (cm-spot) → the around-a-point drawer (dashboard/components/search.py).
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "spot"), Output("map-click", "data"),
         Input("cm-spot", "data"), State("cm-crs", "data"), prevent_initial_call=True,

@@ -1,16 +1,15 @@
 """隐患台账 ``/hazards``: AG Grid with filters, server-side sort and paging, xlsx export, locate-on-map.
 
 The grid uses the infinite row model; the export is ``/export/hazards.xlsx`` (:mod:`dashboard.inspector_routes`).
+Filters, sort and rows come from :mod:`dashboard.components.hazard_ledger`, shared with the export.
 
 Ids are prefixed ``haz-``. The filter controls are folded into the ``haz-filters`` store, whose value has
-the same shape as the export URL's query string, so the grid and the export read hazards through the
-same :func:`ledger_filters` and can never disagree.
+the same shape as the export URL's query string (:func:`~dashboard.components.hazard_ledger.ledger_filters`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,22 +17,14 @@ import dash_ag_grid as dag
 from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.errors import BadRequestError
+from dashboard.components.hazard_ledger import display_row, export_href, ledger_filters, ledger_sort, many
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
-from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL
+from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS
 from geo.db import connect
-from geo.hazard_ledger import (
-    SORT_COLUMNS,
-    LedgerError,
-    LedgerFilters,
-    hazard_location,
-    hazard_page,
-    ledger_industries,
-)
+from geo.hazard_ledger import hazard_location, hazard_page, ledger_industries
 
-EXPORT_PATH = "/export/hazards.xlsx"
 FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办"}
 # (field, header, sort column or None, width)
 COLUMNS: tuple[tuple[str, str, str | None, int], ...] = (
@@ -54,74 +45,6 @@ COLUMNS: tuple[tuple[str, str, str | None, int], ...] = (
 )
 
 
-def _first(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return str(value or "").strip()
-
-
-def _many(value: Any) -> tuple[str, ...]:
-    if value is None or value == "":
-        return ()
-    items = value if isinstance(value, list | tuple) else [value]
-    return tuple(str(v) for v in items if v)
-
-
-def _day(value: Any) -> date | None:
-    text = _first(value)[:10]
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as err:
-        raise BadRequestError(f"日期格式错误：{text}（应为 YYYY-MM-DD）") from err
-
-
-def ledger_filters(data: Mapping[str, Any]) -> LedgerFilters:
-    """Build :class:`LedgerFilters` from the filter store or an export query string (lists or scalars)."""
-    flags = set(_many(data.get("flag")))
-    try:
-        return LedgerFilters(
-            statuses=_many(data.get("status")), levels=_many(data.get("level")), channels=_many(data.get("channel")),
-            industries=_many(data.get("industry")), open_only="open" in flags, overdue="overdue" in flags,
-            supervised="supervised" in flags, found_from=_day(data.get("from")), found_to=_day(data.get("to")),
-            text=_first(data.get("q"))[:60],
-        )
-    except LedgerError as err:
-        raise BadRequestError(str(err)) from err
-
-
-def ledger_sort(spec: Any) -> list[tuple[str, str]]:
-    """Sort pairs from AG Grid's sortModel (list of dicts) or the export's ``sort=col:dir`` values."""
-    pairs = []
-    for item in spec or []:
-        if isinstance(item, Mapping):
-            col, direction = str(item.get("colId", "")), str(item.get("sort", "asc"))
-        else:
-            col, _, direction = str(item).partition(":")
-        if col not in SORT_COLUMNS or direction not in ("asc", "desc"):
-            raise BadRequestError(f"不能按“{col}”排序")
-        pairs.append((col, direction))
-    return pairs
-
-
-def export_href(data: Mapping[str, Any], sort: list[tuple[str, str]]) -> str:
-    """URL of the xlsx export of exactly what the grid shows."""
-    query = [(k, v) for k, values in data.items() for v in _many(values)]
-    query += [("sort", f"{c}:{d}") for c, d in sort]
-    return f"{EXPORT_PATH}?{urlencode(query)}"
-
-
-def display_row(row: dict[str, Any]) -> dict[str, Any]:
-    """Add the Chinese labels the grid (and the export) show; dates become ISO strings."""
-    out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
-    out["level_label"] = HAZARD_LEVEL.get(row["level"], row["level"])
-    out["status_label"] = HAZARD_STATUS.get(row["status"], row["status"])
-    out["channel_label"] = HAZARD_CHANNEL.get(row["channel"] or "", "")
-    out["supervision_label"] = SUPERVISION_LEVEL.get(row["supervision_level"] or 0, "")
-    return out
-
-
 def _multi(id_: str, label: str, options: Mapping[str, str] | list[str]) -> html.Div:
     opts = ([{"label": v, "value": k} for k, v in options.items()] if isinstance(options, Mapping)
             else [{"label": v, "value": v} for v in options])
@@ -134,7 +57,7 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the ledger page of ``account``'s scope (``?flag=overdue`` etc. preset the filters)."""
     with connect() as conn:
         industries = ledger_industries(conn, scope=account.scope)
-    initial = {k: v for k, v in {"flag": _many(query.get("flag")), "level": _many(query.get("level"))}.items() if v}
+    initial = {k: v for k, v in {"flag": many(query.get("flag")), "level": many(query.get("level"))}.items() if v}
     columns = [{"field": field, "headerName": header, "colId": sort or field, "sortable": sort is not None,
                 "width": width} for field, header, sort, width in COLUMNS]
     # Pinned, so it is always rendered (AG Grid virtualises columns outside the horizontal viewport).

@@ -20,8 +20,8 @@ from typing import Any
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.components.enterprise_file import RADIUS_CHOICES, file_view, load_file, risk_badge
 from dashboard.errors import BadRequestError
-from dashboard.pages.enterprise import RADIUS_CHOICES, file_view, load_file, risk_badge
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
 from domain.crs import gcj02_to_wgs84

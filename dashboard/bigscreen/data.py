@@ -1,0 +1,48 @@
+"""What the big screen reads for a scope (one connection) and the fingerprint a refresh compares."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+from dashboard.bigscreen.panels import kpi_values, ticker_items
+from domain.risk_rule import rule_from_config
+from geo import bigscreen_queries as bq
+from geo.db import connect
+from geo.refresh import app_config
+from geo.units import data_freshness
+
+
+def read_screen(scope: str, as_of: date) -> dict[str, Any]:
+    """Read everything the screen shows for ``scope`` in one connection."""
+    with connect() as conn:
+        return {
+            "head": bq.scope_head(conn, scope=scope),
+            "kpis": bq.screen_kpis(conn, scope=scope, as_of=as_of),
+            "children": bq.child_summaries(conn, scope=scope, as_of=as_of),
+            "trend": bq.monthly_trend(conn, scope=scope, as_of=as_of),
+            "alarms": bq.alarms(conn, scope=scope, as_of=as_of),
+            "grid": bq.grid_overview(conn, scope=scope),
+            "fill": bq.fill_classes(conn, scope=scope),
+            "fresh": data_freshness(conn),
+            "thresholds": rule_from_config(app_config(conn, "risk_rule")).thresholds,
+        }
+
+
+def signature(data: dict[str, Any], today: date) -> dict[str, Any]:
+    """Fingerprint each part of the screen; the refresh compares it with the one it sent last time.
+
+    KPI texts are kept as they are (each is its own output); every other part is a short hash, so
+    the store a refresh sends back and forth stays well under a kilobyte.
+    """
+    parts = {
+        "kpis": data["kpis"], "children": data["children"], "thresholds": data["thresholds"],
+        "trend": data["trend"], "grid": data["grid"], "fill": data["fill"], "fresh": data["fresh"],
+        "ticker": [ticker_items(data["alarms"], as_of=today), data["alarms"]["counts"]],
+    }
+    out: dict[str, Any] = {k: hashlib.blake2b(json.dumps(v, sort_keys=True, default=str).encode(), digest_size=8)
+                           .hexdigest() for k, v in parts.items()}
+    out["values"] = kpi_values(data["kpis"])
+    return out
