@@ -9,6 +9,7 @@ from dash import Dash
 from flask import Flask
 
 from dashboard import auth, cache, inspector_routes, map_routes, risk_routes, routes, shell
+from dashboard.dash_internals import setup_server
 from dashboard.pages import registered_pages
 from dashboard.settings import PROJECT_ROOT, DashboardSettings, get_settings
 
@@ -48,8 +49,7 @@ def _setup_eagerly(app: Dash) -> None:
     it done before it finishes: under gunicorn's threaded workers the browser's parallel script
     requests then race it and get 500 "not a registered library" until the setup completes.
     """
-    with app.server.test_request_context("/"):
-        app._setup_server()
+    setup_server(app)
 
 
 def settle_heap() -> None:

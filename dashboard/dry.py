@@ -8,7 +8,8 @@ component: 10 ms for a side panel of 50 hazards) and lets plotly's JSON encoder 
 response with orjson in one pass — it falls back to a slow recursive walk as soon as one Component
 object is in the response, so a callback should return dry components only.
 
-Props are still checked against the component class's own list, as its constructor does.
+Props are still checked against the component class's own list, as its constructor does. The private
+attributes this reads go through :mod:`dashboard.dash_internals`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from typing import Any
 
 from dash.development.base_component import Component
 
+from dashboard import dash_internals
+
 Dry = dict[str, Any]
 
-_PROP_NAMES: dict[type[Component], tuple[frozenset[str], tuple[str, ...]]] = {}
+# Per component class: its prop names, wildcard prefixes, and the type and namespace it is sent as.
+_KNOWN: dict[type[Component], tuple[frozenset[str], tuple[str, ...], str, str]] = {}
 
 
 def el(component: type[Component], children: Any = None, /, **props: Any) -> Dry:
@@ -28,14 +32,14 @@ def el(component: type[Component], children: Any = None, /, **props: Any) -> Dry
     ``children`` may hold other dry components, strings, numbers and None (as for a component).
     ``data-*``/``aria-*`` attributes go in as ``**{"data-x": ...}``.
     """
-    known = _PROP_NAMES.get(component)
+    known = _KNOWN.get(component)
     if known is None:  # the first use builds one real component: its constructor checks, and lists the props
         sample = component(**props, **({} if children is None else {"children": children}))
-        known = _PROP_NAMES[component] = (frozenset(sample._prop_names), tuple(sample._valid_wildcard_attributes))
-    names, wildcards = known
+        known = _KNOWN[component] = (*dash_internals.prop_names(sample), *dash_internals.wire_name(component))
+    names, wildcards, kind, namespace = known
     for key in props:
         if key not in names and not key.startswith(wildcards):
             raise TypeError(f"{component.__name__} has no prop {key!r}")
     if children is not None:
         props["children"] = children
-    return {"type": component._type, "namespace": component._namespace, "props": props}
+    return {"type": kind, "namespace": namespace, "props": props}
