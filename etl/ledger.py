@@ -1,4 +1,4 @@
-"""Load one ledger file (persons, enterprises, hazard-sources, hazards, inspections) inside a transaction."""
+"""Load one ledger file of a registered kind (``geo.ledger_kinds``) inside a transaction."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ import numpy as np
 from sqlalchemy import Connection
 
 from domain.crs import InputCrs
-from etl.columns import LEDGERS
 from etl.h3cells import point_cells
 from etl.read import Table, open_table
 from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
 from geo import etl_sql
+from geo.ledger_kinds import LedgerKind, ledger_kind
 from geo.models import H3_CELL_COLUMNS
 from geo.timing import timed
 
@@ -58,6 +58,8 @@ class References:
     def __init__(self, conn: Connection, kind: str) -> None:
         self.conn = conn
         self.kind = kind
+        # A ledger keyed by credit code (enterprises) defines credit codes, it does not refer to them.
+        self.credit_refs = "credit_code" not in ledger_kind(kind).key
         self.unit_level: dict[str, int | None] = {}
         self.enterprise: dict[str, bool] = {}
 
@@ -67,7 +69,7 @@ class References:
         if units:
             found = etl_sql.units_by_code(self.conn, codes=sorted(units))
             self.unit_level.update({c: found.get(c) for c in units})
-        if self.kind == "enterprises":  # an enterprise ledger defines credit codes, it does not refer to them
+        if not self.credit_refs:
             return
         credits = {v["credit_code"] for v, _ in rows if v.get("credit_code")} - self.enterprise.keys()
         if credits:
@@ -77,7 +79,7 @@ class References:
     def needed(self, positions: dict[str, int]) -> bool:
         """Tell whether a file with these columns refers to anything (else ``prime``/``check`` are no-ops)."""
         return "unit_code" in positions or "grid_code" in positions or (
-            self.kind != "enterprises" and "credit_code" in positions)
+            self.credit_refs and "credit_code" in positions)
 
     def check(self, values: dict[str, Any], errors: list[str]) -> None:
         """Append a reason for every code that points at nothing."""
@@ -92,14 +94,15 @@ class References:
             elif level != 5:
                 errors.append(f"“{grid}”是第 {level} 级单位的代码，不是网格代码 (14 位)")
         credit = values.get("credit_code")
-        if credit and self.kind != "enterprises" and not self.enterprise.get(credit):
+        if credit and self.credit_refs and not self.enterprise.get(credit):
             errors.append(f"统一社会信用代码“{credit}”对应的企业不存在 (请先导入企业台账)")
 
 
 def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_id: int, settings: EtlSettings,
                 progress: Progress | None = None) -> Outcome:
     """Validate, stage and upsert one ledger; rejected rows are returned, not written here."""
-    table: Table = open_table(path, LEDGERS[kind], max_cell_chars=settings.max_cell_chars,
+    record = ledger_kind(kind)
+    table: Table = open_table(path, record.columns, max_cell_chars=settings.max_cell_chars,
                               max_field_mb=settings.max_field_mb, max_xlsx_mb=settings.max_xlsx_uncompressed_mb)
     out = Outcome()
     if table.ignored:
@@ -122,9 +125,9 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
         from etl.read import InputError
 
         raise InputError("文件只有表头，没有数据行")
-    present = set(table.positions) | _derived(kind, table.positions)
+    present = set(table.positions) | _derived(record, table.positions)
     located: dict[str, int] = {}
-    if kind in etl_sql.STAGE_KEYS:
+    if record.located:
         with timed(out.timings, "locate"):
             cells = etl_sql.grid_cell_count(conn)
             located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id, cells=cells)
@@ -156,7 +159,7 @@ def _stage_rows(conn: Connection, kind: str, table: Table, validator: RowValidat
                 refs: References | None, seen: dict[tuple[Any, ...], int], out: Outcome, settings: EtlSettings,
                 progress: Progress | None) -> None:
     """Validate the rows chunk by chunk and COPY the good ones into the stage; collect the rejects."""
-    columns = set(table.positions) | _derived(kind, table.positions)
+    columns = set(table.positions) | _derived(ledger_kind(kind), table.positions)
     start = perf_counter()
     for chunk in _chunks(table.rows, settings.chunk_rows):
         parsed = validator.chunk([cells for _, cells in chunk])
@@ -207,13 +210,9 @@ def _add_cells(rows: list[tuple[int, dict[str, Any]]]) -> None:
         values.update(zip(H3_CELL_COLUMNS, row, strict=True))
 
 
-def _derived(kind: str, positions: dict[str, int]) -> set[str]:
+def _derived(record: LedgerKind, positions: dict[str, int]) -> set[str]:
     """Columns the validator (or the loader) fills in even when the file lacks them."""
-    out: set[str] = set()
-    if kind == "persons":
-        out |= {"seq", "person_key"}
-    if kind == "hazard-sources" and "r_value" in positions:
-        out.add("grade")
-    if "lon" in positions and "h3_r9" in etl_sql.STAGE_COLUMNS[kind]:
+    out = record.filled(positions)
+    if "lon" in positions and record.located:
         out |= set(H3_CELL_COLUMNS)  # _add_cells
     return out

@@ -22,9 +22,14 @@ from etl.read import InputError
 from etl.settings import EtlSettings, get_etl_settings
 from geo import etl_sql
 from geo.db import engine
+from geo.ledger_kinds import names as ledger_kind_names
 
-KINDS = ("boundaries", "persons", "enterprises", "hazard-sources", "hazards", "inspections")
 log = logging.getLogger(__name__)
+
+
+def kinds() -> tuple[str, ...]:
+    """Return what ``load_file`` loads: boundaries, then the registered ledger kinds in loading order."""
+    return ("boundaries", *ledger_kind_names())
 
 
 class UsageError(ValueError):
@@ -86,8 +91,8 @@ def file_sha256(path: Path) -> str | None:
 
 def check_args(kind: str, *, level: int | None, crs: str | None) -> None:
     """Validate the arguments of a load; raise ``UsageError`` (Chinese message)."""
-    if kind not in KINDS:
-        raise UsageError(f"未知的数据类型“{kind}”：可用 {'、'.join(KINDS)}")
+    if kind not in kinds():
+        raise UsageError(f"未知的数据类型“{kind}”：可用 {'、'.join(kinds())}")
     if level is not None and (kind != "boundaries" or not 1 <= level <= 5):
         raise UsageError("--level 只用于 boundaries，取值 1-5")
     try:

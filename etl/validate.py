@@ -15,28 +15,9 @@ from shapely.geometry.base import BaseGeometry
 from domain import clock
 from domain.codes import CREDIT_CHARSET, CREDIT_WEIGHTS
 from domain.crs import InputCrs
-from etl.columns import LEDGERS, Column
 from etl.parse import BLANK_WORDS, CellError, Formula, TooLong, is_blank, parser_for
-from geo import models
+from geo.ledger_kinds import Column, ledger_kind
 
-# Dates that describe something that already happened cannot lie in the future.
-NOT_FUTURE = {"found_at", "inspected_at", "closed_at", "verified_at", "risk_assessed_at", "recorded_at",
-              "supervision_at"}
-# Natural keys per kind: a key seen twice in one file rejects the later rows.
-KEYS: dict[str, tuple[str, ...]] = {
-    "persons": ("unit_code", "role", "seq"),
-    "enterprises": ("credit_code",),
-    "hazard-sources": ("code",),
-    "hazards": ("code",),
-    "inspections": ("code",),
-}
-_MODEL_TABLES: dict[str, tuple[type[models.Base], ...]] = {
-    "persons": (models.Person, models.Duty),
-    "enterprises": (models.Enterprise,),
-    "hazard-sources": (models.HazardSource,),
-    "hazards": (models.Hazard,),
-    "inspections": (models.Inspection,),
-}
 # China's bounding box: anything outside is not a ledger location in this country.
 CHINA_LON = (73.0, 136.0)
 CHINA_LAT = (3.0, 54.0)
@@ -45,14 +26,6 @@ CHINA_LAT = (3.0, 54.0)
 def today() -> date:
     """Return the business day (what "in the future" means for a bureau's ledger)."""
     return clock.today()
-
-
-def _max_length(kind: str, key: str) -> int | None:
-    for model in _MODEL_TABLES[kind]:
-        column = model.__table__.c.get(key)
-        if column is not None:
-            return getattr(column.type, "length", None)
-    return None
 
 
 @dataclass(frozen=True)
@@ -77,20 +50,24 @@ CACHE_MAX = 50_000  # distinct values remembered per column (enums, dates, indus
 
 
 class RowValidator:
-    """Turn the cells of one row into typed values plus the list of reasons it is wrong."""
+    """Turn the cells of one row into typed values plus the list of reasons it is wrong.
+
+    Columns, limits and the row's cross-check come from the kind's record (``geo.ledger_kinds``).
+    """
 
     def __init__(self, kind: str, positions: dict[str, int], *, as_of: date | None = None,
                  max_cell_chars: int = 32_767) -> None:
+        record = ledger_kind(kind)
         self.kind = kind
         self.max_cell_chars = max_cell_chars
         self.today = as_of or today()
         self.fields = [
-            Field(col, positions[col.key], parser_for(col.type), _max_length(kind, col.key), col.key in NOT_FUTURE)
-            for col in LEDGERS[kind]
+            Field(col, positions[col.key], parser_for(col.type), record.max_length(col.key), col.not_future)
+            for col in record.columns
             if col.key in positions
         ]
-        self.seq_counter: dict[tuple[str, str], int] = {}
-        self.cross_check = CROSS_CHECKS.get(kind, _no_check)
+        self.state: dict[str, Any] = {}  # what the cross-check remembers across the rows of one file
+        self.cross_check = record.cross_check
         self.width = max((f.position for f in self.fields), default=-1) + 1
 
     def _check(self, f: Field, raw: Any) -> Any:
@@ -136,7 +113,8 @@ class RowValidator:
                 errors.append(verdict)
             else:
                 values[f.column.key] = verdict
-        self.cross_check(self, values, errors)
+        if self.cross_check is not None:
+            self.cross_check(self.state, values, errors)
         return values, errors
 
 
@@ -177,9 +155,9 @@ class RowValidator:
                 else:
                     values[i][key] = verdict
         cross_check = self.cross_check
-        if cross_check is not _no_check:
+        if cross_check is not None:
             for row_values, row_errors in zip(values, errors, strict=True):
-                cross_check(self, row_values, row_errors)
+                cross_check(self.state, row_values, row_errors)
         return list(zip(values, errors, strict=True))
 
     def _verdicts(self, f: Field, column: list[Any]) -> list[Any]:
@@ -271,72 +249,9 @@ def _bulk_float(column: list[Any]) -> list[Any] | None:
     return numbers.tolist()
 
 
-def _no_check(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
-    """Kinds without cross-field rules."""
-
-
-def _check_persons(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
-    seq = values.get("seq")
-    if seq is not None and not 1 <= seq <= 9:
-        errors.append(f"“序号”应在 1-9 之间，实际 {seq}")
-    if seq is None and "unit_code" in values and "role" in values:
-        slot = (values["unit_code"], values["role"])
-        values["seq"] = validator.seq_counter.get(slot, 0) + 1
-    if "unit_code" in values and "role" in values:
-        slot = (values["unit_code"], values["role"])
-        validator.seq_counter[slot] = max(validator.seq_counter.get(slot, 0), values.get("seq") or 0)
-    if not values.get("person_key") and values.get("name"):
-        values["person_key"] = f"{values['name']}:{values.get('phone') or ''}"[:64]
-
-
-def _check_sources(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
-    r_value = values.get("r_value")
-    if r_value is None:
-        return
-    if r_value < 0:
-        errors.append(f"“R值”不能为负数：{r_value}")
-        return
-    expected = grade_from_r(r_value)
-    grade = values.get("grade")
-    if grade is None:
-        values["grade"] = expected
-    elif grade != expected:
-        errors.append(f"“危险源等级”为 {grade} 级，但 R 值 {r_value} 对应 {expected} 级 (GB 18218)")
-
-
-def grade_from_r(r_value: float) -> int:
-    """Major hazard source grade from its R value (GB 18218-2018): 一级 R≥100 … 四级 R<10."""
-    if r_value >= 100:
-        return 1
-    if r_value >= 50:
-        return 2
-    if r_value >= 10:
-        return 3
-    return 4
-
-
-def _check_hazards(validator: RowValidator, values: dict[str, Any], errors: list[str]) -> None:
-    if not values.get("credit_code") and not values.get("unit_code"):
-        errors.append("“统一社会信用代码”和“所在单位代码”至少填写一项 (群众举报的隐患填所在单位代码)")
-    found = values.get("found_at")
-    if values.get("status") == "closed" and not values.get("closed_at"):
-        errors.append("整改状态为“已销号”时必须填写“销号日期”")
-    for key, header in (("deadline", "整改期限"), ("closed_at", "销号日期"), ("verified_at", "验收日期")):
-        value = values.get(key)
-        if found and value and value < found:
-            errors.append(f"“{header}” {value.isoformat()} 早于“发现日期” {found.isoformat()}")
-
-
-CROSS_CHECKS: dict[str, Callable[[RowValidator, dict[str, Any], list[str]], None]] = {
-    "persons": _check_persons,
-    "hazard-sources": _check_sources,
-    "hazards": _check_hazards,
-}
-
-
 def row_key(kind: str, values: dict[str, Any]) -> tuple[Any, ...] | None:
     """Return the natural key of a parsed row, or None when part of it is missing."""
-    names = KEYS[kind]
+    names = ledger_kind(kind).key
     if len(names) == 1:
         value = values.get(names[0])
         return None if value is None else (value,)

@@ -3,7 +3,8 @@
 Loads stage validated rows in a temporary table (COPY, CSV format) and then move them with one
 ``INSERT … ON CONFLICT DO UPDATE … WHERE (old) IS DISTINCT FROM (new)`` per table, so loading the
 same file twice writes nothing (``updated_at`` and ``xmin`` stay as they were). Identifiers come
-from the whitelists below and are quoted; values are always bound.
+from the ledger kinds' records (``geo.ledger_kinds``) and the whitelists below and are quoted; values
+are always bound.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
+from geo.ledger_kinds import LEDGER_KINDS, RegistryView, ledger_kind
 from geo.models import H3_CELL_COLUMNS
 from geo.timing import timed
 
@@ -156,44 +157,7 @@ TABLES = ("units", "persons", "duties", "enterprises", "enterprise_risk_history"
 
 # --- staging ----------------------------------------------------------------------------------
 
-# H3 cells of a staged point (res 6-9, migration 0002), computed by the loader from the checked coordinates.
-_H3_STAGE = dict.fromkeys(H3_CELL_COLUMNS, "bigint")
-# Staging columns per ledger kind: name → PostgreSQL type. ``row_number`` comes first everywhere.
-STAGE_COLUMNS: dict[str, dict[str, str]] = {
-    "enterprises": {
-        "credit_code": "text", "name": "text", "industry": "text", "industry_detail": "text", "scale": "text",
-        "employees": "int", "supervising_dept": "text", "supervision_tier": "smallint", "risk_level": "text",
-        "risk_method": "text", "risk_assessed_at": "date", "std_grade": "text", "key_hazardous_process": "bool",
-        "key_hazardous_chemical": "bool", "has_major_hazard_source": "bool", "address": "text", "legal_rep": "text",
-        "legal_rep_phone": "text", "safety_manager": "text", "safety_manager_phone": "text", "lon": "float8",
-        "lat": "float8", "grid_code": "text", **_H3_STAGE,
-    },
-    "hazard-sources": {
-        "code": "text", "credit_code": "text", "name": "text", "grade": "smallint", "r_value": "numeric",
-        "substances": "text", "recorded_at": "date", "main_person": "text", "main_person_phone": "text",
-        "tech_person": "text", "tech_person_phone": "text", "op_person": "text", "op_person_phone": "text",
-        "lon": "float8", "lat": "float8", **_H3_STAGE,
-    },
-    "hazards": {
-        "code": "text", "credit_code": "text", "unit_code": "text", "title": "text", "description": "text",
-        "category": "text", "level": "text", "channel": "text", "status": "text", "found_at": "date",
-        "deadline": "date", "verified_at": "date", "closed_at": "date", "reporter": "text",
-        "supervision_level": "smallint", "supervision_at": "date", "resp_person": "text",
-        "resp_person_phone": "text", "measures": "text", "funds_yuan": "numeric", "contingency_plan": "text",
-        "lon": "float8", "lat": "float8", **_H3_STAGE,
-    },
-    "inspections": {
-        "code": "text", "unit_code": "text", "credit_code": "text", "inspector_level": "smallint", "kind": "text",
-        "inspected_at": "date", "inspectors": "text", "result": "text", "hazards_found": "int", "note": "text",
-    },
-    "persons": {
-        "unit_code": "text", "role": "text", "seq": "smallint", "name": "text", "phone": "text", "org": "text",
-        "title": "text", "since": "date", "person_key": "text",
-    },
-}
 STAGE = "etl_stage"
-_LOCK_TABLES = {"enterprises": "enterprises", "hazard-sources": "hazard_sources", "hazards": "hazards",
-                "inspections": "inspections", "persons": "persons"}
 
 
 def lock_loads(conn: Connection, *, kind: str) -> None:
@@ -203,17 +167,17 @@ def lock_loads(conn: Connection, *, kind: str) -> None:
     cannot appear before the INSERT: new rows are inserted without ``ON CONFLICT`` (no speculative
     insertion per row). Readers are not blocked; a second load of the same kind waits for the first.
     """
-    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"safegrid.etl:{_LOCK_TABLES[kind]}"})
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": ledger_kind(kind).lock_key})
 
 
 def create_stage(conn: Connection, *, kind: str) -> None:
     """Create the temporary staging table of ``kind`` (dropped at commit or rollback).
 
-    Kinds with coordinates get a generated point column, filled while COPY runs.
+    Located kinds get a generated point column, filled while COPY runs.
     """
-    columns = STAGE_COLUMNS[kind]
-    cols = ", ".join(f"{_q(name)} {pgtype}" for name, pgtype in columns.items())
-    if "lon" in columns:
+    record = ledger_kind(kind)
+    cols = ", ".join(f"{_q(name)} {pgtype}" for name, pgtype in record.stage_columns.items())
+    if record.located:
         cols += (", geom geometry(Point, 4326) GENERATED ALWAYS AS (CASE WHEN lon IS NOT NULL AND lat IS NOT NULL "
                  "THEN ST_SetSRID(ST_MakePoint(lon, lat), 4326) END) STORED")
     conn.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
@@ -244,7 +208,7 @@ def copy_stage(conn: Connection, *, kind: str, rows: Sequence[tuple[int, Mapping
     ``columns`` (the keys the rows can have) limits the COPY to them; the other columns stay NULL.
     """
     wanted = None if columns is None else set(columns)
-    names = [n for n in STAGE_COLUMNS[kind] if wanted is None or n in wanted]
+    names = [n for n in ledger_kind(kind).stage_columns if wanted is None or n in wanted]
     buf = io.StringIO()
     writer = csv.writer(buf)
     # PostgreSQL reads Python's True/False as booleans and an empty unquoted field as NULL.
@@ -257,61 +221,6 @@ def copy_stage(conn: Connection, *, kind: str, rows: Sequence[tuple[int, Mapping
 
 # --- upserts ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Target:
-    """How staged rows of one ledger kind become rows of one table."""
-
-    table: str
-    key: str
-    columns: tuple[str, ...]  # copied from the stage column of the same name
-    joins: str = ""
-    computed: tuple[tuple[str, str], ...] = ()  # (column, SQL expression over s/e/u/g)
-    located: bool = False  # has geom + unit_id placed by the grid assignment
-    fallback_unit: str = "NULL"  # unit_id when the row has no location
-    updated_at: bool = True
-
-
-_POINT = "s.geom"
-
-TARGETS: dict[str, Target] = {
-    "enterprises": Target(
-        "enterprises", "credit_code",
-        ("name", "industry", "industry_detail", "scale", "employees", "supervising_dept", "supervision_tier",
-         "risk_level", "risk_method", "risk_assessed_at", "std_grade", "key_hazardous_process",
-         "key_hazardous_chemical", "has_major_hazard_source", "address", "legal_rep", "legal_rep_phone",
-         "safety_manager", "safety_manager_phone"),
-        joins="LEFT JOIN units g ON g.code = s.grid_code",
-        computed=(("geom", _POINT),),
-        located=True, fallback_unit="g.id",
-    ),
-    "hazard-sources": Target(
-        "hazard_sources", "code",
-        ("name", "grade", "r_value", "substances", "recorded_at", "main_person", "main_person_phone", "tech_person",
-         "tech_person_phone", "op_person", "op_person_phone"),
-        joins="JOIN enterprises e ON e.credit_code = s.credit_code",
-        computed=(("enterprise_id", "e.id"), ("geom", f"COALESCE({_POINT}, e.geom)")),
-        located=True, fallback_unit="e.unit_id",
-    ),
-    "hazards": Target(
-        "hazards", "code",
-        ("title", "description", "category", "level", "channel", "status", "found_at", "deadline", "verified_at",
-         "closed_at", "reporter", "supervision_level", "supervision_at", "resp_person", "resp_person_phone",
-         "measures", "funds_yuan", "contingency_plan"),
-        joins="LEFT JOIN enterprises e ON e.credit_code = s.credit_code LEFT JOIN units u ON u.code = s.unit_code",
-        computed=(("enterprise_id", "e.id"), ("geom", f"COALESCE({_POINT}, e.geom)")),
-        located=True, fallback_unit="COALESCE(u.id, e.unit_id)",
-    ),
-    "inspections": Target(
-        "inspections", "code",
-        ("inspector_level", "kind", "inspected_at", "inspectors", "result", "hazards_found", "note"),
-        joins="JOIN units u ON u.code = s.unit_code LEFT JOIN enterprises e ON e.credit_code = s.credit_code",
-        computed=(("unit_id", "u.id"), ("enterprise_id", "e.id")),
-        updated_at=False,
-    ),
-}
-_NOT_NULL_BOOLS = {"key_hazardous_process", "key_hazardous_chemical", "has_major_hazard_source"}
-
-
 def upsert_sql(kind: str, present: set[str]) -> str:
     """Build the set-based upsert of ``kind`` for the columns present in the file (absent ones are left alone).
 
@@ -319,24 +228,30 @@ def upsert_sql(kind: str, present: set[str]) -> str:
     inserted plainly (the caller holds ``lock_loads``), the stored ones go through
     ``INSERT … ON CONFLICT … DO UPDATE … WHERE (old) IS DISTINCT FROM (new)``.
     """
-    target = TARGETS[kind]
-    plain = [c for c in target.columns if c in present]
-    # An enterprise file without coordinate columns leaves the stored locations alone.
-    skip_geom = target.table == "enterprises" and "lon" not in present
-    computed = [(c, e) for c, e in target.computed if not (c == "geom" and skip_geom)]
+    record = ledger_kind(kind)
+    key, location = record.key[0], record.location
+    plain = [c for c in record.copied if c in present]
+    # A file without coordinate columns leaves the stored locations alone when the kind's point is its
+    # own (enterprises); kinds that take a joined row's point (their enterprise's) recompute it.
+    skip_geom = location is not None and location.point_from is None and "lon" not in present
+    computed = list(record.computed)
+    if location is not None and not skip_geom:
+        point = "s.geom" if location.point_from is None else f"COALESCE(s.geom, {location.point_from}.geom)"
+        computed.append(("geom", point))
     cols = [*plain, *(c for c, _ in computed)]
-    exprs = [f"COALESCE(s.{_q(c)}, false)" if c in _NOT_NULL_BOOLS else f"s.{_q(c)}" for c in plain]
+    bools = record.not_null_bools
+    exprs = [f"COALESCE(s.{_q(c)}, false)" if c in bools else f"s.{_q(c)}" for c in plain]
     exprs += [e for _, e in computed]
     sets = [f"{_q(c)} = EXCLUDED.{_q(c)}" for c in cols]
     old = [f"t.{_q(c)}" for c in cols]
     new = [f"EXCLUDED.{_q(c)}" for c in cols]
-    joins = target.joins
-    if target.located:
+    joins = record.joins
+    if location is not None:
         # Located rows take the grid cell found for their staged point (locate_stage); rows without a
         # point of their own take the fallback (grid code, unit code or their enterprise's cell).
         joins += f" LEFT JOIN {HITS} h ON h.row_number = s.row_number"
         cols.append("unit_id")
-        exprs.append(f"CASE WHEN s.geom IS NOT NULL THEN h.cell_id ELSE {target.fallback_unit} END")
+        exprs.append(f"CASE WHEN s.geom IS NOT NULL THEN h.cell_id ELSE {location.fallback_unit} END")
         if skip_geom:
             keep = "CASE WHEN t.geom IS NULL THEN EXCLUDED.unit_id ELSE t.unit_id END"
             sets.append(f"unit_id = {keep}")
@@ -346,38 +261,40 @@ def upsert_sql(kind: str, present: set[str]) -> str:
             new.append("EXCLUDED.unit_id")
         old.append("t.unit_id")
     sets.append("source_run_id = EXCLUDED.source_run_id")
-    if target.updated_at:
+    if record.has_updated_at:
         sets.append("updated_at = now()")
     # H3 cells follow the point but are derived, not data: written with it, never compared, so rows
     # stored before the loaders computed cells are not "changed" by a reload (the refresh fills those).
     derived: list[tuple[str, str]] = []
-    if target.located and not skip_geom:
-        own = "s.{c}" if target.table == "enterprises" else "CASE WHEN s.geom IS NULL THEN e.{c} ELSE s.{c} END"
+    if location is not None and not skip_geom:
+        own = ("s.{c}" if location.point_from is None
+               else f"CASE WHEN s.geom IS NULL THEN {location.point_from}.{{c}} ELSE s.{{c}} END")
         derived = [(c, own.format(c=_q(c))) for c in H3_CELL_COLUMNS]
     sets += [f"{_q(c)} = EXCLUDED.{_q(c)}" for c, _ in derived]
     out_cols = [*cols, *(c for c, _ in derived)]
-    col_list = ", ".join([_q(target.key), *(_q(c) for c in out_cols), "source_run_id"])
+    table = _q(record.table_name)
+    col_list = ", ".join([_q(key), *(_q(c) for c in out_cols), "source_run_id"])
     # Rows already stored exactly as staged are left out before the INSERT (a hash join instead of
     # one speculative insertion + conflict per row); the DO UPDATE … WHERE below stays the rule.
     staged = list(exprs)
-    if target.located and skip_geom:
+    if location is not None and skip_geom:
         staged[-1] = f"CASE WHEN o.geom IS NULL THEN {exprs[-1]} ELSE o.unit_id END"
-    unchanged = (f"LEFT JOIN {_q(target.table)} o ON o.{_q(target.key)} = s.{_q(target.key)} "
-                 f"WHERE o.{_q(target.key)} IS NULL OR ({', '.join(f'o.{_q(c)}' for c in cols)}) "
+    unchanged = (f"LEFT JOIN {table} o ON o.{_q(key)} = s.{_q(key)} "
+                 f"WHERE o.{_q(key)} IS NULL OR ({', '.join(f'o.{_q(c)}' for c in cols)}) "
                  f"IS DISTINCT FROM ({', '.join(staged)})")
-    conflict = (f"ON CONFLICT ({_q(target.key)}) DO UPDATE SET {', '.join(sets)} "
+    conflict = (f"ON CONFLICT ({_q(key)}) DO UPDATE SET {', '.join(sets)} "
                 f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}) RETURNING (xmax = 0) AS inserted")
     # Rows with no stored row are plain INSERTs: no speculative insertion + conflict check per row
     # (~0.4 s of server CPU per 100k new enterprises); lock_loads keeps other loads out meanwhile.
-    names = [target.key, *out_cols, "source_run_id"]
+    names = [key, *out_cols, "source_run_id"]
     picked = ", ".join(f"{e} AS {_q(n)}" for e, n in zip(
-        [f"s.{_q(target.key)}", *exprs, *(e for _, e in derived), "CAST(:run_id AS int)"], names, strict=True))
+        [f"s.{_q(key)}", *exprs, *(e for _, e in derived), "CAST(:run_id AS int)"], names, strict=True))
     listed = ", ".join(_q(n) for n in names)
     return (
-        f"WITH src AS MATERIALIZED (SELECT {picked}, o.{_q(target.key)} IS NOT NULL AS stored "  # noqa: S608
+        f"WITH src AS MATERIALIZED (SELECT {picked}, o.{_q(key)} IS NOT NULL AS stored "  # noqa: S608
         f"FROM {STAGE} s {joins} {unchanged}), "
-        f"ins AS (INSERT INTO {_q(target.table)} ({col_list}) SELECT {listed} FROM src WHERE NOT stored RETURNING 1), "
-        f"up AS (INSERT INTO {_q(target.table)} AS t ({col_list}) SELECT {listed} FROM src WHERE stored {conflict}) "
+        f"ins AS (INSERT INTO {table} ({col_list}) SELECT {listed} FROM src WHERE NOT stored RETURNING 1), "
+        f"up AS (INSERT INTO {table} AS t ({col_list}) SELECT {listed} FROM src WHERE stored {conflict}) "
         "SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM up WHERE inserted) AS inserted, "
         "(SELECT count(*) FROM up WHERE NOT inserted) AS updated"
     )
@@ -390,59 +307,27 @@ def upsert_ledger(conn: Connection, *, kind: str, present: set[str], run_id: int
     ``timings`` (optional) gets the seconds of the upsert and of the history added to ``upsert`` and
     ``history``. The caller holds ``lock_loads`` (the upsert inserts new rows without ON CONFLICT).
     """
-    if kind == "persons":
+    record = ledger_kind(kind)
+    if record.upsert != "table":
         with timed(timings, "upsert"):
-            return _upsert_persons(conn, present=present, run_id=run_id)
-    with timed(timings, "history"):
-        history = _snapshot_history(conn, kind=kind, present=present)
+            return _UPSERTS[record.upsert](conn, present=present, run_id=run_id)
+    history = record.history if record.history is not None and record.history.column in present else None
+    if history is not None:
+        with timed(timings, "history"):
+            key = _q(record.key[0])
+            conn.execute(text(  # the watched column of the staged rows before the upsert
+                f"CREATE TEMP TABLE etl_prev ON COMMIT DROP AS SELECT s.{key} AS key, t.id, "  # noqa: S608
+                f"t.{_q(history.column)} AS old FROM {STAGE} s LEFT JOIN {_q(record.table_name)} t ON t.{key} = s.{key}"
+            ))
     with timed(timings, "upsert"):
         row = conn.execute(text(upsert_sql(kind, present)), {"run_id": run_id}).one()
     counts = {"inserted": int(row.inserted), "updated": int(row.updated)}
-    if history:
+    if history is not None:
         with timed(timings, "history"):
-            counts.update(_write_history(conn, kind=kind, run_id=run_id))
+            changes = conn.execute(text(history.sql), {"by": f"etl:{run_id}"}).rowcount
+            conn.execute(text("DROP TABLE etl_prev"))
+        counts[history.counted] = int(changes)
     return counts
-
-
-def _snapshot_history(conn: Connection, *, kind: str, present: set[str]) -> bool:
-    """Remember old risk colours / hazard statuses of staged rows before the upsert."""
-    if kind == "enterprises" and "risk_level" in present:
-        conn.execute(text(
-            f"CREATE TEMP TABLE etl_prev ON COMMIT DROP AS SELECT s.credit_code AS key, e.id, e.risk_level AS old "  # noqa: S608
-            f"FROM {STAGE} s LEFT JOIN enterprises e ON e.credit_code = s.credit_code"
-        ))
-        return True
-    if kind == "hazards":
-        conn.execute(text(
-            f"CREATE TEMP TABLE etl_prev ON COMMIT DROP AS SELECT s.code AS key, h.id, h.status AS old "  # noqa: S608
-            f"FROM {STAGE} s LEFT JOIN hazards h ON h.code = s.code"
-        ))
-        return True
-    return False
-
-
-def _write_history(conn: Connection, *, kind: str, run_id: int) -> dict[str, int]:
-    if kind == "enterprises":
-        n = conn.execute(text(
-            "INSERT INTO enterprise_risk_history (enterprise_id, risk_level, risk_method, assessed_at) "
-            "SELECT e.id, e.risk_level, e.risk_method, e.risk_assessed_at FROM etl_prev p "
-            "JOIN enterprises e ON e.credit_code = p.key "
-            "WHERE (p.id IS NULL AND e.risk_level IS NOT NULL) "
-            "OR (p.id IS NOT NULL AND p.old IS DISTINCT FROM e.risk_level)"
-        )).rowcount
-        conn.execute(text("DROP TABLE etl_prev"))
-        return {"risk_changes": int(n)}
-    n = conn.execute(
-        text(
-            "INSERT INTO hazard_events (hazard_id, from_status, to_status, at, by, note) "
-            "SELECT h.id, p.old, h.status, now(), :by, "
-            "CASE WHEN p.id IS NULL THEN '台账导入：新隐患' ELSE '台账导入：状态变更' END "
-            "FROM etl_prev p JOIN hazards h ON h.code = p.key WHERE p.old IS DISTINCT FROM h.status ORDER BY h.code"
-        ),
-        {"by": f"etl:{run_id}"},
-    ).rowcount
-    conn.execute(text("DROP TABLE etl_prev"))
-    return {"status_changes": int(n)}
 
 
 def _upsert_persons(conn: Connection, *, present: set[str], run_id: int) -> dict[str, int]:
@@ -476,8 +361,9 @@ def _upsert_persons(conn: Connection, *, present: set[str], run_id: int) -> dict
             "persons_inserted": int(persons.inserted), "persons_updated": int(persons.updated)}
 
 
+# Upserts of kinds whose rows go to more than one table (LedgerKind.upsert names them).
+_UPSERTS = {"persons": _upsert_persons}
 HITS = "etl_stage_hits"
-STAGE_KEYS = {"enterprises": "credit_code", "hazard-sources": "code", "hazards": "code"}
 
 
 def locate_stage(conn: Connection, *, kind: str, run_id: int, cells: int | None = None) -> dict[str, int]:
@@ -487,7 +373,8 @@ def locate_stage(conn: Connection, *, kind: str, run_id: int, cells: int | None 
     ``unit_id`` in the same write as the row, so no second pass over the target table is needed.
     ``cells``: the number of grid cells when the caller knows it (saves a count per batch).
     """
-    entity, key = TARGETS[kind].table, STAGE_KEYS[kind]
+    record = ledger_kind(kind)
+    entity, key = record.table_name, record.key[0]
     conn.execute(text(f"DROP TABLE IF EXISTS {HITS}"))
     conn.execute(text(f"CREATE TEMP TABLE {HITS} (row_number int, cell_id int, code text, n int) ON COMMIT DROP"))
     if not (grid_cell_count(conn) if cells is None else cells):
@@ -538,7 +425,9 @@ def _raise_work_mem(conn: Connection) -> None:
 
 # --- grid assignment --------------------------------------------------------------------------
 
-LOCATED = {"enterprises": "credit_code", "hazard_sources": "code", "hazards": "code"}
+# Located tables → their key, following the registry (kinds registered later included).
+LOCATED: RegistryView[str] = RegistryView(
+    lambda: {k.table_name: k.key[0] for k in LEDGER_KINDS.values() if k.located})
 
 # Polygons as the outer loop: for each grid cell, probe the points' GiST index with the cell's box.
 # On 1M points PostGIS' default plan (points outer, one index probe into the cells per point, then a

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from domain import labels
 from etl import schedule as inbox_schedule
-from etl.load import KINDS, LoadResult, UsageError, assign_grid_cells, check_args, load_file
+from etl.load import LoadResult, UsageError, assign_grid_cells, check_args, kinds, load_file
 from etl.settings import get_etl_settings
 from etl.template import write_template
 from geo import etl_sql
@@ -59,7 +59,7 @@ def print_result(result: LoadResult, *, max_rejects: int) -> None:
 
 @app.command()
 def load(
-    kind: Annotated[str, typer.Argument(help=f"数据类型：{'、'.join(KINDS)}")],
+    kind: Annotated[str, typer.Argument(help=f"数据类型：{'、'.join(kinds())}")],
     file: Annotated[Path, typer.Argument(help="CSV/XLSX 台账，或 GeoJSON/Shapefile/GeoPackage 边界")],
     level: Annotated[int | None, typer.Option(help="边界级别 1-5 (boundaries)")] = None,
     crs: Annotated[str | None, typer.Option(help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:n")] = None,
@@ -85,14 +85,14 @@ def load(
 
 @app.command()
 def template(
-    kind: Annotated[str, typer.Argument(help="台账类型：persons、enterprises、hazard-sources、hazards、inspections")],
+    kind: Annotated[str, typer.Argument(help=f"台账类型：{'、'.join(kinds()[1:])}")],
     out: Annotated[Path, typer.Argument(help="输出 .xlsx 文件")],
 ) -> None:
     """Write the XLSX template of a ledger: header, note row, one example row."""
     if kind == "boundaries":
         raise _usage("边界请用 GeoJSON/Shapefile/GeoPackage，属性 code、name、is_demo_geometry (见 docs/etl.md)")
-    if kind not in KINDS:
-        raise _usage(f"未知的台账类型“{kind}”：可用 {'、'.join(KINDS[1:])}")
+    if kind not in kinds():
+        raise _usage(f"未知的台账类型“{kind}”：可用 {'、'.join(kinds()[1:])}")
     write_template(kind, out)
     typer.echo(f"模板已写入 {out}")
 
