@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from dashboard.bigscreen.panels import (
     units_url,
 )
 from dashboard.bigscreen.settings import get_bigscreen_settings
+from dashboard.components.map_view import centre, fit_zoom
 from dashboard.errors import to_app_error
 from dashboard.scope import Account
 from domain import clock
@@ -31,11 +31,6 @@ from domain.labels import LEVEL
 from layers.registry import UNITS
 
 WEEKDAYS = "一二三四五六日"
-
-
-def _zoom(bounds: list[list[float]], width_px: int = 900) -> float:
-    span = max(bounds[1][1] - bounds[0][1], (bounds[1][0] - bounds[0][0]) * 1.3, 1e-4)
-    return max(3.0, min(18.0, math.floor(math.log2(360 * width_px / 256 / span) * 4) / 4))
 
 
 def _js(name: str) -> dict[str, str]:
@@ -74,8 +69,8 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
                     style=_js("outlineStyle" if data["children"] else "fillStyle"),
                     pointToLayer=UNITS.js(UNITS.point_to_layer), onEachFeature=UNITS.js(UNITS.on_each_feature),
                     bubblingMouseEvents=False)],
-        id="bs-map", center=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
-        zoom=_zoom(bounds), zoomSnap=0.25, zoomControl=False, attributionControl=False,
+        id="bs-map", center=centre(bounds), zoom=fit_zoom(bounds, 900), zoomSnap=0.25, zoomControl=False,
+        attributionControl=False,
         viewport={"bounds": bounds, "transition": "fitBounds", "options": {"padding": [24, 24]}},
         className="bs-map",
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import dash_leaflet as dl
 from dash import dcc, html
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
+from dashboard.components.map_view import centre, fit_zoom
 from dashboard.errors import to_app_error
 from dashboard.map_routes import POINTS_BUNDLE_URL
 from dashboard.readdb import run_read
@@ -28,16 +28,6 @@ def _attrs(attrs: dict[str, Any]) -> Any:
     """Pass ``aria-*``/``data-*`` attributes to a component (its typed signature does not list them)."""
     return attrs
 
-
-
-def _center(bounds: list[list[float]]) -> list[float]:
-    return [(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2]
-
-
-def _zoom(bounds: list[list[float]], width_px: int = 680) -> float:
-    """Approximate zoom that fits ``bounds`` into a map ``width_px`` wide (the callback then fits exactly)."""
-    span = max(bounds[1][1] - bounds[0][1], (bounds[1][0] - bounds[0][0]) * 1.3, 1e-4)
-    return max(3.0, min(18.0, math.floor(math.log2(360 * width_px / 256 / span) * 4) / 4))
 
 
 def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
@@ -68,7 +58,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
             dl.LayerGroup(id="cm-focus"),
         ],
         # dash-leaflet's viewport tracking needs ``center`` and ``zoom`` (``bounds`` alone breaks it).
-        id="cm-map", center=_center(bounds), zoom=_zoom(bounds), zoomSnap=0.25, attributionControl=True,
+        id="cm-map", center=centre(bounds), zoom=fit_zoom(bounds, 680), zoomSnap=0.25, attributionControl=True,
         eventHandlers={"click": {"variable": "safegrid.map.mapSpot"}},
         className=f"cm-map cm-basemap-{selected.id}",
     )

@@ -20,6 +20,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard.basemaps import available_basemaps, base_layers, default_basemap, get_map_settings
+from dashboard.components.map_view import centre
 from dashboard.errors import AppError, BadRequestError, to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
@@ -293,7 +294,7 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
                     min=0, max=len(HEAT_COLOURS), classes=list(range(len(HEAT_COLOURS) + 1)), tooltip=False,
                     className="rk-colorbar"),
         dl.ScaleControl(position="bottomright", imperial=False),
-    ], id="risk-map", center=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
+    ], id="risk-map", center=centre(bounds),
         zoom=_zoom_for(bounds), className=f"rk-map cm-basemap-{selected.id}", attributionControl=True)
     unit_options = [{"label": f"{'　' * (c['level'] - level)}{c['name']}（{LEVEL[c['level']]}）", "value": c["code"]}
                     for c in candidates]
