@@ -155,13 +155,6 @@ def h3_rows(aggregates: Mapping[int, tuple[np.ndarray, np.ndarray]]) -> list[tup
 
 # --- orchestration -------------------------------------------------------------------------------
 
-def _stock_cutoff(conn: Connection, as_of: date) -> date:
-    configured = sql.app_config(conn, "stock_cutoff")
-    if configured:
-        return date.fromisoformat(str(configured))
-    return get_etl_settings().refresh_stock_cutoff or date(as_of.year, 1, 1)
-
-
 def _group_top(rows: list[dict[str, Any]]) -> dict[int, dict[str, list[dict[str, Any]]]]:
     out: dict[int, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -197,8 +190,9 @@ def _compute(conn: Connection, *, as_of: date, rule: RiskRule, timings: dict[str
     with ThreadPoolExecutor(max_workers=1) as pool:
         job = pool.submit(python_side)
         with timed(timings, "unit_stats"):
+            cutoff = sql.stock_cutoff(conn, as_of=as_of, default=settings.refresh_stock_cutoff)
             rows["unit_stats"] = sql.stage_unit_stats(
-                conn, as_of=as_of, stock_cutoff=_stock_cutoff(conn, as_of), cadence=INSPECTION_CADENCE_DAYS
+                conn, as_of=as_of, stock_cutoff=cutoff, cadence=INSPECTION_CADENCE_DAYS
             )
         with timed(timings, "risk"):
             top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights,

@@ -102,6 +102,14 @@ def app_config(conn: Connection, key: str) -> Any:
     return conn.execute(text('SELECT "value" FROM "app_config" WHERE "key" = :k'), {"k": key}).scalar_one_or_none()
 
 
+def stock_cutoff(conn: Connection, *, as_of: date, default: date | None = None) -> date:
+    """Return the 存量/增量 cut-off: ``app_config`` key ``stock_cutoff``, else ``default``, else 1 January."""
+    configured = app_config(conn, "stock_cutoff")
+    if configured:
+        return date.fromisoformat(str(configured))
+    return default or date(as_of.year, 1, 1)
+
+
 def tune(conn: Connection) -> None:
     """Give the refresh transaction its own sort / hash memory (``SET LOCAL``: ends with it)."""
     conn.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": WORK_MEM})
