@@ -6,6 +6,9 @@ import logging
 from html import escape
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from geo.db import MISCONFIGURED, classify, describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +66,22 @@ class DatabaseUnavailableError(AppError):
     message = "数据库暂时无法连接，请稍后刷新重试；如持续出现请联系管理员。"
 
 
+class DatabaseMisconfiguredError(DatabaseUnavailableError):
+    """The database refuses the configured account, lacks the database, or its host is unknown (see geo.db)."""
+
+    message = "系统数据库连接配置有误，稍后重试也无法恢复，请联系系统管理员检查数据库设置。"
+
+
 def to_app_error(exc: BaseException) -> AppError:
     """Map any exception to the :class:`AppError` whose message the user reads."""
     if isinstance(exc, AppError):
         return exc
+    if isinstance(exc, OperationalError) and classify(exc) in MISCONFIGURED:  # waiting will not help
+        log.error("database misconfigured: %s", describe_failure(exc))
+        return DatabaseMisconfiguredError()
+    if isinstance(exc, SQLAlchemyTimeoutError):  # no free pooled connection within the pool timeout
+        log.warning("database pool exhausted: %s", exc)
+        return DatabaseUnavailableError()
     if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         log.warning("database unavailable: %s", exc)
         return DatabaseUnavailableError()

@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 
+from geo.db import refuse_connects_while_hung, watched_connect_args
 from geo.settings import get_settings
 
 T = TypeVar("T")
@@ -25,11 +26,14 @@ T = TypeVar("T")
 def read_engine(url: str | None = None) -> Engine:
     """Return the autocommit, ping-less pooled engine for ``url`` (default: the project database)."""
     settings = get_settings()
-    return create_engine(
+    eng = create_engine(
         url or settings.url(), pool_size=settings.pool_size, pool_pre_ping=False, isolation_level="AUTOCOMMIT",
-        connect_args={"options": settings.pg_options(),
-                      "application_name": "safegrid-read"},
+        pool_timeout=settings.read_pool_timeout_s,
+        connect_args=watched_connect_args(settings, settings.read_statement_timeout_ms,
+                                          application_name="safegrid-read"),
     )
+    refuse_connects_while_hung(eng)  # timeouts and the hang guard: see geo.db
+    return eng
 
 
 def run_read(read: Callable[[Connection], T]) -> T:

@@ -24,11 +24,32 @@ class DatabaseSettings(ClockSettings):
     pg_user: str = "safegrid"
     pool_size: int = 5
     statement_timeout_ms: int = 30_000
+    # Availability (docs/security.md "Availability: timeouts"): how long the app waits on PostgreSQL.
+    connect_timeout_s: int = 3  # libpq connect_timeout (per host address; libpq's minimum is 2)
+    pool_timeout_s: float = 5.0  # wait for a free connection of the main pool (geo.db)
+    read_statement_timeout_ms: int = 15_000  # statement_timeout of the read pool (dashboard.readdb)
+    read_pool_timeout_s: float = 5.0  # wait for a free connection of the read pool
+    idle_in_transaction_timeout_ms: int = 120_000  # idle_in_transaction_session_timeout (0 = off)
+    tcp_keepalives_idle_s: int = 10  # TCP keepalives (libpq; not used on unix sockets)
+    tcp_keepalives_interval_s: int = 3
+    tcp_keepalives_count: int = 3
+    tcp_user_timeout_ms: int = 10_000  # libpq tcp_user_timeout: unacknowledged data for this long breaks the link
+    hang_check_ms: int = 1_500  # a statement unanswered this long makes geo.db probe the server (0 = never)
+    probe_timeout_ms: int = 2_000  # a probe unanswered this long means the server hangs
+    healthz_timeout_ms: int = 2_000  # /healthz, the app's start-up check and `safegrid db status`
 
     def pg_options(self, statement_timeout_ms: int | None = None) -> str:
         """Libpq ``options`` of every session: statement timeout and the business time zone."""
         ms = self.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
         return f"-c statement_timeout={ms} -c timezone={self.timezone}"
+
+    def libpq_args(self, statement_timeout_ms: int | None = None) -> dict[str, object]:
+        """Libpq parameters of a pooled session: :meth:`pg_options` plus the connect, idle and TCP timeouts."""
+        options = self.pg_options(statement_timeout_ms)
+        options += f" -c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout_ms}"
+        return {"options": options, "connect_timeout": self.connect_timeout_s, "keepalives": 1,
+                "keepalives_idle": self.tcp_keepalives_idle_s, "keepalives_interval": self.tcp_keepalives_interval_s,
+                "keepalives_count": self.tcp_keepalives_count, "tcp_user_timeout": self.tcp_user_timeout_ms}
 
     @property
     def pg_dir(self) -> Path:

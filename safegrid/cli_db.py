@@ -7,12 +7,14 @@ import subprocess
 from typing import Annotated
 
 import typer
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from geo import migrate
-from geo.db import engine
+from geo.db import check, describe_failure, engine
 from geo.localpg import Cluster, ClusterError
 from geo.settings import get_settings
+
+EXIT_MISCONFIGURED = 3  # `safegrid db status`: wrong account, database name or host (1: down or not answering)
 
 app = typer.Typer(
     help="项目本地数据库 (PostgreSQL 15 + PostGIS 3)", no_args_is_help=True, pretty_exceptions_enable=False
@@ -56,10 +58,17 @@ def stop() -> None:
 
 @app.command()
 def status() -> None:
-    """Print server and PostGIS versions and the migration revision."""
+    """Print server and PostGIS versions and the migration revision; say whether a failure is misconfiguration."""
     settings = get_settings()
     if settings.uses_local_cluster and not _cluster().is_running():
         raise _fail("本地数据库未在运行：请先执行 safegrid db start")
+    health = check()  # bounded by SAFEGRID_HEALTHZ_TIMEOUT_MS, whatever the server does
+    shown = make_url(settings.url()).render_as_string(hide_password=True)
+    if not health.ok:
+        if health.misconfigured:
+            raise _fail(f"{health.describe()}\n请检查 SAFEGRID_DATABASE_URL / SAFEGRID_PG_DATABASE / SAFEGRID_PG_USER"
+                        f"（当前：{shown}）。", code=EXIT_MISCONFIGURED)
+        raise _fail(f"{health.describe()}\n数据库未运行、网络不通或无响应：{shown}")
     try:
         with engine().connect() as conn:
             server = conn.execute(text("SHOW server_version")).scalar()
@@ -68,7 +77,7 @@ def status() -> None:
             ).scalar()
             rev = migrate.current(conn)
     except Exception as exc:
-        raise _fail(f"无法连接数据库：{exc}") from exc
+        raise _fail(describe_failure(exc)) from exc
     head = migrate.head()
     typer.echo(f"server:     PostgreSQL {server}")
     typer.echo(f"postgis:    {postgis or '未安装 (执行 safegrid db migrate)'}")
