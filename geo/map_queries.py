@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from domain import labels
 from domain.crs import BBox
+from geo.rows import Crumb, OpenHazardRow, OpenHazards, UnitStatsRow, UnitView
 from geo.scope import path_in_scope, scope_params, unit_id_in_scope
 
 # Required duty slots per unit level: 第一责任人 + 1 名分管领导 + 2 名安全监管责任人 everywhere;
@@ -50,7 +51,7 @@ def required_duties(level: int) -> dict[str, int]:
     return {**BASE_DUTIES, **LEVEL_DUTIES.get(level, {})}
 
 
-def unit_view(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:
+def unit_view(conn: Connection, *, scope: str, code: str) -> UnitView | None:
     """Return a unit with stats, bounds and display flags, or None when it is not inside ``scope``."""
     sql = (
         'SELECT u."id", u."code", u."name", u."level", u."kind", u."path", u."is_demo_geometry", '  # noqa: S608 - scope fragment; values bound
@@ -66,14 +67,14 @@ def unit_view(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | No
     row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
     if row is None:
         return None
-    out = dict(row)
-    out["stats"] = {c: out.pop(c) for c in _STAT_COLUMNS} if out.pop("has_stats") else None
-    has_bounds = out["west"] is not None
-    out["bounds"] = [[out["south"], out["west"]], [out["north"], out["east"]]] if has_bounds else None
-    for key in ("west", "south", "east", "north"):
-        out.pop(key)
-    out["demo_geometry"] = bool(out.pop("is_demo_geometry") or out.pop("demo_children"))
-    return out
+    stats = UnitStatsRow(**{c: row[c] for c in _STAT_COLUMNS}) if row["has_stats"] else None  # type: ignore[typeddict-item]
+    has_bounds = row["west"] is not None
+    return UnitView(
+        id=row["id"], code=row["code"], name=row["name"], level=row["level"], kind=row["kind"], path=row["path"],
+        area_km2=row["area_km2"], refreshed_at=row["refreshed_at"], stats=stats,
+        bounds=[[row["south"], row["west"]], [row["north"], row["east"]]] if has_bounds else None,
+        child_count=row["child_count"], demo_geometry=bool(row["is_demo_geometry"] or row["demo_children"]),
+    )
 
 
 def scope_root(conn: Connection, *, scope: str) -> str | None:
@@ -82,7 +83,7 @@ def scope_root(conn: Connection, *, scope: str) -> str | None:
     return conn.execute(text(sql), scope_params(scope)).scalar()
 
 
-def breadcrumb(conn: Connection, *, scope: str, code: str) -> list[dict[str, Any]]:
+def breadcrumb(conn: Connection, *, scope: str, code: str) -> list[Crumb]:
     """Return the unit's ancestors inside ``scope`` and the unit itself, top-down (市 › 县 › 乡镇 › 村 › 网格)."""
     # One round trip: the ancestors are the codes of the unit's own path (empty when it is outside the scope).
     sql = (
@@ -91,7 +92,7 @@ def breadcrumb(conn: Connection, *, scope: str, code: str) -> list[dict[str, Any
         f'WHERE t."code" = :code AND {path_in_scope("t.path")} AND {path_in_scope("a.path")} ORDER BY a."level"'
     )
     rows = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings()
-    return [dict(r) for r in rows]
+    return [Crumb(code=r["code"], name=r["name"], level=r["level"]) for r in rows]
 
 
 def _unit_path(conn: Connection, *, scope: str, code: str) -> str | None:
@@ -187,7 +188,7 @@ def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = No
     return {"level": level, "persons": persons, "required": required, "vacancies": vacancies}
 
 
-def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100) -> dict[str, Any] | None:
+def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100) -> OpenHazards | None:
     """Return the open hazards of the subtree of ``code`` (overdue, major, then by deadline) and their total."""
     path = _unit_path(conn, scope=scope, code=code)
     if path is None:
@@ -217,7 +218,8 @@ ORDER BY (t."deadline" < current_date) DESC NULLS LAST, (t."level" = 'major') DE
 """  # noqa: S608 - scope fragment; values bound
     rows = conn.execute(text(sql), {"path": path, "limit": limit, **scope_params(scope)}).mappings().all()
     total = int(rows[0]["total"]) if rows else 0
-    return {"total": total, "items": [{k: v for k, v in r.items() if k != "total"} for r in rows]}
+    fields = OpenHazardRow.__annotations__
+    return OpenHazards(total=total, items=[OpenHazardRow(**{k: r[k] for k in fields}) for r in rows])  # type: ignore[typeddict-item]
 
 
 def hazard_location(conn: Connection, *, scope: str, hazard_id: int) -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
             conn, scope=account.scope, code=account.record.scope_code))
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
         return html.Div(to_app_error(exc).message, className="sg-alert cm-message", role="alert")
-    bounds = (view or {}).get("bounds") or [[33.7, 113.4], [34.4, 114.2]]
+    bounds = (view["bounds"] if view else None) or [[33.7, 113.4], [34.4, 114.2]]
     units = build_overlay(UNITS, prefix=PREFIX)
     # A click on the unit shown as itself (a leaf) drills nowhere: it asks "what is around here" (cm-spot).
     units.children.eventHandlers = {"click": {"variable": "safegrid.map.unitSpot"}}

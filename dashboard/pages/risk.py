@@ -276,7 +276,7 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
     settings = get_map_settings()
     maps = [m for m in available_basemaps(settings) if m.crs == "wgs84"]  # the risk routes serve WGS84 only
     selected = default_basemap(maps, settings)
-    bounds = (view or {}).get("bounds") or [[33.7, 113.4], [34.4, 114.2]]
+    bounds = (view["bounds"] if view else None) or [[33.7, 113.4], [34.4, 114.2]]
     levels = overlay_level_options(level)
     heat = dl.GeoJSON(id="risk-hex", data={"type": "FeatureCollection", "features": []},
                       hideout=heat_hideout([], "risk_score"), style=js_ref("hexStyle"),
