@@ -30,6 +30,7 @@ from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import client_ip, current_account, current_scope, ensure_unit_in_scope, scoped_route
 from domain import clock
+from domain.codes import looks_like_unit_code
 from domain.crs import BBox
 from domain.labels import (
     HAZARD_CHANNEL,
@@ -113,7 +114,7 @@ def _require_export() -> None:
 
 def _unit_arg() -> str | None:
     code = request.args.get("unit") or None
-    if code is not None and not (code.isdigit() and 6 <= len(code) <= 14):
+    if code is not None and not looks_like_unit_code(code):
         raise BadRequestError("单位代码格式错误：应为 6-14 位数字。")
     return code
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeGuard
 
 CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # 31 characters: no I, O, S, V, Z
 CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -64,6 +65,11 @@ class AdminCode:
     level: int
     parent: str | None
     kind: str
+
+
+def looks_like_unit_code(value: object) -> TypeGuard[str]:
+    """Tell whether a request value can name a unit (6-14 ASCII digits) before any database lookup."""
+    return isinstance(value, str) and value.isascii() and value.isdigit() and 6 <= len(value) <= 14
 
 
 def normalize_admin_code(raw: str) -> str:

@@ -3,6 +3,7 @@ import pytest
 from domain.codes import (
     credit_code_error,
     is_valid_credit_code,
+    looks_like_unit_code,
     make_credit_code,
     normalize_credit_code,
     org_check_char,
@@ -87,3 +88,11 @@ def test_parse_admin_code(raw: str, level: int, parent: str | None, kind: str) -
 def test_parse_admin_code_rejects(raw: str) -> None:
     with pytest.raises(ValueError, match="代码"):
         parse_admin_code(raw)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("411002", True), ("41100200100101", True), ("41100", False), ("411002001001011", False),
+    ("４１１００２", False), ("411002\x00", False), (411002, False), (None, False), ("", False),
+])
+def test_a_request_value_that_can_name_a_unit(value: object, ok: bool) -> None:
+    assert looks_like_unit_code(value) is ok

@@ -20,6 +20,7 @@ from dashboard.errors import to_app_error
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import callback_scope, current_account, refuse_out_of_scope
+from domain.codes import looks_like_unit_code
 from domain.crs import latlng_for_display
 from geo import map_queries as mq
 from geo.enterprise_file import enterprise_basic
@@ -39,7 +40,7 @@ FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "ani
 def code_from_search(search: str | None) -> str | None:
     """Return the ``unit`` parameter of a query string, when it looks like a unit code."""
     code = dict(parse_qsl((search or "").lstrip("?"))).get("unit", "")
-    return code if code.isdigit() and 6 <= len(code) <= 14 else None
+    return code if looks_like_unit_code(code) else None
 
 
 def focus_from_search(search: str | None) -> tuple[str, str] | None:

@@ -26,6 +26,7 @@ from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
 from domain import clock
+from domain.codes import looks_like_unit_code
 from domain.labels import (
     HAZARD_CHANNEL,
     HAZARD_LEVEL,
@@ -420,7 +421,7 @@ def register(app: Dash) -> None:
                   State(UNITS_ID, "hideout"), prevent_initial_call=True)
     def pick_unit(click: dict[str, Any] | None, hideout: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
         code = ((click or {}).get("properties") or {}).get("code")
-        if not isinstance(code, str) or not code.isdigit():
+        if not looks_like_unit_code(code):
             raise PreventUpdate
         return code, {**(hideout or RISK_UNITS.hideout()), "current": code}
 
