@@ -8,7 +8,8 @@ from typing import Any
 from dash import Dash
 from flask import Flask
 
-from dashboard import auth, cache, inspector_routes, map_routes, risk_routes, routes, shell
+from dashboard import auth, cache, inspector_routes, map_routes, risk_routes, routes, shell, websec
+from dashboard.basemaps import available_basemaps, get_map_settings
 from dashboard.dash_internals import setup_server
 from dashboard.pages import registered_pages
 from dashboard.settings import PROJECT_ROOT, DashboardSettings, get_settings
@@ -39,6 +40,9 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
         if page.register:
             page.register(app)
     _setup_eagerly(app)
+    # CSP: hashes of Dash's inline scripts, tile hosts of the configured basemaps; callback bodies checked
+    websec.init_dash(app, websec.tile_sources(
+        t["url"] for m in available_basemaps(get_map_settings()) for t in m.tiles))
     return app
 
 

@@ -3,38 +3,52 @@
 from __future__ import annotations
 
 import hmac
+import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
-from flask import Flask, Request, Response, jsonify, redirect, request, session
+from flask import Flask, Request, Response, current_app, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user, login_user, logout_user
 from itsdangerous import BadSignature, TimestampSigner
 from werkzeug.exceptions import HTTPException
 
-from dashboard.errors import AppError, BadRequestError, error_page, to_app_error
+from dashboard import websec
+from dashboard.errors import DASH_UPDATE_PATH, AppError, BadRequestError, HTTPStatusError, error_page, to_app_error
 from dashboard.readdb import run_read
 from dashboard.scope import Account, client_ip
 from dashboard.settings import DashboardSettings
 from geo.db import connect
 from geo.users import (
     audit,
+    close_session,
     get_user_by_id,
     get_user_by_name,
     hash_password,
+    name_locked_until,
     needs_rehash,
+    open_session,
     recent_failures_from_ip,
     record_login_failure,
     record_login_success,
+    session_key_hash,
     session_user,
     set_password_hash,
     verify_password,
 )
 
+log = logging.getLogger(__name__)
+
 CSRF_FIELD = "csrf_token"
+SESSION_ID_FIELD = "_sid"  # the random server-side session id (its SHA-256 is the user_sessions row)
+MAX_NEXT_LENGTH = 2000
+# What a post-login target may contain: a same-site path and query, RFC 3986 characters only (no
+# backslash, whitespace or control characters that browsers strip or turn into "/").
+_NEXT_RE = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
 RESIGN_AFTER = timedelta(seconds=60)  # an unchanged session cookie is re-signed at most this often
 # Paths anyone may request; everything else needs a session.
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
@@ -57,11 +71,21 @@ def csrf_ok(sent: str | None) -> bool:
     return bool(expected and sent and hmac.compare_digest(str(expected), sent))
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site absolute paths are followed after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+def safe_next(target: str | None) -> str:
+    r"""Return the post-login target: an allow-listed same-site relative path, else ``/`` (no open redirect).
+
+    Allowed: ``/`` followed by RFC 3986 path and query characters, not ``//`` or ``/\`` (which
+    browsers read as another host), no scheme or host however encoded, at most 2000 characters.
+    Anything else (absolute URLs, tabs or newlines, NUL, non-ASCII, fragments) falls back to ``/``.
+    """
+    if not target or len(target) > MAX_NEXT_LENGTH or not _NEXT_RE.match(target):
+        return "/"
+    decoded = unquote(unquote(target))  # a proxy or the browser may decode once more
+    parts = urlsplit(decoded)
+    if (parts.scheme or parts.netloc or decoded.startswith(("//", "/\\")) or "\\" in decoded
+            or websec.has_control_characters(decoded)):
+        return "/"
+    return target
 
 
 def wants_json(path: str) -> bool:
@@ -115,7 +139,7 @@ class LoginView:
 
     def login(self) -> Any:
         """GET shows the form; POST checks CSRF, throttles, verifies the password and signs in."""
-        next_url = _safe_next(request.values.get("next"))
+        next_url = safe_next(request.values.get("next"))
         if request.method == "GET":
             if current_user.is_authenticated:
                 return redirect(next_url)
@@ -133,15 +157,22 @@ class LoginView:
                 return self._page(429, message=f"登录尝试过于频繁，请 {s.login_ip_window_minutes} 分钟后再试。",
                                   username=username, next_url=next_url)
             user = get_user_by_name(conn, username=username) if username else None
-            if user is not None and user.is_locked and user.locked_until is not None:
-                audit(conn, username=username, action="login_locked", ip=ip)
-                return self._page(429, message=_lockout_message(user.locked_until), username=username,
+            # A name without an account locks exactly like an account would (replayed from the audit
+            # log), so neither the lockout nor its absence tells which usernames exist.
+            locked_until = user.locked_until if user is not None and user.is_locked else (
+                None if user is not None else name_locked_until(
+                    conn, username=username, max_failures=s.login_max_failures, lockout_minutes=s.lockout_minutes))
+            if locked_until is not None:
+                audit(conn, username=username or None, action="login_locked", ip=ip)
+                return self._page(429, message=_lockout_message(locked_until), username=username,
                                   next_url=next_url)
             if not verify_password(user.password_hash if user else None, password) or user is None:
-                locked = None
                 if user is not None:
                     locked = record_login_failure(conn, user_id=user.id, max_failures=s.login_max_failures,
                                                   lockout_minutes=s.lockout_minutes)
+                else:
+                    locked = name_locked_until(conn, username=username, max_failures=s.login_max_failures,
+                                               lockout_minutes=s.lockout_minutes, failing_now=True)
                 audit(conn, username=username or None, action="login_failed", ip=ip,
                       detail={"locked": True} if locked else None)
                 if locked is not None:
@@ -157,8 +188,12 @@ class LoginView:
                 set_password_hash(conn, username=user.username, password_hash=hash_password(password))
                 user = get_user_by_id(conn, user_id=user.id) or user
             audit(conn, username=username, action="login_ok", ip=ip)
+            session_id = secrets.token_urlsafe(32)
+            open_session(conn, user_id=user.id, session_hash=session_key_hash(session_id), ip=ip,
+                         max_minutes=s.session_absolute_minutes)
         session.clear()  # a fresh session on sign-in (no fixation)
         session.permanent = True
+        session[SESSION_ID_FIELD] = session_id
         login_user(Account(user))
         csrf_token()
         return redirect(next_url)
@@ -169,6 +204,7 @@ class LoginView:
             if not csrf_ok(request.form.get(CSRF_FIELD)):
                 raise BadRequestError("页面已过期，请刷新后再退出登录。")
             with connect() as conn:
+                close_session(conn, session_hash=session_key_hash(str(session.get(SESSION_ID_FIELD, ""))))
                 audit(conn, username=current_user.username, action="logout", ip=client_ip())
             logout_user()
             session.clear()
@@ -176,11 +212,18 @@ class LoginView:
 
 
 def load_account(session_key: str) -> Account | None:
-    """flask-login user loader: re-read the account every request; refuse stale or disabled sessions."""
+    """flask-login user loader: re-read the account every request; refuse ended, stale or disabled sessions.
+
+    The same one-statement read also requires the server-side session row (``user_sessions``) of the
+    cookie's random id, so a session ended by logout or an account change is refused on every instance.
+    """
     user_id, _, version = session_key.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    session_id = session.get(SESSION_ID_FIELD)
+    if not user_id.isdigit() or not version.isdigit() or not isinstance(session_id, str) or not session_id:
         return None
-    found = run_read(lambda conn: session_user(conn, user_id=int(user_id)))
+    key = session_key_hash(session_id)
+    max_minutes = _settings().session_absolute_minutes
+    found = run_read(lambda conn: session_user(conn, user_id=int(user_id), session_hash=key, max_minutes=max_minutes))
     if found is None:
         return None
     user, data_version = found
@@ -202,12 +245,38 @@ def guard() -> Any:
     return redirect(f"/login?{query}")
 
 
+def _settings() -> DashboardSettings:
+    settings: DashboardSettings = current_app.extensions["safegrid_settings"]
+    return settings
+
+
+def http_error(exc: HTTPException) -> AppError | None:
+    """Return the Chinese refusal for a werkzeug HTTP error (bad body, too large, wrong method); None for redirects."""
+    if exc.code is None or exc.code < 400:
+        return None
+    if exc.code == 413:
+        limit = _settings().max_request_bytes / 1024 / 1024
+        return HTTPStatusError(413, f"请求内容过大（上限 {limit:g} MB），已拒绝。")
+    return HTTPStatusError(exc.code)
+
+
 def handle_error(exc: Exception) -> Any:
-    """Flask error handler: AppError/DB errors → Chinese JSON or HTML page; HTTP errors pass through."""
+    """Flask error handler: every error → Chinese JSON (machine endpoints) or HTML page, never a stack trace.
+
+    HTTP errors (400 malformed, 404, 405, 413 too large, 415) keep their status with a Chinese message;
+    anything else that escapes the Dash callback endpoint comes from Dash reading a malformed body
+    (callbacks' own errors go to ``on_error``): 400.
+    """
     if isinstance(exc, HTTPException):
-        return exc
-    error: AppError = to_app_error(exc)
-    if wants_json(request.path):
+        error: AppError | None = http_error(exc)
+        if error is None:
+            return exc
+    elif request.path == DASH_UPDATE_PATH and not isinstance(exc, AppError) and not _is_database_error(exc):
+        log.warning("malformed callback request refused: %s", type(exc).__name__)
+        error = BadRequestError("请求格式有误，请刷新页面后重试。")
+    else:
+        error = to_app_error(exc)
+    if wants_json(request.path) or request.is_json:
         return jsonify(error=error.message), error.status
     return Response(error_page(error), status=error.status, mimetype="text/html")
 
@@ -257,8 +326,16 @@ class SlidingSessionInterface(SecureCookieSessionInterface):
                     and getattr(session, "renew", True))
 
 
+def _is_database_error(exc: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, SQLAlchemyError)
+
+
 def init_app(server: Flask, settings: DashboardSettings) -> None:
-    """Configure cookies and sessions, flask-login, the login routes, the guard and error handlers."""
+    """Configure cookies and sessions, flask-login, the login routes, the guard, request checks and error handlers."""
+    server.extensions["safegrid_settings"] = settings
+    websec.init_app(server, settings)  # request id first, security headers on every response
     server.config.update(
         SECRET_KEY=settings.resolve_secret_key(),
         SESSION_COOKIE_NAME="safegrid_session",
@@ -279,4 +356,5 @@ def init_app(server: Flask, settings: DashboardSettings) -> None:
     server.add_url_rule("/login", "login", view.login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", view.logout, methods=["GET", "POST"])
     server.before_request(guard)
+    server.before_request(websec.check_request)  # after the guard: unauthenticated requests get 401 first
     server.register_error_handler(Exception, handle_error)

@@ -26,6 +26,8 @@ class DashboardSettings(BaseSettings):
     secret_key: str | None = None
     home: Path = PROJECT_ROOT
     session_lifetime_minutes: int = 480
+    session_absolute_minutes: int = 720  # a session ends this long after sign-in however active (server-side)
+    max_request_bytes: int = 2 * 1024 * 1024  # larger request bodies are refused with 413
     cookie_secure: bool = False
     login_max_failures: int = 5
     lockout_minutes: int = 15

@@ -545,3 +545,19 @@ class DataVersion(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+class UserSession(Base):
+    """A signed-in session (migration 0003): the cookie carries a random id, this row its SHA-256.
+
+    Checked with the account on every request (``geo.users.session_user``, the same query): logout
+    deletes the row, an account change (disable, password, scope, role) deletes every row of the
+    account, so a copied cookie is refused at its next request by every app instance.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256 of the cookie's session id
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = _created()
+    ip: Mapped[str | None] = mapped_column(String(64))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -61,10 +62,14 @@ SELECT u."id", u."username", u."display_name", u."password_hash", u."role", u."a
 FROM "users" u JOIN "units" s ON s."id" = u."scope_unit_id"
 """
 
-# The account row plus the data version, for the per-request check (one round trip).
+# The account row plus the data version, for the per-request check (one round trip). The account is
+# only returned while its server-side session row exists and is younger than the absolute lifetime.
 _DATA_VERSION = 'current_date::text || \':\' || (SELECT coalesce(sum("version"), 0) FROM "data_versions")::text'
-_SESSION_STATEMENT = "sg_session_user"
-_SESSION_SELECT = f'SELECT q.*, {_DATA_VERSION} FROM ({_USER_SELECT} WHERE u."id" = :id) q'  # noqa: S608 - constants
+_SESSION_STATEMENT = "sg_session_user_v2"
+_SESSION_LIVE = ('EXISTS (SELECT 1 FROM "user_sessions" us WHERE us."id" = :sid AND us."user_id" = u."id" '
+                 'AND us."created_at" > now() - make_interval(mins => :max_minutes))')
+_SESSION_SELECT = (f'SELECT q.*, {_DATA_VERSION} FROM ({_USER_SELECT} '  # noqa: S608 - constants
+                   f'WHERE u."id" = :id AND {_SESSION_LIVE}) q')
 
 
 def hash_password(password: str) -> str:
@@ -110,20 +115,59 @@ def get_user_by_id(conn: Connection, *, user_id: int) -> UserRecord | None:
     return UserRecord(*row) if row else None
 
 
-def session_user(conn: Connection, *, user_id: int) -> tuple[UserRecord, str] | None:
-    """Return the account with id ``user_id`` and the data version, in one round trip (the per-request check).
+def session_key_hash(session_id: str) -> str:
+    """Return what ``user_sessions.id`` stores for the cookie's random session id (hex SHA-256)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
-    The data version (database date and the sum of the ``data_versions`` write counters) only grows
-    when a write to a versioned table commits, so it keys cached map and risk responses.
+
+def session_user(
+    conn: Connection, *, user_id: int, session_hash: str, max_minutes: int
+) -> tuple[UserRecord, str] | None:
+    """Return the account ``user_id`` and the data version, in one round trip (the per-request check).
+
+    Nothing is returned unless the session ``session_hash`` (:func:`session_key_hash`) still exists for
+    this account and began less than ``max_minutes`` ago (the absolute lifetime). The data version
+    (database date and the sum of the ``data_versions`` write counters) only grows when a write to a
+    versioned table commits, so it keys cached map and risk responses.
     """
     # A prepared statement per database connection: planning the join costs more than running it.
     # (Behind a transaction-pooling pgbouncer, turn this off: prepared statements do not survive there.)
     info = conn.connection.info
     if not info.get(_SESSION_STATEMENT):
-        conn.exec_driver_sql(f"PREPARE {_SESSION_STATEMENT}(int) AS {_SESSION_SELECT.replace(':id', '$1')}")
+        sql = _SESSION_SELECT.replace(":id", "$1").replace(":sid", "$2").replace(":max_minutes", "$3")
+        conn.exec_driver_sql(f"PREPARE {_SESSION_STATEMENT}(int, text, int) AS {sql}")
         info[_SESSION_STATEMENT] = True
-    row = conn.exec_driver_sql(f"EXECUTE {_SESSION_STATEMENT}(%(id)s)", {"id": user_id}).one_or_none()
+    row = conn.exec_driver_sql(f"EXECUTE {_SESSION_STATEMENT}(%(id)s, %(sid)s, %(max)s)",
+                               {"id": user_id, "sid": session_hash, "max": max_minutes}).one_or_none()
     return (UserRecord(*row[:-1]), str(row[-1])) if row else None
+
+
+def open_session(conn: Connection, *, user_id: int, session_hash: str, ip: str | None, max_minutes: int) -> None:
+    """Record a new signed-in session; drop the account's sessions older than the absolute lifetime."""
+    conn.execute(text(
+        'DELETE FROM "user_sessions" WHERE "user_id" = :u AND "created_at" <= now() - make_interval(mins => :m)'
+    ), {"u": user_id, "m": max_minutes})
+    conn.execute(text('INSERT INTO "user_sessions" ("id", "user_id", "ip") VALUES (:h, :u, :ip)'),
+                 {"h": session_hash, "u": user_id, "ip": ip})
+
+
+def close_session(conn: Connection, *, session_hash: str) -> None:
+    """End one session (logout): its cookie is refused from the next request on, on every instance."""
+    conn.execute(text('DELETE FROM "user_sessions" WHERE "id" = :h'), {"h": session_hash})
+
+
+def revoke_sessions(conn: Connection, *, username: str) -> int:
+    """End every session of ``username``; return how many there were."""
+    return conn.execute(text(
+        'DELETE FROM "user_sessions" WHERE "user_id" = (SELECT "id" FROM "users" WHERE "username" = :n)'
+    ), {"n": username}).rowcount
+
+
+def count_sessions(conn: Connection, *, username: str) -> int:
+    """Return how many sessions ``username`` has open (expired ones included until their next login)."""
+    return int(conn.execute(text(
+        'SELECT count(*) FROM "user_sessions" s JOIN "users" u ON u."id" = s."user_id" WHERE u."username" = :n'
+    ), {"n": username}).scalar() or 0)
 
 
 def list_users(conn: Connection, *, scope: str | None) -> list[UserRecord]:
@@ -165,9 +209,12 @@ def create_user(
 
 
 def _update(conn: Connection, username: str, assignments: str, params: dict[str, Any]) -> None:
-    """Apply an account change and bump ``session_version`` so older sessions stop working."""
-    sql = f'UPDATE "users" SET {assignments}, "session_version" = "session_version" + 1 WHERE "username" = :n'  # noqa: S608 - fixed assignments, values bound
-    if conn.execute(text(sql), {"n": username, **params}).rowcount == 0:
+    """Apply an account change, bump ``session_version`` and delete the account's sessions (all end now)."""
+    sql = (f'WITH changed AS (UPDATE "users" SET {assignments}, "session_version" = "session_version" + 1 '  # noqa: S608 - fixed assignments, values bound
+           'WHERE "username" = :n RETURNING "id"), '
+           'ended AS (DELETE FROM "user_sessions" WHERE "user_id" IN (SELECT "id" FROM changed)) '
+           'SELECT count(*) FROM changed')
+    if not conn.execute(text(sql), {"n": username, **params}).scalar():
         raise UserError(f"用户“{username}”不存在")
 
 
@@ -254,3 +301,28 @@ def recent_failures_from_ip(conn: Connection, *, ip: str, minutes: int) -> int:
         'SELECT count(*) FROM "audit_log" WHERE "action" = \'login_failed\' AND "ip" = :ip '
         'AND "at" > now() - make_interval(mins => :mins)'
     ), {"ip": ip, "mins": minutes}).scalar() or 0)
+
+
+def name_locked_until(
+    conn: Connection, *, username: str, max_failures: int, lockout_minutes: int, failing_now: bool = False
+) -> datetime | None:
+    """Lock state of a username that has no account, replayed from its ``login_failed`` audit rows.
+
+    Unknown names get the lockout a real account would get after the same failures (every
+    ``max_failures``-th failure locks for ``lockout_minutes``), so the login answers do not tell
+    which usernames exist. The last day of failures counts. ``failing_now`` adds a failure at this
+    moment (not yet audited). Returns the end of the lock, or None.
+    """
+    rows = conn.execute(text(
+        'SELECT "at" FROM "audit_log" WHERE "action" = \'login_failed\' AND "username" = :u '
+        'AND "at" > now() - interval \'1 day\' ORDER BY "at"'
+    ), {"u": username}).scalars().all()
+    now = conn.execute(text("SELECT now()")).scalar_one()
+    failures, until = 0, None
+    for at in [*rows, *([now] if failing_now else [])]:
+        if until is not None and at < until:
+            continue  # refused while locked (such attempts are audited as login_locked, not counted)
+        failures += 1
+        if failures >= max_failures:
+            failures, until = 0, at + timedelta(minutes=lockout_minutes)
+    return until if until is not None and until > now else None

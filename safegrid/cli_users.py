@@ -23,6 +23,7 @@ from geo.users import (
     hash_password,
     list_audit,
     list_users,
+    revoke_sessions,
     set_active,
     set_password_hash,
     set_role,
@@ -109,7 +110,7 @@ def _change(name: str, action: str, detail: dict[str, str] | None = None) -> Non
 
 @app.command()
 def disable(name: str) -> None:
-    """Disable an account; its open sessions stop working at their next request."""
+    """Disable an account; its sessions are deleted and refused at their next request."""
     try:
         with connect() as conn:
             set_active(conn, username=name, active=False)
@@ -147,6 +148,17 @@ def set_password(
     typer.echo(f"已修改用户 {name} 的密码，其已登录会话已失效。")
     if generated:
         typer.echo(f"新密码：{password}")
+
+
+@app.command(name="end-sessions")
+def end_sessions(name: str) -> None:
+    """End every signed-in session of an account now, on every app instance (e.g. a lost laptop)."""
+    with connect() as conn:
+        if get_user_by_name(conn, username=name) is None:
+            raise _fail(f"用户“{name}”不存在")
+        ended = revoke_sessions(conn, username=name)
+    _change(name, "user_end_sessions", {"sessions": str(ended)})
+    typer.echo(f"已结束用户 {name} 的 {ended} 个登录会话。")
 
 
 @app.command(name="set-scope")

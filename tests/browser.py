@@ -150,14 +150,17 @@ def live_server(engine: Engine, unit_tree: dict[str, str]) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Headless Chromium (Debian package) driven by Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Page, sync_playwright
 
+    original_wait = Page.wait_for_function
+    Page.wait_for_function = _csp_safe_wait(original_wait)  # type: ignore[method-assign]  # every page
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
         finally:
             browser.close()
+            Page.wait_for_function = original_wait  # type: ignore[method-assign]
 
 
 @pytest.fixture
@@ -173,6 +176,22 @@ def browser_page(chromium: Any) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+def _csp_safe_wait(wait: Any) -> Any:
+    """``Page.wait_for_function`` that also polls under the app's CSP (no ``unsafe-eval``).
+
+    Playwright re-evaluates an expression string with ``eval`` inside the page, which the CSP refuses
+    once it has to poll; an arrow function is compiled by the DevTools protocol instead.
+    """
+
+    def wait_for_function(page: Any, expression: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(expression, str) and "=>" not in expression and not expression.lstrip().startswith(
+                ("function", "async")):
+            expression = f"() => ({expression})"
+        return wait(page, expression, *args, **kwargs)
+
+    return wait_for_function
 
 
 def login(page: Any, base_url: str, username: str, password: str, *, expect_path: str = "/") -> None:

@@ -1,4 +1,4 @@
-"""Inspector Flask routes over real HTTP on the live server: scope (403, audited), 404, 400, 401, roles."""
+"""Inspector Flask routes over real HTTP on the live server: scope (404 like unknown, audited), 400, 401, roles."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ def test_search_route_is_scoped(live_server: str, weidu_inspector: tuple[request
     assert r.json()["results"][0]["match_label"] == "名称"
 
 
-def test_enterprise_route_403_outside_scope_and_audited(
+def test_enterprise_route_404_outside_scope_and_audited(
     live_server: str, weidu_inspector: tuple[requests.Session, str], engine: Engine
 ) -> None:
+    """Outside the scope answers exactly like an unknown code (no existence oracle), and is audited."""
     s, user = weidu_inspector
     ok = s.get(f"{live_server}/api/enterprise/{A_CODE}", timeout=10)
     assert ok.status_code == 200
@@ -41,14 +42,14 @@ def test_enterprise_route_403_outside_scope_and_audited(
     assert body["enterprise"]["name"] == "许昌瑞恒化工有限公司"
     assert [h["code"] for h in body["hazards"]][-1] == "TT-H2"
     foreign = s.get(f"{live_server}/api/enterprise/{E_CODE}", timeout=10)
-    assert foreign.status_code == 403
-    assert "建安" not in foreign.text and "超出" in foreign.json()["error"]
+    unknown = s.get(f"{live_server}/api/enterprise/91411002XXXXXXXXXX", timeout=10)
+    assert foreign.status_code == unknown.status_code == 404
+    assert "建安" not in foreign.text and foreign.json() == unknown.json()
     with engine.connect() as conn:
         detail = conn.execute(text(
             "SELECT detail FROM audit_log WHERE username = :u AND action = 'forbidden' ORDER BY id DESC LIMIT 1"
         ), {"u": user}).scalar_one()
     assert detail["target"] == f"enterprise:{E_CODE}"
-    assert s.get(f"{live_server}/api/enterprise/91411002XXXXXXXXXX", timeout=10).status_code == 404
 
 
 def test_around_route(live_server: str, weidu_inspector: tuple[requests.Session, str]) -> None:
