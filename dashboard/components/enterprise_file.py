@@ -202,12 +202,12 @@ def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") 
 
 
 def load_file(scope: str, credit_code: str, **kwargs: Any) -> dict[str, Any]:
-    """Read a file in ``scope``; raise the refusal (403, audited) or 404 the user reads."""
+    """Read a file in ``scope``; raise the 404 the user reads, the same outside the scope (audited) and unknown."""
     with connect() as conn:
         f = enterprise_file(conn, scope=scope, credit_code=credit_code, **kwargs)
         exists = f is not None or enterprise_exists(conn, credit_code=credit_code)
     if f is None:
-        if exists:
-            raise refuse_out_of_scope(f"enterprise:{credit_code}")
-        raise NotFoundError("未找到该企业：请核对统一社会信用代码。")
+        if exists:  # audited, but answered like an unknown code: no oracle of what exists outside the scope
+            refuse_out_of_scope(f"enterprise:{credit_code}")
+        raise NotFoundError("未找到该企业：请核对统一社会信用代码，或该企业不在本账户的数据范围内。")
     return f
