@@ -5,6 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends postgresql-clie
 WORKDIR /srv/safegrid
 COPY pyproject.toml README.md ./
 COPY safegrid safegrid
+COPY domain domain
 COPY geo geo
 COPY layers layers
 COPY etl etl

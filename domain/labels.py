@@ -68,7 +68,7 @@ INSPECTION_RESULT = Vocab({
 })
 USER_ROLE = Vocab({
     "admin": "系统管理员", "leader": "领导", "grid_manager": "网格管理员", "planner": "规划分析人员",
-    "inspector": "执法检查人员",
+    "inspector": "执法检查人员", "enterprise": "企业用户",
 })
 INDUSTRIES = (
     "危险化学品", "非煤矿山", "烟花爆竹", "冶金", "有色", "建材", "机械", "轻工", "纺织", "烟草",

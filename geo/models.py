@@ -318,6 +318,13 @@ class Hazard(PointRow, Base):
     measures: Mapped[str | None] = mapped_column(Text)
     funds_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     contingency_plan: Mapped[str | None] = mapped_column(Text)
+    # Worked in the app (0004): optimistic version, the reporter's idempotency key, 延期 count, who
+    # submitted the current rectification (the verifier must be someone else), the 督办 deadline.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    extensions: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
+    submitted_by: Mapped[str | None] = mapped_column(String(50))
+    supervision_deadline: Mapped[date | None] = mapped_column(Date)
 
 
 class HazardEvent(Base):
@@ -337,6 +344,8 @@ class HazardEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     by: Mapped[str | None] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str | None] = mapped_column(String(20))  # the app's action (0004); NULL for ledger loads
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # what the action entered (五到位, deadlines)
 
 
 class Inspection(Base):
@@ -378,6 +387,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(20))
     scope_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    # An enterprise account's own enterprise (0004); its scope unit is that enterprise's grid cell.
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="RESTRICT"))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Bumped on disable / password change / scope change: older sessions stop working.
     session_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
@@ -545,6 +556,7 @@ class DataVersion(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
 
 class UserSession(Base):
     """A signed-in session (migration 0003): the cookie carries a random id, this row its SHA-256.

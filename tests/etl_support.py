@@ -113,10 +113,10 @@ def counts(url: str) -> dict[str, int]:
 
 
 def clear_ledgers(url: str) -> None:
-    """Delete every ledger row (units and the run log stay)."""
+    """Delete every ledger row (units and the run log stay; CASCADE: accounts may name an enterprise)."""
     eng = create_engine(url)
     with eng.begin() as conn:
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in LEDGER_TABLES) + " RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in LEDGER_TABLES) + " RESTART IDENTITY CASCADE"))
     eng.dispose()
 
 
