@@ -90,4 +90,5 @@ RISK_METRIC = {
     "risk_score": "加权风险分值", "enterprises": "生产经营单位数（按风险等级）", "hazards_open": "未销号隐患",
     "hazards_major_open": "未销号重大隐患", "hazards_overdue": "逾期隐患", "sources": "重大危险源",
 }
-ETL_STATUS = Vocab({"running": "进行中", "ok": "成功", "partial": "部分导入", "rejected": "已拒绝", "failed": "失败"})
+ETL_STATUS = Vocab({"running": "进行中", "ok": "成功", "partial": "部分导入", "rejected": "已拒绝", "failed": "失败",
+                     "interrupted": "已中断"})

@@ -131,7 +131,7 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
         with timed(out.timings, "locate"):
             cells = etl_sql.grid_cell_count(conn)
             located = etl_sql.locate_stage(conn, kind=kind, run_id=run_id, cells=cells)
-        out.findings += located["no_cell"] + located["on_border"]
+        out.findings += located.pop("findings")  # new ones: a finding already recorded is not repeated
         if not cells:
             out.notes.append("尚未导入网格边界：未做落格")
     out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id, timings=out.timings)

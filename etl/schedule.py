@@ -17,7 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from etl.load import LoadResult, load_file
+from geo import etl_sql
 
 log = logging.getLogger(__name__)
 ORDER = ("boundaries", "persons", "enterprises", "hazard-sources", "hazards", "inspections")
@@ -112,6 +115,7 @@ def run_once(inbox: Path, *, url: str | None = None, settle_seconds: float = 0.0
         _file_away(path, inbox / "failed", reason)
     results: list[LoadResult] = []
     for item in ready:
+        # SIGINT/SIGTERM: the run is recorded 已中断, the file stays in the inbox, LoadInterrupted goes up.
         result = load_file(item.kind, item.path, level=item.level, url=url)
         results.append(result)
         folder = "done" if result.status in ("ok", "partial") else "failed"
@@ -131,6 +135,9 @@ def run_forever(inbox: Path, *, poll_seconds: float, url: str | None = None, set
     while True:
         try:
             run_once(inbox, url=url, settle_seconds=settle_seconds)
+        except DBAPIError as exc:  # database down, disk full…: one line, the traceback at debug level
+            log.error("收件目录处理失败：%s", etl_sql.describe_db_error(exc))
+            log.debug("inbox run failed", exc_info=exc)
         except Exception:  # keep the scheduler alive; the run log holds the details
             log.exception("inbox run failed")
         time.sleep(poll_seconds)

@@ -17,9 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 
 from geo.ledger_kinds import LEDGER_KINDS, RegistryView, ledger_kind
 from geo.models import H3_CELL_COLUMNS
+from geo.refresh import LOCK_KEY as REFRESH_LOCK_KEY
 from geo.timing import timed
 
 
@@ -51,6 +53,94 @@ def finish_run(conn: Connection, *, run_id: int, status: str, rows_in: int, rows
         {"run_id": run_id, "status": status, "rows_in": rows_in, "rows_loaded": rows_loaded,
          "rows_rejected": rows_rejected, "message": message},
     )
+
+
+# A run of a load (or ``assign``) is alive while its session holds this advisory lock (class, run id):
+# taken in the transaction that inserts the run, released after its final status is written, and
+# gone with the session when the process dies. ``close_stale_runs`` closes the runs nobody holds.
+RUN_LOCK_CLASS = 4110_0019
+# Written into the run's message by the data transaction just before it commits.
+COMMITTED_MARK = "数据已提交，正在记录结果"
+STALE_MESSAGE = "导入进程已终止 (被强制结束或崩溃)，导入未完成：数据库未改动"
+STALE_COMMITTED_MESSAGE = "导入进程在数据提交后终止：数据已导入，结果未记录"
+STALE_REFRESH_MESSAGE = "刷新进程已终止 (被强制结束或崩溃)，刷新未完成"
+
+
+def hold_run(conn: Connection, *, run_id: int) -> None:
+    """Take the session-level lock that marks ``run_id`` as alive (call in the transaction inserting it)."""
+    conn.execute(text("SELECT pg_advisory_lock(:cls, :id)"), {"cls": RUN_LOCK_CLASS, "id": run_id})
+
+
+def release_run(conn: Connection, *, run_id: int) -> None:
+    """Release the run's lock (after its final status is written)."""
+    conn.execute(text("SELECT pg_advisory_unlock(:cls, :id)"), {"cls": RUN_LOCK_CLASS, "id": run_id})
+
+
+def close_stale_runs(conn: Connection) -> list[int]:
+    """Close the ``running`` runs whose process is gone (killed, crashed); return their ids.
+
+    A load or ``assign`` run is alive while some session holds its run lock; a refresh while some
+    session holds the refresh lock (``geo.refresh.LOCK_KEY``). The others become ``failed`` with a
+    message saying whether their data transaction had committed (``COMMITTED_MARK``).
+    """
+    held = ("EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid::bigint = {cls} AND l.objid::bigint = {obj} AND l.objsubid = {sub})")
+    rows = conn.execute(text(
+        "UPDATE etl_runs SET status = 'failed', finished_at = clock_timestamp(), message = CASE "  # noqa: S608
+        "WHEN job = 'refresh' THEN :refresh WHEN message = :mark THEN :committed ELSE :stale END "
+        "WHERE status = 'running' AND ("
+        f"((job LIKE 'load:%' OR job = 'assign') AND NOT {held.format(cls=':cls', obj='etl_runs.id', sub=2)}) OR "
+        f"(job = 'refresh' AND NOT {held.format(cls=':rhi', obj=':rlo', sub=1)})) RETURNING id"
+    ), {"cls": RUN_LOCK_CLASS, "rhi": REFRESH_LOCK_KEY >> 32, "rlo": REFRESH_LOCK_KEY & 0xFFFFFFFF,
+        "mark": COMMITTED_MARK, "committed": STALE_COMMITTED_MESSAGE, "stale": STALE_MESSAGE,
+        "refresh": STALE_REFRESH_MESSAGE})
+    return sorted(int(r.id) for r in rows)
+
+
+def mark_data_committed(conn: Connection, *, run_id: int) -> None:
+    """Note in the data transaction (just before it commits) that the run's data is in."""
+    conn.execute(text("UPDATE etl_runs SET message = :mark WHERE id = :id"), {"mark": COMMITTED_MARK, "id": run_id})
+
+
+# Tables whose writes are bookkeeping, not data: left out of ``rows_written``.
+_BOOKKEEPING = ("data_versions", "etl_runs", "etl_rejects")
+
+
+def rows_written(conn: Connection) -> int:
+    """Count the rows this session inserted, updated or deleted in the data tables (temp tables excluded).
+
+    It includes the earlier transactions whose statistics are not yet flushed (PostgreSQL flushes
+    them at most once a second, between transactions), so compare two readings in one transaction:
+    equal readings mean the transaction wrote no row. A load that wrote nothing is rolled back, so
+    the statement triggers' ``data_versions`` bumps (they fire even for statements that change no
+    row) do not reach the readers' caches.
+    """
+    return int(conn.execute(text(
+        "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables "
+        "WHERE schemaname NOT LIKE 'pg\\_temp%' AND relname <> ALL(:skip)"
+    ), {"skip": list(_BOOKKEEPING)}).scalar_one())
+
+
+# SQLSTATEs of failures an operator should read as a reason, not as a program error.
+_DB_REASONS = {
+    "53100": "数据库磁盘已满", "53200": "数据库内存不足", "53300": "数据库连接数已满", "53400": "超出数据库配置限制",
+    "55P03": "等待锁超时", "57014": "语句超时或被取消", "40P01": "与其他事务死锁", "40001": "并发冲突，请重试",
+    "57P01": "数据库服务器正在关闭", "57P02": "数据库服务器崩溃重启", "57P03": "数据库服务器尚未就绪",
+    "25P03": "事务空闲超时", "58030": "数据库文件读写错误",
+}
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """Chinese one-line reason for a database failure, with the server's first line."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:300]
+    code = getattr(orig, "pgcode", None)
+    if code in _DB_REASONS:
+        return f"{_DB_REASONS[code]} ({first})"
+    if code is None and isinstance(exc, DBAPIError) and type(orig).__name__ == "OperationalError":
+        return f"数据库连接失败或中断 ({first})"
+    return f"{type(orig).__name__}: {first}"
 
 
 Reject = tuple[int, Mapping[str, Any], Sequence[str]]
@@ -103,21 +193,45 @@ def run_findings(conn: Connection, *, run_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+# A finding is recorded once: not again while an identical one (entity, key, kind, detail) is stored.
+_NEW_FINDING = ("NOT EXISTS (SELECT 1 FROM dq_findings d WHERE d.entity = {f}.entity AND d.entity_key = {f}.entity_key "
+                "AND d.kind = {f}.kind AND d.detail IS NOT DISTINCT FROM {f}.detail)")
+
+
+def _insert_new_findings(conn: Connection, select: str, params: Mapping[str, Any], *, once: bool = True) -> int:
+    """INSERT the findings that ``select`` yields; return how many were recorded.
+
+    ``select`` has the columns entity, entity_key, kind, detail; with ``once`` only the findings not
+    already recorded are inserted.
+    """
+    where = f"WHERE {_NEW_FINDING.format(f='f')}" if once else ""
+    return int(conn.execute(text(
+        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
+        f"SELECT :run_id, f.entity, f.entity_key, f.kind, f.detail FROM ({select}) f {where}"
+    ), params).rowcount)
+
+
 def insert_findings(conn: Connection, *, run_id: int | None, findings: Iterable[Finding]) -> int:
-    """Store data-quality findings ``(entity, entity_key, kind, detail)``."""
-    params = [{"run_id": run_id, "entity": e, "key": k, "kind": kind, "detail": d} for e, k, kind, d in findings]
-    if params:
-        conn.execute(
-            text("INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
-                 "VALUES (:run_id, :entity, :key, :kind, :detail)"),
-            params,
-        )
-    return len(params)
+    """Store data-quality findings ``(entity, entity_key, kind, detail)`` not already recorded; return how many."""
+    added = 0
+    for e, k, kind, d in findings:
+        added += _insert_new_findings(
+            conn, "SELECT CAST(:entity AS text) AS entity, CAST(:key AS text) AS entity_key, "
+                  "CAST(:kind AS text) AS kind, CAST(:detail AS text) AS detail",
+            {"run_id": run_id, "entity": e, "key": k, "kind": kind, "detail": d})
+    return added
+
+
+# How often the server checks, while a load's statement runs, that the client is still there
+# (PostgreSQL 14+): a killed loader's statement is aborted (and its locks freed) within about this long.
+CLIENT_CHECK_MS = 1000
 
 
 def set_load_timeout(conn: Connection, *, ms: int) -> None:
-    """Give the load transaction its own statement timeout (0 = none)."""
+    """Give the load transaction its own statement timeout (0 = none) and the dead-client check."""
     conn.execute(text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(int(ms))})
+    conn.execute(text("SELECT set_config('client_connection_check_interval', :ms, true) "
+                      "WHERE current_setting('server_version_num')::int >= 140000"), {"ms": str(CLIENT_CHECK_MS)})
 
 
 # --- lookups used by validation ---------------------------------------------------------------
@@ -369,16 +483,17 @@ HITS = "etl_stage_hits"
 def locate_stage(conn: Connection, *, kind: str, run_id: int, cells: int | None = None) -> dict[str, int]:
     """Find the grid cell of every staged point before the upsert (cells as the outer loop).
 
-    Writes ``no_grid_cell`` / ``on_grid_border`` findings for the file's rows; the upsert then sets
-    ``unit_id`` in the same write as the row, so no second pass over the target table is needed.
-    ``cells``: the number of grid cells when the caller knows it (saves a count per batch).
+    Writes ``no_grid_cell`` / ``on_grid_border`` findings for the file's rows (not those already
+    recorded); the upsert then sets ``unit_id`` in the same write as the row, so no second pass over
+    the target table is needed. ``cells``: the number of grid cells when the caller knows it (saves a
+    count per batch). Returns the points in a cell, in none, on a border, and the new ``findings``.
     """
     record = ledger_kind(kind)
     entity, key = record.table_name, record.key[0]
     conn.execute(text(f"DROP TABLE IF EXISTS {HITS}"))
     conn.execute(text(f"CREATE TEMP TABLE {HITS} (row_number int, cell_id int, code text, n int) ON COMMIT DROP"))
     if not (grid_cell_count(conn) if cells is None else cells):
-        return {"in_cell": 0, "no_cell": 0, "on_border": 0}
+        return {"in_cell": 0, "no_cell": 0, "on_border": 0, "findings": 0}
     conn.execute(text(f"CREATE INDEX ON {STAGE} USING gist (geom)"))
     _raise_work_mem(conn)
     # One row per located point: its cell (smallest code on a border, cell id fixed below) and how
@@ -393,22 +508,23 @@ def locate_stage(conn: Connection, *, kind: str, run_id: int, cells: int | None 
     conn.execute(text(f"UPDATE {HITS} h SET cell_id = u.id FROM units u WHERE h.n > 1 AND u.code = h.code"))  # noqa: S608
     params = {"run_id": run_id, "entity": entity}
     points = conn.execute(text(f"SELECT count(*) FROM {STAGE} WHERE geom IS NOT NULL")).scalar_one()  # noqa: S608
-    missed = 0
-    if points > located:
-        missed = conn.execute(text(
-            "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
-            f"SELECT :run_id, :entity, s.{_q(key)}, 'no_grid_cell', "
+    missed = int(points) - int(located)
+    added = 0
+    if missed:
+        added += _insert_new_findings(conn, (
+            f"SELECT CAST(:entity AS text) AS entity, s.{_q(key)} AS entity_key, 'no_grid_cell' AS kind, "  # noqa: S608
             "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(s.geom)::numeric, 6), round(ST_Y(s.geom)::numeric, 6)) "
-            f"FROM {STAGE} s LEFT JOIN {HITS} h ON h.row_number = s.row_number "
+            f"AS detail FROM {STAGE} s LEFT JOIN {HITS} h ON h.row_number = s.row_number "
             "WHERE s.geom IS NOT NULL AND h.row_number IS NULL"
-        ), params).rowcount
-    border = conn.execute(text(
-        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
-        f"SELECT :run_id, :entity, s.{_q(key)}, 'on_grid_border', "
-        f"format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, ({_BORDER_CODES.format(point='s.geom')}), h.code) "
-        f"FROM {HITS} h JOIN {STAGE} s ON s.row_number = h.row_number WHERE h.n > 1"
-    ), params).rowcount
-    return {"in_cell": int(located), "no_cell": int(missed), "on_border": int(border)}
+        ), params)
+    border = int(conn.execute(text(f"SELECT count(*) FROM {HITS} WHERE n > 1")).scalar_one())  # noqa: S608
+    if border:
+        added += _insert_new_findings(conn, (
+            f"SELECT CAST(:entity AS text) AS entity, s.{_q(key)} AS entity_key, 'on_grid_border' AS kind, "  # noqa: S608
+            f"format('位于 %s 个网格的边界上 (%s)，已归入 %s', h.n, ({_BORDER_CODES.format(point='s.geom')}), h.code) "
+            f"AS detail FROM {HITS} h JOIN {STAGE} s ON s.row_number = h.row_number WHERE h.n > 1"
+        ), params)
+    return {"in_cell": int(located), "no_cell": missed, "on_border": border, "findings": added}
 
 
 # Every cell a border point touches (few points: the same test again, per point).
@@ -451,11 +567,14 @@ def grid_cell_count(conn: Connection) -> int:
 
 
 def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_run: bool = False,
-                      method: str = "lateral") -> dict[str, int]:
+                      method: str = "lateral", once: bool = True) -> dict[str, int]:
     """Place every located row of ``table`` in its grid cell in set-based statements; report misses.
 
     Points in no cell get ``unit_id`` NULL and a ``no_grid_cell`` finding; points on a border (in
     several cells) take the cell with the smallest code and get an ``on_grid_border`` finding.
+    With ``once`` (a boundary load) findings already recorded are not recorded again; ``safegrid etl
+    assign`` passes False and records the whole audit under its own run. ``no_cell``/``on_border``
+    count the points either way.
     """
     if table not in LOCATED:
         raise ValueError(table)
@@ -484,23 +603,27 @@ def assign_grid_cells(conn: Connection, *, table: str, run_id: int | None, only_
     ), params).scalar_one()
     missed = 0
     if with_geom > located:  # some points are in no cell: find them (anti-join), clear and report them
+        new = f"AND {_NEW_FINDING.format(f='f')}" if once else ""
         missed = conn.execute(text(
             f"WITH missed AS (SELECT t.id, t.{_q(key)} AS key, t.geom, t.unit_id FROM {_q(table)} t "  # noqa: S608
             f"WHERE t.geom IS NOT NULL {tscope} AND NOT EXISTS (SELECT 1 FROM etl_best b WHERE b.id = t.id)), "
             f"cleared AS (UPDATE {_q(table)} t SET unit_id = NULL FROM missed m "
-            "WHERE t.id = m.id AND m.unit_id IS NOT NULL) "
-            "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
-            "SELECT :run_id, :entity, m.key, 'no_grid_cell', "
+            "WHERE t.id = m.id AND m.unit_id IS NOT NULL), "
+            "f AS (SELECT CAST(:entity AS text) AS entity, m.key AS entity_key, 'no_grid_cell' AS kind, "
             "format('坐标 (%s, %s) 不在任何网格内', round(ST_X(m.geom)::numeric, 6), round(ST_Y(m.geom)::numeric, 6)) "
-            "FROM missed m"
-        ), {**params, "entity": table}).rowcount
+            "AS detail FROM missed m), "
+            "ins AS (INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "
+            f"SELECT :run_id, f.entity, f.entity_key, f.kind, f.detail FROM f WHERE true {new}) "
+            "SELECT count(*) FROM f"
+        ), {**params, "entity": table}).scalar_one()
     # Points on a border are few: their cells are listed again with the same test.
-    border = conn.execute(text(
-        "INSERT INTO dq_findings (run_id, entity, entity_key, kind, detail) "  # noqa: S608
-        f"SELECT :run_id, :entity, t.{_q(key)}, 'on_grid_border', "
-        f"format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, ({_BORDER_CODES.format(point='t.geom')}), b.code) "
-        f"FROM etl_best b JOIN {_q(table)} t ON t.id = b.id WHERE b.n > 1"
-    ), {**params, "entity": table}).rowcount
+    border = conn.execute(text("SELECT count(*) FROM etl_best WHERE n > 1")).scalar_one()
+    if border:
+        _insert_new_findings(conn, (
+            f"SELECT CAST(:entity AS text) AS entity, t.{_q(key)} AS entity_key, 'on_grid_border' AS kind, "  # noqa: S608
+            f"format('位于 %s 个网格的边界上 (%s)，已归入 %s', b.n, ({_BORDER_CODES.format(point='t.geom')}), b.code) "
+            f"AS detail FROM etl_best b JOIN {_q(table)} t ON t.id = b.id WHERE b.n > 1"
+        ), {**params, "entity": table}, once=once)
     conn.execute(text("DROP TABLE etl_best"))
     return {"in_cell": int(located), "changed": int(changed), "no_cell": int(missed), "on_border": int(border)}
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
 from domain import labels
 from etl import schedule as inbox_schedule
@@ -21,13 +22,34 @@ from geo.db import engine
 
 app = typer.Typer(help="台账与边界导入 (ETL)", no_args_is_help=True, pretty_exceptions_enable=False)
 console = Console()
-STATUS_STYLE = {"ok": "green", "partial": "yellow", "rejected": "red", "failed": "red bold", "running": "cyan"}
+STATUS_STYLE = {"ok": "green", "partial": "yellow", "rejected": "red", "failed": "red bold", "running": "cyan",
+                "interrupted": "magenta"}
 STATUS_LABEL = labels.ETL_STATUS
 
 
 def _usage(message: str) -> typer.Exit:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(2)
+
+
+def _database_failed(what: str, exc: DBAPIError) -> typer.Exit:
+    """One Chinese line for a database failure (details in the log at debug level), exit status 1."""
+    logging.getLogger(__name__).debug("%s failed", what, exc_info=exc)
+    typer.secho(f"{what}失败：{etl_sql.describe_db_error(exc)}", fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> typer.Exit:
+    """One line for an interrupted command; exit 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
+    result = getattr(exc, "result", None)
+    run = f" (run {result.run_id}：{result.message})" if result is not None else ""
+    typer.secho(f"已中断{run}", fg=typer.colors.YELLOW, err=True)
+    return typer.Exit(128 + int(getattr(exc, "signum", 2)))
+
+
+def _verbose(on: bool) -> None:
+    if on:
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def print_result(result: LoadResult, *, max_rejects: int) -> None:
@@ -64,8 +86,13 @@ def load(
     level: Annotated[int | None, typer.Option(help="边界级别 1-5 (boundaries)")] = None,
     crs: Annotated[str | None, typer.Option(help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:n")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="任何一行有错就拒绝整个文件")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="输出调试日志 (含数据库错误详情)")] = False,
 ) -> None:
-    """Load one file; exit 0 when every row loaded, 1 when rows or the file were rejected."""
+    """Load one file; exit 0 when every row loaded, 1 when rows or the file were rejected or the load failed.
+
+    Ctrl-C / SIGTERM cancel the load (the run is recorded 已中断): exit 130 / 143.
+    """
+    _verbose(verbose)
     try:
         check_args(kind, level=level, crs=crs)
     except UsageError as exc:
@@ -73,11 +100,16 @@ def load(
     if not file.exists():
         raise _usage(f"文件不存在：{file}")
     settings = get_etl_settings()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} 行"),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"导入 {file.name}", total=None)
-        result = load_file(kind, file, level=level, crs=crs, strict=strict,
-                           progress=lambda n: bar.update(task, completed=n))
+    try:
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} 行"),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"导入 {file.name}", total=None)
+            result = load_file(kind, file, level=level, crs=crs, strict=strict,
+                               progress=lambda n: bar.update(task, completed=n))
+    except KeyboardInterrupt as exc:
+        raise _interrupted(exc) from None
+    except DBAPIError as exc:  # not even the run could be recorded (database down, disk full…)
+        raise _database_failed("导入", exc) from None
     print_result(result, max_rejects=settings.max_rejects_shown)
     if result.status != "ok":
         raise typer.Exit(1)
@@ -103,9 +135,13 @@ def _status(status: str) -> str:
 
 @app.command()
 def runs(limit: Annotated[int, typer.Option(help="显示条数")] = 20) -> None:
-    """Print the most recent ETL runs."""
-    with engine().connect() as conn:
-        rows = etl_sql.recent_runs(conn, limit=limit)
+    """Print the most recent ETL runs (runs whose process is gone are closed first)."""
+    try:
+        with engine().begin() as conn:
+            etl_sql.close_stale_runs(conn)
+            rows = etl_sql.recent_runs(conn, limit=limit)
+    except DBAPIError as exc:
+        raise _database_failed("读取导入记录", exc) from None
     table = Table(title="最近的导入记录 (etl_runs)")
     for name in ("id", "任务", "状态", "开始", "秒", "读入/导入/拒绝"):
         table.add_column(name, no_wrap=True)
@@ -125,7 +161,11 @@ def assign(method: Annotated[str, typer.Option(help="lateral (网格为外层循
     """Re-place every enterprise, hazard source and hazard in its grid cell."""
     if method not in ("lateral", "join"):
         raise _usage("--method 只能是 lateral 或 join")
-    for table, counts in assign_grid_cells(method=method).items():
+    try:
+        assigned = assign_grid_cells(method=method)
+    except DBAPIError as exc:
+        raise _database_failed("落格", exc) from None
+    for table, counts in assigned.items():
         typer.echo(f"{table}: 落格 {counts['in_cell']}，变更 {counts['changed']}，"
                    f"不在任何网格 {counts['no_cell']}，位于边界 {counts['on_border']}")
 
@@ -154,12 +194,18 @@ def schedule(
     settings = get_etl_settings()
     folder = inbox or settings.inbox
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if once:
-        results = inbox_schedule.run_once(folder, settle_seconds=0)
-        for r in results:
-            typer.echo(f"{Path(r.source).name}: {STATUS_LABEL[r.status]} · {r.message}")
-        if any(r.status in ("rejected", "failed") for r in results):
-            raise typer.Exit(1)
-        return
-    typer.echo(f"监视收件目录 {folder.resolve()} (每 {settings.poll_seconds:g} 秒)")
-    inbox_schedule.run_forever(folder, poll_seconds=settings.poll_seconds)
+    try:
+        if once:
+            results = inbox_schedule.run_once(folder, settle_seconds=0)
+        else:
+            typer.echo(f"监视收件目录 {folder.resolve()} (每 {settings.poll_seconds:g} 秒)")
+            inbox_schedule.run_forever(folder, poll_seconds=settings.poll_seconds)
+            return
+    except KeyboardInterrupt as exc:  # the file being loaded stays in the inbox
+        raise _interrupted(exc) from None
+    except DBAPIError as exc:
+        raise _database_failed("收件目录处理", exc) from None
+    for r in results:
+        typer.echo(f"{Path(r.source).name}: {STATUS_LABEL[r.status]} · {r.message}")
+    if any(r.status in ("rejected", "failed") for r in results):
+        raise typer.Exit(1)
