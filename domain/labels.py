@@ -92,3 +92,8 @@ RISK_METRIC = {
 }
 ETL_STATUS = Vocab({"running": "进行中", "ok": "成功", "partial": "部分导入", "rejected": "已拒绝", "failed": "失败",
                      "interrupted": "已中断"})
+# Public reports (随手拍 / 群众举报) wait in the grid manager's queue as 待核实 (migration 0006).
+PUBLIC_REPORT_STATUS = Vocab({"pending": "待核实", "confirmed": "已受理", "dismissed": "不予受理"})
+# Photos kept with a hazard or a public report (migration 0006).
+ATTACHMENT_KIND = Vocab({"finding": "隐患照片", "before": "整改前", "after": "整改后", "evidence": "整改材料",
+                         "report": "举报照片"})

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -51,6 +52,8 @@ INSPECTION_KINDS = labels.INSPECTION_KIND.codes
 INSPECTION_RESULTS = labels.INSPECTION_RESULT.codes
 USER_ROLES = labels.USER_ROLE.codes
 ETL_STATUSES = labels.ETL_STATUS.codes
+PUBLIC_REPORT_STATUSES = labels.PUBLIC_REPORT_STATUS.codes
+ATTACHMENT_KINDS = labels.ATTACHMENT_KIND.codes
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -573,3 +576,84 @@ class UserSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = _created()
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class PublicReport(Base):
+    """A report from the public page (随手拍 / 群众举报, migration 0006): 待核实 until a grid manager acts.
+
+    Written only by the public page (its own queue; it reads nothing back). ``ip_hash`` is a keyed hash of
+    the address, kept for the per-address daily throttle, never the address itself.
+    """
+
+    __tablename__ = "public_reports"
+    __table_args__ = (
+        CheckConstraint(_in("status", PUBLIC_REPORT_STATUSES), name="status"),
+        Index("ix_public_reports_pending", "unit_id", "created_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_public_reports_ip_hash", "ip_hash", "created_at"),
+        Index("ix_public_reports_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(12), server_default=text("'pending'"))
+    description: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(50))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    handled_by: Mapped[str | None] = mapped_column(String(50))
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    handled_note: Mapped[str | None] = mapped_column(Text)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+
+class Attachment(Base):
+    """A photo of a hazard (finding, before/after) or of a public report (migration 0006).
+
+    Kept in PostgreSQL (``data``), not in a media folder: it commits with the event that records it,
+    every app instance and the read replica see it, and the database backup holds it. Identified by
+    the SHA-256 of its bytes (one copy per owner); the type is sniffed from the bytes, never the name.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ATTACHMENT_KINDS), name="kind"),
+        CheckConstraint("(hazard_id IS NOT NULL) OR (report_id IS NOT NULL)", name="owner"),
+        CheckConstraint("size_bytes > 0", name="size"),
+        Index("ix_attachments_hazard_id", "hazard_id"),
+        Index("ix_attachments_report_id", "report_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("public_reports.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_events.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(12))
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(40))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_by: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiToken(Base):
+    """A personal access token for desktop GIS clients (OGC API, migration 0006): shown once, hashed at rest."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the secret
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in lists so a user can tell tokens apart
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
