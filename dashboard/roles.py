@@ -17,15 +17,24 @@ class Capability(StrEnum):
     SEARCH = "search"  # enterprise search
     ENTERPRISE_FILE = "enterprise_file"  # 一企一档
     MANAGE_USERS = "manage_users"  # /admin/users
+    # The hazard loop (issue 15); which transition a role may take is domain.hazard_flow's rule table.
+    HAZARD_WORK = "hazard_work"  # the hazard page and its actions, 待办
+    HAZARD_REPORT = "hazard_report"  # 登记 a hazard (from the map, the enterprise file)
+    PUBLIC_QUEUE = "public_queue"  # confirm or dismiss public reports (随手拍) of one's grid cells
+    OWN_ENTERPRISE = "own_enterprise"  # an enterprise account: its own file and hazards only
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
-    "admin": frozenset(Capability),
+    "admin": frozenset(Capability) - {Capability.OWN_ENTERPRISE, Capability.HAZARD_REPORT},
     "leader": frozenset({Capability.MAP, Capability.BIG_SCREEN, Capability.ANALYSIS, Capability.EXPORT,
-                         Capability.SEARCH, Capability.ENTERPRISE_FILE}),
-    "grid_manager": frozenset({Capability.MAP, Capability.EXPORT, Capability.SEARCH, Capability.ENTERPRISE_FILE}),
+                         Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK}),
+    "grid_manager": frozenset({Capability.MAP, Capability.EXPORT, Capability.SEARCH, Capability.ENTERPRISE_FILE,
+                               Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.PUBLIC_QUEUE}),
     "planner": frozenset({Capability.MAP, Capability.ANALYSIS, Capability.EXPORT}),
-    "inspector": frozenset({Capability.MAP, Capability.SEARCH, Capability.ENTERPRISE_FILE}),
+    "inspector": frozenset({Capability.MAP, Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK,
+                            Capability.HAZARD_REPORT}),
+    # 企业服务端: its own file and hazards (自查自改自报), nothing of the network around it.
+    "enterprise": frozenset({Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.OWN_ENTERPRISE}),
 }
 
 

@@ -47,6 +47,7 @@ class UserRecord:
     scope_name: str
     scope_level: int
     scope_path: str
+    enterprise_id: int | None = None  # an enterprise account's own enterprise (role ``enterprise``)
 
     @property
     def label(self) -> str:
@@ -58,7 +59,7 @@ _USER_SELECT = """
 SELECT u."id", u."username", u."display_name", u."password_hash", u."role", u."active",
        u."session_version", u."failed_logins", u."locked_until",
        coalesce(u."locked_until" > now(), false) AS is_locked, u."last_login_at",
-       u."scope_unit_id", s."code", s."name", s."level", s."path"
+       u."scope_unit_id", s."code", s."name", s."level", s."path", u."enterprise_id"
 FROM "users" u JOIN "units" s ON s."id" = u."scope_unit_id"
 """
 
