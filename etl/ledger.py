@@ -27,6 +27,9 @@ from geo.timing import timed
 Progress = Callable[[int], None]
 
 
+APP_OWNED_MESSAGE = "该记录已在系统中办理（整改、验收或督办等），以系统记录为准，台账中的变更未导入"
+
+
 @dataclass
 class Outcome:
     """What a load did inside its transaction (before the run log is written)."""
@@ -134,8 +137,16 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
         out.findings += located.pop("findings")  # new ones: a finding already recorded is not repeated
         if not cells:
             out.notes.append("尚未导入网格边界：未做落格")
-    out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id, timings=out.timings)
+    kept: list[int] = []
+    out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id, timings=out.timings,
+                                       kept=kept)
     out.counts.update({f"grid_{k}": v for k, v in located.items()})
+    if kept:  # the app's record wins (LedgerKind.app_owned): listed with the run's rejected rows
+        header = next(c.header for c in record.columns if c.key == record.key[0])
+        for row_number, key in etl_sql.staged_keys_of(conn, kind=kind, row_numbers=kept):
+            out.rejects.append((row_number, {header: key}, [APP_OWNED_MESSAGE]))
+        out.rows_loaded -= len(kept)
+        out.notes.append(f"{len(kept)} 行对应的记录已在系统中办理，以系统为准，台账中的变更未导入")
     return out
 
 

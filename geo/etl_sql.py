@@ -396,8 +396,12 @@ def upsert_sql(kind: str, present: set[str]) -> str:
     unchanged = (f"LEFT JOIN {table} o ON o.{_q(key)} = s.{_q(key)} "
                  f"WHERE o.{_q(key)} IS NULL OR ({', '.join(f'o.{_q(c)}' for c in cols)}) "
                  f"IS DISTINCT FROM ({', '.join(staged)})")
+    owned_o = record.app_owned.format(t="o") if record.app_owned else "false"
+    # The DO UPDATE re-checks ownership on the latest row: an app transition committed meanwhile wins.
+    keep_app = f" AND NOT {record.app_owned.format(t='t')}" if record.app_owned else ""
     conflict = (f"ON CONFLICT ({_q(key)}) DO UPDATE SET {', '.join(sets)} "
-                f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}) RETURNING (xmax = 0) AS inserted")
+                f"WHERE ({', '.join(old)}) IS DISTINCT FROM ({', '.join(new)}){keep_app} "
+                "RETURNING (xmax = 0) AS inserted")
     # Rows with no stored row are plain INSERTs: no speculative insertion + conflict check per row
     # (~0.4 s of server CPU per 100k new enterprises); lock_loads keeps other loads out meanwhile.
     names = [key, *out_cols, "source_run_id"]
@@ -405,18 +409,24 @@ def upsert_sql(kind: str, present: set[str]) -> str:
         [f"s.{_q(key)}", *exprs, *(e for _, e in derived), "CAST(:run_id AS int)"], names, strict=True))
     listed = ", ".join(_q(n) for n in names)
     return (
-        f"WITH src AS MATERIALIZED (SELECT {picked}, o.{_q(key)} IS NOT NULL AS stored "  # noqa: S608
+        f"WITH src AS MATERIALIZED (SELECT {picked}, o.{_q(key)} IS NOT NULL AS stored, "  # noqa: S608
+        f"s.row_number AS sg_row, (o.{_q(key)} IS NOT NULL AND {owned_o}) AS app_kept "
         f"FROM {STAGE} s {joins} {unchanged}), "
         f"ins AS (INSERT INTO {table} ({col_list}) SELECT {listed} FROM src WHERE NOT stored RETURNING 1), "
-        f"up AS (INSERT INTO {table} AS t ({col_list}) SELECT {listed} FROM src WHERE stored {conflict}) "
+        f"up AS (INSERT INTO {table} AS t ({col_list}) SELECT {listed} FROM src WHERE stored AND NOT app_kept "
+        f"{conflict}) "
         "SELECT (SELECT count(*) FROM ins) + (SELECT count(*) FROM up WHERE inserted) AS inserted, "
-        "(SELECT count(*) FROM up WHERE NOT inserted) AS updated"
+        "(SELECT count(*) FROM up WHERE NOT inserted) AS updated, "
+        "(SELECT coalesce(array_agg(sg_row ORDER BY sg_row), '{}') FROM src WHERE app_kept) AS app_kept"
     )
 
 
 def upsert_ledger(conn: Connection, *, kind: str, present: set[str], run_id: int,
-                  timings: dict[str, float] | None = None) -> dict[str, int]:
+                  timings: dict[str, float] | None = None, kept: list[int] | None = None) -> dict[str, int]:
     """Move the staged rows of ``kind`` into their table; return inserted/updated counts.
+
+    ``kept`` (optional) gets the row numbers of staged rows that differ from a row the app owns
+    (``LedgerKind.app_owned``): those are not applied.
 
     ``timings`` (optional) gets the seconds of the upsert and of the history added to ``upsert`` and
     ``history``. The caller holds ``lock_loads`` (the upsert inserts new rows without ON CONFLICT).
@@ -436,12 +446,22 @@ def upsert_ledger(conn: Connection, *, kind: str, present: set[str], run_id: int
     with timed(timings, "upsert"):
         row = conn.execute(text(upsert_sql(kind, present)), {"run_id": run_id}).one()
     counts = {"inserted": int(row.inserted), "updated": int(row.updated)}
+    if kept is not None:
+        kept.extend(int(n) for n in row.app_kept)
     if history is not None:
         with timed(timings, "history"):
             changes = conn.execute(text(history.sql), {"by": f"etl:{run_id}"}).rowcount
             conn.execute(text("DROP TABLE etl_prev"))
         counts[history.counted] = int(changes)
     return counts
+
+
+def staged_keys_of(conn: Connection, *, kind: str, row_numbers: Sequence[int]) -> list[tuple[int, str]]:
+    """Return (row number, natural key) of the given staged rows of ``kind``."""
+    key = _q(ledger_kind(kind).key[0])
+    rows = conn.execute(text(f"SELECT row_number, {key} FROM {STAGE} WHERE row_number = ANY(:rows) "  # noqa: S608
+                             "ORDER BY row_number"), {"rows": list(row_numbers)})
+    return [(int(n), str(k)) for n, k in rows]
 
 
 def _upsert_persons(conn: Connection, *, present: set[str], run_id: int) -> dict[str, int]:

@@ -92,6 +92,9 @@ class LedgerKind:
     fills: tuple[tuple[str, str | None], ...] = ()  # (column the check fills, file column it needs or None)
     history: History | None = None
     upsert: str = "table"  # "table": the generic upsert on ``key``; else a named upsert of geo.etl_sql
+    # Rows the app owns (worked in the app): SQL over the stored row ``{t}``. A ledger row differing from
+    # such a row is not applied; it is listed as a rejected row of the run (docs/etl.md, precedence).
+    app_owned: str | None = None
 
     def __post_init__(self) -> None:
         keys = [c.key for c in self.columns]
@@ -423,6 +426,8 @@ HAZARDS = register(LedgerKind(
     location=Location(fallback_unit="COALESCE(u.id, e.unit_id)", point_from="e",
                       described="the enterprise's point; the unit of 所在单位代码, else the enterprise's cell"),
     cross_check=_check_hazards,
+    # Reported or moved on in the app (geo.hazard_actions): the app's record wins over a ledger reload.
+    app_owned='({t}."version" > 1 OR {t}."request_key" IS NOT NULL)',
     history=History(
         "status",
         "INSERT INTO hazard_events (hazard_id, from_status, to_status, at, by, note) "

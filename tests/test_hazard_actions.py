@@ -7,11 +7,13 @@ neither deadlock nor lose an update — and the incremental roll-ups equal a ful
 
 from __future__ import annotations
 
+import csv
 import os
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -267,3 +269,36 @@ def test_supervision_by_a_leader_and_its_lifting_after_closure(loop_engine: Engi
 
 def test_unit_plan_labels_cover_the_stored_columns() -> None:
     assert set(FIVE_IN_PLACE) - {"deadline"} <= set(ha.PLAN_COLUMNS)
+
+
+def test_a_ledger_reload_does_not_undo_app_work(loop_engine: Engine, demo_db: DemoDb, tmp_path: Path) -> None:  # noqa: F811
+    """Precedence (docs/etl.md): rows worked in the app keep the app's state; the ledger's change is listed."""
+    from etl.load import load_file
+
+    fresh = [h for h in _open_hazards(loop_engine, 400) if h["status"] == "reported"
+             and _one(loop_engine, 'SELECT "version" = 1 AND "request_key" IS NULL AS ledger_only FROM "hazards" '
+                                   'WHERE "id" = :i', i=h["id"])["ledger_only"]]
+    worked, untouched = fresh[0], fresh[-1]
+    grid, scope = _actor(loop_engine, "grid_p", "grid_manager", worked["path"].split(".")[1])
+    after_app = _act(loop_engine, grid, scope, worked["id"], "start")
+    codes = {h["id"]: _one(loop_engine, 'SELECT "code" FROM "hazards" WHERE "id" = :i', i=h["id"])["code"]
+             for h in (worked, untouched)}
+    with (demo_db.directory / "hazards.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    ledger = [r for r in rows if r["隐患编号"] in codes.values()]
+    assert len(ledger) == 2
+    for r in ledger:  # the bureau's ledger says both were closed
+        r.update({"整改状态": "已销号", "验收日期": "2026-11-20", "销号日期": "2026-11-20"})
+    path = tmp_path / "hazards.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(ledger)
+    url = loop_engine.url.render_as_string(hide_password=False)
+    result = load_file("hazards", path, url=url)
+    assert result.status == "partial" and result.rows_loaded == 1 and result.rows_rejected == 1
+    kept = _one(loop_engine, 'SELECT "status", "version" FROM "hazards" WHERE "id" = :i', i=worked["id"])
+    assert dict(kept) == {"status": "rectifying", "version": after_app.version}
+    assert _one(loop_engine, 'SELECT "status" FROM "hazards" WHERE "id" = :i', i=untouched["id"])["status"] == "closed"
+    reject = _one(loop_engine, "SELECT raw, errors FROM etl_rejects WHERE run_id = :r", r=result.run_id)
+    assert reject["raw"] == {"隐患编号": codes[worked["id"]]} and "以系统记录为准" in reject["errors"][0]
