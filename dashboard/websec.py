@@ -44,6 +44,7 @@ class WebSecurity:
     settings: DashboardSettings
     csp: str
     callbacks: dict[str, Any] = field(default_factory=dict)
+    body_limits: dict[str, int] = field(default_factory=dict)  # path → larger body limit (upload routes)
 
 
 def content_security_policy(script_hashes: Iterable[str] = (), img_sources: Iterable[str] = ()) -> str:
@@ -93,6 +94,14 @@ def start_request() -> None:
     """First ``before_request``: a request id (the proxy's, when well-formed) for the response and the logs."""
     sent = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = sent if _REQUEST_ID_RE.match(sent) else secrets.token_hex(8)
+    limit = _state().body_limits.get(request.path)
+    if limit is not None:  # before anything reads the body
+        request.max_content_length = limit
+
+
+def allow_body(server: Flask, path: str, limit: int) -> None:
+    """Let requests to exactly ``path`` carry bodies up to ``limit`` bytes (an upload route; others keep 2 MiB)."""
+    server.extensions[_EXTENSION].body_limits[path] = limit
 
 
 def security_headers(response: Response) -> Response:

@@ -39,7 +39,7 @@ from domain.hazard_flow import (
     rollup_delta,
     supervision_tier,
 )
-from domain.labels import HAZARD_LEVEL
+from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL
 from domain.risk_rule import RiskRule, explain
 from geo.refresh import stock_cutoff
 from geo.scope import path_in_scope, scope_params
@@ -254,6 +254,7 @@ class NewHazard:
     enterprise_id: int | None = None
     lon: float | None = None
     lat: float | None = None
+    channel: str | None = None  # None: the reporter's own (企业自查 / 监管检查); 'public_report' from the public queue
 
 
 def _check_new(new: NewHazard, as_of: date) -> None:
@@ -269,6 +270,8 @@ def _check_new(new: NewHazard, as_of: date) -> None:
         raise FlowError("表单已过期，请刷新后重新提交")
     if new.enterprise_id is None and (new.lon is None or new.lat is None):
         raise FlowError("请选择所属企业或在地图上点选隐患位置")
+    if new.channel is not None and new.channel not in HAZARD_CHANNEL:
+        raise FlowError("来源渠道无效")
 
 
 def _place(conn: Connection, *, scope: str, new: NewHazard) -> tuple[int, int | None, float, float]:
@@ -301,6 +304,7 @@ def report(conn: Connection, *, scope: str, actor: Actor, new: NewHazard, as_of:
         unit_id, enterprise_id, lon, lat = _place(conn, scope=scope, new=new)
         if not can_report(actor, enterprise_id=enterprise_id):
             raise FlowError("您不能为该企业登记隐患" if actor.role == "enterprise" else "您的角色不能登记隐患")
+        channel = new.channel or report_channel(actor)
         existing = conn.execute(text(
             'INSERT INTO "hazards" ("id", "code", "enterprise_id", "unit_id", "title", "description", "level", '
             '"channel", "status", "found_at", "deadline", "reporter", "geom", "request_key") '
@@ -309,13 +313,13 @@ def report(conn: Connection, *, scope: str, actor: Actor, new: NewHazard, as_of:
             "FROM (SELECT nextval(pg_get_serial_sequence('hazards', 'id')) AS n) s "
             'ON CONFLICT ("request_key") DO NOTHING RETURNING "id"'),
             {"e": enterprise_id, "u": unit_id, "t": new.title.strip(), "d": new.description.strip() or None,
-             "lvl": new.level, "ch": report_channel(actor), "day": as_of, "dl": new.deadline, "by": actor.username,
+             "lvl": new.level, "ch": channel, "day": as_of, "dl": new.deadline, "by": actor.username,
              "x": lon, "y": lat, "k": new.request_key}).scalar()
         if existing is not None:
             created = hazard_record(conn, scope=scope, hazard_id=existing)
             assert created is not None
             _event(conn, hazard_id=created.id, from_status=None, to_status="reported", actor=actor, note="",
-                   action="report", detail={"channel": report_channel(actor)})
+                   action="report", detail={"channel": channel})
             if created.unit_path:
                 apply_rollup(conn, unit_path=created.unit_path, rule=rule, as_of=as_of,
                              delta=_counts(created.__dict__, as_of=as_of, cutoff=stock_cutoff(conn, as_of=as_of)))
