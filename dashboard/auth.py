@@ -1,4 +1,13 @@
-"""Sign-in: flask-login sessions, the Chinese login page, CSRF, throttling and lockout, the request guard."""
+"""Sign-in: flask-login sessions, the Chinese login page, CSRF, throttling and lockout, the request guard.
+
+CSRF has two forms. Server-rendered forms (login, logout) post the session's token as a field. Dash
+callbacks cannot: Dash's renderer reads the cookie ``_csrf_token`` and sends its value back in the
+``X-CSRFToken`` header of every callback request (``dash.Dash(csrf_token_name=, csrf_header_name=)``,
+the defaults). :func:`set_csrf_cookie` puts the session's token into that cookie (readable by the page's
+script, ``SameSite=Lax``, ``Secure`` with secure cookies) and :func:`check_csrf_header` refuses a POST to a
+path in :data:`CSRF_HEADER_PATHS` whose header does not match the session's token (double submit: a page
+on another site can make the browser send the cookies, but cannot read them to set the header).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +53,11 @@ from geo.users import (
 log = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf_token"
+CSRF_COOKIE = "_csrf_token"  # the cookie Dash's renderer reads (Dash's csrf_token_name default)
+CSRF_HEADER = "X-CSRFToken"  # the header it sends the value back in (Dash's csrf_header_name default)
+# POST paths that must carry the token in CSRF_HEADER: Dash callbacks; add a state-changing JSON route here.
+CSRF_HEADER_PATHS: frozenset[str] = frozenset({DASH_UPDATE_PATH})
+CSRF_REFUSED = "请求来源无效或页面已过期（缺少安全令牌），已拒绝。请刷新页面后重试。"
 SESSION_ID_FIELD = "_sid"  # the random server-side session id (its SHA-256 is the user_sessions row)
 MAX_NEXT_LENGTH = 2000
 # What a post-login target may contain: a same-site path and query, RFC 3986 characters only (no
@@ -69,6 +83,31 @@ def csrf_ok(sent: str | None) -> bool:
     """Tell whether ``sent`` matches the session's CSRF token."""
     expected = session.get(CSRF_FIELD)
     return bool(expected and sent and hmac.compare_digest(str(expected), sent))
+
+
+def check_csrf_header() -> Any:
+    """Before a request (after the guard): refuse a POST to :data:`CSRF_HEADER_PATHS` without the session's token."""
+    if request.method != "POST" or request.path not in CSRF_HEADER_PATHS or not current_user.is_authenticated:
+        return None  # an unauthenticated POST got its 401 from the guard already
+    if csrf_ok(request.headers.get(CSRF_HEADER)):
+        return None
+    log.warning("refused a POST to %s without a matching %s header", request.path, CSRF_HEADER)
+    return jsonify(error=CSRF_REFUSED), 403
+
+
+def set_csrf_cookie(response: Response) -> Response:
+    """After a request: keep the ``_csrf_token`` cookie equal to a signed-in session's token.
+
+    After sign-out the old value stays until the next sign-in replaces it: it fits no session any more.
+    """
+    if request.path.startswith(PUBLIC_PREFIXES):
+        return response
+    # flask-login's own session key: no account read here (the login form's token stays in the form alone)
+    token = session.get(CSRF_FIELD) if session.get("_user_id") else None
+    if token and request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(CSRF_COOKIE, str(token), httponly=False, samesite="Lax",
+                            secure=_settings().cookie_secure, path="/")
+    return response
 
 
 def safe_next(target: str | None) -> str:
@@ -356,5 +395,7 @@ def init_app(server: Flask, settings: DashboardSettings) -> None:
     server.add_url_rule("/login", "login", view.login, methods=["GET", "POST"])
     server.add_url_rule("/logout", "logout", view.logout, methods=["GET", "POST"])
     server.before_request(guard)
+    server.before_request(check_csrf_header)  # after the guard: 401 first; before the body checks
+    server.after_request(set_csrf_cookie)
     server.before_request(websec.check_request)  # after the guard: unauthenticated requests get 401 first
     server.register_error_handler(Exception, handle_error)

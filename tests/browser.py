@@ -15,7 +15,8 @@ Helpers:
 
 * :func:`make_user` — create an account with a unique name (committed); returns ``(username, password)``.
 * :func:`login` — sign in through the real login page in the browser.
-* :func:`http_login` — sign in with ``requests`` (fetches the CSRF token from the form); returns a session.
+* :func:`http_login` — sign in with ``requests`` (fetches the CSRF token from the form); returns a session that
+  sends the ``X-CSRFToken`` header Dash callbacks need (:func:`with_csrf_header` does it for a Flask test client).
 * :func:`dash_update` — POST a callback request to ``/_dash-update-component`` exactly as Dash's
   renderer does (the forged-request tests use it).
 * :func:`screenshot_dir` — where the browser tests write their screenshots: ``tests/artifacts/screenshots``
@@ -88,7 +89,16 @@ def http_login(base_url: str, username: str, password: str) -> requests.Session:
     r = s.post(f"{base_url}/login", data={"username": username, "password": password, "csrf_token": match.group(1),
                                           "next": "/"}, allow_redirects=False, timeout=10)
     assert r.status_code == 302, (r.status_code, r.text[:500])
+    s.headers["X-CSRFToken"] = s.cookies.get("_csrf_token") or ""  # as Dash's renderer sends it (auth.CSRF_COOKIE)
     return s
+
+
+def with_csrf_header(client: Any) -> Any:
+    """Make a signed-in Flask test client send the ``X-CSRFToken`` header from its cookie, as Dash's renderer does."""
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None, "no _csrf_token cookie after sign-in"
+    client.environ_base["HTTP_X_CSRFTOKEN"] = cookie.value
+    return client
 
 
 def csrf_from(session: requests.Session, base_url: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from dashboard.app import create_app
 from dashboard.cache import CachedBody, MemoryCache, zstd
-from tests.browser import app_settings, make_user
+from tests.browser import app_settings, make_user, with_csrf_header
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
@@ -41,7 +41,7 @@ def login(app: Dash, engine: Engine, *, role: str, scope: str) -> FlaskClient:
     r = client.post("/login", data={"username": username, "password": password, "csrf_token": token.group(1),
                                     "next": "/"})
     assert r.status_code == 302
-    return client
+    return with_csrf_header(client)
 
 
 def features(resp: Any) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dashboard.app import create_app
-from tests.browser import app_settings, make_user
+from tests.browser import app_settings, make_user, with_csrf_header
 
 pytestmark = pytest.mark.db
 UPDATE = "/_dash-update-component"
@@ -43,7 +43,7 @@ def app_and_client(engine: Engine, unit_tree: dict[str, str]) -> Iterator[tuple[
     html = client.get("/login").get_data(as_text=True)
     token = html.split('name="csrf_token" value="')[1].split('"')[0]
     assert client.post("/login", data={"username": user, "password": password, "csrf_token": token}).status_code == 302
-    yield app, client
+    yield app, with_csrf_header(client)
 
 
 def _assert_refusal(r: Any, what: Any) -> None:
