@@ -65,7 +65,8 @@ MAX_NEXT_LENGTH = 2000
 _NEXT_RE = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
 RESIGN_AFTER = timedelta(seconds=60)  # an unchanged session cookie is re-signed at most this often
 # Paths anyone may request; everything else needs a session.
-PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico"})
+# /report: the public report page (随手拍, dashboard/public_report.py), GET and its POST, no account.
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico", "/report"})
 PUBLIC_PREFIXES = ("/assets/",)
 # Machine endpoints answer 401 JSON instead of redirecting to the login page.
 API_PREFIXES = ("/api/", "/_dash-", "/_reload-hash")
@@ -294,7 +295,7 @@ def http_error(exc: HTTPException) -> AppError | None:
     if exc.code is None or exc.code < 400:
         return None
     if exc.code == 413:
-        limit = _settings().max_request_bytes / 1024 / 1024
+        limit = (request.max_content_length or _settings().max_request_bytes) / 1024 / 1024  # per-route limits
         return HTTPStatusError(413, f"请求内容过大（上限 {limit:g} MB），已拒绝。")
     return HTTPStatusError(exc.code)
 
