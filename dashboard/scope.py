@@ -9,6 +9,13 @@ user loader in :mod:`dashboard.auth` (one round trip, with the data version that
   :func:`current_scope` inside.
 * Dash callbacks: call :func:`callback_scope` (raises :class:`~dashboard.errors.NotAuthenticatedError`) and
   pass the scope to every ``geo`` query; :func:`ensure_unit_in_scope` refuses a foreign unit code.
+
+An enterprise account (capability ``OWN_ENTERPRISE``) is *confined*: its scope unit (the enterprise's grid
+cell) only serves the write path; what it may read is its own enterprise. So :meth:`Account.can` refuses it
+everything "for every signed-in user" (capability None: overview, ledger, units API), grants the enterprise
+file narrowed to its own credit code (checked by ``dashboard.components.enterprise_file.load_file``), and
+:func:`callback_scope` refuses it callbacks asking for the file capability (they read around a file the
+browser names). Its landing page is its own file (:func:`landing_path`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 from flask import request
 from flask_login import UserMixin, current_user
@@ -26,7 +34,7 @@ from dashboard.errors import BadRequestError, ForbiddenError, NotAuthenticatedEr
 from dashboard.roles import Capability, can, role_label
 from geo.db import connect
 from geo.scope import unit_in_scope
-from geo.users import UserRecord, audit
+from geo.users import UserRecord, audit, enterprise_credit_code
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CODE_RE = re.compile(r"^\d{6,14}$")
@@ -73,9 +81,26 @@ class Account(UserMixin):
         """The scope string: path of the scope unit (see :mod:`geo.scope`)."""
         return self.record.scope_path
 
+    @property
+    def confined(self) -> bool:
+        """An enterprise account: it reads its own enterprise only (see the module docstring)."""
+        return can(self.record.role, Capability.OWN_ENTERPRISE)
+
     def can(self, capability: Capability | None) -> bool:
-        """Tell whether the account's role grants ``capability``."""
+        """Tell whether the account's role grants ``capability`` (a confined account: see the module docstring)."""
+        if self.confined:
+            if capability is None:
+                return False
+            if capability is Capability.ENTERPRISE_FILE:
+                return True  # narrowed to its own credit code by load_file
         return can(self.record.role, capability)
+
+    def own_credit_code(self) -> str | None:
+        """Return the credit code of a confined account's enterprise (None: not confined, or no enterprise)."""
+        if not self.confined or self.record.enterprise_id is None:
+            return None
+        with connect() as conn:
+            return enterprise_credit_code(conn, enterprise_id=self.record.enterprise_id)
 
 
 def current_account() -> Account:
@@ -93,9 +118,17 @@ def current_scope() -> str:
 def callback_scope(capability: Capability | None = None) -> str:
     """Return the caller's scope inside a Dash callback (and check ``capability`` when given)."""
     account = current_account()
-    if not account.can(capability):
+    if not account.can(capability) or (account.confined and capability is Capability.ENTERPRISE_FILE):
         raise ForbiddenError()
     return account.scope
+
+
+def landing_path(account: Account) -> str:
+    """Return where ``/`` leads: the command map, or a confined account's own enterprise file."""
+    if not account.confined:
+        return "/"
+    code = account.own_credit_code()
+    return "/enterprise?" + urlencode({"code": code}) if code else "/enterprise"
 
 
 def client_ip() -> str | None:

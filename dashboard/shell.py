@@ -7,15 +7,17 @@ from urllib.parse import parse_qsl
 
 from dash import Dash, Input, Output, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
-from flask import request
+from flask import redirect, request
 from flask_login import current_user
 
 from dashboard.auth import CSRF_FIELD, csrf_token
 from dashboard.components.search import register as register_search
 from dashboard.components.search import search_box
 from dashboard.errors import AppError, ForbiddenError, NotFoundError, to_app_error
+from dashboard.hazard.access import badge_count
 from dashboard.pages import Page, page_for_path
-from dashboard.scope import Account, current_account
+from dashboard.roles import Capability
+from dashboard.scope import Account, current_account, landing_path
 from dashboard.settings import DashboardSettings
 from domain.labels import LEVEL
 from geo.db import connect
@@ -43,6 +45,16 @@ def nav_id(page: Page) -> str:
     return "shell-nav-" + (page.path.strip("/").replace("/", "-") or "home")
 
 
+def todo_link(account: Account) -> Any:
+    """The 待办 link with its count (hazards awaiting this account, public reports to 核实); None without the loop."""
+    if not account.can(Capability.HAZARD_WORK):
+        return None
+    n = badge_count(account)
+    return dcc.Link(["待办", html.Span(str(n), className="sg-todo-count" + (" sg-todo-zero" if not n else ""),
+                                       id="shell-todo-count")],
+                    href="/todo", className="sg-todo", id="shell-todo", title=f"待办事项 {n} 项")
+
+
 def _header(account: Account, pages: list[Page], title: str) -> html.Header:
     menu = [dcc.Link(p.title, href=p.path, className="sg-nav-link", id=nav_id(p))
             for p in pages if p.in_menu and account.can(p.capability)]
@@ -57,6 +69,7 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
         html.Nav(menu, className="sg-nav"),
         search_box(account),
         html.Div([
+            todo_link(account),
             html.Span(account.label, className="sg-user", id="shell-user"),
             html.Span(account.role_label, className="sg-role", id="shell-role"),
             html.Span(f"{LEVEL.get(record.scope_level, '')} · {record.scope_name}", className="sg-scope",
@@ -84,6 +97,8 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
         """Refuse a direct GET of a page the role may not use with a real 403 (not just hidden content)."""
         page = page_for_path(pages, request.path)
         if page is not None and current_user.is_authenticated and not current_account().can(page.capability):
+            if request.path == "/" and (home := landing_path(current_account())) != "/":
+                return redirect(home)  # an enterprise account lands on its own file
             raise ForbiddenError()
         return None
 
@@ -103,4 +118,6 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
         if page.own_query and ctx.triggered_prop_ids.keys() == {"shell-url.search"}:
             raise PreventUpdate  # same page, new query: the page's own callbacks handle it
         query = dict(parse_qsl((search or "").lstrip("?")))
+        if account.can(Capability.HAZARD_WORK):  # the badge follows every navigation (cached per data version)
+            set_props("shell-todo", {"children": todo_link(account).children})
         return page.layout(account, query), None

@@ -20,6 +20,7 @@ _HASHER = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH = _HASHER.hash("safegrid-no-such-user")
 MIN_PASSWORD_LENGTH = 10
+ENTERPRISE_ROLE = "enterprise"  # the role whose account belongs to one enterprise (users.enterprise_id)
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
 
 
@@ -192,21 +193,75 @@ def _check_role(role: str) -> None:
 
 
 def create_user(
-    conn: Connection, *, username: str, password_hash: str, role: str, scope_code: str,
-    display_name: str | None = None,
+    conn: Connection, *, username: str, password_hash: str, role: str, scope_code: str | None = None,
+    display_name: str | None = None, enterprise_code: str | None = None,
 ) -> int:
-    """Create an account; raise :class:`UserError` for a bad role, scope or duplicate name."""
+    """Create an account; raise :class:`UserError` for a bad role, scope, enterprise or duplicate name.
+
+    An enterprise account (role ``enterprise``) names its enterprise by credit code instead of a scope:
+    its scope unit is the enterprise's grid cell. Other roles name a scope and no enterprise.
+    """
     _check_role(role)
     if not username or len(username) > 50 or not username.isprintable() or " " in username:
         raise UserError("用户名应为 1-50 个字符，且不含空格")
+    enterprise_id = None
+    if role == ENTERPRISE_ROLE:
+        if not enterprise_code:
+            raise UserError("企业账户须用 --enterprise 指定企业的统一社会信用代码")
+        enterprise_id, cell_code = enterprise_account_target(conn, enterprise_code)
+        if scope_code is not None and scope_code != cell_code:
+            raise UserError(f"企业账户的数据范围是企业所在网格（{cell_code}），不能另行指定")
+        scope_code = cell_code
+    elif enterprise_code is not None:
+        raise UserError("只有企业账户（角色 enterprise）可以指定 --enterprise")
+    if scope_code is None:
+        raise UserError("请用 --scope 指定数据范围单位代码")
     unit_id = _unit_id(conn, scope_code)
     new_id = conn.execute(text(
-        'INSERT INTO "users" ("username", "display_name", "password_hash", "role", "scope_unit_id") '
-        'VALUES (:n, :d, :h, :r, :u) ON CONFLICT ("username") DO NOTHING RETURNING "id"'
-    ), {"n": username, "d": display_name, "h": password_hash, "r": role, "u": unit_id}).scalar()
+        'INSERT INTO "users" ("username", "display_name", "password_hash", "role", "scope_unit_id", "enterprise_id") '
+        'VALUES (:n, :d, :h, :r, :u, :e) ON CONFLICT ("username") DO NOTHING RETURNING "id"'
+    ), {"n": username, "d": display_name, "h": password_hash, "r": role, "u": unit_id, "e": enterprise_id}).scalar()
     if new_id is None:
         raise UserError(f"用户“{username}”已存在")
     return int(new_id)
+
+
+def enterprise_account_target(conn: Connection, credit_code: str) -> tuple[int, str]:
+    """Return the id and grid-cell code of the enterprise an account is made for; :class:`UserError` if unusable."""
+    row = conn.execute(text(
+        'SELECT e."id", u."code", u."level" FROM "enterprises" e LEFT JOIN "units" u ON u."id" = e."unit_id" '
+        'WHERE e."credit_code" = :c'
+    ), {"c": credit_code.strip().upper()}).one_or_none()
+    if row is None:
+        raise UserError(f"企业“{credit_code}”不存在：请核对统一社会信用代码")
+    if row[1] is None:
+        raise UserError(f"企业“{credit_code}”未落入任何网格，无法确定其数据范围：请先补全企业坐标或所属网格")
+    return int(row[0]), str(row[1])
+
+
+def enterprise_credit_code(conn: Connection, *, enterprise_id: int) -> str | None:
+    """Return the credit code of an enterprise account's enterprise (None when it is gone)."""
+    code = conn.execute(text('SELECT "credit_code" FROM "enterprises" WHERE "id" = :id'),
+                        {"id": enterprise_id}).scalar()
+    return str(code) if code is not None else None
+
+
+def set_enterprise(conn: Connection, *, username: str, credit_code: str) -> None:
+    """Make ``username`` the enterprise account of ``credit_code``: role, enterprise and its grid cell as scope."""
+    enterprise_id, cell_code = enterprise_account_target(conn, credit_code)
+    _update(conn, username, '"role" = :r, "enterprise_id" = :e, "scope_unit_id" = :u',
+            {"r": ENTERPRISE_ROLE, "e": enterprise_id, "u": _unit_id(conn, cell_code)})
+
+
+def demo_enterprise(conn: Connection, *, unit_code: str) -> str | None:
+    """Credit code for the demo enterprise account: the lowest one with an open hazard under ``unit_code``."""
+    code = conn.execute(text(
+        'SELECT e."credit_code" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
+        'JOIN "units" top ON top."code" = :c AND u."path" LIKE top."path" || \'%\' '
+        'WHERE EXISTS (SELECT 1 FROM "hazards" h WHERE h."enterprise_id" = e."id" AND h."status" <> \'closed\') '
+        'ORDER BY e."credit_code" LIMIT 1'
+    ), {"c": unit_code}).scalar()
+    return str(code) if code is not None else None
 
 
 def _update(conn: Connection, username: str, assignments: str, params: dict[str, Any]) -> None:
@@ -230,14 +285,19 @@ def set_active(conn: Connection, *, username: str, active: bool) -> None:
 
 
 def set_scope(conn: Connection, *, username: str, scope_code: str) -> None:
-    """Move an account's scope to the unit ``scope_code``."""
+    """Move an account's scope to the unit ``scope_code`` (not an enterprise account's: its enterprise decides)."""
+    user = get_user_by_name(conn, username=username)
+    if user is not None and user.role == ENTERPRISE_ROLE:
+        raise UserError("企业账户的数据范围是企业所在网格，不能单独修改")
     _update(conn, username, '"scope_unit_id" = :u', {"u": _unit_id(conn, scope_code)})
 
 
 def set_role(conn: Connection, *, username: str, role: str) -> None:
     """Change an account's role."""
     _check_role(role)
-    _update(conn, username, '"role" = :r', {"r": role})
+    if role == ENTERPRISE_ROLE:
+        raise UserError("请用企业的统一社会信用代码设置企业账户（set_enterprise）")
+    _update(conn, username, '"role" = :r, "enterprise_id" = NULL', {"r": role})
 
 
 def record_login_success(conn: Connection, *, user_id: int) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Connection
 
 from domain.labels import USER_ROLE
 from geo.db import connect
@@ -18,6 +19,7 @@ from geo.users import (
     audit,
     check_password_policy,
     create_user,
+    demo_enterprise,
     generate_password,
     get_user_by_name,
     hash_password,
@@ -25,6 +27,7 @@ from geo.users import (
     list_users,
     revoke_sessions,
     set_active,
+    set_enterprise,
     set_password_hash,
     set_role,
     set_scope,
@@ -40,7 +43,10 @@ DEMO_ACCOUNTS = (
     ("planner", "planner", "演示规划员"),
     ("inspector", "inspector", "演示执法员"),
     ("gridmgr", "grid_manager", "演示网格管理员"),
+    ("inspector2", "inspector", "演示执法员二"),
 )
+# The enterprise account: an enterprise of the grid manager's township with an open hazard (see ``demo``).
+DEMO_ENTERPRISE_ACCOUNT = ("enterprise", "演示企业安全员")
 CLI_ACTOR = "cli"
 
 
@@ -71,20 +77,39 @@ def _role(role: str) -> str:
 def create(
     name: str,
     role: Annotated[str, typer.Option(help=f"角色：{', '.join(USER_ROLES)}")],
-    scope: Annotated[str, typer.Option(help="数据范围单位代码，如 411002001")],
+    scope: Annotated[str | None, typer.Option(help="数据范围单位代码，如 411002001（企业账户不填）")] = None,
+    enterprise: Annotated[str | None, typer.Option(
+        help="企业账户所属企业的统一社会信用代码（仅角色 enterprise；数据范围为企业所在网格）")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
     display_name: Annotated[str | None, typer.Option(help="显示姓名")] = None,
 ) -> None:
-    """Create an account; without --password-stdin a random password is generated and printed once."""
+    """Create an account; without --password-stdin a random password is generated and printed once.
+
+    An enterprise account (--role enterprise) names its enterprise with --enterprise CREDIT_CODE: it sees
+    only that enterprise's file and hazards, and its scope is the enterprise's grid cell.
+    """
+    _role(role)
+    if role == "enterprise" and not enterprise:
+        raise _fail("企业账户须用 --enterprise 指定企业的统一社会信用代码。", 2)
+    if role != "enterprise" and enterprise:
+        raise _fail("--enterprise 只能用于企业账户（--role enterprise）。", 2)
+    if role != "enterprise" and not scope:
+        raise _fail("请用 --scope 指定数据范围单位代码。", 2)
     password, generated = _read_password(password_stdin)
     try:
         with connect() as conn:
-            create_user(conn, username=name, password_hash=hash_password(password), role=_role(role),
-                        scope_code=scope, display_name=display_name)
-            audit(conn, username=CLI_ACTOR, action="user_create", detail={"user": name, "role": role, "scope": scope})
+            create_user(conn, username=name, password_hash=hash_password(password), role=role,
+                        scope_code=scope, display_name=display_name, enterprise_code=enterprise)
+            user = get_user_by_name(conn, username=name)
+            assert user is not None
+            detail = {"user": name, "role": role, "scope": user.scope_code}
+            if enterprise:
+                detail["enterprise"] = enterprise
+            audit(conn, username=CLI_ACTOR, action="user_create", detail=detail)
     except UserError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"已创建用户 {name}（{USER_ROLE[role]}，数据范围 {scope}）。")
+    what = f"企业 {enterprise}，数据范围 {user.scope_name} {user.scope_code}" if enterprise else f"数据范围 {scope}"
+    typer.echo(f"已创建用户 {name}（{USER_ROLE[role]}，{what}）。")
     if generated:
         typer.echo(f"初始密码：{password}")
 
@@ -174,7 +199,7 @@ def set_scope_cmd(name: str, code: str) -> None:
 
 
 def _demo_scopes() -> dict[str, str]:
-    """Scope per demo role: city for admin/leader/planner, a county for the inspector, a 魏都区 township."""
+    """Scope per demo account: city for admin/leader/planner, 魏都区 for the inspectors, a 魏都区 township."""
     with connect() as conn:
         counties = child_codes(conn, parent_code=CITY)
         townships = child_codes(conn, parent_code="411002")
@@ -182,31 +207,55 @@ def _demo_scopes() -> dict[str, str]:
         raise _fail("数据库中没有许昌市 (411000) 与魏都区 (411002) 的下级单位：请先加载演示数据 (make demo)。")
     inspector_county = "411002" if "411002" in counties else counties[0]
     return {"admin": CITY, "leader": CITY, "planner": CITY, "inspector": inspector_county,
-            "grid_manager": townships[0]}
+            "inspector2": inspector_county, "gridmgr": townships[0]}
+
+
+def _demo_account(conn: Connection, username: str, role: str, display: str, *, scope: str | None = None,
+                  enterprise: str | None = None) -> None:
+    """Create or reset one demo account (password ``<username>@Demo2026``)."""
+    pw_hash = hash_password(username + DEMO_PASSWORD_SUFFIX)
+    if get_user_by_name(conn, username=username) is None:
+        create_user(conn, username=username, password_hash=pw_hash, role=role, scope_code=scope,
+                    display_name=display, enterprise_code=enterprise)
+    else:
+        set_password_hash(conn, username=username, password_hash=pw_hash)
+        if enterprise:
+            set_enterprise(conn, username=username, credit_code=enterprise)
+        else:
+            set_role(conn, username=username, role=role)
+            set_scope(conn, username=username, scope_code=scope or CITY)
+        set_active(conn, username=username, active=True)
+    audit(conn, username=CLI_ACTOR, action="user_demo_reset", detail={"user": username})
 
 
 @app.command()
 def demo() -> None:
-    """Create or reset one demo account per role and print the usernames and passwords."""
+    """Create or reset the demo accounts (one per role, a second inspector, an enterprise) and print them."""
     scopes = _demo_scopes()
     table = Table("用户名", "密码", "角色", "数据范围", title="演示账户 (密码公开，切勿用于生产环境)")
     with connect() as conn:
+        accounts: list[tuple[str, str]] = []
         for username, role, display in DEMO_ACCOUNTS:
-            password = username + DEMO_PASSWORD_SUFFIX
-            pw_hash = hash_password(password)
-            if get_user_by_name(conn, username=username) is None:
-                create_user(conn, username=username, password_hash=pw_hash, role=role,
-                            scope_code=scopes[role], display_name=display)
-            else:
-                set_password_hash(conn, username=username, password_hash=pw_hash)
-                set_role(conn, username=username, role=role)
-                set_scope(conn, username=username, scope_code=scopes[role])
-                set_active(conn, username=username, active=True)
-            audit(conn, username=CLI_ACTOR, action="user_demo_reset", detail={"user": username})
+            _demo_account(conn, username, role, display, scope=scopes[username])
+            accounts.append((username, role))
+        username, display = DEMO_ENTERPRISE_ACCOUNT
+        credit_code = demo_enterprise(conn, unit_code=scopes["gridmgr"])
+        if credit_code is None:
+            note = f"{scopes['gridmgr']} 下没有存在未销号隐患的企业，未创建演示企业账户 {username}。"
+        else:
+            _demo_account(conn, username, "enterprise", display, enterprise=credit_code)
+            accounts.append((username, "enterprise"))
+            note = ""
+        for username, role in accounts:
             user = get_user_by_name(conn, username=username)
             assert user is not None
-            table.add_row(username, password, USER_ROLE[role], f"{user.scope_name}（{user.scope_code}）")
+            where = f"{user.scope_name}（{user.scope_code}）"
+            if role == "enterprise":
+                where = f"企业 {credit_code}，{where}"
+            table.add_row(username, username + DEMO_PASSWORD_SUFFIX, USER_ROLE[role], where)
     Console().print(table)
+    if note:
+        typer.secho(note, fg=typer.colors.YELLOW)
     typer.echo("修改密码：safegrid users set-password 用户名 [--password-stdin]")
 
 

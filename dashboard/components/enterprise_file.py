@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from dashboard.errors import NotFoundError
-from dashboard.scope import refuse_out_of_scope
+from dashboard.roles import Capability
+from dashboard.scope import current_account, refuse_out_of_scope
 from domain.labels import (
     DUTY_ROLE,
     HAZARD_CHANNEL,
@@ -35,6 +36,7 @@ from geo.db import connect
 from geo.enterprise_file import enterprise_exists, enterprise_file
 
 RADIUS_CHOICES = (500, 1000, 2000, 5000)
+_NOT_FOUND = "未找到该企业：请核对统一社会信用代码，或该企业不在本账户的数据范围内。"
 
 
 def _d(value: Any) -> str:
@@ -123,7 +125,8 @@ def _hazard(h: dict[str, Any]) -> html.Li:
                       f"{HAZARD_STATUS.get(ev['to_status'], ev['to_status'])} {ev['by'] or ''} {ev['note'] or ''}")
               for ev in h["events"]]
     return html.Li([
-        html.Div([html.B(h["code"]), " ", h["title"], " ", *tags], className="ent-hazard-head"),
+        html.Div([dcc.Link(html.B(h["code"]), href="/hazard?" + urlencode({"code": h["code"]})), " ", h["title"], " ",
+                  *tags], className="ent-hazard-head"),
         html.Div(f"来源：{HAZARD_CHANNEL.get(h['channel'] or '', '—')} · 发现 {_d(h['found_at'])} · "
                  f"整改期限 {_d(h['deadline'])} · 销号 {_d(h['closed_at'])} · 责任人 {h['resp_person'] or '—'}",
                  className="sg-note"),
@@ -153,6 +156,14 @@ def file_href(credit_code: str) -> str:
     return "/enterprise?" + urlencode({"code": credit_code})
 
 
+def report_link(credit_code: str, prefix: str) -> Any:
+    """The 登记隐患 button of a file, for accounts that may report a hazard (issue 15); None for the others."""
+    if not current_account().can(Capability.HAZARD_REPORT):
+        return None
+    return dcc.Link("登记隐患", href="/hazard/new?" + urlencode({"enterprise": credit_code}), id=f"{prefix}-report-link",
+                    className="hz-go hz-primary ent-report-link")
+
+
 def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") -> html.Div:
     """Render a whole 一企一档 (``compact``: for the search drawer, fewer inspections; ids start with ``prefix``)."""
     e = f["enterprise"]
@@ -167,11 +178,14 @@ def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") 
     links: list[Any] = [" · ", dcc.Link("打开完整档案", href=file_href(e["credit_code"]), id=f"{prefix}-full-link")]
     if not compact:
         links = []
+    own = bool(f.get("own_enterprise"))  # an enterprise account's own file: no map, nothing around it
     return html.Div([
         html.Div([
             html.H2([e["name"], " ", risk_badge(e["risk_level"])], id=f"{prefix}-name"),
-            html.Div([chain, " · ", dcc.Link("在地图上查看", href=map_href, id=f"{prefix}-map-link"), *links],
+            html.Div([chain] if own else
+                     [chain, " · ", dcc.Link("在地图上查看", href=map_href, id=f"{prefix}-map-link"), *links],
                      className="sg-note"),
+            report_link(e["credit_code"], prefix),
         ], className="ent-head"),
         html.Section([html.H3("基本信息"), _facts(e)], className="ent-section"),
         html.Section([html.H3("风险等级历史"),
@@ -188,7 +202,7 @@ def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") 
         html.Section([html.H3("检查记录"),
                       _table(["日期", "层级", "方式", "检查人员", "结果", "发现隐患"], inspections, "无检查记录。",
                              id=f"{prefix}-inspections")], className="ent-section"),
-        html.Section([
+        None if own else html.Section([
             html.H3("周边企业"),
             html.Div([html.Label("半径", htmlFor="ent-radius", className="sg-label"),
                       dcc.Dropdown(id=f"{prefix}-radius", clearable=False, searchable=False, className="ent-radius",
@@ -202,12 +216,23 @@ def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") 
 
 
 def load_file(scope: str, credit_code: str, **kwargs: Any) -> dict[str, Any]:
-    """Read a file in ``scope``; raise the 404 the user reads, the same outside the scope (audited) and unknown."""
+    """Read a file in ``scope``; raise the 404 the user reads, the same outside the scope (audited) and unknown.
+
+    An enterprise account (confined, :mod:`dashboard.scope`) reads only its own file, and without the
+    enterprises and hazard sources around it (``own_enterprise`` tells :func:`file_view` to leave them out).
+    """
+    account = current_account()
+    own = account.own_credit_code() if account.confined else None
+    if account.confined and (own is None or credit_code.strip().upper() != own):
+        refuse_out_of_scope(f"enterprise:{credit_code}")  # audited, answered like an unknown code
+        raise NotFoundError(_NOT_FOUND)
     with connect() as conn:
         f = enterprise_file(conn, scope=scope, credit_code=credit_code, **kwargs)
         exists = f is not None or enterprise_exists(conn, credit_code=credit_code)
     if f is None:
         if exists:  # audited, but answered like an unknown code: no oracle of what exists outside the scope
             refuse_out_of_scope(f"enterprise:{credit_code}")
-        raise NotFoundError("未找到该企业：请核对统一社会信用代码，或该企业不在本账户的数据范围内。")
+        raise NotFoundError(_NOT_FOUND)
+    if account.confined:
+        f.update(nearby=[], nearby_sources=[], own_enterprise=True)
     return f
