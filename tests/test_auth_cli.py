@@ -12,6 +12,9 @@ from sqlalchemy import Engine
 
 from geo.users import get_user_by_name
 from tests.browser import http_login
+from tests.test_search_data import inspector_world
+
+__all__ = ["inspector_world"]
 
 pytestmark = pytest.mark.db
 
@@ -89,3 +92,48 @@ def test_demo_accounts_one_per_role_and_idempotent(unit_tree: dict[str, str], li
     leader = http_login(live_server, "leader", "leader@Demo2026")
     assert leader.get(f"{live_server}/api/units/411000", timeout=10).status_code == 200
     assert requests.get(f"{live_server}/api/units/411000", timeout=10).status_code == 401
+
+
+def test_enterprise_account_from_the_cli(inspector_world: None, engine: Engine, live_server: str) -> None:
+    from tests.test_search_data import A_CODE, JINDI_GRID
+
+    name = f"ent_{uuid.uuid4().hex[:6]}"
+    res = sg("users", "create", name, "--role", "enterprise", "--enterprise", A_CODE, "--password-stdin",
+             stdin="Ent-pass-2026\n")
+    assert res.returncode == 0, res.stderr
+    assert A_CODE in res.stdout and JINDI_GRID in res.stdout
+    with engine.connect() as conn:
+        user = get_user_by_name(conn, username=name)
+    assert user is not None and user.role == "enterprise" and user.scope_code == JINDI_GRID and user.enterprise_id
+    s = http_login(live_server, name, "Ent-pass-2026")
+    landing = s.get(f"{live_server}/", allow_redirects=False, timeout=10)
+    assert landing.headers["Location"] == f"/enterprise?code={A_CODE}"
+    res = sg("users", "set-scope", name, "411002")
+    assert res.returncode == 1 and "企业所在网格" in res.stderr
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--role", "enterprise"], 2, "须用 --enterprise"),
+    (["--role", "planner", "--scope", "411000", "--enterprise", "914110020000000000"], 2, "只能用于企业账户"),
+    (["--role", "enterprise", "--enterprise", "91411002ZZ9999999X"], 1, "不存在"),
+    (["--role", "planner"], 2, "--scope"),
+])
+def test_enterprise_option_rejected(unit_tree: dict[str, str], args: list[str], code: int, message: str) -> None:
+    res = sg("users", "create", f"bad_{uuid.uuid4().hex[:6]}", *args)
+    assert res.returncode == code, (res.stdout, res.stderr)
+    assert message in res.stderr
+
+
+def test_demo_adds_an_enterprise_and_a_second_inspector(inspector_world: None, live_server: str) -> None:
+    res = sg("users", "demo")
+    assert res.returncode == 0, res.stderr
+    assert "enterprise@Demo2026" in res.stdout and "inspector2@Demo2026" in res.stdout
+    second = http_login(live_server, "inspector2", "inspector2@Demo2026").get(f"{live_server}/api/me", timeout=10)
+    assert second.json()["role"] == "inspector" and second.json()["scope"]["code"] == "411002"
+    company = http_login(live_server, "enterprise", "enterprise@Demo2026")
+    landing = company.get(f"{live_server}/", allow_redirects=False, timeout=10)
+    assert landing.status_code == 302 and landing.headers["Location"].startswith("/enterprise?code=")
+    code = landing.headers["Location"].rpartition("=")[2]
+    assert company.get(f"{live_server}/api/enterprise/{code}", timeout=10).status_code == 200
+    assert company.get(f"{live_server}/api/units/411002001", timeout=10).status_code == 403
+    assert sg("users", "demo").returncode == 0  # idempotent with the enterprise account in place
