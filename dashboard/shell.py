@@ -46,7 +46,7 @@ def nav_id(page: Page) -> str:
 
 
 def todo_link(account: Account) -> Any:
-    """The 待办 link with its count (hazards awaiting this account, public reports to 核实); None without the loop."""
+    """Return the 待办 link with its count (hazards awaiting the account, reports to 核实); None without the loop."""
     if not account.can(Capability.HAZARD_WORK):
         return None
     n = badge_count(account)

@@ -177,15 +177,20 @@ def _place(item: dict[str, Any]) -> str:
     return "·".join(p for p in (item.get("county"), item.get("township")) if p)
 
 
+def _href(hazard: dict[str, Any]) -> dict[str, str]:
+    """Return the link of a hazard's ticker entry to its page (issue 15), when the row names the hazard."""
+    return {"href": f"/hazard?id={hazard['id']}"} if hazard.get("id") else {}
+
+
 def ticker_items(alarms: dict[str, Any], *, as_of: date) -> list[dict[str, str]]:
-    """Flatten the alarms into ticker entries ``{kind, tag, text}`` (most urgent kind first)."""
+    """Flatten the alarms into ticker entries ``{kind, tag, text[, href]}`` (most urgent kind first)."""
     out: list[dict[str, str]] = []
     for h in alarms["new_major"]:
-        out.append({"kind": "major", "tag": "新增重大隐患",
+        out.append({"kind": "major", "tag": "新增重大隐患", **_href(h),
                     "text": f"{h['found_at']:%m-%d} {_place(h)} {h['enterprise'] or ''}：{h['title']}"})
     for h in alarms["newly_overdue"]:
         days = (as_of - h["deadline"]).days
-        out.append({"kind": "overdue", "tag": f"逾期{days}天",
+        out.append({"kind": "overdue", "tag": f"逾期{days}天", **_href(h),
                     "text": f"{_place(h)} {h['enterprise'] or ''}：{h['title']}（期限 {h['deadline']:%m-%d}）"})
     for u in alarms["inspection_overdue"]:
         last = u["last_inspection_at"]
@@ -204,7 +209,9 @@ def ticker(items: list[dict[str, str]], counts: dict[str, int]) -> list[Any]:
     ], className="bs-tick-summary")
     if not items:
         return [summary, html.Span("近7日无新增预警", className="bs-tick-quiet")]
-    entries = [html.Span([html.B(i["tag"], className=f"bs-tag bs-tag-{i['kind']}"), i["text"]], className="bs-tick")
+    entries = [html.A([html.B(i["tag"], className=f"bs-tag bs-tag-{i['kind']}"), i["text"]], className="bs-tick",
+                      href=i["href"], target="_blank") if i.get("href") else
+               html.Span([html.B(i["tag"], className=f"bs-tag bs-tag-{i['kind']}"), i["text"]], className="bs-tick")
                for i in items]
     chars = sum(len(i["text"]) + len(i["tag"]) + 4 for i in items)
     duration = max(30, round(chars * 0.28))  # ~3.5 characters a second at any screen size

@@ -129,12 +129,13 @@ def hazards_block(hazards: dict[str, Any] | None) -> Dry:
         if h["supervision_level"]:
             badges.append(el(html.Span, SUPERVISION_LEVEL[h["supervision_level"]], className="cm-badge cm-supervised"))
         deadline = f"整改期限 {h['deadline']:%Y-%m-%d}" if h["deadline"] else "未定整改期限"
-        items.append(el(html.Li, el(html.Button, [
+        items.append(el(html.Li, [el(html.Button, [
             el(html.Div, [el(html.Span, h["title"], className="cm-hazard-title"), *badges]),
             el(html.Div, f"{h['enterprise'] or '—'} · {h['unit_name']} · {deadline} · "
                f"{HAZARD_STATUS.get(h['status'], h['status'])}", className="cm-hazard-meta"),
         ], id={"type": "cm-hazard", "index": h["id"]}, className="cm-hazard", type="button",
-            title="在地图上定位", **{"data-code": h["code"]})))
+            title="在地图上定位", **{"data-code": h["code"]}),
+            el(dcc.Link, "办理", href=f"/hazard?id={h['id']}", className="cm-hazard-open", title="打开隐患页")]))
     more = hazards["total"] - len(hazards["items"])
     return el(html.Div, [
         el(html.H3, f"未销号隐患（{hazards['total']}）"),

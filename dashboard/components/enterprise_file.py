@@ -157,11 +157,11 @@ def file_href(credit_code: str) -> str:
 
 
 def report_link(credit_code: str, prefix: str) -> Any:
-    """The 登记隐患 button of a file, for accounts that may report a hazard (issue 15); None for the others."""
+    """Return the 登记隐患 button of a file for accounts that may report a hazard (issue 15), else None."""
     if not current_account().can(Capability.HAZARD_REPORT):
         return None
-    return dcc.Link("登记隐患", href="/hazard/new?" + urlencode({"enterprise": credit_code}), id=f"{prefix}-report-link",
-                    className="hz-go hz-primary ent-report-link")
+    return dcc.Link("登记隐患", href="/hazard/new?" + urlencode({"enterprise": credit_code}),
+                    id=f"{prefix}-report-link", className="hz-go hz-primary ent-report-link")
 
 
 def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") -> html.Div:

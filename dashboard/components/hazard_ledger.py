@@ -85,4 +85,5 @@ def display_row(row: dict[str, Any]) -> dict[str, Any]:
     out["status_label"] = HAZARD_STATUS.get(row["status"], row["status"])
     out["channel_label"] = HAZARD_CHANNEL.get(row["channel"] or "", "")
     out["supervision_label"] = SUPERVISION_LEVEL.get(row["supervision_level"] or 0, "")
+    out["code_link"] = f"[{row['code']}](/hazard?{urlencode({'code': row['code']})})"  # the grid's markdown link
     return out

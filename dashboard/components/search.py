@@ -16,6 +16,7 @@ Shared stores (created here, in the header, so they exist on every page):
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -23,7 +24,7 @@ from dash.exceptions import PreventUpdate
 from dashboard.components.enterprise_file import RADIUS_CHOICES, file_view, load_file, risk_badge
 from dashboard.errors import BadRequestError
 from dashboard.roles import Capability
-from dashboard.scope import Account, callback_scope
+from dashboard.scope import Account, callback_scope, current_account
 from domain.crs import gcj02_to_wgs84
 from geo.around import around_point
 from geo.db import connect
@@ -82,13 +83,16 @@ def results_list(hits: list[dict[str, Any]]) -> list[Any]:
             for h in hits]
 
 
-def around_view(data: dict[str, Any]) -> html.Div:
-    """Enterprises (clickable) and hazard sources around a point."""
+def around_view(data: dict[str, Any], *, may_report: bool = False) -> html.Div:
+    """Enterprises (clickable) and hazard sources around a point; 在此登记隐患 for accounts that may report."""
     ents, sources = data["enterprises"], data["hazard_sources"]
     r = data["radius_m"]
     return html.Div([
         html.Div(f"位置 {data['lat']:.5f}, {data['lon']:.5f} · 半径 {r:.0f} 米：企业 {len(ents)} 家，"
                  f"重大危险源 {len(sources)} 处", className="sg-note", id="search-around-summary"),
+        dcc.Link("在此位置登记隐患", id="search-report-here", className="search-report-link",
+                 href="/hazard/new?" + urlencode({"lon": f"{data['lon']:.6f}", "lat": f"{data['lat']:.6f}"}))
+        if may_report else None,
         html.Div([hit_button(e, detail=f"{e['distance_m']:.0f} 米 · {e['industry'] or '—'} · {e['unit_name'] or '—'}")
                   for e in ents], className="search-around-list"),
         html.Ul([html.Li(f"{s['distance_m']:.0f} 米 · {s['code']} {s['name']}（{s['enterprise_name']}）")
@@ -185,4 +189,5 @@ def register(app: Dash) -> None:
                 data = around_point(conn, scope=scope, lat=lat, lon=lon, radius_m=float(radius))
         except (KeyError, TypeError, ValueError) as err:
             raise BadRequestError(str(err) if isinstance(err, ValueError) else None) from err
-        return around_view(data), False, False, None, "周边查询"
+        return (around_view(data, may_report=current_account().can(Capability.HAZARD_REPORT)), False, False, None,
+                "周边查询")

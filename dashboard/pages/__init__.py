@@ -38,10 +38,21 @@ class Page:
 
 def registered_pages() -> list[Page]:
     """Return every page of the app, in menu order."""
-    from dashboard.pages import admin_users, bigscreen, command_map, enterprise, hazards, home, risk
+    from dashboard.pages import (
+        admin_users,
+        bigscreen,
+        command_map,
+        enterprise,
+        hazard,
+        hazards,
+        home,
+        reports,
+        risk,
+        todo,
+    )
 
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
-                   risk.PAGE, bigscreen.PAGE],
+                   risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE],
                   key=lambda p: p.order)
 
 

@@ -28,7 +28,7 @@ from geo.hazard_ledger import hazard_location, hazard_page, ledger_industries
 FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办"}
 # (field, header, sort column or None, width)
 COLUMNS: tuple[tuple[str, str, str | None, int], ...] = (
-    ("code", "隐患编号", "code", 150),
+    ("code_link", "隐患编号", "code", 150),  # markdown: a link to the hazard page
     ("title", "隐患描述", "title", 260),
     ("level_label", "等级", "level", 100),
     ("status_label", "状态", "status", 90),
@@ -59,7 +59,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         industries = ledger_industries(conn, scope=account.scope)
     initial = {k: v for k, v in {"flag": many(query.get("flag")), "level": many(query.get("level"))}.items() if v}
     columns = [{"field": field, "headerName": header, "colId": sort or field, "sortable": sort is not None,
-                "width": width} for field, header, sort, width in COLUMNS]
+                "width": width, **({"cellRenderer": "markdown"} if field == "code_link" else {})}
+               for field, header, sort, width in COLUMNS]
     # Pinned, so it is always rendered (AG Grid virtualises columns outside the horizontal viewport).
     columns.insert(0, {"field": "locate", "headerName": "定位", "colId": "locate", "sortable": False, "width": 90,
                        "pinned": "left", "valueGetter": {"function": "params.data ? '地图定位' : ''"},

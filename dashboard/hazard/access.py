@@ -1,0 +1,40 @@
+"""Who acts: the rules' Actor, the 待办 question and the header badge, all from the signed-in account."""
+
+from __future__ import annotations
+
+from dashboard.cache import cached_value
+from dashboard.readdb import run_read
+from dashboard.roles import Capability
+from dashboard.scope import Account
+from domain import clock
+from domain.hazard_flow import RULES, Actor
+from geo.todo import TodoAsk, todo_count
+
+VERIFIERS = RULES["pass"].roles  # who 验收s: their 待办 holds what others submitted
+
+
+def actor_of(account: Account) -> Actor:
+    """Return the rules' view of ``account``: username, role, scope level, enterprise."""
+    record = account.record
+    return Actor(record.username, record.role, record.scope_level, record.enterprise_id)
+
+
+def own_enterprise(account: Account) -> int | None:
+    """Return the enterprise an enterprise account is limited to (-1: none recorded, so nothing); None for others."""
+    if account.role != "enterprise":
+        return None
+    return account.record.enterprise_id if account.record.enterprise_id is not None else -1
+
+
+def todo_ask(account: Account) -> TodoAsk:
+    """Return what awaits ``account``: 验收 for verifiers, 督办/overdue for the supervising roles, own hazards."""
+    return TodoAsk(scope=account.scope, username=account.username, verify=account.role in VERIFIERS,
+                   watch=account.role != "enterprise", enterprise_id=own_enterprise(account),
+                   public_queue=account.can(Capability.PUBLIC_QUEUE), as_of=clock.today())
+
+
+def badge_count(account: Account) -> int:
+    """Return the 待办 number of the header, cached per scope, account and data version."""
+    ask = todo_ask(account)
+    return int(cached_value("todo-count", {"user": account.username},
+                            lambda: run_read(lambda conn: todo_count(conn, ask).total)))

@@ -1,0 +1,92 @@
+"""待办: the hazards awaiting the caller's action in their scope, and the public reports of their grid cells.
+
+What awaits whom is decided by the caller (:class:`TodoAsk`, built from the role by the page): 待验收
+(``verify``: submitted for verification by someone else), newly 挂牌督办 and overdue (``watch``), an
+enterprise account's own hazards to rectify (``enterprise_id``), pending public reports (``public_queue``).
+:func:`todo_count` is the header badge in one statement; :func:`todo_items` lists the hazards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo.scope import path_in_scope, scope_params
+
+# Why a hazard is on the list (each a boolean column of todo_items' rows), most urgent first.
+REASONS = ("verify", "rectify", "supervised", "overdue")
+NEW_SUPERVISION_DAYS = 7  # 督办 this recent counts as new
+
+_REASONS = """
+    (CAST(:verify AS boolean) AND h."status" = 'verifying' AND h."submitted_by" IS DISTINCT FROM :me) AS "verify",
+    (CAST(:watch AS boolean) AND h."supervision_level" IS NOT NULL AND h."supervision_at" >= :since) AS "supervised",
+    (CAST(:watch AS boolean) AND h."deadline" < :today) AS "overdue",
+    (CAST(:ent AS integer) IS NOT NULL AND h."enterprise_id" = :ent AND h."status" IN ('reported', 'rectifying'))
+        AS "rectify"
+"""
+_MINE = f"""
+SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."supervision_level",
+       h."found_at", e."name" AS "enterprise_name", u."name" AS "unit_name", {_REASONS}
+FROM "hazards" h
+LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
+JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id")
+WHERE h."status" <> 'closed' AND {path_in_scope("u.path")}
+  AND (CAST(:ent AS integer) IS NULL OR h."enterprise_id" = :ent)
+"""  # noqa: S608 - constant fragments, values bound
+_ANY = '(t."verify" OR t."supervised" OR t."overdue" OR t."rectify")'
+_COUNT_SQL = f"""
+SELECT (SELECT count(*) FROM ({_MINE}) t WHERE {_ANY}) AS "hazards",
+       (SELECT count(*) FROM "public_reports" r JOIN "units" ru ON ru."id" = r."unit_id"
+        WHERE CAST(:pq AS boolean) AND r."status" = 'pending' AND {path_in_scope("ru.path")}) AS "reports"
+"""  # noqa: S608 - constant fragments, values bound
+_ITEMS_SQL = f"""
+SELECT * FROM ({_MINE}) t WHERE {_ANY}
+ORDER BY t."verify" DESC, t."rectify" DESC, t."supervised" DESC, t."deadline" NULLS LAST, t."id"
+LIMIT :lim
+"""  # noqa: S608 - constant fragments, values bound
+
+
+@dataclass(frozen=True)
+class TodoAsk:
+    """Whose 待办: the scope, the account and what its role acts on."""
+
+    scope: str
+    username: str
+    verify: bool = False  # 验收 (not of what this account submitted)
+    watch: bool = False  # newly 督办 and overdue hazards of the scope
+    enterprise_id: int | None = None  # an enterprise account: its own hazards only, to rectify
+    public_queue: bool = False  # pending public reports of the scope's grid cells
+    as_of: date = date.min
+
+    def params(self) -> dict[str, Any]:
+        """Bind parameters of the queries."""
+        since = self.as_of - timedelta(days=NEW_SUPERVISION_DAYS)
+        return {"verify": self.verify, "watch": self.watch, "me": self.username, "ent": self.enterprise_id,
+                "pq": self.public_queue, "today": self.as_of, "since": since, **scope_params(self.scope)}
+
+
+@dataclass(frozen=True)
+class TodoCount:
+    """How many hazards await the caller, and how many public reports wait for 核实."""
+
+    hazards: int
+    reports: int
+
+    @property
+    def total(self) -> int:
+        """The badge's number."""
+        return self.hazards + self.reports
+
+
+def todo_count(conn: Connection, ask: TodoAsk) -> TodoCount:
+    """Return the badge counts in one statement."""
+    row = conn.execute(text(_COUNT_SQL), ask.params()).one()
+    return TodoCount(int(row[0]), int(row[1]))
+
+
+def todo_items(conn: Connection, ask: TodoAsk, *, limit: int = 300) -> list[dict[str, Any]]:
+    """Return the hazards awaiting the caller (most urgent first), each with its reasons as booleans."""
+    return [dict(r) for r in conn.execute(text(_ITEMS_SQL), {**ask.params(), "lim": limit}).mappings()]
