@@ -264,6 +264,16 @@ def demo_enterprise(conn: Connection, *, unit_code: str) -> str | None:
     return str(code) if code is not None else None
 
 
+def demo_points(conn: Connection, *, unit_code: str, n: int) -> list[tuple[float, float]]:
+    """(lon, lat) inside each of the first ``n`` grid cells under ``unit_code`` (by code), for demo reports."""
+    rows = conn.execute(text(
+        'SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(g."geom") AS p FROM "units" g '
+        'JOIN "units" top ON top."code" = :c AND g."path" LIKE top."path" || \'%\' '
+        'WHERE g."level" = 5 AND g."geom" IS NOT NULL ORDER BY g."code" LIMIT :n) q'
+    ), {"c": unit_code, "n": n})
+    return [(float(x), float(y)) for x, y in rows]
+
+
 def _update(conn: Connection, username: str, assignments: str, params: dict[str, Any]) -> None:
     """Apply an account change, bump ``session_version`` and delete the account's sessions (all end now)."""
     sql = (f'WITH changed AS (UPDATE "users" SET {assignments}, "session_version" = "session_version" + 1 '  # noqa: S608 - fixed assignments, values bound

@@ -10,9 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Connection
 
+from domain import clock
 from domain.labels import USER_ROLE
 from geo.db import connect
 from geo.models import USER_ROLES
+from geo.public_reports import NewPublicReport, submit
 from geo.units import child_codes
 from geo.users import (
     UserError,
@@ -20,6 +22,7 @@ from geo.users import (
     check_password_policy,
     create_user,
     demo_enterprise,
+    demo_points,
     generate_password,
     get_user_by_name,
     hash_password,
@@ -44,6 +47,13 @@ DEMO_ACCOUNTS = (
     ("inspector", "inspector", "演示执法员"),
     ("gridmgr", "grid_manager", "演示网格管理员"),
     ("inspector2", "inspector", "演示执法员二"),
+)
+# Pending public reports (随手拍) for the grid manager's queue: description, contact; placed in the township's cells.
+DEMO_REPORTS = (
+    ("小区地下车库有人给电动车飞线充电，插线板拖在地上。", "138****0001"),
+    ("沿街门面房楼梯间堆满纸箱杂物，安全出口被堵住了。", ""),
+    ("工地塔吊下方没有设置警戒区，行人直接从下面经过。", "139****0002"),
+    ("饭店后厨液化气钢瓶放在门口太阳下暴晒，旁边就是灶台。", ""),
 )
 # The enterprise account: an enterprise of the grid manager's township with an open hazard (see ``demo``).
 DEMO_ENTERPRISE_ACCOUNT = ("enterprise", "演示企业安全员")
@@ -256,7 +266,23 @@ def demo() -> None:
     Console().print(table)
     if note:
         typer.secho(note, fg=typer.colors.YELLOW)
+    typer.echo(_demo_reports(scopes["gridmgr"]))
     typer.echo("修改密码：safegrid users set-password 用户名 [--password-stdin]")
+
+
+def _demo_reports(township: str) -> str:
+    """Submit the pending demo public reports once (fixed request keys: a rerun adds nothing); say what happened."""
+    with connect() as conn:
+        points = demo_points(conn, unit_code=township, n=len(DEMO_REPORTS))
+        created = 0
+        for i, ((description, contact), (lon, lat)) in enumerate(zip(DEMO_REPORTS, points, strict=False)):
+            new = NewPublicReport(description=description, lon=lon, lat=lat, contact=contact,
+                                  request_key=f"safegrid-demo-report-{i:02d}")
+            created += submit(conn, new=new, photos=[], ip_hash="safegrid-demo", per_day=len(DEMO_REPORTS),
+                              today=clock.today()).created
+    if not points:
+        return f"{township} 下没有带边界的网格，未添加演示群众举报。"
+    return f"演示群众举报：{len(points)} 条（{township} 下的网格，本次新增 {created} 条），由网格管理员在待办中核实。"
 
 
 def audit_cmd(

@@ -128,6 +128,7 @@ def test_demo_adds_an_enterprise_and_a_second_inspector(inspector_world: None, l
     res = sg("users", "demo")
     assert res.returncode == 0, res.stderr
     assert "enterprise@Demo2026" in res.stdout and "inspector2@Demo2026" in res.stdout
+    assert "演示群众举报" in res.stdout
     second = http_login(live_server, "inspector2", "inspector2@Demo2026").get(f"{live_server}/api/me", timeout=10)
     assert second.json()["role"] == "inspector" and second.json()["scope"]["code"] == "411002"
     company = http_login(live_server, "enterprise", "enterprise@Demo2026")
