@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from dash import Dash
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from dashboard.app import create_app
 from dashboard.auth import PUBLIC_PATHS, PUBLIC_PREFIXES
@@ -39,9 +39,13 @@ B_CODE, C_CODE, E_CODE = ENTERPRISES["B"][0], ENTERPRISES["C"][0], ENTERPRISES["
 OTHERS = [ENTERPRISES[k] for k in "BCDE"]
 # The unit chain of A's own file; every other unit name (and every unit's statistics) is someone else's.
 OWN_CHAIN = {"411000", "411002", "411002001", "411002001001", JINDI_GRID}
-REFUSED = ("无权", "未找到")  # 403 (capability, scope) and 404 (a file that is not its own)
+# 403 (capability, scope), 404 (not its own), 400 (a forged value), a refused action (domain.hazard_flow)
+REFUSED = ("无权", "未找到", "请求参数有误", "不能")
 # Server paths an enterprise account may use, with the check that keeps it to its own enterprise.
-OWN_ROUTES = {"/api/enterprise/<credit_code>": "load_file: 404 unless the account's own credit code"}
+OWN_ROUTES = {
+    "/api/enterprise/<credit_code>": "load_file: 404 unless the account's own credit code",
+    "/api/attachments/<int:attachment_id>": "geo.attachments: only photos of its own enterprise's hazards",
+}
 # Server-side callbacks that read nothing from the database (their outputs derive from their inputs only).
 PURE_CALLBACKS = {
     "shell-content.children": "the router: each page is checked by test_pages_*",
@@ -73,6 +77,9 @@ FORGED: dict[str, Any] = {
     "ent-code.data": A_CODE,  # its own code: the radius callback lists the neighbours, which it must not see
 }
 PATTERN_INDEX = {"search-hit": B_CODE, "cm-hazard": 1, "bs-fill": JINDI_GRID}
+# Wildcard keys other than the index: (type, key) → value.
+PATTERN_KEYS = {("hz-go", "action"): "start", ("hz-in", "action"): "start", ("hz-in", "field"): "note",
+                ("hz-date", "action"): "extend", ("hz-date", "field"): "deadline"}
 
 
 def _text(r: requests.Response) -> str:
@@ -131,10 +138,10 @@ def test_landing_is_its_own_file(live_server: str, company: requests.Session) ->
     assert r.status_code == 302 and r.headers["Location"] == f"/enterprise?code={A_CODE}"
     assert company.get(f"{live_server}{r.headers['Location']}", timeout=10).status_code == 200
     page = _route(company, live_server, "/enterprise", f"?code={A_CODE}")
-    text = _text(page)
-    assert ENTERPRISES["A"][1] in text and "TT-H1" in text  # its file with its open hazards
-    assert "周边企业" not in text and "在地图上查看" not in text  # nothing around it, no map
-    assert not leaks(text, own_file=True), leaks(text, own_file=True)
+    shown = _text(page)
+    assert ENTERPRISES["A"][1] in shown and "TT-H1" in shown  # its file with its open hazards
+    assert "周边企业" not in shown and "在地图上查看" not in shown  # nothing around it, no map
+    assert not leaks(shown, own_file=True), leaks(shown, own_file=True)
     data = company.get(f"{live_server}/api/enterprise/{A_CODE}?r=5000", timeout=10)
     assert data.status_code == 200 and data.json()["nearby"] == [] and data.json()["nearby_sources"] == []
     assert not leaks(_text(data), own_file=True)
@@ -176,6 +183,22 @@ def test_pages_are_refused(live_server: str, company: requests.Session) -> None:
     assert not leaks(layout), leaks(layout)
     for title in ("一张图", "辖区概况", "隐患台账", "风险分析", "大屏", "用户管理"):
         assert f'"{title}"' not in layout  # no menu entry for what it may not use
+
+
+# Pages of its own work, asked for other enterprises' things: (path, search, what it must say).
+OWN_WORK_PAGES = [
+    ("/hazard", "?code=TT-H4", "未找到"),  # D's hazard, another cell
+    ("/hazard", "?code=TT-H5", "未找到"),  # E's hazard, another county
+    ("/hazard/new", f"?enterprise={B_CODE}", ""),  # B stands in the same cell
+    ("/todo", "", ""),
+]
+
+
+@pytest.mark.parametrize(("path", "search", "says"), OWN_WORK_PAGES, ids=[p + s for p, s, _ in OWN_WORK_PAGES])
+def test_own_work_pages_show_nothing_of_others(live_server: str, company: requests.Session, path: str,
+                                               search: str, says: str) -> None:
+    shown = _text(_route(company, live_server, path, search))
+    assert says in shown and not leaks(shown, own_file=True), (path, search, leaks(shown, own_file=True))
 
 
 def _url(rule: Any) -> list[str]:
@@ -229,7 +252,8 @@ def _dep(dep: dict[str, Any]) -> Any:
 def _pattern(raw: str) -> dict[str, Any]:
     """One concrete id matching a wildcard id (``{"type": "x", "index": ["ALL"]}``)."""
     pattern = json.loads(raw)
-    return {k: (PATTERN_INDEX.get(pattern["type"], 1) if isinstance(v, list) else v) for k, v in pattern.items()}
+    return {k: (PATTERN_KEYS.get((pattern["type"], k), PATTERN_INDEX.get(pattern["type"], 1))
+                if isinstance(v, list) else v) for k, v in pattern.items()}
 
 
 def _forge(key: str, cb: dict[str, Any]) -> dict[str, Any]:
@@ -248,20 +272,40 @@ def server_callbacks(app: Dash) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in app.callback_map.items() if v.get("callback") is not None}
 
 
-def test_every_callback_refuses_or_reads_nothing(app: Dash, live_server: str, company: requests.Session) -> None:
+@pytest.fixture(scope="module")
+def foreign_targets(engine: Engine) -> dict[str, Any]:
+    """Forged values naming other enterprises' things: D's open hazard TT-H4 (id, version), enterprise B."""
+    with engine.connect() as conn:
+        hazard = conn.execute(text("SELECT id, version FROM hazards WHERE code = 'TT-H4'")).one()
+        b_id = conn.execute(text("SELECT id FROM enterprises WHERE credit_code = :c"), {"c": B_CODE}).scalar_one()
+    return {
+        "hz-key.data": {"id": int(hazard[0]), "version": int(hazard[1])},  # act on D's hazard
+        "hzn-place.data": {"enterprise_id": int(b_id)},  # report a hazard of B
+        "hzn-name.value": "伪造的隐患", "hzn-level.value": "general", "hzn-deadline.date": "2099-12-31",
+        "hzn-desc.value": "伪造", "hzn-key.data": f"forged-{uuid.uuid4().hex}",
+    }
+
+
+def test_every_callback_refuses_or_reads_nothing(app: Dash, live_server: str, company: requests.Session,
+                                                 foreign_targets: dict[str, Any], engine: Engine) -> None:
+    FORGED.update(foreign_targets)
     checked = []
     for key, cb in server_callbacks(app).items():
         first_output = "{}.{}".format(*_ids(key)[0]).split("@")[0]
         if first_output in PURE_CALLBACKS:
             continue
         r = company.post(f"{live_server}/_dash-update-component", json=_forge(key, cb), timeout=20)
-        text = _text(r)
-        assert r.status_code in (200, 204, 400, 403), (key, r.status_code, text[:200])
-        assert not leaks(text), (key, leaks(text))
+        body = _text(r)
+        assert r.status_code in (200, 204, 400, 403), (key, r.status_code, body[:200])
+        assert not leaks(body), (key, leaks(body))
         if r.status_code == 200:
-            assert any(m in text for m in REFUSED), (key, text[:300])
+            assert any(m in body for m in REFUSED), (key, body[:300])
         checked.append(first_output)
     assert len(checked) >= 10
+    with engine.connect() as conn:  # and nothing was written
+        assert conn.execute(text("SELECT count(*) FROM hazards WHERE title = '伪造的隐患'")).scalar_one() == 0
+        assert conn.execute(text("SELECT version FROM hazards WHERE code = 'TT-H4'")).scalar_one() == \
+            foreign_targets["hz-key.data"]["version"]
 
 
 # One callback of every page, sent with values that would show data to an account allowed to see it.
@@ -281,9 +325,9 @@ def test_representative_callbacks_say_refused(app: Dash, live_server: str, compa
                                               where: str) -> None:
     cb = server_callbacks(app)[key]
     r = company.post(f"{live_server}/_dash-update-component", json=_forge(key, cb), timeout=20)
-    text = _text(r)
-    assert r.status_code == 200 and "无权" in text, (where, r.status_code, text[:300])
-    assert not leaks(text)
+    body = _text(r)
+    assert r.status_code == 200 and "无权" in body, (where, r.status_code, body[:300])
+    assert not leaks(body)
 
 
 def test_bigscreen_callback_is_refused(app: Dash, live_server: str, company: requests.Session) -> None:
