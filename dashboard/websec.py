@@ -114,7 +114,8 @@ def security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+    # The app itself asks for the position (search around me, reports in the field) and the camera (photos).
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=(self), payment=(), usb=()")
     if _state().settings.cookie_secure:  # served over HTTPS
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if "Cache-Control" not in headers and (response.mimetype == "text/html" or request.path.startswith(

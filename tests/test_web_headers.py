@@ -175,9 +175,9 @@ def test_gunicorn_has_no_banner_and_writes_json_logs(engine: Engine, unit_tree: 
     try:
         for _ in range(300):
             try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still starting
                 time.sleep(0.1)
         r = requests.get(f"{base}/login", timeout=10)
         assert r.status_code == 200 and "Server" not in r.headers
