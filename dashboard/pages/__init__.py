@@ -49,10 +49,12 @@ def registered_pages() -> list[Page]:
         reports,
         risk,
         todo,
+        tokens,
     )
 
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
-                   risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE],
+                   risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
+                   tokens.PAGE],
                   key=lambda p: p.order)
 
 
