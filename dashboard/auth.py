@@ -67,7 +67,9 @@ RESIGN_AFTER = timedelta(seconds=60)  # an unchanged session cookie is re-signed
 # Paths anyone may request; everything else needs a session.
 # /report: the public report page (随手拍, dashboard/public_report.py), GET and its POST, no account.
 PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/_favicon.ico", "/favicon.ico", "/report"})
-PUBLIC_PREFIXES = ("/assets/", "/ogc/")  # /ogc/: authenticates itself (token or session, dashboard/ogc.py)
+# /_dash-component-suites/: the installed component libraries' JS, no data: served without reading the account,
+# so pages still load their code while the database hangs. /ogc/: authenticates itself (dashboard/ogc.py).
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/ogc/")
 # Machine endpoints answer 401 JSON instead of redirecting to the login page.
 API_PREFIXES = ("/api/", "/_dash-", "/_reload-hash")
 

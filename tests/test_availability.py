@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -138,6 +139,8 @@ def test_hanging_database_fails_fast_and_recovers(proxy: HangingProxy, db_url: s
         s = http_login(base, user, password)
         assert s.get(f"{base}/api/units/411002", timeout=10).status_code == 200  # pools warm
         assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+        suite = re.search(r'src="(/_dash-component-suites/[^"]+)"', s.get(f"{base}/", timeout=10).text)
+        assert suite, "the page names its component bundles"
 
         proxy.hang()
         hung_at = time.monotonic()
@@ -149,6 +152,8 @@ def test_hanging_database_fails_fast_and_recovers(proxy: HangingProxy, db_url: s
         r, took = _timed(s.get, f"{base}/assets/base.css", timeout=5)
         assert r.status_code == 200 and took < 1, took
         TIMINGS["static file"] = took
+        r, took = _timed(s.get, f"{base}{suite.group(1)}", timeout=5)  # a page's component code, signed in
+        assert r.status_code == 200 and took < 1, took
 
         r, took = _timed(s.get, f"{base}/api/units/411002", timeout=30)  # a pooled connection waits: detected
         assert r.status_code == 503 and r.json()["error"] == DatabaseUnavailableError.message, r.text
