@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain.hazard_flow import HazardState
+from domain.risk_rule import RiskRule, rule_from_config
+from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
 
 _HAZARD_SQL = f"""
@@ -152,3 +154,8 @@ def report_place(conn: Connection, *, scope: str, credit_code: str | None = None
         return None
     cell = conn.execute(text(_CELL_SQL), {"x": lon, "y": lat, **scope_params(scope)}).mappings().first()
     return None if cell is None else ReportPlace(None, None, None, lon, lat, cell["name"])
+
+
+def current_risk_rule(conn: Connection) -> RiskRule:
+    """Return the four-colour rule in force (``app_config.risk_rule`` over the defaults), as the refresh reads it."""
+    return rule_from_config(app_config(conn, "risk_rule"))

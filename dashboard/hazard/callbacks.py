@@ -14,7 +14,6 @@ from typing import Any
 
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
-from sqlalchemy import Connection
 
 from dashboard.errors import BadRequestError
 from dashboard.hazard.access import actor_of, own_enterprise
@@ -25,17 +24,15 @@ from dashboard.scope import Account, callback_scope, current_account
 from domain import clock
 from domain.hazard_flow import ACTION, RULES, FlowError, Payload
 from domain.labels import HAZARD_STATUS
-from domain.risk_rule import RiskRule, rule_from_config
 from geo.db import connect
 from geo.hazard_actions import PLAN_COLUMNS, HazardConflictError, HazardNotFoundError, NewHazard, report, transition
-from geo.hazard_view import HazardView, hazard_view
-from geo.refresh import app_config
+from geo.hazard_view import HazardView, current_risk_rule, hazard_view
 
 _FIELDS = frozenset({*PLAN_COLUMNS, "note", "new_deadline", "supervision_deadline"})
 
 
 def _text(value: Any, limit: int = 4000) -> str:
-    """Return a text value as the browser sends it; anything else was forged (400)."""
+    """Return a string value as the browser sends it; anything else was forged (400)."""
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -44,11 +41,11 @@ def _text(value: Any, limit: int = 4000) -> str:
 
 
 def _day(value: Any, label: str) -> date | None:
-    text = _text(value, 40)[:10]
-    if not text:
+    day = _text(value, 40)[:10]
+    if not day:
         return None
     try:
-        return date.fromisoformat(text)
+        return date.fromisoformat(day)
     except ValueError as err:
         raise FlowError(f"{label}格式错误（应为 YYYY-MM-DD）") from err
 
@@ -64,17 +61,13 @@ def payload_of(action: str, values: dict[str, Any]) -> Payload:
                    if action == "supervise" else None)
 
 
-def _rule(conn: Connection) -> RiskRule:
-    return rule_from_config(app_config(conn, "risk_rule"))
-
-
 def _view(account: Account, hazard_id: int) -> HazardView | None:
     return run_read(lambda conn: hazard_view(conn, scope=account.scope, hazard_id=hazard_id,
                                              enterprise_id=own_enterprise(account)))
 
 
-def _alert(text: str, tone: str) -> Any:
-    return html.Div(text, className=f"hz-alert hz-{tone}", role="alert")
+def _alert(message: str, tone: str) -> Any:
+    return html.Div(message, className=f"hz-alert hz-{tone}", role="alert")
 
 
 def take_action(account: Account, hazard_id: int, version: int, action: str, payload: Payload) -> HazardView:
@@ -87,7 +80,7 @@ def take_action(account: Account, hazard_id: int, version: int, action: str, pay
         raise HazardNotFoundError(hazard_id)
     with connect() as conn:
         transition(conn, scope=account.scope, actor=actor_of(account), hazard_id=hazard_id, version=version,
-                   action=action, payload=payload, as_of=clock.today(), rule=_rule(conn))
+                   action=action, payload=payload, as_of=clock.today(), rule=current_risk_rule(conn))
     after = _view(account, hazard_id)
     assert after is not None
     return after
@@ -132,11 +125,12 @@ def register(app: Dash) -> None:
             last = now.events[-1] if now.events else None
             if (last is not None and last.by == account.username and last.action == action
                     and now.version == version + 1):  # the same click arriving twice: already done
-                text = f"“{ACTION[action]}”已完成（重复提交已忽略）。"
+                message = f"“{ACTION[action]}”已完成（重复提交已忽略）。"
             else:
                 status = HAZARD_STATUS.get(now.status, now.status)
-                text = f"已被他人处理：该隐患当前状态为“{status}”（第 {conflict.current.version} 版），请核对后再操作。"
-            return hazard_body(now, account), _alert(text, "warn"), {"id": now.id, "version": now.version}
+                message = (f"已被他人处理：该隐患当前状态为“{status}”（第 {conflict.current.version} 版），"
+                           "请核对后再操作。")
+            return hazard_body(now, account), _alert(message, "warn"), {"id": now.id, "version": now.version}
         except FlowError as refused:
             return no_update, _alert(str(refused), "error"), no_update
         return (hazard_body(after, account), _alert(f"已完成：{ACTION[action]}。", "ok"),
@@ -166,7 +160,7 @@ def register(app: Dash) -> None:
                 lat=float(place["lat"]) if enterprise is None else None)
             with connect() as conn:
                 created, _fresh = report(conn, scope=account.scope, actor=actor_of(account), new=new,
-                                         as_of=clock.today(), rule=_rule(conn))
+                                         as_of=clock.today(), rule=current_risk_rule(conn))
         except FlowError as refused:
             return no_update, _alert(str(refused), "error")
         except HazardNotFoundError:
