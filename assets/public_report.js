@@ -42,7 +42,8 @@
             files.forEach(function (f) {
                 if (f.size > bytes) { bad = "“" + f.name + "”过大（每张不超过 " + bytes / 1048576 + " MB）"; }
             });
-            note.textContent = bad || (files.length ? "已选择 " + files.length + " 张照片" : "");
+            note.textContent = bad || (files.length ? "已选择 " + files.length + " 张照片：" +
+                files.map(function (f) { return f.name; }).join("、") : "");
             note.className = bad ? "pr-note pr-bad" : "pr-note";
             photos.setCustomValidity(bad);
         });

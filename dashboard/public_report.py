@@ -30,7 +30,7 @@ from dashboard.auth import CSRF_FIELD, csrf_ok, csrf_token
 from dashboard.components.photos import ACCEPT, PhotoError, clean_photos, photo_settings
 from dashboard.errors import NotFoundError
 from dashboard.roles import Capability
-from dashboard.scope import client_ip, current_account, scoped_route
+from dashboard.scope import client_ip, current_account
 from domain import clock
 from geo.attachments import read_attachment
 from geo.db import connect
@@ -92,7 +92,7 @@ def form_page(*, message: str | None = None, values: dict[str, str] | None = Non
   <input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
   <input type="hidden" name="request_key" value="{key}">
   <fieldset class="pr-where"><legend>隐患位置 <span class="pr-req">必填</span></legend>
-    <button type="button" id="pr-locate" class="pr-locate" hidden>📍 使用我当前的位置</button>
+    <button type="button" id="pr-locate" class="pr-locate" hidden>使用我当前的位置</button>
     <p id="pr-located" class="pr-located" role="status">{located}</p>
     <details id="pr-manual"{" open" if message and not (v.get("lat") and v.get("lon")) else ""}>
       <summary>手动填写经纬度</summary>
@@ -109,10 +109,11 @@ def form_page(*, message: str | None = None, values: dict[str, str] | None = Non
   <label for="pr-desc">隐患情况 <span class="pr-req">必填</span></label>
   <textarea id="pr-desc" name="description" rows="5" maxlength="{MAX_DESCRIPTION}" required
             placeholder="例如：某厂房东侧消防通道被货物堵塞，灭火器过期">{v.get('description', '')}</textarea>
-  <label for="pr-photos">现场照片（可选，最多 {limits.max_count} 张，JPEG/PNG/WebP，每张不超过
-    {limits.max_bytes / 1024 / 1024:g} MB）</label>
-  <input id="pr-photos" name="photos" type="file" accept="{ACCEPT}" multiple
-         data-max-count="{limits.max_count}" data-max-bytes="{limits.max_bytes}">
+  <span class="pr-label" id="pr-photos-label">现场照片（可选，最多 {limits.max_count} 张，JPEG/PNG/WebP，每张不超过
+    {limits.max_bytes / 1024 / 1024:g} MB）</span>
+  <input id="pr-photos" name="photos" type="file" accept="{ACCEPT}" multiple class="pr-file"
+         aria-labelledby="pr-photos-label" data-max-count="{limits.max_count}" data-max-bytes="{limits.max_bytes}">
+  <label for="pr-photos" class="pr-pick">拍照或选择照片</label>
   <p id="pr-photo-note" class="pr-note" role="status"></p>
   <label for="pr-contact">联系方式（可选）</label>
   <input id="pr-contact" name="contact" maxlength="{MAX_CONTACT}" autocomplete="tel" inputmode="tel"
@@ -172,12 +173,19 @@ def report_page() -> Any:
 
 
 def attachment(attachment_id: int) -> Any:
-    """Serve one photo to a user whose scope holds its owner; 404 for anything else."""
+    """Serve one photo to a user whose scope holds its owner; 404 for anything else.
+
+    A hazard's photo: whoever sees the hazard (a confined enterprise account: its own enterprise's only);
+    a report's photo before it became a hazard: the public queue (grid managers) of its cell.
+    """
     account = current_account()
-    with connect() as conn:
-        found = read_attachment(conn, scope=account.scope, attachment_id=attachment_id,
-                                reports=account.can(Capability.PUBLIC_QUEUE),
-                                enterprise_id=account.record.enterprise_id if account.role == "enterprise" else None)
+    confined = account.confined
+    found = None
+    if not confined or account.record.enterprise_id is not None:
+        with connect() as conn:
+            found = read_attachment(conn, scope=account.scope, attachment_id=attachment_id,
+                                    reports=account.can(Capability.PUBLIC_QUEUE),
+                                    enterprise_id=account.record.enterprise_id if confined else None)
     if found is None:
         raise NotFoundError("未找到该照片，或不在您的管辖范围内。")
     ext = found.mime.rsplit("/", 1)[1].replace("jpeg", "jpg")
@@ -193,4 +201,4 @@ def init_app(server: Flask) -> None:
     """Register the public page (its own body limit) and the photo route."""
     server.add_url_rule(PATH, "public_report", report_page, methods=["GET", "POST"])
     websec.allow_body(server, PATH, public_report_settings().max_request_bytes)
-    server.add_url_rule("/api/attachments/<int:attachment_id>", "api_attachment", scoped_route()(attachment))
+    server.add_url_rule("/api/attachments/<int:attachment_id>", "api_attachment", attachment)  # checks in SQL
