@@ -1,8 +1,8 @@
 """The OGC API – Features service under /ogc/ through Flask's test client on PostGIS: who may ask (token as header
 or query parameter, session cookie; revoked, expired, unknown, disabled refused with 401 in Chinese), the scope
 in every answer, the parameters (bbox, limit, offset, datetime, property filters, unknown and invalid ones) and
-a point layer added through one record becoming a collection. The Core requirements one by one, and OWSLib
-against gunicorn: tests/test_ogc_conformance.py and tests/test_ogc_owslib.py."""
+a point layer added through one record becoming a collection. The Core requirements one by one and OWSLib
+against gunicorn: tests/test_ogc_owslib.py."""
 
 from __future__ import annotations
 
