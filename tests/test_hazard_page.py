@@ -326,3 +326,15 @@ def _route(session: requests.Session, base: str, search: str, path: str = "/haza
     payload["outputs"] = [{"id": "shell-content", "property": "children"},
                           {"id": "shell-alert", "property": "children"}]
     return session.post(f"{base}{UPDATE}", json=payload, timeout=20)
+
+
+def test_the_permission_matrix_in_the_docs_is_current() -> None:
+    from pathlib import Path
+
+    from dashboard.hazard.access import permission_matrix
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text(encoding="utf-8")
+    start, end = "<!-- hazard-permission-matrix:start -->\n", "<!-- hazard-permission-matrix:end -->"
+    assert start in doc and end in doc
+    shown_table = doc.split(start, 1)[1].split(end, 1)[0]
+    assert shown_table == permission_matrix(), "docs/security.md: paste dashboard.hazard.access.permission_matrix()"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dashboard.cache import cached_value
 from dashboard.readdb import run_read
-from dashboard.roles import Capability
+from dashboard.roles import Capability, can
 from dashboard.scope import Account
 from domain import clock
-from domain.hazard_flow import RULES, Actor
+from domain.hazard_flow import ACTION, REPORTERS, RULES, Actor
+from domain.labels import USER_ROLE
 from geo.todo import TodoAsk, todo_count
 
 VERIFIERS = RULES["pass"].roles  # who 验收s: their 待办 holds what others submitted
@@ -38,3 +39,24 @@ def badge_count(account: Account) -> int:
     ask = todo_ask(account)
     return int(cached_value("todo-count", {"user": account.username},
                             lambda: run_read(lambda conn: todo_count(conn, ask).total)))
+
+
+def permission_matrix() -> str:
+    """Render the loop's role × action table (docs/security.md) from domain.hazard_flow.RULES and the capabilities.
+
+    A role may take an action when its capabilities include the hazard page (``HAZARD_WORK``; 登记:
+    ``HAZARD_REPORT`` and :data:`~domain.hazard_flow.REPORTERS`) and the rule names the role; an enterprise
+    account only on its own enterprise's hazards.
+    """
+    def mark(allowed: bool, role: str) -> str:
+        return ("本企业" if role == "enterprise" else "✓") if allowed else "—"
+
+    head = ["角色", "登记", *ACTION.values(), "待办", "群众举报核实"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for role, label in USER_ROLE.items():
+        work = can(role, Capability.HAZARD_WORK)
+        cells = [f"{label} `{role}`", mark(can(role, Capability.HAZARD_REPORT) and role in REPORTERS, role),
+                 *(mark(work and role in rule.roles, role) for rule in RULES.values()),
+                 "✓" if work else "—", "✓" if can(role, Capability.PUBLIC_QUEUE) else "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
