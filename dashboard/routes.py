@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request
 
-from dashboard import ogc, public_report
+from dashboard import gis_export, ogc, public_report
 from dashboard.errors import NotFoundError
 from dashboard.scope import current_account, current_scope, scoped_route
 from geo.db import Health, check, connect
@@ -88,3 +88,4 @@ def init_app(server: Flask) -> None:
     server.add_url_rule("/api/units/<code>", "api_unit", scoped_route()(unit))
     public_report.init_app(server)  # /report (no account) and /api/attachments/<id>
     ogc.init_app(server)  # /ogc/: OGC API - Features for desktop GIS (token or session)
+    gis_export.init_app(server)  # /api/export/gis: GeoPackage / zipped Shapefile of the map's layers

@@ -284,3 +284,18 @@ def extents(conn: Connection, *, scope: str, collections: list[OgcCollection]) -
         interval = (row["t0"], row["t1"]) if c.datetime and row["k"] else None
         out[c.id] = Extent(bbox=bbox, interval=interval)
     return out
+
+
+def export_rows(conn: Connection, *, scope: str, collection: OgcCollection,
+                boxes: tuple[tuple[float, float, float, float], ...], limit: int) -> list[dict[str, Any]]:
+    """Return up to ``limit`` features of ``collection`` in ``scope`` and ``boxes`` for a file export.
+
+    Each row has ``wkb`` (the geometry as WKB, None without) and one column per property, typed as stored.
+    """
+    c = collection
+    params: dict[str, Any] = {"limit": limit, **scope_params(scope)}
+    where = _conditions(c, ItemsQuery(limit=limit, boxes=boxes), params)
+    columns = ", ".join(f'{p.sql} AS "{p.name}"' for p in c.properties)
+    sql = (f"SELECT ST_AsBinary({c.geom_sql}) AS wkb, {columns} FROM {c.from_sql} "  # noqa: S608 - constant SQL
+           f"WHERE {where} ORDER BY {c.id_sql} LIMIT :limit")
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
