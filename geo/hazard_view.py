@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from domain.hazard_flow import HazardState
 from domain.risk_rule import RiskRule, rule_from_config
+from geo.hazard_actions import HazardRecord
 from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
 
@@ -24,7 +23,7 @@ SELECT h."id", h."code", h."title", h."description", h."category", h."level", h.
        h."supervision_at", h."supervision_deadline", h."submitted_by", h."extensions", h."version",
        h."resp_person", h."resp_person_phone", h."measures", h."funds_yuan", h."contingency_plan",
        h."enterprise_id", e."name" AS "enterprise_name", e."credit_code" AS "enterprise_code",
-       u."code" AS "unit_code", u."name" AS "unit_name",
+       u."id" AS "unit_id", u."path" AS "unit_path", u."code" AS "unit_code", u."name" AS "unit_name",
        ST_X(coalesce(h."geom", e."geom")) AS "lon", ST_Y(coalesce(h."geom", e."geom")) AS "lat"
 FROM "hazards" h
 LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
@@ -70,34 +69,15 @@ class HazardEventRow:
 
 
 @dataclass(frozen=True)
-class HazardView:
-    """A hazard as its page shows it (facts, 五到位, place, version) with its timeline."""
+class HazardView(HazardRecord):
+    """A hazard as its page shows it: the loop's record (state, 五到位, version) with its facts, place and timeline."""
 
-    id: int
-    code: str
-    title: str
     description: str | None
     category: str | None
-    level: str
     channel: str | None
-    status: str
-    found_at: date
-    deadline: date | None
     verified_at: date | None
-    closed_at: date | None
     reporter: str | None
-    supervision_level: int | None
     supervision_at: date | None
-    supervision_deadline: date | None
-    submitted_by: str | None
-    extensions: int
-    version: int
-    resp_person: str | None
-    resp_person_phone: str | None
-    measures: str | None
-    funds_yuan: Decimal | None
-    contingency_plan: str | None
-    enterprise_id: int | None
     enterprise_name: str | None
     enterprise_code: str | None
     unit_code: str
@@ -105,12 +85,6 @@ class HazardView:
     lon: float | None
     lat: float | None
     events: tuple[HazardEventRow, ...] = ()
-
-    def state(self) -> HazardState:
-        """Return what the rules need to know (to offer the actions allowed now)."""
-        return HazardState(status=self.status, level=self.level, enterprise_id=self.enterprise_id,
-                           supervision_level=self.supervision_level, submitted_by=self.submitted_by,
-                           extensions=self.extensions, deadline=self.deadline)
 
 
 @dataclass(frozen=True)
