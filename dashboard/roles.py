@@ -22,17 +22,22 @@ class Capability(StrEnum):
     HAZARD_REPORT = "hazard_report"  # 登记 a hazard (from the map, the enterprise file)
     PUBLIC_QUEUE = "public_queue"  # confirm or dismiss public reports (随手拍) of one's grid cells
     OWN_ENTERPRISE = "own_enterprise"  # an enterprise account: its own file and hazards only
+    # Inspections worked in the app (issue 16): patrols of grid cells, enterprise inspections, 双随机 draws.
+    PATROL = "patrol"  # 网格巡查 / 村级日排查 of the scope's grid cells (/patrol)
+    INSPECT = "inspect"  # record an enterprise inspection (/inspection/new), see the draws one works
+    DRAW = "draw"  # make (and redraw) a 双随机 draw
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "admin": frozenset(Capability) - {Capability.OWN_ENTERPRISE, Capability.HAZARD_REPORT},
     "leader": frozenset({Capability.MAP, Capability.BIG_SCREEN, Capability.ANALYSIS, Capability.EXPORT,
-                         Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK}),
+                         Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK, Capability.DRAW}),
     "grid_manager": frozenset({Capability.MAP, Capability.EXPORT, Capability.SEARCH, Capability.ENTERPRISE_FILE,
-                               Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.PUBLIC_QUEUE}),
+                               Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.PUBLIC_QUEUE,
+                               Capability.PATROL}),
     "planner": frozenset({Capability.MAP, Capability.ANALYSIS, Capability.EXPORT}),
     "inspector": frozenset({Capability.MAP, Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK,
-                            Capability.HAZARD_REPORT}),
+                            Capability.HAZARD_REPORT, Capability.INSPECT}),
     # 企业服务端: its own file and hazards (自查自改自报), nothing of the network around it.
     "enterprise": frozenset({Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.OWN_ENTERPRISE}),
 }

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from domain import labels
+from domain.cadence import PATROL_RESULT, Cadence
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -54,6 +55,8 @@ USER_ROLES = labels.USER_ROLE.codes
 ETL_STATUSES = labels.ETL_STATUS.codes
 PUBLIC_REPORT_STATUSES = labels.PUBLIC_REPORT_STATUS.codes
 ATTACHMENT_KINDS = labels.ATTACHMENT_KIND.codes
+PATROL_RESULTS = PATROL_RESULT.codes
+CADENCES = tuple(c.value for c in Cadence)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -361,6 +364,7 @@ class Inspection(Base):
         CheckConstraint(_in("result", INSPECTION_RESULTS), name="result"),
         Index("ix_inspections_unit_id", "unit_id", "inspected_at"),
         Index("ix_inspections_enterprise_id", "enterprise_id"),
+        Index("ix_inspections_draw_id", "draw_id", postgresql_where=text("draw_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -376,6 +380,13 @@ class Inspection(Base):
     note: Mapped[str | None] = mapped_column(Text)
     source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
+    # Recorded in the app (0007): who, the checklist answered, enforcement details, the 双随机 draw it works.
+    created_by: Mapped[str | None] = mapped_column(String(50))
+    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    document_no: Mapped[str | None] = mapped_column(String(60))  # 执法文书编号
+    penalty_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))  # 罚款金额（元）
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_draws.id", ondelete="SET NULL"))
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class User(Base):
@@ -657,3 +668,97 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UnitCadence(Base):
+    """四查 standing of every unit on the day of the last refresh (migration 0007, ``domain.cadence``).
+
+    Derived like ``unit_stats``; ``id`` and ``unit_id`` are both the unit (the point-layer contract of
+    ``geo.map_queries.PointSource``: ``id``, ``unit_id`` for the scope, ``geom`` = the unit's label point).
+    """
+
+    __tablename__ = "unit_cadence"
+    __table_args__ = (
+        CheckConstraint(_in("cadence", CADENCES), name="cadence"),
+        Index("ix_unit_cadence_geom", "geom", postgresql_using="gist"),
+        Index("ix_unit_cadence_behind", "unit_id", postgresql_where=text("behind")),
+    )
+
+    id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    cadence: Mapped[str | None] = mapped_column(String(8))  # NULL: the level is not assessed
+    period_start: Mapped[date | None] = mapped_column(Date)
+    done: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    streak: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    behind: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    last_at: Mapped[date | None] = mapped_column(Date)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
+
+
+class Patrol(Base):
+    """A patrol of a grid cell (网格巡查 / 村级日排查, migration 0007), optionally of one enterprise in it.
+
+    ``geom`` is the browser's location when given; ``outside_m`` its distance from the cell (0 inside) and
+    ``far`` the flag for a patrol recorded far outside its cell (flagged, never refused).
+    """
+
+    __tablename__ = "patrols"
+    __table_args__ = (
+        CheckConstraint(_in("result", PATROL_RESULTS), name="result"),
+        Index("ix_patrols_unit_id", "unit_id", "patrol_date"),
+        Index("ix_patrols_enterprise_id", "enterprise_id"),
+        Index("ix_patrols_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="SET NULL"))
+    patrol_date: Mapped[date] = mapped_column(Date)  # the business day (四查 periods)
+    result: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=True)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    outside_m: Mapped[float | None] = mapped_column(Float)
+    far: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = _created()
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class InspectionDraw(Base):
+    """A 双随机 draw (migration 0007): pool filters, seed and options, reproducible with ``domain.draws``.
+
+    A redraw is a new row naming the draw it replaces and why; nothing is ever replaced in place.
+    """
+
+    __tablename__ = "inspection_draws"
+    __table_args__ = (Index("ix_inspection_draws_unit_id", "unit_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))  # the pool's area
+    title: Mapped[str] = mapped_column(String(200))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB)  # n, weighting, min_high_share, rule version
+    seed: Mapped[int] = mapped_column(BigInteger)
+    pool_size: Mapped[int] = mapped_column(Integer)
+    inspector_pool: Mapped[int] = mapped_column(Integer)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_draws.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    superseded: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    created_by: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = _created()
+
+
+class DrawItem(Base):
+    """One drawn enterprise with its two drawn inspectors (usernames), in draw order."""
+
+    __tablename__ = "draw_items"
+    __table_args__ = (Index("ix_draw_items_enterprise_id", "enterprise_id"),)
+
+    draw_id: Mapped[int] = mapped_column(ForeignKey("inspection_draws.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    inspector1: Mapped[str] = mapped_column(String(50))
+    inspector2: Mapped[str] = mapped_column(String(50))
