@@ -214,8 +214,9 @@ def rollup_counts(*, status: str, level: str, deadline: date | None, supervision
         "hazards_overdue": int(deadline is not None and deadline < as_of),
         "hazards_major_open": int(level == "major"),
         "hazards_supervised": int(supervision_level is not None),
-        "hazards_stock_open": int(found_at < stock_cutoff),
-        "hazards_increment_open": int(found_at >= stock_cutoff),
+        # 动态清零 (招贤镇 plan): 存量 = MAJOR hazards found on or before the cut-off, 增量 = found after it
+        "hazards_stock_open": int(level == "major" and found_at <= stock_cutoff),
+        "hazards_increment_open": int(level == "major" and found_at > stock_cutoff),
     }
 
 

@@ -192,7 +192,7 @@ def _compute(conn: Connection, *, as_of: date, rule: RiskRule, timings: dict[str
         with timed(timings, "unit_stats"):
             cutoff = sql.stock_cutoff(conn, as_of=as_of, default=settings.refresh_stock_cutoff)
             rows["unit_stats"] = sql.stage_unit_stats(
-                conn, as_of=as_of, stock_cutoff=cutoff, cadence=INSPECTION_CADENCE_DAYS
+                conn, as_of=as_of, stock_cutoff=cutoff, cadence=INSPECTION_CADENCE_DAYS, staffing=sql.staffing(conn)
             )
         with timed(timings, "risk"):
             top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights,

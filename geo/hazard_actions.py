@@ -142,11 +142,14 @@ def apply_rollup(conn: Connection, *, unit_path: str, delta: Mapping[str, int], 
     inputs = ", ".join(f'"{c}"' for c in rule.weights)
     rows = conn.execute(text(
         f'UPDATE "unit_stats" SET {sets} WHERE "unit_id" = ANY(:ids) '  # noqa: S608 - known column names
-        f'RETURNING "unit_id", "enterprises", {inputs}, "risk_explain"'), {**params, "ids": ids}).mappings().all()
+        f'RETURNING "unit_id", "level", "enterprises", {inputs}, "risk_explain"'), {**params, "ids": ids}
+    ).mappings().all()
     for row in rows:
         old = dict(row["risk_explain"] or {})
         top = {"enterprise": old.get("top_enterprises", []),
-               "hazard": [h for h in old.get("top_hazards", []) if h.get("id") != drop_hazard]}
+               "hazard": [h for h in old.get("top_hazards", []) if h.get("id") != drop_hazard],
+               "driver": [d for d in old.get("driver_items", [])
+                          if not (d.get("item") == "hazard" and d.get("id") == drop_hazard)]}
         score, cls, doc = explain(dict(row), rule, as_of, top)
         conn.execute(text(
             'UPDATE "unit_stats" SET "risk_score" = :s, "risk_class" = :c, "risk_explain" = CAST(:e AS jsonb) '

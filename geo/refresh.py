@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
+from domain.rules_config import DEFAULT_STAFFING, parse_stock_cutoff, staffing_from_config
 from geo.models import UnitStats
 
 LOCK_KEY = 4110_0004  # pg advisory lock: one refresh at a time per database
@@ -103,11 +104,17 @@ def app_config(conn: Connection, key: str) -> Any:
 
 
 def stock_cutoff(conn: Connection, *, as_of: date, default: date | None = None) -> date:
-    """Return the 存量/增量 cut-off: ``app_config`` key ``stock_cutoff``, else ``default``, else 1 January."""
-    configured = app_config(conn, "stock_cutoff")
-    if configured:
-        return date.fromisoformat(str(configured))
-    return default or date(as_of.year, 1, 1)
+    """Return the last day of 存量 (major hazards found on or before it).
+
+    ``app_config`` key ``stock_cutoff``, else ``default``, else 2023-12-31 (the 招贤镇 plan's,
+    ``domain.rules_config``); ``as_of`` is kept for the callers' signature.
+    """
+    return parse_stock_cutoff(app_config(conn, "stock_cutoff"), default)
+
+
+def staffing(conn: Connection) -> dict[int, dict[str, int]]:
+    """Return the duty slots required per level and role (``app_config`` key ``staffing`` over the defaults)."""
+    return staffing_from_config(app_config(conn, "staffing"))
 
 
 def tune(conn: Connection) -> None:
@@ -140,15 +147,20 @@ def stage_open_hazards(conn: Connection, *, as_of: date) -> int:
     return int(conn.execute(text("SELECT count(*) FROM stage_open_hazards")).scalar_one())
 
 
-def stage_unit_stats(conn: Connection, *, as_of: date, stock_cutoff: date, cadence: Mapping[int, int]) -> int:
+def stage_unit_stats(conn: Connection, *, as_of: date, stock_cutoff: date, cadence: Mapping[int, int],
+                     staffing: Mapping[int, Mapping[str, int]] | None = None) -> int:
     """Compute every unit's subtree roll-up into ``stage_unit_stats``; return the row count.
 
-    Needs ``stage_open_hazards``.
+    Needs ``stage_open_hazards``. ``staffing``: duty slots required per level and role (default: the
+    许昌 plan's, ``domain.rules_config.DEFAULT_STAFFING``).
     """
+    required = DEFAULT_STAFFING if staffing is None else staffing
     conn.execute(text("DROP TABLE IF EXISTS stage_unit_facts"))
     conn.execute(text("DROP TABLE IF EXISTS stage_unit_stats"))
     conn.execute(text('CREATE TEMP TABLE stage_unit_stats (LIKE "unit_stats" INCLUDING DEFAULTS)'))
-    params = {"as_of": as_of, "stock_cutoff": stock_cutoff} | {f"cad{lvl}": cadence[lvl] for lvl in (1, 2, 3, 4)}
+    params = {"as_of": as_of, "stock_cutoff": stock_cutoff,
+              "staffing": json.dumps({str(k): dict(v) for k, v in required.items()})} | {
+        f"cad{lvl}": cadence[lvl] for lvl in (1, 2, 3, 4)}
     conn.execute(text(_sql("refresh_unit_stats.sql")), params)
     cols = ", ".join(f'"{c}"' for c in ("unit_id", "level", "children", *STAT_INPUTS[:-3], "last_inspection_at",
                                          "inspection_overdue"))

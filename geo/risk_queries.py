@@ -33,6 +33,7 @@ from domain.crs import BBox
 from domain.risk_rule import RiskRule, rule_from_config
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, RISK_LEVELS
 from geo.refresh import app_config
+from geo.refresh import stock_cutoff as refresh_stock_cutoff
 from geo.scope import check_scope, path_in_scope, scope_params
 
 Metric = Literal["risk_score", "enterprises", "hazards_open", "hazards_major_open", "hazards_overdue", "sources"]
@@ -172,9 +173,8 @@ def current_rule(conn: Connection) -> RiskRule:
 
 
 def stock_cutoff(conn: Connection, *, as_of: date) -> date:
-    """Return the 动态清零 cut-off: ``app_config`` key ``stock_cutoff``, else 1 January of ``as_of``'s year."""
-    configured = app_config(conn, "stock_cutoff")
-    return date.fromisoformat(str(configured)[:10]) if configured else date(as_of.year, 1, 1)
+    """Return the last day of 动态清零's 存量 (``geo.refresh.stock_cutoff``: ``app_config`` or 2023-12-31)."""
+    return refresh_stock_cutoff(conn, as_of=as_of)
 
 
 # --- heatmap -------------------------------------------------------------------------------------
@@ -461,8 +461,8 @@ def monthly_found_closed(conn: Connection, *, scope: str, filters: RiskFilters, 
     first, last = month_window(filters, as_of=as_of)
     sql = (
         f"WITH {_HAZARDS_CTE}, "  # noqa: S608 - constant fragments
-        "ev AS (SELECT date_trunc('month', \"found_at\")::date AS m, \"found_at\" < :cutoff AS stock, 1 AS f, 0 AS c "
-        "FROM hz UNION ALL SELECT date_trunc('month', \"closed_at\")::date, \"found_at\" < :cutoff, 0, 1 FROM hz "
+        "ev AS (SELECT date_trunc('month', \"found_at\")::date AS m, \"found_at\" <= :cutoff AS stock, 1 AS f, 0 AS c "
+        "FROM hz UNION ALL SELECT date_trunc('month', \"closed_at\")::date, \"found_at\" <= :cutoff, 0, 1 FROM hz "
         "WHERE \"closed_at\" IS NOT NULL), "
         "per AS (SELECT m, sum(f) FILTER (WHERE stock) AS fs, sum(f) FILTER (WHERE NOT stock) AS fi, "
         "sum(c) FILTER (WHERE stock) AS cs, sum(c) FILTER (WHERE NOT stock) AS ci FROM ev GROUP BY m), "

@@ -140,7 +140,7 @@ def test_rollup_exact_numbers(tree: tuple[str, Engine]) -> None:
     assert (city["enterprises"], city["ent_red"], city["ent_orange"], city["ent_yellow"], city["ent_blue"],
             city["ent_unassessed"]) == (7, 2, 1, 1, 2, 1)
     assert (city["hazards_open"], city["hazards_overdue"], city["hazards_major_open"], city["hazards_supervised"],
-            city["hazards_stock_open"], city["hazards_increment_open"]) == (5, 2, 2, 1, 1, 4)
+            city["hazards_stock_open"], city["hazards_increment_open"]) == (5, 2, 2, 1, 1, 1)  # 存量/增量: major only
     assert (city["sources_g1"], city["sources_g2"], city["sources_g3"], city["sources_g4"]) == (1, 1, 0, 0)
     assert (a["enterprises"], a["hazards_open"], a["hazards_overdue"], a["hazards_major_open"]) == (5, 3, 2, 1)
     assert (b["enterprises"], b["hazards_open"], b["hazards_overdue"], b["sources_g1"]) == (2, 2, 0, 1)
@@ -158,10 +158,11 @@ def test_rollup_exact_numbers(tree: tuple[str, Engine]) -> None:
 def test_persons_and_vacancies(tree: tuple[str, Engine]) -> None:
     s = stats(tree[1])
     city = s["411000"]
-    assert (city["persons_required"], city["persons_present"], city["vacancies_subtree"]) == (55, 52, 3)
-    assert (s["411003"]["persons_required"], s["411003"]["vacancies_subtree"]) == (18, 2)
-    assert s["411002001001"]["vacancies_subtree"] == 1  # its info officer
-    assert s["41100310020001"]["persons_present"] == 4  # the grid worker left on 2026-06-30
+    # the 许昌 plan's 1 分管领导 + 2 安全监管责任人 per unit (domain.rules_config.DEFAULT_STAFFING)
+    assert (city["persons_required"], city["persons_present"], city["vacancies_subtree"]) == (36, 35, 1)
+    assert (s["411003"]["persons_required"], s["411003"]["vacancies_subtree"]) == (12, 1)
+    assert s["411002001001"]["vacancies_subtree"] == 0  # its missing info officer is not required by default
+    assert s["41100310020001"]["persons_present"] == 3  # first and grid worker are not counted by default
 
 
 def test_inspection_cadence(tree: tuple[str, Engine]) -> None:
@@ -194,7 +195,8 @@ def test_risk_class_and_explain(tree: tuple[str, Engine]) -> None:
     assert [e["name"] for e in city["top_enterprises"][:2]] == ["e1", "e6"]
     assert city["top_enterprises"][0]["points"] == pytest.approx(10 + 16 + 1 + 10)
     assert city["top_hazards"][0]["code"] == "h1" and city["top_hazards"][0]["overdue"] is True
-    assert ex["summary"].startswith("红：得分 12.4 ≥ 3") and "重大隐患" in ex["summary"]
+    assert ex["summary"].startswith("[规则版本 1] 就高 红：含 红色企业 1、未销号重大隐患 1（e1、h1）")
+    assert "风险指数 红：得分 12.4 ≥ 3" in ex["summary"] and ex["mark"] is True
     assert s["41100310020001"]["risk_explain"]["top_hazards"][0]["code"] == "h6"
 
 

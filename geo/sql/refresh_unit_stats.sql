@@ -3,8 +3,10 @@
 -- holds them (mostly grid cells), then every unit's counts are added to each of its ancestors found
 -- from its path ('411000.411002.411002001.'): one pass, no spatial joins. Open hazards come from
 -- stage_open_hazards (refresh_open_hazards.sql); a hazard source's enterprise is looked up lazily
--- (an existing one: enterprise_id is a foreign key). Binds: :as_of, :stock_cutoff, :cad1 … :cad4
--- (inspection cadence in days by level).
+-- (an existing one: enterprise_id is a foreign key). Binds: :as_of, :stock_cutoff (the last day of 存量:
+-- MAJOR hazards found on or before it are stock, after it increment; domain.hazard_flow.rollup_counts),
+-- :staffing (JSON {"level": {"role": slots}}, domain/rules_config.py), :cad1 … :cad4 (inspection cadence
+-- in days by level).
 CREATE TEMP TABLE stage_unit_facts AS
 WITH ent AS (
     SELECT "unit_id",
@@ -21,8 +23,8 @@ WITH ent AS (
            count(*) FILTER (WHERE overdue) AS hazards_overdue,
            count(*) FILTER (WHERE "level" = 'major') AS hazards_major_open,
            count(*) FILTER (WHERE "supervision_level" IS NOT NULL) AS hazards_supervised,
-           count(*) FILTER (WHERE "found_at" < :stock_cutoff) AS hazards_stock_open,
-           count(*) FILTER (WHERE "found_at" >= :stock_cutoff) AS hazards_increment_open
+           count(*) FILTER (WHERE "level" = 'major' AND "found_at" <= :stock_cutoff) AS hazards_stock_open,
+           count(*) FILTER (WHERE "level" = 'major' AND "found_at" > :stock_cutoff) AS hazards_increment_open
     FROM stage_open_hazards
     WHERE unit_id IS NOT NULL
     GROUP BY 1
@@ -38,15 +40,16 @@ WITH ent AS (
     WHERE unit_id IS NOT NULL
     GROUP BY 1
 ), duty AS (
-    -- filled required slots: first 1, leader 1, supervisor 1-2, info officer (villages), grid worker (grids)
+    -- filled required slots: seq 1..n of each role the staffing rule asks of the unit's level
     SELECT d."unit_id", count(DISTINCT d."role" || d."seq") AS filled
     FROM "duties" d JOIN "units" u ON u."id" = d."unit_id"
     WHERE (d."until" IS NULL OR d."until" >= :as_of) AND (d."since" IS NULL OR d."since" <= :as_of)
-      AND ((d."role" IN ('first', 'leader') AND d."seq" = 1)
-        OR (d."role" = 'supervisor' AND d."seq" IN (1, 2))
-        OR (d."role" = 'info_officer' AND d."seq" = 1 AND u."level" = 4)
-        OR (d."role" = 'grid_worker' AND d."seq" = 1 AND u."level" = 5))
+      AND d."seq" BETWEEN 1 AND coalesce(CAST(CAST(:staffing AS jsonb) -> CAST(u."level" AS text) ->> d."role" AS int), 0)
     GROUP BY d."unit_id"
+), required AS (
+    SELECT CAST(l.key AS int) AS level, sum(CAST(r.value AS int)) AS n
+    FROM jsonb_each(CAST(:staffing AS jsonb)) l CROSS JOIN LATERAL jsonb_each_text(l.value) r
+    GROUP BY 1
 ), own AS (
     SELECT u."id", u."path",
            coalesce(ent.enterprises, 0) AS enterprises, coalesce(ent.ent_red, 0) AS ent_red,
@@ -59,13 +62,14 @@ WITH ent AS (
            coalesce(haz.hazards_increment_open, 0) AS hazards_increment_open,
            coalesce(src.sources_g1, 0) AS sources_g1, coalesce(src.sources_g2, 0) AS sources_g2,
            coalesce(src.sources_g3, 0) AS sources_g3, coalesce(src.sources_g4, 0) AS sources_g4,
-           4 + (u."level" = 4)::int + (u."level" = 5)::int AS persons_required,
+           coalesce(required.n, 0) AS persons_required,
            coalesce(duty.filled, 0) AS persons_present
     FROM "units" u
     LEFT JOIN ent ON ent."unit_id" = u."id"
     LEFT JOIN haz ON haz.unit_id = u."id"
     LEFT JOIN src ON src.unit_id = u."id"
     LEFT JOIN duty ON duty."unit_id" = u."id"
+    LEFT JOIN required ON required.level = u."level"
 ), up AS (
     -- every unit's own counts, once for each of its ancestors (itself included)
     SELECT a."id" AS anc_id, o.*
