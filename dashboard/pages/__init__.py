@@ -46,6 +46,7 @@ def registered_pages() -> list[Page]:
         hazard,
         hazards,
         home,
+        patrol,
         reports,
         risk,
         todo,
@@ -54,7 +55,7 @@ def registered_pages() -> list[Page]:
 
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
-                   tokens.PAGE],
+                   tokens.PAGE, patrol.PAGE],
                   key=lambda p: p.order)
 
 
