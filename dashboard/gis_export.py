@@ -12,6 +12,7 @@ see docs/gis.md). Written with pyogrio (GDAL from its wheel) into a temporary di
 from __future__ import annotations
 
 import io
+import json
 import logging
 import tempfile
 import zipfile
@@ -21,17 +22,19 @@ from typing import Any
 
 import numpy as np
 import pyogrio.raw
+from dash import Dash, Input, Output, html
 from flask import Flask, Response, request
 from flask import send_file as flask_send_file
 
 from dashboard.errors import BadRequestError
-from dashboard.ogc import OgcError, collections_for, parse_bbox
+from dashboard.ogc import LAYER_COLLECTION_IDS, OgcError, collections_for, parse_bbox
 from dashboard.roles import Capability
-from dashboard.scope import client_ip, current_account, scoped_route
+from dashboard.scope import Account, client_ip, current_account, scoped_route
 from domain import clock, labels
 from geo.db import connect
 from geo.ogc_queries import OgcCollection, OgcProperty, export_rows
 from geo.users import audit
+from layers.registry import UNITS, point_layers
 
 log = logging.getLogger(__name__)
 
@@ -174,3 +177,46 @@ def export() -> Response:
 def init_app(server: Flask) -> None:
     """Register ``/api/export/gis`` (signed-in accounts with the export capability)."""
     server.add_url_rule("/api/export/gis", "export_gis", scoped_route(Capability.EXPORT)(export))
+
+
+# --- the command map's download links --------------------------------------------------------------
+
+_LINKS_JS = """
+function(bounds, overlays, state) {
+    var ids = %s, unitsTitle = %s;
+    var layers = [];
+    (overlays || []).forEach(function(title) {
+        if (title === unitsTitle) {
+            if (state && state.level) { layers.push('units-' + Math.min(5, state.level + 1)); }
+        } else if (ids[title]) { layers.push(ids[title]); }
+    });
+    bounds = bounds || (state && state.bounds);  // dash-leaflet reports bounds only after the view moved
+    if (!bounds || !layers.length) { return ['', '']; }
+    var clamp = function(v, m) { return Math.max(-m, Math.min(m, Math.round(v * 1e6) / 1e6)); };
+    var bbox = [clamp(bounds[0][1], 180), clamp(bounds[0][0], 90), clamp(bounds[1][1], 180),
+                clamp(bounds[1][0], 90)].join(',');
+    var base = '/api/export/gis?layers=' + encodeURIComponent(layers.join(',')) + '&bbox=' + bbox;
+    return [base + '&format=gpkg', base + '&format=shp'];
+}
+"""
+
+
+def export_links(account: Account) -> html.Div:
+    """Return the command map's two download links (their hrefs follow the view: :func:`register_links`)."""
+    return html.Div([
+        html.Span("导出当前视图：", className="cm-export-label"),
+        html.A("GeoPackage", id="cm-export-gpkg", href="", download="", className="cm-export"),
+        " · ",
+        html.A("Shapefile（zip）", id="cm-export-shp", href="", download="", className="cm-export"),
+    ], className="cm-export-links", hidden=not account.can(Capability.EXPORT),
+        style={"fontSize": "0.9em", "margin": "0.3em 0"})
+
+
+def register_links(app: Dash, *, map_id: str, layers_id: str, state_id: str) -> None:
+    """Keep the links' hrefs on the map's bounds, its ticked layers (by title) and the shown unit's level."""
+    ids = {spec.title: LAYER_COLLECTION_IDS.get(spec.id, spec.id) for spec in point_layers().values()}
+    app.clientside_callback(
+        _LINKS_JS % (json.dumps(ids, ensure_ascii=False), json.dumps(UNITS.title, ensure_ascii=False)),
+        Output("cm-export-gpkg", "href"), Output("cm-export-shp", "href"),
+        Input(map_id, "bounds"), Input(layers_id, "overlays"), Input(state_id, "data"),
+    )

@@ -18,7 +18,7 @@ from dashboard.app import create_app
 from dashboard.gis_export import dbf_names
 from dashboard.ogc import collections_for
 from geo.ogc_queries import UNIT_COLLECTIONS
-from tests.browser import app_settings
+from tests.browser import app_settings, login, make_user
 from tests.fixtures_map import ENTERPRISES, OWN_GRID, map_data  # noqa: F401
 from tests.test_cache import login as client_login
 
@@ -103,3 +103,17 @@ def test_refusals(app: Dash, engine: Engine) -> None:
     assert download(app, engine, "gpkg", bbox="1,2,3").status_code == 400
     assert download(app, engine, "gpkg", role="inspector").status_code == 403  # no export capability
     assert app.server.test_client().get(f"/api/export/gis?layers={LAYERS}&format=gpkg").status_code == 401
+
+
+def test_the_command_map_links_follow_the_view(browser_page: Any, live_server: str, engine: Engine) -> None:
+    page = browser_page
+    username, password = make_user(engine, role="grid_manager", scope="419002")
+    login(page, live_server, username, password, expect_path="/")
+    page.wait_for_function("(document.querySelector('#cm-export-gpkg')?.getAttribute('href') || '')"
+                           ".includes('bbox=')")
+    href = page.get_attribute("#cm-export-gpkg", "href")
+    assert href.startswith("/api/export/gis?layers=units-3%2Centerprises%2Chazard-sources%2Copen-hazards&bbox=")
+    assert page.get_attribute("#cm-export-shp", "href").endswith("&format=shp")
+    r = page.request.get(f"{live_server}{href}")  # the page's own session
+    assert r.status == 200 and r.body().startswith(b"SQLite format 3")
+    assert page.console_errors == []

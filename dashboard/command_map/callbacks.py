@@ -17,6 +17,7 @@ from dashboard.cache import cached_value
 from dashboard.command_map.layout import PREFIX
 from dashboard.command_map.panel import breadcrumb, children_list, message, panel
 from dashboard.errors import to_app_error
+from dashboard.gis_export import register_links
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import callback_scope, current_account, refuse_out_of_scope
@@ -222,6 +223,7 @@ def register(app: Dash) -> None:
         Input("cm-state", "data"), State("cm-point-meta", "data"),
         [State(layer_id(s, PREFIX), "data") for s in POINT_LAYERS],
     )
+    register_links(app, map_id="cm-map", layers_id="cm-layers", state_id="cm-state")  # the export links
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "legends"),
         [Output(f"{layer_id(s, PREFIX)}-legend", "style") for s in LAYERS.values()],

@@ -10,6 +10,7 @@ from dash import dcc, html
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
 from dashboard.components.map_view import centre, fit_zoom
 from dashboard.errors import to_app_error
+from dashboard.gis_export import export_links
 from dashboard.map_routes import POINTS_BUNDLE_URL
 from dashboard.readdb import run_read
 from dashboard.scope import Account
@@ -74,6 +75,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="cm-legend-titles", data=[s.title for s in LAYERS.values()]),
         html.Section([
             html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **_attrs({"aria-label": "层级导航"})),
+            export_links(account),  # GeoPackage / Shapefile of the view (dashboard/gis_export.py)
             html.Div([
                 the_map,
                 html.Div(id="cm-points-status", className="cm-points-status", role="status"),
