@@ -59,7 +59,10 @@
     unitLabel: function (feature, latlng) {
       const p = feature.properties || {};
       return L.marker(latlng, {
-        icon: L.divIcon({ className: "cm-label", html: "<span>" + esc(p.label) + "</span>", iconSize: null }),
+        // ▲: the unit holds a 红 enterprise or an open 重大隐患 (whatever colours the map; docs/risk_rule.md)
+        icon: L.divIcon({ className: "cm-label" + (p.mark ? " cm-label-mark" : ""), iconSize: null,
+                          html: "<span>" + (p.mark ? '<b class="cm-mark" title="含红色企业或未销号重大隐患">▲</b>' : "") +
+                            esc(p.label) + "</span>" }),
         interactive: false,
         keyboard: false,
         pane: "tooltipPane",  // above the point markers, so names stay readable
@@ -75,7 +78,8 @@
       const n = (v) => (v == null ? "—" : v);
       layer.bindTooltip(
         "<b>" + esc(p.name) + "</b><br>" + esc(risk) + "<br>生产经营单位 " + n(p.enterprises) +
-        " · 未销号隐患 " + n(p.open) + " · 逾期 " + n(p.overdue),
+        " · 未销号隐患 " + n(p.open) + " · 逾期 " + n(p.overdue) +
+        (p.mark ? '<br><b class="cm-mark">▲ 含红色企业或未销号重大隐患</b>' : ""),
         { sticky: true, className: "cm-tip" });
     },
 

@@ -125,15 +125,17 @@ FROM (
         'properties', json_build_object(
             'kind', 'unit', 'code', c."code", 'name', c."name", 'level', c."level",
             'risk', s."risk_class", 'enterprises', s."enterprises", 'open', s."hazards_open",
-            'overdue', s."hazards_overdue", 'major', s."hazards_major_open")) AS f
+            'overdue', s."hazards_overdue", 'major', s."hazards_major_open",
+            'mark', coalesce(s."ent_red" > 0 OR s."hazards_major_open" > 0, false))) AS f
     FROM shown c LEFT JOIN "unit_stats" s ON s."unit_id" = c."id"
     WHERE coalesce(c."geom_display", c."geom") IS NOT NULL
     UNION ALL
     SELECT 1, json_build_object(
         'type', 'Feature', 'id', 'label-' || c."code",
         'geometry', ST_AsGeoJSON(coalesce(c."label_point", ST_PointOnSurface(c."geom")), 6)::json,
-        'properties', json_build_object('kind', 'label', 'code', c."code", 'label', {_LABEL_SQL}))
-    FROM shown c LEFT JOIN "units" p ON p."id" = c."parent_id"
+        'properties', json_build_object('kind', 'label', 'code', c."code", 'label', {_LABEL_SQL},
+            'mark', coalesce(s."ent_red" > 0 OR s."hazards_major_open" > 0, false)))
+    FROM shown c LEFT JOIN "units" p ON p."id" = c."parent_id" LEFT JOIN "unit_stats" s ON s."unit_id" = c."id"
     WHERE coalesce(c."label_point", c."geom") IS NOT NULL
 ) q
 HAVING EXISTS (SELECT 1 FROM target)

@@ -376,7 +376,8 @@ def risk_units_geojson(conn: Connection, *, scope: str, level: int) -> str:
         "'geometry', ST_AsGeoJSON(coalesce(u.\"geom_display\", u.\"geom\"), 5)::json, "
         "'properties', json_build_object('kind', 'unit', 'code', u.\"code\", 'name', u.\"name\", 'level', u.\"level\", "
         "'risk', s.\"risk_class\", 'score', round(CAST(s.\"risk_score\" AS numeric), 3), "
-        "'enterprises', s.\"enterprises\", 'open', s.\"hazards_open\", 'overdue', s.\"hazards_overdue\")) "
+        "'enterprises', s.\"enterprises\", 'open', s.\"hazards_open\", 'overdue', s.\"hazards_overdue\", "
+        "'mark', coalesce(s.\"ent_red\" > 0 OR s.\"hazards_major_open\" > 0, false))) "
         "ORDER BY u.\"code\"), "
         "'[]'::json))::text "
         'FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
@@ -454,16 +455,17 @@ def month_window(filters: RiskFilters, *, as_of: date) -> tuple[date, date]:
 
 def monthly_found_closed(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date,
                          cutoff: date) -> list[dict[str, Any]]:
-    """Count hazards found and closed per month, stock (found before ``cutoff``) apart from increment.
+    """Count MAJOR hazards found and closed per month, 存量 (found on or before ``cutoff``) apart from 增量.
 
     Also the stock / increment still open at each month's end (动态清零). The period sets the months.
     """
     first, last = month_window(filters, as_of=as_of)
     sql = (
         f"WITH {_HAZARDS_CTE}, "  # noqa: S608 - constant fragments
+        # 动态清零 counts MAJOR hazards (招贤镇 plan; domain.hazard_flow.rollup_counts)
         "ev AS (SELECT date_trunc('month', \"found_at\")::date AS m, \"found_at\" <= :cutoff AS stock, 1 AS f, 0 AS c "
-        "FROM hz UNION ALL SELECT date_trunc('month', \"closed_at\")::date, \"found_at\" <= :cutoff, 0, 1 FROM hz "
-        "WHERE \"closed_at\" IS NOT NULL), "
+        "FROM hz WHERE \"level\" = 'major' UNION ALL SELECT date_trunc('month', \"closed_at\")::date, "
+        "\"found_at\" <= :cutoff, 0, 1 FROM hz WHERE \"closed_at\" IS NOT NULL AND \"level\" = 'major'), "
         "per AS (SELECT m, sum(f) FILTER (WHERE stock) AS fs, sum(f) FILTER (WHERE NOT stock) AS fi, "
         "sum(c) FILTER (WHERE stock) AS cs, sum(c) FILTER (WHERE NOT stock) AS ci FROM ev GROUP BY m), "
         "base AS (SELECT coalesce(sum(fs), 0) - coalesce(sum(cs), 0) AS s0, "

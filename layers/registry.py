@@ -16,6 +16,8 @@ from domain.labels import (
     RISK_LEVEL_LONG,
     SOURCE_GRADE,
 )
+from domain.risk_rule import RiskRule
+from domain.rules_config import describe_modes
 from geo.map_queries import POINT_SOURCES, PointSource
 from layers.spec import LayerClass, LayerSpec, PointLayerSpec
 
@@ -78,8 +80,18 @@ UNITS = register(LayerSpec(
     point_to_layer="unitLabel",
     on_each_feature="unitTooltip",
     marker="fill",
-    note="点击区域或右侧列表逐级下钻；点位过密时按网格聚合显示数量",
+    note="点击区域或右侧列表逐级下钻；点位过密时按网格聚合显示数量；▲ 含红色企业或未销号重大隐患",
 ))
+
+
+def unit_rule_note(rule: RiskRule) -> str:
+    """Return the legend line naming the four-colour reading in force per level and the ▲ mark."""
+    return f"着色规则（版本 {rule.version}）：{describe_modes(rule)}；▲ 含红色企业或未销号重大隐患"
+
+
+def with_rule(spec: LayerSpec, rule: RiskRule) -> LayerSpec:
+    """Return a four-colour unit layer's record whose legend says which rule colours it."""
+    return spec.model_copy(update={"note": unit_rule_note(rule)})
 ENTERPRISES = register(point_layer(
     "enterprises", "生产经营单位",
     (*RISK_CLASSES, LayerClass(key="none", label=MAP_CLASS["unassessed"], colour="#8a97a8")), "circle",

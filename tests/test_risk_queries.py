@@ -104,7 +104,8 @@ def test_monthly_trend_matches_the_hazard_table(dconn: Connection) -> None:
     rows = rq.monthly_found_closed(dconn, scope=CITY, filters=rq.RiskFilters(), as_of=DEMO_AS_OF, cutoff=cutoff)
     assert len(rows) == 12 and rows[-1]["month"] == DEMO_AS_OF.replace(day=1)
     first = rows[0]["month"]
-    found = dconn.execute(text("SELECT count(*) FROM hazards WHERE found_at >= :a AND found_at <= :b"),
+    found = dconn.execute(text("SELECT count(*) FROM hazards WHERE found_at >= :a AND found_at <= :b "
+                               "AND level = 'major'"),  # 动态清零 counts major hazards
                           {"a": first, "b": DEMO_AS_OF}).scalar_one()
     assert sum(r["found_stock"] + r["found_increment"] for r in rows) == found
     stats = dconn.execute(text("SELECT hazards_stock_open, hazards_increment_open FROM unit_stats s "

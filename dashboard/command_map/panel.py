@@ -22,6 +22,7 @@ from domain.labels import (
     SUPERVISION_LEVEL,
     UNIT_KIND,
 )
+from domain.risk_rule import has_mark
 
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
 _RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
@@ -199,8 +200,11 @@ def children_table(children: list[dict[str, Any]], how: str) -> Dry:
         rows.append(el(html.Tr, [
             el(html.Td, el(dcc.Link, child["name"], href=unit_href(child["code"]), className="cm-drill",
                            id={"type": "cm-child", "code": child["code"]})),
-            el(html.Td, el(html.Span, RISK_LEVEL[risk], className=f"sg-badge sg-{risk}", title=RISK_LEVEL_LONG[risk])
-               if risk else "—"),
+            el(html.Td, [el(html.Span, RISK_LEVEL[risk], className=f"sg-badge sg-{risk}", title=RISK_LEVEL_LONG[risk])
+                         if risk else "—",
+                         # ▲ whatever the rule: a 红 enterprise or an open 重大隐患 is here (domain.risk_rule.has_mark)
+                         el(html.B, "▲", className="cm-mark", title="含红色企业或未销号重大隐患")
+                         if has_mark(st) else ""]),
             el(html.Td, st.get("enterprises", "—")),
             el(html.Td, f"{st['ent_red']}/{st['ent_orange']}" if st else "—"),
             el(html.Td, st.get("hazards_open", "—")),

@@ -39,6 +39,7 @@ class Page:
 def registered_pages() -> list[Page]:
     """Return every page of the app, in menu order."""
     from dashboard.pages import (
+        admin_rules,
         admin_users,
         bigscreen,
         command_map,
@@ -55,7 +56,7 @@ def registered_pages() -> list[Page]:
 
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
-                   tokens.PAGE, patrol.PAGE],
+                   tokens.PAGE, patrol.PAGE, admin_rules.PAGE],
                   key=lambda p: p.order)
 
 

@@ -38,9 +38,11 @@ from domain.labels import (
     RISK_METRIC,
 )
 from geo import risk_queries as rq
+from geo import rule_settings
 from geo.db import connect
 from geo.map_queries import unit_view
 from layers.builder import build_legend
+from layers.registry import with_rule
 from layers.risk import HEAT_COLOURS, RISK_UNITS, RISK_UNITS_STYLE, heat_hideout, js_ref, overlay_level_options
 
 PREFIX = "risk-"
@@ -168,6 +170,24 @@ def _enterprise_link(e: dict[str, Any]) -> Any:
     return dcc.Link(e.get("name") or e.get("code"), href=f"/enterprise?code={e.get('code')}", className="rk-link")
 
 
+GOAL_HEAD = ("区域", "存量未销号", "存量目标", "增量未销号", "增量目标")
+
+
+def goal_table(rows: list[dict[str, Any]]) -> html.Details:
+    """动态清零 year goals per child area: 存量 (cleared by the end of 2024) and 增量 (from 2025), marked on track."""
+    def mark(m: dict[str, Any]) -> html.Span:
+        return html.Span(("✓ " if m["ok"] else "✗ ") + m["label"], className="rk-goal-ok" if m["ok"] else "rk-goal-off")
+
+    body = [html.Tr([html.Td(r["name"]), html.Td(r["stock_open"]), html.Td(mark(r["marks"]["stock"])),
+                     html.Td(r["increment_open"]), html.Td(mark(r["marks"]["increment"]))],
+                    className="rk-goal-row" + ("" if r["marks"]["ok"] else " rk-goal-behind")) for r in rows]
+    behind = sum(1 for r in rows if not r["marks"]["ok"])
+    return html.Details([
+        html.Summary(f"动态清零目标（重大隐患）：{len(rows) - behind} 个区域按期，{behind} 个区域滞后"),
+        html.Table([html.Thead(html.Tr([html.Th(h) for h in GOAL_HEAD])), html.Tbody(body)], className="sg-table"),
+    ], className="rk-goals", id="risk-goals", open=bool(behind))
+
+
 def explain_panel(found: dict[str, Any] | None, places: dict[int, dict[str, Any]]) -> html.Div:
     """Why the unit has its class: the rule, its inputs and thresholds, the top enterprises and hazards."""
     if found is None:
@@ -272,6 +292,9 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
             level = rq.scope_level(conn, scope=account.scope)
             candidates = rq.compare_candidates(conn, scope=account.scope)
             view = unit_view(conn, scope=account.scope, code=account.record.scope_code)
+            rule = rq.current_rule(conn)
+            goals = rule_settings.goal_rows(conn, scope=account.scope, code=account.record.scope_code,
+                                            as_of=clock.today())
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
         return _message(to_app_error(exc))
     settings = get_map_settings()
@@ -329,9 +352,10 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="risk-metric-labels", data=RISK_METRIC),
         html.H2(f"{account.record.scope_name} · 风险分析", id="risk-title"),
         controls,
+        goal_table(goals),
         html.Div([
             html.Section([
-                html.Div([the_map, html.Div(build_legend(RISK_UNITS, prefix=PREFIX),
+                html.Div([the_map, html.Div(build_legend(with_rule(RISK_UNITS, rule), prefix=PREFIX),
                                             className="cm-legends rk-legends")],
                          className="rk-map-wrap"),
                 html.Div([html.Span("正在加载热力图…", id="risk-hex-info", className="rk-info"), exports],

@@ -1,0 +1,202 @@
+"""规则设置 ``/admin/rules``: the four-colour rule, its reading per level, the 存量 cut-off and the staffing rule.
+
+An administrator of the whole city edits the values, previews how many units change colour per level,
+and applies: a new rule version is stored in ``app_config`` with who and when (audited), the units are
+re-scored at once and the full refresh runs (``safegrid etl refresh`` in a child process: the dashboard
+does not import ``etl``). Bad values are refused with the Chinese message of ``domain.rules_config``.
+Ids are prefixed ``rules-``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from typing import Any
+
+from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from dashboard.pages import Page
+from dashboard.roles import Capability
+from dashboard.scope import Account, callback_scope, current_account
+from domain import clock
+from domain.labels import DUTY_ROLE, LEVEL, RISK_INPUT, RISK_LEVEL
+from domain.risk_rule import LEVELS, MODES
+from domain.rules_config import RuleSettings, RuleSettingsError, describe_modes, settings_form, settings_from_form
+from geo import rule_settings
+from geo.db import connect
+
+FIELDS = tuple(settings_form(RuleSettings()))
+REFRESH_TIMEOUT_S = 600
+COLOURS = ("red", "orange", "yellow", "blue")
+
+
+def _field_id(key: str) -> str:
+    return f"rules-f-{key}"
+
+
+def _number(key: str, value: Any, *, step: str = "any") -> dcc.Input:
+    return dcc.Input(id=_field_id(key), type="number", value=value, step=step, min=0, debounce=False,
+                     className="rules-num", style={"width": "6em"})
+
+
+def _form(values: dict[str, Any]) -> html.Div:
+    weights = html.Table([
+        html.Thead(html.Tr([html.Th("输入项"), html.Th("权重（分/个）")])),
+        html.Tbody([html.Tr([html.Td(html.Label(label, htmlFor=_field_id(f"w_{key}"))),
+                             html.Td(_number(f"w_{key}", values[f"w_{key}"]))]) for key, label in RISK_INPUT.items()]),
+    ], className="sg-table rules-weights")
+    thresholds = html.Div([
+        *[html.Span([html.Label(f"{RISK_LEVEL[c]}色阈值 ≥", htmlFor=_field_id(f"t_{c}")),
+                     _number(f"t_{c}", values[f"t_{c}"])], className="rules-pair")
+          for c in ("red", "orange", "yellow")],
+        html.Span([html.Label("最小企业数", htmlFor=_field_id("min_enterprises")),
+                   _number("min_enterprises", values["min_enterprises"], step="1")], className="rules-pair"),
+    ], className="rules-row")
+    modes = html.Table([
+        html.Thead(html.Tr([html.Th("层级"), html.Th("地图着色规则"),
+                            *[html.Th(f"{DUTY_ROLE[r]}（人）") for r in DUTY_ROLE]])),
+        html.Tbody([html.Tr([
+            html.Td(LEVEL[lv]),
+            html.Td(dcc.Dropdown(id=_field_id(f"mode_{lv}"), value=values[f"mode_{lv}"], clearable=False,
+                                 options=[{"label": label, "value": key} for key, label in MODES.items()],
+                                 style={"width": "8em"})),
+            *[html.Td(_number(f"staff_{lv}_{role}", values[f"staff_{lv}_{role}"], step="1")) for role in DUTY_ROLE],
+        ]) for lv in LEVELS]),
+    ], className="sg-table rules-levels")
+    return html.Div([
+        html.H3("风险指数的权重"), weights,
+        html.H3("风险指数的阈值"),
+        html.P("得分 = Σ(权重 × 数量) ÷ max(企业数, 最小企业数)；得分达到阈值即为该色（阈值含等号）。",
+               className="sg-note"),
+        thresholds,
+        html.H3("各层级的着色规则与人员配备"),
+        html.P("就高：区域取其内最高的颜色（红色企业、未销号重大隐患、一级重大危险源为红；橙色企业、二级重大危险源为橙）。"
+               "风险指数：按上面的得分和阈值定色。人员配备为每个单位应配的人数（空位计入缺员）。", className="sg-note"),
+        modes,
+        html.H3("动态清零"),
+        html.Div([html.Label("存量截止日期（含当日；此日及以前发现的重大隐患为存量）",
+                             htmlFor=_field_id("stock_cutoff")),
+                  dcc.Input(id=_field_id("stock_cutoff"), type="text", value=values["stock_cutoff"],
+                            placeholder="2023-12-31", style={"width": "8em"})], className="rules-pair"),
+    ], className="rules-form")
+
+
+def _history(rows: list[dict[str, Any]]) -> html.Div:
+    if not rows:
+        return html.Div(html.P("尚未通过本页修改过规则（使用默认规则，版本 1）。", className="sg-note"),
+                        id="rules-history")
+    body = [html.Tr([html.Td(r.get("version")), html.Td(str(r.get("at", ""))[:16].replace("T", " ")),
+                     html.Td(r.get("by")), html.Td("，".join(f"{LEVEL[int(lv)]} {n}" for lv, n in
+                                                            (r.get("changed") or {}).items() if n) or "无颜色变化"),
+                     html.Td(r.get("note") or "")]) for r in rows[:20]]
+    return html.Div(html.Table([html.Thead(html.Tr([html.Th(h) for h in ("版本", "时间", "操作人", "改变颜色的单位",
+                                                                          "说明")])), html.Tbody(body)],
+                               className="sg-table"), id="rules-history")
+
+
+def layout(account: Account, query: dict[str, str]) -> html.Div:
+    """Build the settings form filled with the rules in force, the preview area and the version history."""
+    with connect() as conn:
+        settings = rule_settings.current(conn)
+        versions = rule_settings.history(conn)
+    return html.Div([
+        html.H2("规则设置"),
+        html.P([f"当前规则版本 {settings.risk.version}；地图着色：{describe_modes(settings.risk)}。",
+                "修改后先“预览”各层级改变颜色的单位数，再“应用”：应用会记录新版本（操作人、时间，记入审计日志）并重新计算全部派生数据。"],
+               className="sg-note", id="rules-current"),
+        _form(settings_form(settings)),
+        html.Div([
+            html.Label("修改说明", htmlFor="rules-note"),
+            dcc.Input(id="rules-note", type="text", maxLength=200, placeholder="例如：按 2027 年评估结果调整",
+                      style={"width": "24em"}),
+            html.Button("预览", id="rules-preview", n_clicks=0),
+            html.Button("应用", id="rules-apply", n_clicks=0, disabled=True, title="请先预览"),
+        ], className="rules-actions", style={"display": "flex", "gap": "0.6em", "alignItems": "center",
+                                             "margin": "1em 0"}),
+        dcc.Store(id="rules-previewed"),
+        dcc.Loading(html.Div(id="rules-result", role="status")),
+        html.H3("规则版本记录"),
+        _history(versions),
+    ], className="rules-page")
+
+
+def _preview_table(changes: dict[int, dict[str, Any]]) -> html.Div:
+    def dist(counts: dict[str, int]) -> str:
+        return " ".join(f"{RISK_LEVEL[c]} {counts.get(c, 0)}" for c in COLOURS)
+
+    rows = [html.Tr([html.Td(LEVEL[lv]), html.Td(c["units"]), html.Td(c["changed"], className="rules-changed"),
+                      html.Td(dist(c["before"])), html.Td(dist(c["after"])), html.Td("、".join(c["examples"]))],
+                    id=f"rules-preview-level-{lv}") for lv, c in changes.items()]
+    total = sum(c["changed"] for c in changes.values())
+    return html.Div([
+        html.P(f"预览：共 {total} 个单位将改变颜色。确认无误后点击“应用”。", className="sg-note",
+               id="rules-preview-total"),
+        html.Table([html.Thead(html.Tr([html.Th(h) for h in ("层级", "单位数", "改变颜色", "现在", "应用后", "例如")])),
+                    html.Tbody(rows)], className="sg-table", id="rules-preview-table"),
+    ])
+
+
+def _digest(values: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _run_refresh() -> str:
+    """Run the full refresh in a child process (``safegrid etl refresh``); return its message."""
+    try:
+        done = subprocess.run([sys.executable, "-m", "safegrid", "etl", "refresh"], capture_output=True,
+                              text=True, timeout=REFRESH_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        return "派生数据刷新超时，将由下一次定时刷新完成。"
+    out = (done.stdout or done.stderr).strip().splitlines()
+    return (out[-1] if out else "") if done.returncode == 0 else f"派生数据刷新未完成：{out[-1] if out else ''}"
+
+
+def register(app: Dash) -> None:
+    """Add the preview and apply callback."""
+
+    @app.callback(
+        Output("rules-result", "children"), Output("rules-previewed", "data"), Output("rules-apply", "disabled"),
+        Output("rules-history", "children"), Output("rules-current", "children"),
+        Input("rules-preview", "n_clicks"), Input("rules-apply", "n_clicks"),
+        *[Input(_field_id(k), "value") for k in FIELDS],
+        State("rules-previewed", "data"), State("rules-note", "value"), prevent_initial_call=True,
+    )
+    def act(_preview: int | None, _apply: int | None, *rest: Any) -> tuple[Any, ...]:
+        callback_scope(Capability.MANAGE_USERS)
+        account = current_account()
+        if account.record.scope_level != 1:
+            return (html.P("规则对全市生效，只有全市范围的系统管理员可以修改。", className="sg-alert"), None, True,
+                    no_update, no_update)
+        values = dict(zip(FIELDS, rest[:len(FIELDS)], strict=True))
+        previewed, note = rest[len(FIELDS)], str(rest[len(FIELDS) + 1] or "").strip()
+        trigger = ctx.triggered_id
+        if trigger not in ("rules-preview", "rules-apply"):
+            # a value changed: the preview no longer describes it
+            return "", None, True, no_update, no_update
+        try:
+            settings = settings_from_form(values, version="预览")
+        except RuleSettingsError as exc:
+            return html.P(str(exc), className="sg-alert rules-error"), None, True, no_update, no_update
+        digest = _digest(values)
+        if trigger == "rules-preview":
+            with connect() as conn:
+                changes = rule_settings.preview(conn, settings)
+            return _preview_table(changes), digest, False, no_update, no_update
+        if previewed != digest:
+            return (html.P("设置已改动，请先重新预览。", className="sg-alert"), None, True, no_update,
+                    no_update)
+        with connect() as conn:
+            version = rule_settings.apply(conn, settings, username=account.username, as_of=clock.today(), note=note)
+        refreshed = _run_refresh()
+        with connect() as conn:
+            current = rule_settings.current(conn)
+            versions = rule_settings.history(conn)
+        return (html.P(f"已应用规则版本 {version}。{refreshed}", className="sg-note", id="rules-applied"), None, True,
+                _history(versions).children,
+                f"当前规则版本 {current.risk.version}；地图着色：{describe_modes(current.risk)}。")
+
+
+PAGE = Page(path="/admin/rules", title="规则设置", layout=layout, register=register,
+            capability=Capability.MANAGE_USERS, order=91)
