@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dash import Dash, Input, Output, ctx, dcc, html, set_props
+from dash import Dash, Input, Output, State, ctx, dcc, html, set_props
 from dash.exceptions import PreventUpdate
 from flask import redirect, request
 from flask_login import current_user
@@ -55,6 +55,9 @@ def todo_link(account: Account) -> Any:
                     href="/todo", className="sg-todo", id="shell-todo", title=f"待办事项 {n} 项")
 
 
+_MENU_ATTRS: dict[str, Any] = {"aria-label": "菜单", "aria-controls": "shell-header"}
+
+
 def _header(account: Account, pages: list[Page], title: str) -> html.Header:
     menu = [dcc.Link(p.title, href=p.path, className="sg-nav-link", id=nav_id(p))
             for p in pages if p.in_menu and account.can(p.capability)]
@@ -66,6 +69,8 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
     )
     return html.Header([
         html.Div(title, className="sg-brand"),
+        # Phones (assets/phone.css): nav, search and the user box fold behind this button; 待办 stays out.
+        html.Button("☰", id="shell-menu", className="sg-menu-button", title="菜单", n_clicks=0, **_MENU_ATTRS),
         html.Nav(menu, className="sg-nav"),
         search_box(account),
         html.Div([
@@ -77,7 +82,7 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
             html.Span(_freshness(), className="sg-freshness", id="shell-freshness"),
             logout,
         ], className="sg-userbox"),
-    ], className="sg-header")
+    ], className="sg-header", id="shell-header")
 
 
 def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
@@ -92,6 +97,16 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
 
     app.layout = layout
     register_search(app)
+    # The phone menu opens and closes with its button and closes on every page change (pure UI).
+    app.clientside_callback(
+        """function(n, path, cls) {
+            var open = window.dash_clientside.callback_context.triggered_id === 'shell-menu'
+                && !(cls || '').includes('sg-menu-open');
+            return open ? 'sg-header sg-menu-open' : 'sg-header';
+        }""",
+        Output("shell-header", "className"), Input("shell-menu", "n_clicks"), Input("shell-url", "pathname"),
+        State("shell-header", "className"), prevent_initial_call=True,
+    )
 
     def page_guard() -> Any:
         """Refuse a direct GET of a page the role may not use with a real 403 (not just hidden content)."""
