@@ -29,7 +29,6 @@ from sqlalchemy import Connection, create_engine
 from sqlalchemy.pool import NullPool
 
 from domain import clock
-from domain.labels import INSPECTION_CADENCE_DAYS
 from domain.risk_rule import RiskRule, explain, rule_from_config
 from etl.h3cells import point_cells
 from etl.settings import get_etl_settings
@@ -192,7 +191,7 @@ def _compute(conn: Connection, *, as_of: date, rule: RiskRule, timings: dict[str
         with timed(timings, "unit_stats"):
             cutoff = sql.stock_cutoff(conn, as_of=as_of, default=settings.refresh_stock_cutoff)
             rows["unit_stats"] = sql.stage_unit_stats(
-                conn, as_of=as_of, stock_cutoff=cutoff, cadence=INSPECTION_CADENCE_DAYS, staffing=sql.staffing(conn)
+                conn, as_of=as_of, stock_cutoff=cutoff, cadence=sql.cadence_rule(conn), staffing=sql.staffing(conn)
             )
         with timed(timings, "risk"):
             top = _group_top(sql.top_contributors(conn, as_of=as_of, weights=rule.weights,

@@ -18,13 +18,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, text
 
+from domain.cadence import CadenceRule, sql_windows
+from domain.cadence import rule_from_config as cadence_rule_from_config
 from domain.rules_config import DEFAULT_STAFFING, parse_stock_cutoff, staffing_from_config
 from geo.models import UnitStats
 
 LOCK_KEY = 4110_0004  # pg advisory lock: one refresh at a time per database
 # Sort / hash memory of the refresh transaction: ranks a million enterprises in memory, not on disk.
 WORK_MEM = "256MB"
-DERIVED = ("units_display", "unit_stats", "h3_stats")
+DERIVED = ("units_display", "unit_stats", "h3_stats")  # unit_cadence is published with unit_stats
 STAT_INPUTS = (
     "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed", "hazards_open",
     "hazards_overdue", "hazards_major_open", "hazards_supervised", "hazards_stock_open", "hazards_increment_open",
@@ -147,26 +149,37 @@ def stage_open_hazards(conn: Connection, *, as_of: date) -> int:
     return int(conn.execute(text("SELECT count(*) FROM stage_open_hazards")).scalar_one())
 
 
-def stage_unit_stats(conn: Connection, *, as_of: date, stock_cutoff: date, cadence: Mapping[int, int],
+def cadence_rule(conn: Connection) -> CadenceRule:
+    """Return the 四查 cadence per level (``app_config`` key ``inspection_cadence`` over the defaults)."""
+    return cadence_rule_from_config(app_config(conn, "inspection_cadence"))
+
+
+def stage_unit_stats(conn: Connection, *, as_of: date, stock_cutoff: date, cadence: CadenceRule | None = None,
                      staffing: Mapping[int, Mapping[str, int]] | None = None) -> int:
     """Compute every unit's subtree roll-up into ``stage_unit_stats``; return the row count.
 
     Needs ``stage_open_hazards``. ``staffing``: duty slots required per level and role (default: the
-    许昌 plan's, ``domain.rules_config.DEFAULT_STAFFING``).
+    许昌 plan's, ``domain.rules_config.DEFAULT_STAFFING``); ``cadence``: 四查 by calendar period (default
+    ``domain.cadence``'s), whose standing per unit goes to ``stage_unit_cadence``.
     """
     required = DEFAULT_STAFFING if staffing is None else staffing
     conn.execute(text("DROP TABLE IF EXISTS stage_unit_facts"))
     conn.execute(text("DROP TABLE IF EXISTS stage_unit_stats"))
     conn.execute(text('CREATE TEMP TABLE stage_unit_stats (LIKE "unit_stats" INCLUDING DEFAULTS)'))
     params = {"as_of": as_of, "stock_cutoff": stock_cutoff,
-              "staffing": json.dumps({str(k): dict(v) for k, v in required.items()})} | {
-        f"cad{lvl}": cadence[lvl] for lvl in (1, 2, 3, 4)}
+              "staffing": json.dumps({str(k): dict(v) for k, v in required.items()}),
+              "cadence": json.dumps(sql_windows(cadence or CadenceRule(), as_of))}
     conn.execute(text(_sql("refresh_unit_stats.sql")), params)
     cols = ", ".join(f'"{c}"' for c in ("unit_id", "level", "children", *STAT_INPUTS[:-3], "last_inspection_at",
                                          "inspection_overdue"))
     insert = (f'INSERT INTO stage_unit_stats ({cols}, "risk_score", "risk_class", "risk_explain", "refreshed_at") '  # noqa: S608
               f"SELECT {cols}, 0, NULL, NULL, now() FROM stage_unit_facts")
     conn.execute(text(insert))
+    conn.execute(text("DROP TABLE IF EXISTS stage_unit_cadence"))
+    conn.execute(text(
+        "CREATE TEMP TABLE stage_unit_cadence AS SELECT unit_id, level, cadence, period_start, "
+        "cadence_done AS done, cadence_streak AS streak, inspection_overdue AS behind, "
+        "last_inspection_at AS last_at FROM stage_unit_facts"))
     return int(conn.execute(text("SELECT count(*) FROM stage_unit_stats")).scalar_one())
 
 
@@ -283,6 +296,12 @@ def swap(conn: Connection, *, run_id: int | None) -> dict[str, int]:
     cols = ", ".join(f'"{c.name}"' for c in UnitStats.__table__.columns)
     insert = f'INSERT INTO "unit_stats" ({cols}) SELECT {cols} FROM stage_unit_stats'  # noqa: S608 - model columns
     out["unit_stats"] = conn.execute(text(insert)).rowcount
+    conn.execute(text('DELETE FROM "unit_cadence"'))  # after the units: their label points are current
+    out["unit_cadence"] = conn.execute(text(
+        'INSERT INTO "unit_cadence" ("id", "unit_id", "level", "cadence", "period_start", "done", "streak", "behind", '
+        '"last_at", "geom") SELECT s.unit_id, s.unit_id, s.level, s.cadence, s.period_start, s.done, s.streak, '
+        's.behind, s.last_at, u."label_point" FROM stage_unit_cadence s JOIN "units" u ON u."id" = s.unit_id'
+    )).rowcount
     conn.execute(text('DELETE FROM "h3_stats"'))
     h3cols = ", ".join(f'"{c}"' for c in H3_COLUMNS)
     insert = f'INSERT INTO "h3_stats" ({h3cols}) SELECT {h3cols} FROM stage_h3'  # noqa: S608 - constant columns

@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 
 from domain.labels import (
     HAZARD_LEVEL,
+    LEVEL,
     MAP_CLASS,
     RISK_COLOUR_HEX,
     RISK_LEVEL_LONG,
@@ -18,6 +19,7 @@ from domain.labels import (
 )
 from domain.risk_rule import RiskRule
 from domain.rules_config import describe_modes
+from geo.inspections_app import BEHIND_POINTS
 from geo.map_queries import POINT_SOURCES, PointSource
 from layers.spec import LayerClass, LayerSpec, PointLayerSpec
 
@@ -107,6 +109,15 @@ HAZARDS = register(point_layer("hazards", "未销号隐患", (
     LayerClass(key="major", label=HAZARD_LEVEL["major"], colour="#e0322b"),
     LayerClass(key="general", label=HAZARD_LEVEL["general"], colour="#f59f00"),
 ), "triangle", details=(("enterprise", ""), ("deadline", "整改期限 "))))
+
+# 四查落后: units where neither the current period nor the last closed one has an own-level inspection or patrol
+# (domain.cadence; refreshed into unit_cadence). Off when the map opens.
+CADENCE_BEHIND = register(point_layer(
+    "cadence", "四查落后单位",
+    tuple(LayerClass(key=f"l{lv}", label=f"{LEVEL[lv]}级", colour=c)
+          for lv, c in zip((1, 2, 3, 4, 5), ("#4a148c", "#7b1fa2", "#ab47bc", "#ce93d8", "#e1bee7"), strict=True)),
+    "diamond", points=BEHIND_POINTS, details=(("last_at", "最近检查 "),), min_zoom=8,
+).model_copy(update={"checked": False, "note": "本期与上一期均无本级检查或巡查记录的单位（规则见 docs/risk_rule.md）"}))
 
 
 def get_layer(layer_id: str) -> LayerSpec:

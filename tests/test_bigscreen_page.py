@@ -63,7 +63,7 @@ def test_ticker_items_and_speed() -> None:
         "counts": {"new_major": 1, "newly_overdue": 1, "inspection_overdue": 1},
     }
     items = bs.ticker_items(alarms, as_of=date(2026, 11, 23))
-    assert [i["tag"] for i in items] == ["新增重大隐患", "逾期3天", "检查超期"]
+    assert [i["tag"] for i in items] == ["新增重大隐患", "逾期3天", "四查落后"]
     assert items[0]["text"] == "11-22 魏都区·西大街道 甲公司：储罐泄漏"
     assert "无检查记录" in items[2]["text"]
     short = bs.ticker(items, alarms["counts"])[1].children.style["animationDuration"]

@@ -140,7 +140,7 @@ def grid_block(grid: dict[str, Any]) -> html.Div:
             html.Div([html.Span("责任人空缺", className="bs-line-label"),
                       html.Span(fmt(grid["vacancies"]), className="bs-line-value bs-warn"),
                       html.Span("个岗位", className="bs-line-sub")], className="bs-line"),
-            html.Div([html.Span("检查超期单位", className="bs-line-label"),
+            html.Div([html.Span("四查落后单位", className="bs-line-label"),
                       html.Span(fmt(sum(overdue.values())), className="bs-line-value bs-bad"),
                       html.Span(" · ".join(f"{LEVEL[lv]} {n}" for lv, n in sorted(overdue.items()) if n) or "无",
                                 className="bs-line-sub")], className="bs-line"),
@@ -195,7 +195,7 @@ def ticker_items(alarms: dict[str, Any], *, as_of: date) -> list[dict[str, str]]
     for u in alarms["inspection_overdue"]:
         last = u["last_inspection_at"]
         when = f"最近检查 {last:%m-%d}" if last else "无检查记录"
-        out.append({"kind": "inspection", "tag": "检查超期",
+        out.append({"kind": "inspection", "tag": "四查落后",
                     "text": f"{u['parent'] or ''} {u['name']}（{LEVEL.get(u['level'], '')}，{when}）"})
     return out
 
@@ -205,7 +205,7 @@ def ticker(items: list[dict[str, str]], counts: dict[str, int]) -> list[Any]:
     summary = html.Span([
         html.Span(f"近7日新增重大隐患 {counts['new_major']}", className="bs-tick-count bs-tick-major"),
         html.Span(f"新增逾期 {counts['newly_overdue']}", className="bs-tick-count bs-tick-overdue"),
-        html.Span(f"检查超期单位 {counts['inspection_overdue']}", className="bs-tick-count bs-tick-inspection"),
+        html.Span(f"四查落后单位 {counts['inspection_overdue']}", className="bs-tick-count bs-tick-inspection"),
     ], className="bs-tick-summary")
     if not items:
         return [summary, html.Span("近7日无新增预警", className="bs-tick-quiet")]

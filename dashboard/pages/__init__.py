@@ -47,6 +47,7 @@ def registered_pages() -> list[Page]:
         hazard,
         hazards,
         home,
+        inspection,
         patrol,
         reports,
         risk,
@@ -56,7 +57,7 @@ def registered_pages() -> list[Page]:
 
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
-                   tokens.PAGE, patrol.PAGE, admin_rules.PAGE],
+                   tokens.PAGE, patrol.PAGE, inspection.PAGE, admin_rules.PAGE],
                   key=lambda p: p.order)
 
 

@@ -5,8 +5,9 @@
 -- stage_open_hazards (refresh_open_hazards.sql); a hazard source's enterprise is looked up lazily
 -- (an existing one: enterprise_id is a foreign key). Binds: :as_of, :stock_cutoff (the last day of 存量:
 -- MAJOR hazards found on or before it are stock, after it increment; domain.hazard_flow.rollup_counts),
--- :staffing (JSON {"level": {"role": slots}}, domain/rules_config.py), :cad1 … :cad4 (inspection cadence
--- in days by level).
+-- :staffing (JSON {"level": {"role": slots}}, domain/rules_config.py), :cadence (四查 by calendar
+-- period, JSON from geo.refresh.cadence_params: per level with a cadence its date_trunc field, step, current
+-- and previous period starts and the oldest period a streak may reach; domain/cadence.py).
 CREATE TEMP TABLE stage_unit_facts AS
 WITH ent AS (
     SELECT "unit_id",
@@ -76,19 +77,48 @@ WITH ent AS (
     FROM own o
     CROSS JOIN LATERAL unnest(string_to_array(rtrim(o."path", '.'), '.')) AS c(code)
     JOIN "units" a ON a."code" = c.code
-), insp AS (
-    SELECT "unit_id", "inspector_level", max("inspected_at") AS last_at
+), cad AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:cadence AS jsonb))
+        AS k("level" int, field text, step interval, cur date, prev date, since date)
+), rec AS NOT MATERIALIZED (
+    -- 四查 records up to :as_of: inspections at their inspector's level (NULL: any level) and patrols
+    -- (网格巡查 / 村级日排查), which are village-level (4) records
+    SELECT "unit_id", "inspector_level" AS lvl, "inspected_at" AS d
     FROM "inspections" WHERE "unit_id" IS NOT NULL AND "inspected_at" <= :as_of
-    GROUP BY 1, 2
+    UNION ALL
+    SELECT "unit_id", 4, "patrol_date" FROM "patrols" WHERE "patrol_date" <= :as_of
+), insp AS (
+    SELECT unit_id, lvl, max(d) AS last_at FROM rec GROUP BY 1, 2
 ), insp_up AS (
-    -- a unit's inspections are those made at its own level anywhere in its subtree (四查: 市季查、县月查、
-    -- 乡周查、村日查); a grid cell counts every inspection made in it
+    -- a unit's records are those made at its own level anywhere in its subtree (四查: 市季查、县月查、
+    -- 乡周查、村日查); a grid cell counts every record made in it
     SELECT a."id" AS anc_id, max(i.last_at) AS last_at
     FROM insp i JOIN "units" v ON v."id" = i."unit_id"
     CROSS JOIN LATERAL unnest(string_to_array(rtrim(v."path", '.'), '.')) AS c(code)
     JOIN "units" a ON a."code" = c.code
-    WHERE a."level" = 5 OR coalesce(i."inspector_level", a."level") = a."level"
+    WHERE a."level" = 5 OR coalesce(i.lvl, a."level") = a."level"
     GROUP BY a."id"
+), per AS (
+    -- the periods in which each unit of a level with a cadence has a counting record, within its streak window
+    SELECT a."id" AS anc_id, a."level", date_trunc(k.field, r.d::timestamp)::date AS p
+    FROM rec r JOIN "units" v ON v."id" = r."unit_id"
+    CROSS JOIN LATERAL unnest(string_to_array(rtrim(v."path", '.'), '.')) AS c(code)
+    JOIN "units" a ON a."code" = c.code
+    JOIN cad k ON k."level" = a."level"
+    WHERE r.d >= (SELECT min(since) FROM cad) AND r.d >= k.since
+      AND (a."level" = 5 OR coalesce(r.lvl, a."level") = a."level")
+    GROUP BY 1, 2, 3
+), ranked AS (
+    SELECT per.anc_id, per.p, k.cur, k.prev, k.step,
+           bool_or(per.p = k.cur) OVER (PARTITION BY per.anc_id) AS done,
+           row_number() OVER (PARTITION BY per.anc_id ORDER BY per.p DESC) - 1 AS back
+    FROM per JOIN cad k ON k."level" = per."level"
+), streak AS (
+    -- consecutive periods with a record, back from the current period (from the previous one while the
+    -- current period has none yet): periods are distinct and descending, so the matches are a prefix
+    SELECT anc_id, bool_or(done) AS done,
+           count(*) FILTER (WHERE p = CAST(CASE WHEN done THEN cur ELSE prev END - back * step AS date)) AS n
+    FROM ranked GROUP BY anc_id
 ), kids AS (
     SELECT "parent_id", count(*) AS n FROM "units" WHERE "parent_id" IS NOT NULL GROUP BY 1
 ), rolled AS (
@@ -108,11 +138,13 @@ SELECT u."id" AS unit_id, u."level", coalesce(kids.n, 0) AS children, r.enterpri
        r.ent_yellow, r.ent_blue, r.ent_unassessed, r.hazards_open, r.hazards_overdue, r.hazards_major_open, r.hazards_supervised,
        r.hazards_stock_open, r.hazards_increment_open, r.sources_g1, r.sources_g2, r.sources_g3, r.sources_g4,
        r.persons_present, r.persons_required, r.vacancies_subtree, iu.last_at AS last_inspection_at,
-       CASE WHEN u."level" = 5 THEN false
-            ELSE iu.last_at IS NULL OR CAST(:as_of AS date) - iu.last_at > CASE u."level"
-                 WHEN 1 THEN :cad1 WHEN 2 THEN :cad2 WHEN 3 THEN :cad3 ELSE :cad4 END
-       END AS inspection_overdue
+       -- behind (四查落后): neither the current period nor the last closed one has a record
+       k."level" IS NOT NULL AND coalesce(st.n, 0) = 0 AS inspection_overdue,
+       k.field AS cadence, k.cur AS period_start, coalesce(st.done, false) AS cadence_done,
+       coalesce(st.n, 0) AS cadence_streak
 FROM "units" u
 JOIN rolled r ON r.anc_id = u."id"
 LEFT JOIN insp_up iu ON iu.anc_id = u."id"
+LEFT JOIN cad k ON k."level" = u."level"
+LEFT JOIN streak st ON st.anc_id = u."id"
 LEFT JOIN kids ON kids."parent_id" = u."id"
