@@ -11,27 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 
 from tests.browser import make_user, screenshot_dir
-from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
-from tests.demo_server import gunicorn_app
+from tests.demo_fixture import demo_db
+from tests.test_command_map_browser import demo_engine, demo_server, wait_unit
+
+__all__ = ["demo_db", "demo_engine", "demo_server"]  # fixtures shared with the desktop command-map test
 
 pytestmark = [pytest.mark.browser, pytest.mark.db]
 SHOTS = screenshot_dir()
 COUNTY = "411002"  # 魏都区
 PHONES = {"360x740": (360, 740), "390x844": (390, 844)}
-
-
-@pytest.fixture(scope="module")
-def demo_engine(demo_db: DemoDb) -> Engine:  # noqa: F811
-    return create_engine(demo_db.url)
-
-
-@pytest.fixture(scope="module")
-def demo_server(demo_db: DemoDb) -> Iterator[str]:  # noqa: F811
-    with gunicorn_app(demo_db.url) as base:
-        yield base
 
 
 @pytest.fixture
@@ -60,11 +51,6 @@ def sign_in(page: Any, server: str, engine: Engine, *, role: str = "grid_manager
     page.locator("button[type=submit]").tap()
     page.wait_for_selector("#shell-menu")
     wait_unit(page, scope)
-
-
-def wait_unit(page: Any, code: str) -> None:
-    page.wait_for_selector(f".cm-panel-body[data-unit='{code}']", timeout=20_000)
-    page.wait_for_load_state("networkidle")
 
 
 def box(page: Any, selector: str) -> dict[str, float]:
