@@ -61,8 +61,7 @@
       return L.marker(latlng, {
         // ▲: the unit holds a 红 enterprise or an open 重大隐患 (whatever colours the map; docs/risk_rule.md)
         icon: L.divIcon({ className: "cm-label" + (p.mark ? " cm-label-mark" : ""), iconSize: null,
-                          html: "<span>" + (p.mark ? '<b class="cm-mark" title="含红色企业或未销号重大隐患">▲</b>' : "") +
-                            esc(p.label) + "</span>" }),
+                          html: "<span>" + esc(p.label) + "</span>" }),  // ▲ drawn by CSS (.cm-label-mark)
         interactive: false,
         keyboard: false,
         pane: "tooltipPane",  // above the point markers, so names stay readable
