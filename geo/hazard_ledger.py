@@ -10,6 +10,7 @@ from sqlalchemy import Connection, text
 
 from domain import clock
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
+from geo.rows import LedgerRow
 from geo.scope import scope_params, unit_id_in_scope
 
 MAX_PAGE = 500
@@ -125,10 +126,10 @@ def order_by(sort: list[tuple[str, str]] | None) -> str:
     return "ORDER BY " + ", ".join([*parts, 'h."code"'])
 
 
-def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[LedgerRow]:
     out = []
     for r in conn.execute(text(sql), params).mappings():
-        row = dict(r)
+        row = LedgerRow(**{k: r[k] for k in LedgerRow.__annotations__})  # type: ignore[typeddict-item]
         row["funds_yuan"] = float(row["funds_yuan"]) if row["funds_yuan"] is not None else None
         out.append(row)
     return out
@@ -137,7 +138,7 @@ def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, 
 def hazard_page(
     conn: Connection, *, scope: str, filters: LedgerFilters, sort: list[tuple[str, str]] | None = None,
     offset: int = 0, limit: int = 100,
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[LedgerRow], int]:
     """One page of the ledger and the total number of matching hazards."""
     params = _params(scope, filters)
     total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
@@ -149,7 +150,7 @@ def hazard_page(
 def hazard_export_rows(
     conn: Connection, *, scope: str, filters: LedgerFilters, sort: list[tuple[str, str]] | None = None,
     max_rows: int = MAX_EXPORT_ROWS,
-) -> list[dict[str, Any]]:
+) -> list[LedgerRow]:
     """Every matching hazard (up to ``max_rows``) for the xlsx export, in ledger order."""
     sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} LIMIT :lim"
     return _rows(conn, sql, {**_params(scope, filters), "lim": max_rows})

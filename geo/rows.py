@@ -88,3 +88,32 @@ class OpenHazards(TypedDict):
 
     total: int
     items: list[OpenHazardRow]
+
+
+class LedgerRow(TypedDict):
+    """One row of the hazard ledger (隐患台账) and of its xlsx export."""
+
+    code: str
+    title: str
+    category: str | None
+    level: str
+    channel: str | None
+    status: str
+    found_at: date
+    deadline: date | None
+    closed_at: date | None
+    supervision_level: int | None
+    resp_person: str | None
+    resp_person_phone: str | None
+    measures: str | None
+    funds_yuan: float | None
+    reporter: str | None
+    overdue: bool | None
+    overdue_days: int | None
+    credit_code: str | None
+    enterprise_name: str | None
+    industry: str | None
+    unit_code: str | None
+    unit_name: str | None
+    lat: float | None
+    lon: float | None

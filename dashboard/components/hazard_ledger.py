@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from dashboard.errors import BadRequestError
 from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL
 from geo.hazard_ledger import SORT_COLUMNS, LedgerError, LedgerFilters
+from geo.rows import LedgerRow
 
 EXPORT_PATH = "/export/hazards.xlsx"
 
@@ -78,7 +79,7 @@ def export_href(data: Mapping[str, Any], sort: list[tuple[str, str]]) -> str:
     return f"{EXPORT_PATH}?{urlencode(query)}"
 
 
-def display_row(row: dict[str, Any]) -> dict[str, Any]:
+def display_row(row: LedgerRow) -> dict[str, Any]:
     """Add the Chinese labels the grid (and the export) show; dates become ISO strings."""
     out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()}
     out["level_label"] = HAZARD_LEVEL.get(row["level"], row["level"])
