@@ -15,6 +15,7 @@ from geo.around import (
     enterprises_around,
     hazard_sources_around,
 )
+from geo.rows import Crumb, EnterpriseFacts, EnterpriseFile
 from geo.scope import scope_params, unit_id_in_scope
 
 # Slots a unit must fill ("1 名分管领导 + 2 名安全监管责任人" plus level-specific roles); vacancies shown.
@@ -108,14 +109,14 @@ def enterprise_file(
     conn: Connection, *, scope: str, credit_code: str, nearby_radius_m: float = DEFAULT_ENTERPRISE_RADIUS_M,
     source_radius_m: float = DEFAULT_SOURCE_RADIUS_M, today: date | None = None, hazard_limit: int = 200,
     inspection_limit: int = 100,
-) -> dict[str, Any] | None:
+) -> EnterpriseFile | None:
     """Return the whole 一企一档 of one enterprise in ``scope``; None when it is absent or outside the scope."""
-    basic = enterprise_basic(conn, scope=scope, credit_code=credit_code)
-    if basic is None:
+    row = enterprise_basic(conn, scope=scope, credit_code=credit_code)
+    if row is None:
         return None
     day = today or clock.today()
-    ent_id = basic.pop("id")
-    unit_id, unit_level, path = basic.pop("unit_id"), basic.pop("unit_level"), basic.pop("unit_path")
+    ent_id, unit_id, unit_level, path = row["id"], row["unit_id"], row["unit_level"], row["unit_path"]
+    basic = EnterpriseFacts(**{k: row[k] for k in EnterpriseFacts.__annotations__})  # type: ignore[typeddict-item]
     hazards = _all(conn, _HAZARDS_SQL, {"id": ent_id, "today": day, "lim": hazard_limit})
     events: dict[int, list[dict[str, Any]]] = {}
     if hazards:
@@ -130,7 +131,8 @@ def enterprise_file(
     located = lat is not None and lon is not None
     return {
         "enterprise": basic,
-        "units": _all(conn, _CHAIN_SQL, {"path": path}) if path else [],
+        "units": [Crumb(code=r["code"], name=r["name"], level=r["level"])
+                  for r in _all(conn, _CHAIN_SQL, {"path": path})] if path else [],
         "risk_history": _all(conn, _RISK_HISTORY_SQL, {"id": ent_id}),
         "grid_persons": grid_persons(conn, unit_id=unit_id, unit_level=unit_level, today=day) if unit_id else [],
         "hazard_sources": sources,

@@ -8,7 +8,7 @@ and where it is read. Storage builds each row explicitly; pages read keys, they 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class UnitStatsRow(TypedDict):
@@ -117,3 +117,49 @@ class LedgerRow(TypedDict):
     unit_name: str | None
     lat: float | None
     lon: float | None
+
+
+class EnterpriseFacts(TypedDict):
+    """The basic facts of one enterprise (一企一档's header)."""
+
+    credit_code: str
+    name: str
+    industry: str | None
+    industry_detail: str | None
+    scale: str | None
+    employees: int | None
+    supervising_dept: str | None
+    supervision_tier: int | None
+    risk_level: str | None
+    risk_method: str | None
+    risk_assessed_at: date | None
+    std_grade: str | None
+    key_hazardous_process: bool | None
+    key_hazardous_chemical: bool | None
+    has_major_hazard_source: bool | None
+    address: str | None
+    legal_rep: str | None
+    legal_rep_phone: str | None
+    safety_manager: str | None
+    safety_manager_phone: str | None
+    lat: float | None
+    lon: float | None
+    unit_code: str | None
+    unit_name: str | None
+
+
+class EnterpriseFile(TypedDict):
+    """The whole 一企一档 of one enterprise; the lists are the rows of their own sections."""
+
+    enterprise: EnterpriseFacts
+    units: list[Crumb]
+    risk_history: list[dict[str, Any]]
+    grid_persons: list[dict[str, Any]]
+    hazard_sources: list[dict[str, Any]]
+    hazards: list[dict[str, Any]]
+    inspections: list[dict[str, Any]]
+    nearby_radius_m: float
+    nearby: list[dict[str, Any]]
+    source_radius_m: float
+    nearby_sources: list[dict[str, Any]]
+    own_enterprise: NotRequired[bool]  # read by an enterprise account (its own file, no surroundings)

@@ -34,6 +34,7 @@ from domain.labels import (
 )
 from geo.db import connect
 from geo.enterprise_file import enterprise_exists, enterprise_file
+from geo.rows import EnterpriseFacts, EnterpriseFile
 
 RADIUS_CHOICES = (500, 1000, 2000, 5000)
 _NOT_FOUND = "未找到该企业：请核对统一社会信用代码，或该企业不在本账户的数据范围内。"
@@ -70,7 +71,7 @@ def _table(head: list[str], rows: list[list[Any]], empty: str, **kwargs: Any) ->
                        html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows])], className="sg-table", **kwargs)
 
 
-def _facts(e: dict[str, Any]) -> html.Dl:
+def _facts(e: EnterpriseFacts) -> html.Dl:
     flags = [name for key, name in (("key_hazardous_process", "重点监管危险化工工艺"),
                                     ("key_hazardous_chemical", "重点监管危险化学品"),
                                     ("has_major_hazard_source", "重大危险源")) if e.get(key)]
@@ -164,7 +165,11 @@ def report_link(credit_code: str, prefix: str) -> Any:
                     id=f"{prefix}-report-link", className="hz-go hz-primary ent-report-link")
 
 
-def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") -> html.Div:
+def _data_attrs(code: str) -> dict[str, Any]:
+    return {"data-code": code}
+
+
+def file_view(f: EnterpriseFile, *, compact: bool = False, prefix: str = "ent") -> html.Div:
     """Render a whole 一企一档 (``compact``: for the search drawer, fewer inspections; ids start with ``prefix``)."""
     e = f["enterprise"]
     chain = " › ".join(u["name"] for u in f["units"])
@@ -212,10 +217,10 @@ def file_view(f: dict[str, Any], *, compact: bool = False, prefix: str = "ent") 
             html.H3(f"{_metres(f['source_radius_m'])}内重大危险源"),
             _nearby_sources(f["nearby_sources"], f["source_radius_m"], prefix),
         ], className="ent-section"),
-    ], className="ent-file" + (" ent-compact" if compact else ""), **{"data-code": e["credit_code"]})
+    ], className="ent-file" + (" ent-compact" if compact else ""), **_data_attrs(e["credit_code"]))
 
 
-def load_file(scope: str, credit_code: str, **kwargs: Any) -> dict[str, Any]:
+def load_file(scope: str, credit_code: str, **kwargs: Any) -> EnterpriseFile:
     """Read a file in ``scope``; raise the 404 the user reads, the same outside the scope (audited) and unknown.
 
     An enterprise account (confined, :mod:`dashboard.scope`) reads only its own file, and without the
@@ -234,5 +239,5 @@ def load_file(scope: str, credit_code: str, **kwargs: Any) -> dict[str, Any]:
             refuse_out_of_scope(f"enterprise:{credit_code}")
         raise NotFoundError(_NOT_FOUND)
     if account.confined:
-        f.update(nearby=[], nearby_sources=[], own_enterprise=True)
+        f["nearby"], f["nearby_sources"], f["own_enterprise"] = [], [], True
     return f
