@@ -16,7 +16,7 @@ transitions in one township queue on the shared ancestors instead of deadlocking
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -41,6 +41,7 @@ from domain.hazard_flow import (
 )
 from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL
 from domain.risk_rule import RiskRule, explain
+from geo.attachments import ImageLike, save_photos
 from geo.refresh import stock_cutoff
 from geo.scope import path_in_scope, scope_params
 from geo.users import audit
@@ -181,17 +182,25 @@ def _plan_values(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _event(conn: Connection, *, hazard_id: int, from_status: str | None, to_status: str, actor: Actor, note: str,
-           action: str, detail: Mapping[str, Any]) -> None:
-    conn.execute(text(
+           action: str, detail: Mapping[str, Any], photos: Sequence[ImageLike] = (), photo_kind: str = "evidence",
+           ) -> int:
+    """Insert the event row and the photos that belong to it (same transaction); return the event's id."""
+    event_id = int(conn.execute(text(
         'INSERT INTO "hazard_events" ("hazard_id", "from_status", "to_status", "by", "note", "action", "detail") '
-        'VALUES (:h, :f, :t, :by, :note, :a, CAST(:d AS jsonb))'),
+        'VALUES (:h, :f, :t, :by, :note, :a, CAST(:d AS jsonb)) RETURNING "id"'),
         {"h": hazard_id, "f": from_status, "t": to_status, "by": actor.username, "note": note or None, "a": action,
-         "d": json.dumps(dict(detail), ensure_ascii=False, default=str)})
+         "d": json.dumps(dict(detail), ensure_ascii=False, default=str)}).scalar_one())
+    if photos:
+        save_photos(conn, hazard_id=hazard_id, event_id=event_id, kind=photo_kind, files=photos, by=actor.username)
+    return event_id
 
 
 def transition(conn: Connection, *, scope: str, actor: Actor, hazard_id: int, version: int, action: str,
-               payload: Payload, as_of: date, rule: RiskRule, limits: Limits | None = None) -> HazardRecord:
+               payload: Payload, as_of: date, rule: RiskRule, limits: Limits | None = None,
+               photos: Sequence[ImageLike] = (), photo_kind: str = "evidence") -> HazardRecord:
     """Take ``action`` on a hazard seen at ``version``; return it as stored afterwards.
+
+    ``photos`` (cleaned by :mod:`dashboard.components.photos`) are stored as ``photo_kind`` with the event's id.
 
     Raises :class:`HazardNotFoundError` (not in scope), :class:`HazardConflictError` (changed meanwhile) or
     :class:`domain.hazard_flow.FlowError` (not allowed now / bad input); nothing is written then.
@@ -231,7 +240,7 @@ def transition(conn: Connection, *, scope: str, actor: Actor, hazard_id: int, ve
     detail = {k: v for k, v in {**entered, "new_deadline": payload.new_deadline,
                                  "supervision_deadline": payload.supervision_deadline}.items() if v is not None}
     _event(conn, hazard_id=rec.id, from_status=rec.status, to_status=to_status, actor=actor, note=payload.note.strip(),
-           action=action, detail=detail)
+           action=action, detail=detail, photos=photos, photo_kind=photo_kind)
     after = hazard_record(conn, scope=scope, hazard_id=rec.id)
     assert after is not None
     cutoff = stock_cutoff(conn, as_of=as_of)
@@ -298,8 +307,11 @@ def _place(conn: Connection, *, scope: str, new: NewHazard) -> tuple[int, int | 
 
 
 def report(conn: Connection, *, scope: str, actor: Actor, new: NewHazard, as_of: date, rule: RiskRule,
-           ) -> tuple[HazardRecord, bool]:
-    """Register a hazard (已上报); return it and whether it was created now (False: a repeated submit)."""
+           photos: Sequence[ImageLike] = ()) -> tuple[HazardRecord, bool]:
+    """Register a hazard (已上报); return it and whether it was created now (False: a repeated submit).
+
+    ``photos`` are stored as finding photos (隐患照片) of the report event; a repeated submit stores none.
+    """
     _check_new(new, as_of)
     existing = conn.execute(text('SELECT "id" FROM "hazards" WHERE "request_key" = :k'),
                             {"k": new.request_key}).scalar()
@@ -322,7 +334,7 @@ def report(conn: Connection, *, scope: str, actor: Actor, new: NewHazard, as_of:
             created = hazard_record(conn, scope=scope, hazard_id=existing)
             assert created is not None
             _event(conn, hazard_id=created.id, from_status=None, to_status="reported", actor=actor, note="",
-                   action="report", detail={"channel": channel})
+                   action="report", detail={"channel": channel}, photos=photos, photo_kind="finding")
             if created.unit_path:
                 apply_rollup(conn, unit_path=created.unit_path, rule=rule, as_of=as_of,
                              delta=_counts(created.__dict__, as_of=as_of, cutoff=stock_cutoff(conn, as_of=as_of)))

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain.risk_rule import RiskRule, rule_from_config
+from geo.attachments import AttachmentInfo, hazard_attachments
 from geo.hazard_actions import HazardRecord
 from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
@@ -85,6 +86,11 @@ class HazardView(HazardRecord):
     lon: float | None
     lat: float | None
     events: tuple[HazardEventRow, ...] = ()
+    photos: tuple[AttachmentInfo, ...] = ()  # finding, before/after, evidence; oldest first
+
+    def event_photos(self, event_id: int) -> list[int]:
+        """Return the ids of the photos stored with the event ``event_id``."""
+        return [p.id for p in self.photos if p.event_id == event_id]
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,7 @@ class ReportPlace:
 
 def hazard_view(conn: Connection, *, scope: str, hazard_id: int | None = None, code: str | None = None,
                 enterprise_id: int | None = None) -> HazardView | None:
-    """Return the hazard with ``hazard_id`` (or ``code``) inside ``scope`` with its events, or None."""
+    """Return the hazard with ``hazard_id`` (or ``code``) inside ``scope`` with its events and photos, or None."""
     if hazard_id is None and not code:
         return None
     where = 'h."id" = :id' if hazard_id is not None else 'h."code" = :code'
@@ -110,7 +116,8 @@ def hazard_view(conn: Connection, *, scope: str, hazard_id: int | None = None, c
     if row is None:
         return None
     events = tuple(HazardEventRow(**e) for e in conn.execute(text(_EVENTS_SQL), {"h": row["id"]}).mappings())
-    return HazardView(**row, events=events)
+    photos = tuple(hazard_attachments(conn, scope=scope, hazard_id=row["id"], enterprise_id=enterprise_id))
+    return HazardView(**row, events=events, photos=photos)
 
 
 def report_place(conn: Connection, *, scope: str, credit_code: str | None = None, enterprise_id: int | None = None,

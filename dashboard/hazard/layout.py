@@ -3,6 +3,9 @@
 The hazard page shows only the actions :func:`domain.hazard_flow.allowed_actions` grants the account now,
 each with the inputs it needs; its inputs are ``{"type": "hz-in", "action": …, "field": …}`` and its buttons
 ``{"type": "hz-go", "action": …}``, inside one fieldset that is disabled while an action is pending.
+Photos (report form, 登记整改情况, 提交验收) are picked with :func:`photo_picker`: camera and album inputs
+whose files the browser shrinks (``assets/hazard_photos.js``) into the hidden input ``{"type": "hz-in",
+"action": …, "field": "photos"}`` (JSON), read with the action's other inputs.
 """
 
 from __future__ import annotations
@@ -15,12 +18,21 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from dashboard.components.photos import photo_settings, photo_thumbnails
 from dashboard.hazard.access import actor_of
 from dashboard.roles import Capability
 from dashboard.scope import Account
 from domain import clock
 from domain.hazard_flow import ACTION, FIVE_IN_PLACE, RULES, allowed_actions, can_report
-from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL, USER_ROLE, Vocab
+from domain.labels import (
+    ATTACHMENT_KIND,
+    HAZARD_CHANNEL,
+    HAZARD_LEVEL,
+    HAZARD_STATUS,
+    SUPERVISION_LEVEL,
+    USER_ROLE,
+    Vocab,
+)
 from geo.hazard_actions import PLAN_COLUMNS
 from geo.hazard_view import HazardEventRow, HazardView, ReportPlace
 
@@ -32,6 +44,8 @@ NOT_FOUND = "未找到该隐患，或该隐患不在本账户的数据范围内�
 _PLAN_ACTIONS = ("record", "submit")
 TODO_COLUMNS = ("事项", "隐患编号", "隐患", "等级", "状态", "整改期限", "企业", "网格")
 _TEXTAREAS = ("measures", "contingency_plan")
+PHOTO_KINDS = ("before", "after")  # what 登记整改情况 / 提交验收 photos show; the default follows the action
+DEFAULT_PHOTO_KIND = {"record": "before", "submit": "after"}
 
 
 def _data(**values: Any) -> dict[str, Any]:
@@ -94,6 +108,8 @@ def _facts(h: HazardView, account: Account) -> html.Dl:
                                                if h.extensions else _d(h.deadline)),
             ("挂牌督办", supervision), ("验收日期", _d(h.verified_at)), ("销号日期", _d(h.closed_at)),
             ("隐患描述", h.description or "—")]
+    if h.photos:
+        rows.append(("照片", photo_groups(h)))
     return html.Dl([part for label, value in rows for part in (html.Dt(label), html.Dd(value))],
                    className="hz-facts", id="hz-facts")
 
@@ -116,7 +132,16 @@ def five_in_place(h: HazardView) -> html.Ul:
     return html.Ul(items, className="hz-five", id="hz-five")
 
 
-def _event(ev: HazardEventRow) -> html.Li:
+def photo_groups(h: HazardView) -> html.Div:
+    """Show the hazard's photos as thumbnails grouped by kind (隐患照片, 整改前, 整改后, 整改材料), in stored order."""
+    kinds = [k for k in ATTACHMENT_KIND if any(p.kind == k for p in h.photos)]
+    return html.Div([html.Div([html.Span(ATTACHMENT_KIND[k], className="hz-photo-kind"),
+                               photo_thumbnails([p.id for p in h.photos if p.kind == k], alt=ATTACHMENT_KIND[k])],
+                              className="hz-photo-group", **_data(kind=k)) for k in kinds],
+                    className="hz-photos", id="hz-photos")
+
+
+def _event(ev: HazardEventRow, photo_ids: list[int]) -> html.Li:
     src = HAZARD_STATUS.get(ev.from_status or "", "新建") if ev.from_status else "新建"
     what = "登记隐患" if ev.action == "report" else ACTION.get(ev.action, ev.action) if ev.action else "台账导入"
     who = ev.by_name or ev.by or "—"
@@ -128,6 +153,7 @@ def _event(ev: HazardEventRow) -> html.Li:
                   html.Span(f"{who}{f'（{role}）' if role else ''}", className="hz-who")], className="hz-event-head"),
         html.Div(ev.note, className="hz-note") if ev.note else None,
         html.Ul(details, className="hz-entered") if details else None,
+        photo_thumbnails(photo_ids, alt=f"{what}照片") if photo_ids else None,
     ], className=f"hz-event hz-event-{ev.action or 'ledger'}", **_data(action=ev.action or ""))
 
 
@@ -135,7 +161,7 @@ def timeline(h: HazardView) -> html.Ol | html.Div:
     """Build the hazard's timeline, oldest event first."""
     if not h.events:
         return html.Div("暂无办理记录（台账导入的隐患）。", className="sg-note", id="hz-timeline")
-    return html.Ol([_event(ev) for ev in h.events], className="hz-timeline", id="hz-timeline")
+    return html.Ol([_event(ev, h.event_photos(ev.id)) for ev in h.events], className="hz-timeline", id="hz-timeline")
 
 
 def _input(action: str, field: str, label: str, *, value: Any = None, kind: str = "text", required: bool = False,
@@ -171,6 +197,8 @@ def _action_card(action: str, h: HazardView) -> html.Div:
         fields.append(_input(action, "supervision_deadline", FIELD_LABEL["supervision_deadline"], kind="date",
                              required=True))
     fields.append(_input(action, "note", rule.note_label, kind="textarea", required=rule.needs_note))
+    if action in _PLAN_ACTIONS:
+        fields.append(photo_picker(action, kind=DEFAULT_PHOTO_KIND[action]))
     tone = "hz-danger" if action in ("fail", "reopen") else "hz-primary" if action in ("pass", "submit") else ""
     return html.Div([
         html.H4(ACTION[action]),
@@ -216,21 +244,79 @@ def hazard_page(h: HazardView | None, account: Account) -> html.Div:
     ], className="hz-page")
 
 
+def photo_picker(action: str, *, kind: str | None = None) -> html.Div:
+    """Camera and album inputs for up to ``max_count`` photos of ``action`` (with a 整改前/整改后 choice when ``kind``).
+
+    The browser shrinks each photo to at most 1600 px (JPEG 0.85, ``assets/hazard_photos.js``) into the hidden
+    input ``{"type": "hz-in", "action": action, "field": "photos"}`` that the submit reads, so three phone
+    photos fit in one callback request (2 MiB); the server cleans them again
+    (:func:`dashboard.components.photos.photos_from_upload`).
+    The camera input gets ``capture="environment"`` from the script (``dcc.Upload`` has no such property).
+    """
+    count = photo_settings().max_count
+
+    def upload(src: str, label: str) -> dcc.Upload:
+        return dcc.Upload(id={"type": "hz-upload", "action": action, "src": src}, accept="image/*",
+                          multiple=src == "album", children=html.Span(label, className="hz-photo-btn"),
+                          className=f"hz-upload hz-upload-{src}")
+
+    choice = None
+    if kind is not None:
+        choice = dcc.RadioItems(id={"type": "hz-in", "action": action, "field": "photo_kind"}, value=kind,
+                                inline=True, className="hz-radio hz-photo-kinds",
+                                options=[{"label": ATTACHMENT_KIND[k], "value": k} for k in PHOTO_KINDS])
+    return html.Div([
+        html.Label(f"照片（最多 {count} 张）", className="sg-label"),
+        choice,
+        html.Div([upload("camera", "拍照"), upload("album", "选择照片"),
+                  html.Button("清除照片", id={"type": "hz-photo-clear", "action": action}, type="button",
+                              className="hz-photo-clear", n_clicks=0)], className="hz-photo-buttons"),
+        html.Div(id={"type": "hz-photo-note", "action": action}, className="sg-photo-note", role="status"),
+        # the shrunk photos as JSON ({"files": [data URL…], "names": […]}), read with the action's other inputs
+        dcc.Input(id={"type": "hz-in", "action": action, "field": "photos"}, type="hidden", value=""),
+    ], className="hz-field hz-photo-picker", id=f"hz-photo-picker-{action}")
+
+
 # --- the report form ------------------------------------------------------------------------------------------
 
-def report_form(place: ReportPlace | None, account: Account) -> html.Div:
-    """Build the 登记 form for a place in scope with a fresh idempotency key, or a message why not."""
-    if place is None:
+def _locator() -> html.Div:
+    """Ask for a report's point without an enterprise: 使用我的位置 (the browser's position) or typed in."""
+    def coordinate(axis: str, label: str) -> html.Div:
+        return html.Div([html.Label(label, className="sg-label"),
+                         dcc.Input(id={"type": "hzn-coord", "axis": axis}, type="number", step="any",
+                                   autoComplete="off", maxLength=20, className="hz-input", placeholder="WGS-84")],
+                        className="hz-field")
+
+    return html.Div([
+        html.Button("使用我的位置", id="hzn-locate", type="button", className="hz-go hz-locate", n_clicks=0),
+        html.Div("请定位，或填写隐患位置的纬度和经度（须在您管辖的网格内）。", id="hzn-located", className="sg-note",
+                 role="status"),
+        html.Div([coordinate("lat", "纬度"), coordinate("lon", "经度")], className="hzn-coords"),
+    ], className="hz-field hzn-locator")
+
+
+def report_form(place: ReportPlace | None, account: Account, *, pick: bool = False) -> html.Div:
+    """Build the 登记 form for a place in scope with a fresh idempotency key, or a message why not.
+
+    ``pick``: no enterprise and no point was given, so the form asks for one (the browser's position).
+    """
+    if place is None and not pick:
         return html.Div("该企业或位置不在您管辖的网格内，无法登记隐患。", className="sg-alert", role="alert",
                         id="hzn-missing")
-    if not can_report(actor_of(account), enterprise_id=place.enterprise_id):
+    if not can_report(actor_of(account), enterprise_id=place.enterprise_id if place else None):
         return html.Div("您不能为该企业或位置登记隐患。", className="sg-alert", role="alert", id="hzn-refused")
-    where = f"{place.enterprise_name}（{place.credit_code}）· {place.unit_name}" if place.enterprise_id \
-        else f"{place.unit_name} · 位置 {place.lat:.5f}, {place.lon:.5f}"
-    point = {"enterprise_id": place.enterprise_id} if place.enterprise_id else {"lon": place.lon, "lat": place.lat}
+    where: Any
+    point: dict[str, Any]
+    if place is None:
+        where, point = _locator(), {"pick": True}
+    else:
+        where = html.Div(["登记位置：", html.B(
+            f"{place.enterprise_name}（{place.credit_code}）· {place.unit_name}" if place.enterprise_id
+            else f"{place.unit_name} · 位置 {place.lat:.5f}, {place.lon:.5f}")], className="sg-note")
+        point = {"enterprise_id": place.enterprise_id} if place.enterprise_id else {"lon": place.lon, "lat": place.lat}
     return html.Div([
         html.H2("登记隐患", id="hzn-title"),
-        html.Div(["登记位置：", html.B(where)], className="sg-note", id="hzn-where"),
+        html.Div(where, id="hzn-where"),
         dcc.Store(id="hzn-place", data=point),
         dcc.Store(id="hzn-key", data=uuid.uuid4().hex),  # one key per form render: a double submit is one hazard
         dcc.Location(id="hzn-nav", refresh="callback-nav"),
@@ -249,6 +335,7 @@ def report_form(place: ReportPlace | None, account: Account) -> html.Div:
                      className="hz-field"),
             html.Div([html.Label("隐患描述", htmlFor="hzn-desc", className="sg-label"),
                       dcc.Textarea(id="hzn-desc", maxLength=4000, className="hz-textarea")], className="hz-field"),
+            photo_picker("report"),
             html.Button("登记", id="hzn-submit", type="button", className="hz-go hz-primary", n_clicks=0),
         ], id="hzn-fieldset", className="hz-actions"),
         html.Div(id="hzn-msg", role="alert", className="hz-msg"),
@@ -264,14 +351,16 @@ def todo_page(items: list[dict[str, Any]], reports: int | None, account: Account
     for it in items:
         reasons = [html.Span(TODO_REASON[r], className=f"hz-badge todo-{r}") for r in TODO_REASON if it.get(r)]
         rows.append(html.Tr([
-            html.Td(reasons),
-            html.Td(dcc.Link(it["code"], href=hazard_href(it["id"]), className="todo-link")),
-            html.Td(it["title"]),
-            html.Td(HAZARD_LEVEL.get(it["level"], it["level"])),
-            html.Td(HAZARD_STATUS.get(it["status"], it["status"])),
-            html.Td(_d(it["deadline"]), className="todo-late" if it["deadline"] and it["deadline"] < today else ""),
-            html.Td(it["enterprise_name"] or "—"),
-            html.Td(it["unit_name"]),
+            html.Td(reasons, **_data(label=TODO_COLUMNS[0])),
+            html.Td(dcc.Link(it["code"], href=hazard_href(it["id"]), className="todo-link"),
+                    **_data(label=TODO_COLUMNS[1])),
+            html.Td(it["title"], className="todo-title", **_data(label=TODO_COLUMNS[2])),
+            html.Td(HAZARD_LEVEL.get(it["level"], it["level"]), **_data(label=TODO_COLUMNS[3])),
+            html.Td(HAZARD_STATUS.get(it["status"], it["status"]), **_data(label=TODO_COLUMNS[4])),
+            html.Td(_d(it["deadline"]), className="todo-late" if it["deadline"] and it["deadline"] < today else "",
+                    **_data(label=TODO_COLUMNS[5])),
+            html.Td(it["enterprise_name"] or "—", **_data(label=TODO_COLUMNS[6])),
+            html.Td(it["unit_name"], **_data(label=TODO_COLUMNS[7])),
         ], className="todo-row", **_data(code=it["code"])))
     table: Any = html.Table([
         html.Thead(html.Tr([html.Th(t) for t in TODO_COLUMNS])),

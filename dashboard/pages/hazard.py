@@ -41,10 +41,15 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
 
 
 def new_layout(account: Account, query: dict[str, str]) -> html.Div:
-    """Build the report form at an enterprise (``?enterprise=``, an enterprise account's own by default) or a point."""
+    """Build the report form at an enterprise (``?enterprise=``, an enterprise account's own by default) or a point.
+
+    Without either (a grid manager or inspector in the field) the form asks for the point: 使用我的位置.
+    """
     credit = normalize_credit_code((query.get("enterprise") or "").strip()[:40]) if query.get("enterprise") else None
     lon, lat = _number(query.get("lon"), -180, 180), _number(query.get("lat"), -90, 90)
     own = own_enterprise(account)
+    if credit is None and own is None and lon is None and lat is None and not query.get("lon"):
+        return report_form(None, account, pick=True)  # no place given: the form asks (使用我的位置)
     place = run_read(lambda conn: report_place(
         conn, scope=account.scope, credit_code=credit, lon=lon, lat=lat,
         enterprise_id=own if own is not None and not credit else None))
