@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from dashboard.errors import NotFoundError
+from dashboard.inspections.due import next_due_badge
 from dashboard.roles import Capability
 from dashboard.scope import current_account, refuse_out_of_scope
 from domain.labels import (
@@ -204,7 +205,8 @@ def file_view(f: EnterpriseFile, *, compact: bool = False, prefix: str = "ent") 
         html.Section([html.H3(f"隐患（未销号 {open_count} / 共 {len(f['hazards'])}）"),
                       html.Ul([_hazard(h) for h in f["hazards"]], className="ent-hazards", id=f"{prefix}-hazards")
                       if f["hazards"] else html.Div("无隐患记录。", className="sg-note")], className="ent-section"),
-        html.Section([html.H3("检查记录"),
+        html.Section([html.H3("检查记录"), next_due_badge(e, f["inspections"][0]["inspected_at"] if f["inspections"]
+                                                         else None, element_id=f"{prefix}-next-due"),
                       _table(["日期", "层级", "方式", "检查人员", "结果", "发现隐患"], inspections, "无检查记录。",
                              id=f"{prefix}-inspections")], className="ent-section"),
         None if own else html.Section([

@@ -15,6 +15,7 @@ from dashboard.readdb import run_read
 from domain import clock
 from domain.inspection_rules import DUE_STATE, FrequencyRule, due_state, next_due
 from geo.inspections_app import inspection_settings
+from geo.rows import EnterpriseFacts
 
 
 def rule() -> FrequencyRule:
@@ -22,7 +23,7 @@ def rule() -> FrequencyRule:
     return run_read(lambda conn: inspection_settings(conn)[1])
 
 
-def next_due_badge(enterprise: dict[str, Any], last_at: date | None, *, frequency: FrequencyRule | None = None,
+def next_due_badge(enterprise: EnterpriseFacts, last_at: date | None, *, frequency: FrequencyRule | None = None,
                    element_id: str | None = None) -> html.Span:
     """Render "下次应检 YYYY-MM-DD（每 N 个月，已逾期/临期）" for an enterprise row of the file."""
     frequency = frequency or rule()
