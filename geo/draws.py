@@ -197,9 +197,13 @@ def draw_inputs(conn: Connection, *, scope: str, filters: PoolFilter) -> tuple[l
     return pool, [Inspector(p.username, p.path) for p in people]
 
 
-def _check_key(key: str) -> None:
-    if not 16 <= len(key) <= 64 or not key.isascii():
+def _stored_for_key(conn: Connection, *, username: str, request_key: str) -> int | None:
+    """Check the form's request key; return the draw already stored under it by ``username`` (a double click)."""
+    if not 16 <= len(request_key) <= 64 or not request_key.isascii():
         raise DrawInputError("页面已过期，请刷新后重新提交")
+    return conn.execute(text(
+        'SELECT "id" FROM "inspection_draws" WHERE "created_by" = :u AND "options"->>\'request_key\' = :k'
+    ), {"u": username, "k": request_key}).scalar()
 
 
 def _save(conn: Connection, *, area_id: int, title: str, filters: PoolFilter, options: DrawOptions, seed: int,
@@ -239,12 +243,6 @@ def _draw_and_save(conn: Connection, *, scope: str, title: str, filters: PoolFil
     return draw_id, seed, result
 
 
-def _existing(conn: Connection, *, username: str, request_key: str) -> int | None:
-    return conn.execute(text(
-        'SELECT "id" FROM "inspection_draws" WHERE "created_by" = :u AND "options"->>\'request_key\' = :k'
-    ), {"u": username, "k": request_key}).scalar()
-
-
 def make_draw(conn: Connection, *, scope: str, username: str, title: str, filters: PoolFilter, options: DrawOptions,
               request_key: str, seed: int | None = None, ip: str | None = None) -> tuple[int, bool]:
     """Draw and store; return the draw's id and whether it is new (the same request key returns the stored one).
@@ -252,13 +250,12 @@ def make_draw(conn: Connection, *, scope: str, username: str, title: str, filter
     Raises :class:`DrawNotFoundError` (area outside the scope), :class:`DrawInputError` and
     ``domain.draws.DrawError`` (bad input, nothing to draw).
     """
-    _check_key(request_key)
+    existing = _stored_for_key(conn, username=username, request_key=request_key)
+    if existing is not None:
+        return existing, False
     title = title.strip()
     if not 1 <= len(title) <= MAX_TITLE:
         raise DrawInputError(f"请填写抽查任务名称（不超过 {MAX_TITLE} 字）")
-    existing = _existing(conn, username=username, request_key=request_key)
-    if existing is not None:
-        return existing, False
     draw_id, seed, result = _draw_and_save(conn, scope=scope, title=title, filters=filters, options=options,
                                            seed=seed, username=username, request_key=request_key)
     audit(conn, username=username, action="draw_made", ip=ip, detail={
@@ -274,13 +271,12 @@ def redraw(conn: Connection, *, scope: str, username: str, draw_id: int, reason:
     The replaced draw stays as it was, marked superseded. A superseded draw cannot be redrawn again
     (redraw its replacement). Raises like :func:`make_draw`.
     """
-    _check_key(request_key)
+    existing = _stored_for_key(conn, username=username, request_key=request_key)
+    if existing is not None:
+        return existing, False
     reason = reason.strip()
     if not 2 <= len(reason) <= MAX_REASON:
         raise DrawInputError(f"重新抽取须填写理由（2-{MAX_REASON} 字）")
-    existing = _existing(conn, username=username, request_key=request_key)
-    if existing is not None:
-        return existing, False
     old = conn.execute(text(
         'SELECT d."id", d."code", d."title", d."filters", d."options", d."superseded", u."code" AS area '  # noqa: S608
         'FROM "inspection_draws" d JOIN "units" u ON u."id" = d."unit_id" '

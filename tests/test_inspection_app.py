@@ -38,7 +38,7 @@ from geo.inspections_app import (
     record_inspection,
 )
 from geo.users import create_user, hash_password
-from tests.browser import http_login, login, make_user
+from tests.browser import http_login, login, make_user, screenshot_dir
 
 WEIDU = "411000.411002."
 JIANAN = "411000.411003."
@@ -290,6 +290,7 @@ def test_form_finding_leads_to_the_hazard_report(live_server: str, browser_page:
     first.locator("label:has-text('不符合')").click()
     page.locator("#insp-kind label:has-text('四不两直')").click()
     page.locator("#insp-result label:has-text('责令整改')").click()
+    page.screenshot(path=str(screenshot_dir() / "inspection_form.png"), full_page=True)
     page.click("#insp-submit")
     page.wait_for_selector("#insp-message .sg-alert:has-text('执法文书编号')")  # required for 责令整改
     page.fill("#insp-doc", "（许）应急责改〔2026〕21号")

@@ -41,5 +41,5 @@ def due_badge(risk_level: str | None, key_flags: bool, last_at: date | None, fre
     months = frequency.interval(risk_level, key_flags)
     when = "从未检查，应尽快检查" if last_at is None else f"下次应检 {due:%Y-%m-%d}"
     extra: dict[str, Any] = {"id": element_id} if element_id else {}
-    return html.Span([when, f"（每 {months} 个月", f"，{DUE_STATE[state]}）" if state != "ok" else "）"],
+    return html.Span([when, f"（每 {months} 个月", f"，{DUE_STATE[state]}）" if state != "ok" and last_at else "）"],
                      className=f"insp-due insp-due-{state}", title="按风险等级和两重点一重大确定的检查频次", **extra)

@@ -54,11 +54,12 @@ def checklist_items(checklist: Checklist | None) -> list[Any]:
         return [html.P("未选择检查表：只记录结论。", className="sg-note")]
     rows = [html.Li([
         html.Div([html.Span(i.id, className="insp-item-id"), " ", i.text,
-                  html.Span(" 重大隐患判定项", className="insp-major") if i.major else ""], className="insp-item-text"),
+                  "" if i.major else html.Span("（一般项）", className="insp-minor")], className="insp-item-text"),
         dcc.RadioItems(id={"type": "insp-answer", "item": i.id}, value="ok", inline=True, className="hz-radio",
                        options=[{"label": v, "value": k} for k, v in ANSWER.items()]),
     ], className="insp-item") for i in checklist.items]
-    return [html.P(f"依据：{checklist.basis}", className="sg-note"), html.Ol(rows, className="insp-items")]
+    note = f"依据：{checklist.basis}。除注明“一般项”外，各项不符合即可能构成重大事故隐患。"
+    return [html.P(note, className="sg-note"), html.Ol(rows, className="insp-items")]
 
 
 def layout(account: Account, query: dict[str, str]) -> html.Div:
