@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -54,6 +54,10 @@ _RECORD_COLUMNS = (
     'h."submitted_by", h."extensions", h."version", h."resp_person", h."resp_person_phone", h."measures", '
     'h."funds_yuan", h."contingency_plan"'
 )
+
+
+# What a hazard's roll-up counts depend on (domain.hazard_flow.rollup_counts).
+_ROLLUP_INPUTS = ("status", "level", "deadline", "supervision_level", "found_at")
 
 
 class HazardNotFoundError(LookupError):
@@ -133,18 +137,18 @@ def apply_rollup(conn: Connection, *, unit_path: str, delta: Mapping[str, int], 
     if not delta:
         return 0
     codes = unit_path.rstrip(".").split(".")
-    ids = [r[0] for r in conn.execute(text(
-        'SELECT s."unit_id" FROM "unit_stats" s JOIN "units" u ON u."id" = s."unit_id" '
-        'WHERE u."code" = ANY(:codes) ORDER BY s."level" FOR UPDATE OF s'), {"codes": codes})]
-    if not ids:
-        return 0
-    sets = ", ".join(f'"{c}" = "{c}" + :d_{c}' for c in delta if c in ROLLUP_COLUMNS)
+    sets = ", ".join(f'"{c}" = s."{c}" + :d_{c}' for c in delta if c in ROLLUP_COLUMNS)
     params: dict[str, Any] = {f"d_{c}": int(v) for c, v in delta.items()}
-    inputs = ", ".join(f'"{c}"' for c in rule.weights)
+    inputs = ", ".join(f's."{c}"' for c in rule.weights)
+    # One statement locks the path's rows in level order (city first: no deadlock between transitions
+    # sharing ancestors) and moves their counts; one more writes every re-scored row.
     rows = conn.execute(text(
-        f'UPDATE "unit_stats" SET {sets} WHERE "unit_id" = ANY(:ids) '  # noqa: S608 - known column names
-        f'RETURNING "unit_id", "level", "enterprises", {inputs}, "risk_explain"'), {**params, "ids": ids}
+        'WITH path AS (SELECT s."unit_id" FROM "unit_stats" s JOIN "units" u ON u."id" = s."unit_id" '  # noqa: S608
+        'WHERE u."code" = ANY(:codes) ORDER BY s."level" FOR UPDATE OF s) '
+        f'UPDATE "unit_stats" s SET {sets} FROM path WHERE s."unit_id" = path."unit_id" '
+        f'RETURNING s."unit_id", s."level", s."enterprises", {inputs}, s."risk_explain"'), {**params, "codes": codes}
     ).mappings().all()
+    scored = []
     for row in rows:
         old = dict(row["risk_explain"] or {})
         top = {"enterprise": old.get("top_enterprises", []),
@@ -152,10 +156,12 @@ def apply_rollup(conn: Connection, *, unit_path: str, delta: Mapping[str, int], 
                "driver": [d for d in old.get("driver_items", [])
                           if not (d.get("item") == "hazard" and d.get("id") == drop_hazard)]}
         score, cls, doc = explain(dict(row), rule, as_of, top)
+        scored.append({"u": row["unit_id"], "s": score, "c": cls, "e": doc})
+    if scored:
         conn.execute(text(
-            'UPDATE "unit_stats" SET "risk_score" = :s, "risk_class" = :c, "risk_explain" = CAST(:e AS jsonb) '
-            'WHERE "unit_id" = :u'), {"s": score, "c": cls, "e": json.dumps(doc, ensure_ascii=False, default=str),
-                                      "u": row["unit_id"]})
+            'UPDATE "unit_stats" s SET "risk_score" = v.s, "risk_class" = v.c, "risk_explain" = v.e '
+            'FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(u int, s float8, c text, e jsonb) '
+            'WHERE s."unit_id" = v.u'), {"rows": json.dumps(scored, ensure_ascii=False, default=str)})
     return len(rows)
 
 
@@ -241,11 +247,14 @@ def transition(conn: Connection, *, scope: str, actor: Actor, hazard_id: int, ve
                                  "supervision_deadline": payload.supervision_deadline}.items() if v is not None}
     _event(conn, hazard_id=rec.id, from_status=rec.status, to_status=to_status, actor=actor, note=payload.note.strip(),
            action=action, detail=detail, photos=photos, photo_kind=photo_kind)
-    after = hazard_record(conn, scope=scope, hazard_id=rec.id)
-    assert after is not None
-    cutoff = stock_cutoff(conn, as_of=as_of)
-    delta = rollup_delta(_counts(rec.__dict__, as_of=as_of, cutoff=cutoff),
-                         _counts(after.__dict__, as_of=as_of, cutoff=cutoff))
+    # The row as stored now, from what was just written (no second read).
+    after = replace(rec, version=rec.version + 1,
+                    **{c: v for c, v in changes.items() if c in HazardRecord.__dataclass_fields__})
+    delta: dict[str, int] = {}
+    if any(getattr(rec, c) != getattr(after, c) for c in _ROLLUP_INPUTS):
+        cutoff = stock_cutoff(conn, as_of=as_of)
+        delta = rollup_delta(_counts(rec.__dict__, as_of=as_of, cutoff=cutoff),
+                             _counts(after.__dict__, as_of=as_of, cutoff=cutoff))
     if rec.unit_path:
         apply_rollup(conn, unit_path=rec.unit_path, delta=delta, rule=rule, as_of=as_of,
                      drop_hazard=rec.id if to_status == "closed" else None)
