@@ -115,14 +115,30 @@ def test_compose_services_images_env_healthchecks() -> None:
     assert (ROOT / "Dockerfile").exists()
 
 
-def test_env_example_documents_every_setting() -> None:
-    from geo.settings import DatabaseSettings
+def _settings_classes() -> set[type]:
+    """Every pydantic-settings class of the project (all modules imported first)."""
+    import importlib
+    import pkgutil
 
+    from pydantic_settings import BaseSettings
+
+    for pkg in ("domain", "geo", "layers", "etl", "dashboard"):
+        for info in pkgutil.walk_packages(importlib.import_module(pkg).__path__, f"{pkg}."):
+            if "demo_data" not in info.name and "migrations" not in info.name:
+                importlib.import_module(info.name)
+
+    def below(cls: type) -> set[type]:
+        return {s for sub in cls.__subclasses__() for s in {sub, *below(sub)}}
+
+    return below(BaseSettings)
+
+
+def test_env_example_documents_every_setting() -> None:
     documented = (ROOT / ".env.example").read_text()
-    for field in DatabaseSettings.model_fields:
-        if field == "home":
-            continue
-        assert f"SAFEGRID_{field.upper()}" in documented, field
+    missing = [f"{cls.__name__}: {(cls.model_config.get('env_prefix', '') + field).upper()}"
+               for cls in _settings_classes() for field in cls.model_fields
+               if field != "home" and (cls.model_config.get("env_prefix", "") + field).upper() not in documented]
+    assert sorted(missing) == []
 
 
 def test_cli_usage_error_exits_2() -> None:
