@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +14,6 @@ import shapely
 
 from domain.codes import is_valid_credit_code, parse_admin_code
 from etl.demo import records
-from etl.demo.build import BuildOptions, build
 from etl.demo.geometry import DemoUnit, build_units, real_boundaries
 from etl.demo.records import Scale
 
@@ -77,12 +78,27 @@ def test_real_polygons_kept_and_dev_zone_carved(units: list[DemoUnit]) -> None:
     assert by_code["411071"].geom.touches(by_code["411002"].geom)  # next to 魏都区
 
 
+_BUILD = """
+import json, sys
+from datetime import date
+from pathlib import Path
+from etl.demo.build import BuildOptions, build
+from etl.demo.records import Scale
+scale = Scale(enterprises=300, village_days=2, township_days=14)
+manifest = build(Path(sys.argv[1]), BuildOptions(seed=int(sys.argv[2]), as_of=date(2026, 11, 23), scale=scale,
+                                                   xlsx_max_rows=400))
+print(json.dumps({f["file"]: f["sha256"] for f in manifest["load_order"]}))
+"""
+
+
 def test_same_seed_same_files_other_seed_differs(tmp_path: Path) -> None:
-    scale = Scale(enterprises=300, village_days=2, township_days=14)
+    # Each build in a fresh interpreter: reproducible across processes (hash seeds, imports), and untouched
+    # by threads other tests of this session left running.
     digests = []
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
-        manifest = build(tmp_path / name, BuildOptions(seed=seed, as_of=AS_OF, scale=scale, xlsx_max_rows=400))
-        digests.append({f["file"]: f["sha256"] for f in manifest["load_order"]})
+        out = subprocess.run([sys.executable, "-c", _BUILD, str(tmp_path / name), str(seed)], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+        digests.append(json.loads(out.stdout.strip().splitlines()[-1]))
     assert digests[0] == digests[1]
     for name in digests[0]:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
