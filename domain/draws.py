@@ -119,15 +119,37 @@ def eligible(candidate: Candidate, inspector: Inspector) -> bool:
     return candidate.path.startswith(inspector.scope) and inspector.username not in candidate.excluded
 
 
+def _staff(pool: list[Candidate], people: list[Inspector]) -> dict[str, list[str]]:
+    """Return each candidate's eligible usernames in username order (:func:`eligible`, computed per unit path).
+
+    Unit paths end with a dot, so "the scope contains the path" is "the scope is one of the path's prefixes up to a
+    dot": a dictionary look-up per level instead of a test per inspector (1M enterprises × 500 inspectors).
+    """
+    by_scope: dict[str, list[str]] = {}
+    for i in people:
+        by_scope.setdefault(i.scope, []).append(i.username)
+    odd = [i for i in people if not i.scope.endswith(".")]  # not a unit path: test it the long way
+    cache: dict[tuple[str, frozenset[str]], list[str]] = {}
+    out = {}
+    for c in pool:
+        names = cache.get((c.path, c.excluded))
+        if names is None:
+            ends = [n + 1 for n, ch in enumerate(c.path) if ch == "."]
+            found = [u for end in ends for u in by_scope.get(c.path[:end], ())]
+            found += [i.username for i in odd if c.path.startswith(i.scope)]
+            names = sorted({u for u in found if u not in c.excluded})
+            cache[(c.path, c.excluded)] = names
+        out[c.code] = names
+    return out
+
+
 def pool_digest(pool: Iterable[Candidate], inspectors: Iterable[Inspector]) -> str:
     """Return a short SHA-256 of the sorted inputs, recorded with a draw so a reproduction can check its inputs."""
-    h = hashlib.sha256()
-    for c in sorted(pool, key=lambda c: c.code):
-        h.update(f"{c.code}|{c.risk_level}|{c.path}|{','.join(sorted(c.excluded))}\n".encode())
-    h.update(b"--\n")
-    for i in sorted(inspectors, key=lambda i: i.username):
-        h.update(f"{i.username}|{i.scope}\n".encode())
-    return h.hexdigest()[:16]
+    lines = [f"{c.code}|{c.risk_level}|{c.path}|{','.join(sorted(c.excluded)) if c.excluded else ''}"
+             for c in sorted(pool, key=lambda c: c.code)]
+    lines.append("--")
+    lines += [f"{i.username}|{i.scope}" for i in sorted(inspectors, key=lambda i: i.username)]
+    return hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()[:16]
 
 
 def _pick(rng: np.random.Generator, members: list[Candidate], k: int, weighted: bool) -> list[Candidate]:
@@ -154,7 +176,7 @@ def draw(pool: Iterable[Candidate], inspectors: Iterable[Inspector], options: Dr
     people = sorted({i.username: i for i in inspectors}.values(), key=lambda i: i.username)
     everyone = sorted({c.code: c for c in pool}.values(), key=lambda c: c.code)
     digest = pool_digest(everyone, people)
-    staff = {c.code: [i.username for i in people if eligible(c, i)] for c in everyone}
+    staff = _staff(everyone, people)
     drawable = [c for c in everyone if len(staff[c.code]) >= 2]
     if not drawable:
         raise DrawError("筛选后没有可抽取的企业（或每家企业可抽调的执法人员不足两人）")

@@ -116,3 +116,13 @@ def test_options_round_trip_and_bad_seed() -> None:
     with pytest.raises(DrawError):
         draw(pool(), staff(), options, seed=-1)
     assert len(draw(pool(3), staff(), DrawOptions(n=10), seed=5).items) == 3  # n larger than the pool: all of it
+
+
+def test_eligible_lists_agree_with_the_rule() -> None:
+    from domain.draws import _staff
+
+    people = [*staff(3), Inspector("city", CITY), Inspector("far", JIANAN), Inspector("odd", WEIDU + "1")]
+    candidates = [Candidate(c.code, c.risk_level, c.path, frozenset({"insp01"}) if i % 4 == 0 else frozenset())
+                  for i, c in enumerate(pool(30))] + [Candidate("J1", "red", JIANAN + "7.")]
+    by_rule = {c.code: sorted(i.username for i in people if eligible(c, i)) for c in candidates}
+    assert _staff(candidates, people) == by_rule
