@@ -128,6 +128,12 @@ def sign_in(client: Any, username: str, password: str) -> None:
     assert resp.status_code == 302, resp.status_code
 
 
+def csrf_header(client: Any) -> dict[str, str]:
+    """The ``X-CSRFToken`` header Dash's renderer sends with callbacks (read from the ``_csrf_token`` cookie)."""
+    cookie = client.get_cookie("_csrf_token")
+    return {"X-CSRFToken": cookie.value} if cookie is not None else {}
+
+
 def machine() -> str:
     """The machine for a result's header, e.g. ``x86_64, 2 CPUs``."""
     return f"{platform.machine()}, {os.cpu_count()} CPUs"
