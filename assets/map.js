@@ -214,7 +214,10 @@
             children: target.label, permanent: true, direction: "top", offset: [0, -14], className: "cm-focus-tip",
           }),
         });
-        return [{ center: center, zoom: target.zoom || 16, transition: "flyTo" }, [halo, ring]];
+        // On a phone the view jumps (no flight): a flight still running when the page changes throws
+        // Leaflet's "_leaflet_pos" error from its animation frame, and it costs a phone's battery.
+        const jump = window.matchMedia("(max-width: 700px)").matches;
+        return [{ center: center, zoom: target.zoom || 16, transition: jump ? "setView" : "flyTo" }, [halo, ring]];
       },
       /* A free spot clicked (cm-spot, from mapSpot / unitSpot) → map-click {lat, lon} for the around-a-point
        * drawer (plus crs when the display is GCJ-02: the server shifts it back). */

@@ -31,6 +31,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -173,10 +174,12 @@ def chromium() -> Iterator[Any]:
             Page.wait_for_function = original_wait  # type: ignore[method-assign]
 
 
-@pytest.fixture
-def browser_page(chromium: Any) -> Iterator[Any]:
-    """A fresh page; ``page.console_errors`` collects console errors and uncaught exceptions."""
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
+@contextmanager
+def watched_page(chromium: Any, **context_options: Any) -> Iterator[Any]:
+    """A page in a fresh context (``zh-CN``, 1440×900 unless given); ``page.console_errors`` collects
+    console errors and uncaught exceptions."""
+    context = chromium.new_context(**{"locale": "zh-CN", "viewport": {"width": 1440, "height": 900},
+                                      **context_options})
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
@@ -186,6 +189,13 @@ def browser_page(chromium: Any) -> Iterator[Any]:
         yield page
     finally:
         context.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A fresh desktop page (:func:`watched_page`)."""
+    with watched_page(chromium) as page:
+        yield page
 
 
 def _csp_safe_wait(wait: Any) -> Any:

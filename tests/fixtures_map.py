@@ -13,7 +13,7 @@ Objects under 乙区 are "foreign" for a 甲区 account.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 # code, name, level, kind, parent code, box (w, s, e, n)
 UNITS: list[tuple[str, str, int, str, str | None, tuple[float, float, float, float]]] = [
@@ -64,22 +64,30 @@ DUTIES = [
 ]
 
 
+def insert_box_unit(conn: Connection, unit: tuple[str, str, int, str, str | None, tuple[float, float, float, float]],
+                    *, demo_geometry: bool) -> None:
+    """Insert one unit whose geometry is its bounding box ``(w, s, e, n)`` under its parent (idempotent)."""
+    code, name, level, kind, parent, (w, s, e, n) = unit
+    conn.execute(text(
+        """
+        INSERT INTO units (code, name, level, kind, parent_id, path, geom, geom_display, label_point,
+                           is_demo_geometry)
+        SELECT :code, :name, :level, :kind, p.id, coalesce(p.path, '') || :code || '.',
+               ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326)), ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326)),
+               ST_Centroid(ST_MakeEnvelope(:w, :s, :e, :n, 4326)), :demo
+        FROM (SELECT 1) one LEFT JOIN units p ON p.code = :parent
+        ON CONFLICT (code) DO NOTHING
+        """
+    ), {"code": code, "name": name, "level": level, "kind": kind, "parent": parent, "w": w, "s": s, "e": e,
+        "n": n, "demo": demo_geometry})
+
+
 def ensure_map_data(engine: Engine) -> None:
     """Insert the tree with geometry and unit_stats, and the map objects (idempotent, committed)."""
     with engine.begin() as conn:
-        for code, name, level, kind, parent, (w, s, e, n) in UNITS:
-            conn.execute(text(
-                """
-                INSERT INTO units (code, name, level, kind, parent_id, path, geom, geom_display, label_point,
-                                   is_demo_geometry)
-                SELECT :code, :name, :level, :kind, p.id, coalesce(p.path, '') || :code || '.',
-                       ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326)), ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326)),
-                       ST_Centroid(ST_MakeEnvelope(:w, :s, :e, :n, 4326)), :level >= 3
-                FROM (SELECT 1) one LEFT JOIN units p ON p.code = :parent
-                ON CONFLICT (code) DO NOTHING
-                """
-            ), {"code": code, "name": name, "level": level, "kind": kind, "parent": parent,
-                "w": w, "s": s, "e": e, "n": n})
+        for unit in UNITS:
+            code = unit[0]
+            insert_box_unit(conn, unit, demo_geometry=unit[2] >= 3)
             conn.execute(text(
                 """
                 INSERT INTO unit_stats (unit_id, level, children, enterprises, ent_red, ent_orange, ent_yellow,

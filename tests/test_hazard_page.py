@@ -24,6 +24,7 @@ from domain.risk_rule import RiskRule
 from geo import hazard_actions as ha
 from geo.hazard_view import hazard_view, report_place
 from tests.browser import dash_payload, http_login, make_user
+from tests.fixtures_map import insert_box_unit
 
 pytestmark = pytest.mark.db
 
@@ -56,18 +57,9 @@ UPDATE = "/_dash-update-component"
 def ensure_loop_world(engine: Engine) -> None:
     """Insert the tree with geometry, zeroed unit_stats and the enterprises (idempotent, committed)."""
     with engine.begin() as conn:
-        for code, name, level, kind, parent, (w, s, e, n) in UNITS:
-            conn.execute(text(
-                """
-                INSERT INTO units (code, name, level, kind, parent_id, path, geom, geom_display, label_point,
-                                   is_demo_geometry)
-                SELECT :code, :name, :level, :kind, p.id, coalesce(p.path, '') || :code || '.',
-                       ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326)), ST_Multi(ST_MakeEnvelope(:w, :s, :e, :n, 4326)),
-                       ST_Centroid(ST_MakeEnvelope(:w, :s, :e, :n, 4326)), true
-                FROM (SELECT 1) one LEFT JOIN units p ON p.code = :parent
-                ON CONFLICT (code) DO NOTHING
-                """), {"code": code, "name": name, "level": level, "kind": kind, "parent": parent,
-                       "w": w, "s": s, "e": e, "n": n})
+        for unit in UNITS:
+            code = unit[0]
+            insert_box_unit(conn, unit, demo_geometry=True)
             conn.execute(text(
                 """
                 INSERT INTO unit_stats (unit_id, level, children, enterprises, ent_red, ent_orange, ent_yellow,

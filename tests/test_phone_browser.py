@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from tests.browser import make_user, screenshot_dir
+from tests.browser import make_user, screenshot_dir, watched_page
 from tests.demo_fixture import demo_db
 from tests.test_command_map_browser import demo_engine, demo_server, wait_unit
 
@@ -29,17 +29,9 @@ PHONES = {"360x740": (360, 740), "390x844": (390, 844)}
 def phone(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A page in a touch phone context (size from the test's ``size`` parameter, default 360×740)."""
     width, height = PHONES[getattr(request, "param", "360x740")]
-    context = chromium.new_context(locale="zh-CN", viewport={"width": width, "height": height},
-                                   device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.console_errors = errors
-    try:
+    with watched_page(chromium, viewport={"width": width, "height": height}, device_scale_factor=2,
+                      is_mobile=True, has_touch=True) as page:
         yield page
-    finally:
-        context.close()
 
 
 def sign_in(page: Any, server: str, engine: Engine, *, role: str = "grid_manager", scope: str = COUNTY) -> None:
