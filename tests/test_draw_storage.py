@@ -63,6 +63,9 @@ def world(conn: Connection, unit_tree: dict[str, str]) -> Connection:
         create_user(conn, username=name, password_hash=HASH, role="inspector", scope_code=scope, display_name=display)
     create_user(conn, username="dr_lead", password_hash=HASH, role="leader", scope_code="411000")
     pid = conn.execute(text("INSERT INTO persons (name) VALUES ('网格员王五') RETURNING id")).scalar_one()
+    # The slot may hold someone another test of the session committed (this transaction is rolled back).
+    conn.execute(text("DELETE FROM duties WHERE role = 'grid_worker' AND seq = 1 "
+                      "AND unit_id = (SELECT id FROM units WHERE code = :c)"), {"c": CELL_WEST})
     conn.execute(text("INSERT INTO duties (unit_id, person_id, role, seq) SELECT id, :p, 'grid_worker', 1 "
                       "FROM units WHERE code = :c"), {"p": pid, "c": CELL_WEST})
     return conn
