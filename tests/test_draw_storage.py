@@ -51,6 +51,12 @@ def key() -> str:
 def world(conn: Connection, unit_tree: dict[str, str]) -> Connection:
     """Ten enterprises in 魏都区's two cells, two in 建安区; five inspectors; a grid worker who is also one of them."""
     colours = ("red", "orange", "yellow", "blue", None)
+    # Only this fixture's enterprises in 魏都区 (other tests of the session commit theirs; rolled back here).
+    conn.execute(text("DELETE FROM enterprises WHERE unit_id IN (SELECT id FROM units WHERE path LIKE "
+                      "'411000.411002.%')"))
+    conn.execute(text("UPDATE users SET active = false WHERE role = 'inspector'"))  # and only its inspectors
+    conn.execute(text("DELETE FROM draw_items"))  # and only its draws
+    conn.execute(text("DELETE FROM inspection_draws"))
     for i in range(12):
         cell = CELL_JIANAN if i >= 10 else (CELL_WEST if i % 2 else CELL_EAST)
         conn.execute(text(
@@ -146,7 +152,8 @@ def test_redraw_is_a_new_recorded_draw(world: Connection) -> None:
     assert new[0].filters == old[0].filters and new[0].seed == 8
     with pytest.raises(DrawInputError):
         redraw(world, scope=CITY, username="dr_lead", draw_id=first, reason="再来一次", request_key=key())
-    audited = world.execute(text("SELECT detail->>'reason' FROM audit_log WHERE action = 'draw_redrawn'")).scalar()
+    audited = world.execute(text("SELECT detail->>'reason' FROM audit_log WHERE action = 'draw_redrawn' "
+                                 "ORDER BY id DESC LIMIT 1")).scalar()
     assert audited == "抽中人员出差，重新抽取"
 
 
