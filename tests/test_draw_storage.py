@@ -52,8 +52,8 @@ def world(conn: Connection, unit_tree: dict[str, str]) -> Connection:
     """Ten enterprises in 魏都区's two cells, two in 建安区; five inspectors; a grid worker who is also one of them."""
     colours = ("red", "orange", "yellow", "blue", None)
     # Only this fixture's enterprises in 魏都区 (other tests of the session commit theirs; rolled back here).
-    conn.execute(text("DELETE FROM enterprises WHERE unit_id IN (SELECT id FROM units WHERE path LIKE "
-                      "'411000.411002.%')"))
+    conn.execute(text("UPDATE enterprises SET unit_id = NULL WHERE unit_id IN (SELECT id FROM units WHERE path "
+                      "LIKE '411000.411002.%')"))  # out of every pool (accounts may still name them)
     conn.execute(text("UPDATE users SET active = false WHERE role = 'inspector'"))  # and only its inspectors
     conn.execute(text("DELETE FROM draw_items"))  # and only its draws
     conn.execute(text("DELETE FROM inspection_draws"))
