@@ -96,4 +96,4 @@ ETL_STATUS = Vocab({"running": "进行中", "ok": "成功", "partial": "部分�
 PUBLIC_REPORT_STATUS = Vocab({"pending": "待核实", "confirmed": "已受理", "dismissed": "不予受理"})
 # Photos kept with a hazard or a public report (migration 0006).
 ATTACHMENT_KIND = Vocab({"finding": "隐患照片", "before": "整改前", "after": "整改后", "evidence": "整改材料",
-                         "report": "举报照片"})
+                         "report": "举报照片", "scene": "现场照片", "document": "签字文书"})

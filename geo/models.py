@@ -622,7 +622,7 @@ class PublicReport(Base):
 
 
 class Attachment(Base):
-    """A photo of a hazard (finding, before/after) or of a public report (migration 0006).
+    """A photo of a hazard (finding, before/after), of a public report (0006) or of an inspection (0008).
 
     Kept in PostgreSQL (``data``), not in a media folder: it commits with the event that records it,
     every app instance and the read replica see it, and the database backup holds it. Identified by
@@ -632,16 +632,20 @@ class Attachment(Base):
     __tablename__ = "attachments"
     __table_args__ = (
         CheckConstraint(_in("kind", ATTACHMENT_KINDS), name="kind"),
-        CheckConstraint("(hazard_id IS NOT NULL) OR (report_id IS NOT NULL)", name="owner"),
+        CheckConstraint("(hazard_id IS NOT NULL) OR (report_id IS NOT NULL) OR (inspection_id IS NOT NULL)",
+                        name="owner"),
         CheckConstraint("size_bytes > 0", name="size"),
         Index("ix_attachments_hazard_id", "hazard_id"),
         Index("ix_attachments_report_id", "report_id"),
+        Index("ix_attachments_inspection_id", "inspection_id", postgresql_where=text("inspection_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id", ondelete="CASCADE"))
     report_id: Mapped[int | None] = mapped_column(ForeignKey("public_reports.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_events.id", ondelete="SET NULL"))
+    # An enterprise inspection's 现场照片 / 签字文书 (migration 0008, issue 16).
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(12))
     sha256: Mapped[str] = mapped_column(String(64))
     mime: Mapped[str] = mapped_column(String(40))
