@@ -1,4 +1,4 @@
-"""Photos of hazards and public reports, kept in PostgreSQL (``attachments.data``) by SHA-256.
+"""Photos of hazards, public reports and inspections, kept in PostgreSQL (``attachments.data``) by SHA-256.
 
 Why bytea and not a media folder: see :class:`geo.models.Attachment` (the photo commits with its
 event, every instance and the replica see it, the backup holds it). Only photos that went through
@@ -7,7 +7,8 @@ stored: :func:`store` takes their bytes, mime and size and checks the bytes' sig
 
 Every read is scope-checked in SQL through the owner: a hazard's photo through the hazard's unit
 (its enterprise's cell when it names only the enterprise), a public report's photo through the
-report's grid cell. Outside the scope reads exactly like a missing id (None).
+report's grid cell, an inspection's 现场照片 / 签字文书 (migration 0008) through its enterprise's cell
+(its own unit when it names no enterprise). Outside the scope reads exactly like a missing id (None).
 """
 
 from __future__ import annotations
@@ -26,12 +27,19 @@ _SIGNATURES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a
 # The unit a hazard stands in (its own, else its enterprise's), as in geo.hazard_actions.
 _HAZARD_UNIT = ('coalesce(h."unit_id", (SELECT e."unit_id" FROM "enterprises" e '
                 'WHERE e."id" = h."enterprise_id"))')
+# The unit an inspection stands in: its enterprise's cell, else its own unit.
+_INSPECTION_UNIT = ('coalesce((SELECT e."unit_id" FROM "enterprises" e WHERE e."id" = x."enterprise_id"), '
+                    'x."unit_id")')
 _OWNER_JOINS = (
     'LEFT JOIN "hazards" h ON h."id" = a."hazard_id" '
     f'LEFT JOIN "units" hu ON hu."id" = {_HAZARD_UNIT} '
     'LEFT JOIN "public_reports" r ON r."id" = a."report_id" '
     'LEFT JOIN "units" ru ON ru."id" = r."unit_id" '
+    'LEFT JOIN "inspections" x ON x."id" = a."inspection_id" '
+    f'LEFT JOIN "units" xu ON xu."id" = {_INSPECTION_UNIT} '
 )
+# The kinds an inspection's attachments take.
+INSPECTION_KINDS = ("scene", "document")
 
 
 def _visible(reports: bool, enterprise_id: int | None) -> str:
@@ -39,12 +47,18 @@ def _visible(reports: bool, enterprise_id: int | None) -> str:
 
     A hazard's photo: its hazard is in scope (an enterprise account: only its own enterprise's hazards).
     A report's photo still waiting for a hazard: only for ``reports`` readers (the public queue).
+    An inspection's attachment: its inspection's enterprise (or unit) is in scope; an enterprise account
+    sees those of its own enterprise's inspections.
     """
+    own = enterprise_id is not None
     hazard = f'(a."hazard_id" IS NOT NULL AND {path_in_scope("hu.path")}'
-    hazard += ' AND h."enterprise_id" = :own_enterprise)' if enterprise_id is not None else ")"
-    if enterprise_id is not None or not reports:
-        return hazard
-    return f'({hazard} OR (a."hazard_id" IS NULL AND {path_in_scope("ru.path")}))'
+    hazard += ' AND h."enterprise_id" = :own_enterprise)' if own else ")"
+    inspection = f'(a."inspection_id" IS NOT NULL AND {path_in_scope("xu.path")}'
+    inspection += ' AND x."enterprise_id" = :own_enterprise)' if own else ")"
+    if own or not reports:
+        return f"({hazard} OR {inspection})"
+    return (f'({hazard} OR {inspection} OR (a."hazard_id" IS NULL AND a."report_id" IS NOT NULL '
+            f'AND {path_in_scope("ru.path")}))')
 
 
 class ImageLike(Protocol):
@@ -81,6 +95,7 @@ class AttachmentInfo:
     size_bytes: int
     width: int | None
     height: int | None
+    inspection_id: int | None = None
 
     @property
     def kind_label(self) -> str:
@@ -99,30 +114,33 @@ class AttachmentData:
 
 
 _INFO_COLUMNS = ('a."id", a."hazard_id", a."report_id", a."event_id", a."kind", a."sha256", a."mime", '
-                 'a."size_bytes", a."width", a."height"')
+                 'a."size_bytes", a."width", a."height", a."inspection_id"')
 
 
 def store(conn: Connection, photo: ImageLike, *, kind: str, by: str | None, hazard_id: int | None = None,
-          report_id: int | None = None, event_id: int | None = None) -> int:
-    """Store one cleaned photo for a hazard and/or a report; the same bytes twice for one owner are kept once."""
+          report_id: int | None = None, event_id: int | None = None, inspection_id: int | None = None) -> int:
+    """Store one cleaned photo of a hazard and/or a report, or of an inspection; the same bytes twice are kept once."""
     if kind not in ATTACHMENT_KIND:
         raise ValueError(f"unknown attachment kind {kind!r}")
-    if hazard_id is None and report_id is None:
-        raise ValueError("an attachment needs a hazard or a report")
+    if hazard_id is None and report_id is None and inspection_id is None:
+        raise ValueError("an attachment needs a hazard, a report or an inspection")
+    if inspection_id is not None and (hazard_id is not None or report_id is not None or kind not in INSPECTION_KINDS):
+        raise ValueError("an inspection's attachment is a scene photo or a signed document of that inspection only")
     signatures = _SIGNATURES.get(photo.mime)
     if not photo.data or signatures is None or not photo.data.startswith(signatures):
         raise ValueError("only re-encoded JPEG, PNG or WebP photos are stored")
     digest = hashlib.sha256(photo.data).hexdigest()
     found = conn.execute(text(
         'SELECT "id" FROM "attachments" WHERE "sha256" = :s AND "hazard_id" IS NOT DISTINCT FROM :h '
-        'AND "report_id" IS NOT DISTINCT FROM :r'), {"s": digest, "h": hazard_id, "r": report_id}).scalar()
+        'AND "report_id" IS NOT DISTINCT FROM :r AND "inspection_id" IS NOT DISTINCT FROM :x'),
+        {"s": digest, "h": hazard_id, "r": report_id, "x": inspection_id}).scalar()
     if found is not None:
         return int(found)
     return int(conn.execute(text(
-        'INSERT INTO "attachments" ("hazard_id", "report_id", "event_id", "kind", "sha256", "mime", "size_bytes", '
-        '"width", "height", "data", "created_by") VALUES (:h, :r, :e, :k, :s, :m, :n, :w, :ht, :d, :by) '
-        'RETURNING "id"'),
-        {"h": hazard_id, "r": report_id, "e": event_id, "k": kind, "s": digest, "m": photo.mime,
+        'INSERT INTO "attachments" ("hazard_id", "report_id", "event_id", "inspection_id", "kind", "sha256", "mime", '
+        '"size_bytes", "width", "height", "data", "created_by") '
+        'VALUES (:h, :r, :e, :x, :k, :s, :m, :n, :w, :ht, :d, :by) RETURNING "id"'),
+        {"h": hazard_id, "r": report_id, "e": event_id, "x": inspection_id, "k": kind, "s": digest, "m": photo.mime,
          "n": len(photo.data), "w": photo.width, "ht": photo.height, "d": photo.data, "by": by}).scalar_one())
 
 
@@ -134,6 +152,30 @@ def save_photos(conn: Connection, *, hazard_id: int, event_id: int | None, kind:
     The caller has read the hazard within the actor's scope (``geo.hazard_actions``).
     """
     return [store(conn, f, kind=kind, by=by, hazard_id=hazard_id, event_id=event_id) for f in files]
+
+
+def save_inspection_files(conn: Connection, *, inspection_id: int, files: Sequence[tuple[str, ImageLike]],
+                          by: str) -> list[int]:
+    """Store an inspection's cleaned ``(kind, photo)`` pairs (in the inspection's transaction); return their ids.
+
+    The caller has just written the inspection within the actor's scope (``geo.inspections_app``).
+    """
+    return [store(conn, f, kind=kind, by=by, inspection_id=inspection_id) for kind, f in files]
+
+
+def inspection_attachments(conn: Connection, *, scope: str, inspection_ids: Sequence[int],
+                           enterprise_id: int | None = None) -> dict[int, list[AttachmentInfo]]:
+    """Return the attachments of inspections in ``scope`` by inspection id, oldest first."""
+    if not inspection_ids:
+        return {}
+    sql = (f'SELECT {_INFO_COLUMNS} FROM "attachments" a {_OWNER_JOINS}'  # noqa: S608 - fixed fragments
+           f'WHERE a."inspection_id" = ANY(:ids) AND {_visible(False, enterprise_id)} ORDER BY a."id"')
+    out: dict[int, list[AttachmentInfo]] = {}
+    params = {"ids": list(inspection_ids), "own_enterprise": enterprise_id, **scope_params(scope)}
+    for row in conn.execute(text(sql), params).mappings():
+        info = AttachmentInfo(**row)
+        out.setdefault(int(info.inspection_id or 0), []).append(info)
+    return out
 
 
 def hazard_attachments(conn: Connection, *, scope: str, hazard_id: int,

@@ -76,9 +76,13 @@ SELECT "hazard_id", "from_status", "to_status", "at", "by", "note" FROM "hazard_
 WHERE "hazard_id" = ANY(:ids) ORDER BY "hazard_id", "at", "id"
 """
 
+# An inspection's attachments (0008) as [[id, kind], …]: the file is read in scope, so are they (the photo
+# route checks the scope again).
 _INSPECTIONS_SQL = """
-SELECT "code", "inspected_at", "inspector_level", "kind", "inspectors", "result", "hazards_found", "note"
-FROM "inspections" WHERE "enterprise_id" = :id ORDER BY "inspected_at" DESC, "code" DESC LIMIT :lim
+SELECT "code", "inspected_at", "inspector_level", "kind", "inspectors", "result", "hazards_found", "note",
+       (SELECT coalesce(jsonb_agg(jsonb_build_array(a."id", a."kind") ORDER BY a."id"), '[]'::jsonb)
+        FROM "attachments" a WHERE a."inspection_id" = x."id") AS attachments
+FROM "inspections" x WHERE "enterprise_id" = :id ORDER BY "inspected_at" DESC, "code" DESC LIMIT :lim
 """
 
 

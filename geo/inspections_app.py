@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from domain.inspection_rules import (
     frequency_from_config,
 )
 from domain.labels import INSPECTION_KIND
+from geo.attachments import INSPECTION_KINDS, ImageLike, save_inspection_files
 from geo.map_queries import PointSource
 from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
@@ -175,8 +177,13 @@ def _user(conn: Connection, username: str) -> tuple[str, int]:
 
 
 def record_inspection(conn: Connection, *, scope: str, username: str, new: NewInspection, today: date,
-                      checklists: ChecklistSet | None = None, ip: str | None = None) -> tuple[RecordedInspection, bool]:
+                      checklists: ChecklistSet | None = None, ip: str | None = None,
+                      attachments: Sequence[tuple[str, ImageLike]] = ()) -> tuple[RecordedInspection, bool]:
     """Store one inspection of an enterprise of ``scope`` by ``username``; return it and whether it is new.
+
+    ``attachments``: cleaned ``(kind, photo)`` pairs (kind ``scene`` 现场照片 or ``document`` 签字文书, from
+    :func:`dashboard.components.photos.photos_from_upload`), stored with the inspection in its transaction
+    (a repeated request key stores none again).
 
     A 双随机 inspection names its draw, and the caller must be one of the two inspectors drawn for this
     enterprise in a draw that is not superseded and not yet done; other kinds name no draw. The same
@@ -195,6 +202,8 @@ def record_inspection(conn: Connection, *, scope: str, username: str, new: NewIn
         raise InspectionInputError(f"检查日期应在最近 {MAX_BACKDATE_DAYS} 天内，且不晚于今天")
     if len(new.note) > MAX_NOTE:
         raise InspectionInputError(f"备注不能超过 {MAX_NOTE} 字")
+    if any(kind not in INSPECTION_KINDS for kind, _ in attachments):
+        raise InspectionInputError("附件只能是现场照片或签字文书")
     penalty = check_result(new.result, new.document_no, new.penalty_yuan)
     checklist_json: dict[str, Any] | None = None
     findings: list[Finding] = []
@@ -253,10 +262,13 @@ def record_inspection(conn: Connection, *, scope: str, username: str, new: NewIn
     stored = _stored(conn, 'x."id" = :id', {"id": new_id})
     if stored is None:  # pragma: no cover - just inserted
         raise InspectionNotFoundError(str(new_id))
+    files = save_inspection_files(conn, inspection_id=stored.id, files=attachments, by=username)
     audit(conn, username=username, action="inspection_recorded", ip=ip, detail={
         "inspection_id": stored.id, "code": stored.code, "enterprise": enterprise.credit_code, "kind": new.kind,
         "result": new.result, "findings": len(findings), "document_no": new.document_no.strip() or None,
-        "penalty_yuan": str(penalty) if penalty is not None else None, "draw_id": new.draw_id})
+        "penalty_yuan": str(penalty) if penalty is not None else None, "draw_id": new.draw_id,
+        "attachments": {k: sum(1 for kind, _ in attachments if kind == k) for k in INSPECTION_KINDS},
+        "attachment_ids": files})
     return stored, True
 
 

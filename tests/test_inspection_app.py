@@ -226,9 +226,9 @@ def committed(engine: Engine, unit_tree: dict[str, str]) -> str:
     return cc
 
 
-def submit_request(session: requests.Session, base: str, *, credit: str, key: str,
-                   result: str = "passed") -> requests.Response:
-    """POST the /inspection/new submit callback as the renderer does."""
+def submit_request(session: requests.Session, base: str, *, credit: str, key: str, result: str = "passed",
+                   scene: str = "", document: str = "") -> requests.Response:
+    """POST the /inspection/new submit callback as the renderer does (``scene``/``document``: the pickers' JSON)."""
     outputs = [("insp-message", "children"), ("insp-key", "data")]
     state: list[Any] = [
         {"id": "insp-enterprise", "property": "data", "value": credit},
@@ -242,6 +242,9 @@ def submit_request(session: requests.Session, base: str, *, credit: str, key: st
         {"id": "insp-penalty", "property": "value", "value": ""},
         {"id": "insp-note", "property": "value", "value": "forged"},
         {"id": "insp-key", "property": "data", "value": key},
+        {"id": {"type": "hz-in", "action": "insp-scene", "field": "photos"}, "property": "value", "value": scene},
+        {"id": {"type": "hz-in", "action": "insp-document", "field": "photos"}, "property": "value",
+         "value": document},
     ]
     payload = {"output": "..insp-message.children...insp-key.data..",
                "outputs": [{"id": i, "property": p} for i, p in outputs],

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from dashboard.components.photos import inspection_files
 from dashboard.errors import NotFoundError
 from dashboard.inspections.due import next_due_badge
 from dashboard.roles import Capability
@@ -178,7 +179,8 @@ def file_view(f: EnterpriseFile, *, compact: bool = False, prefix: str = "ent") 
     inspections = [[_d(i["inspected_at"]), INSPECTOR_LEVEL.get(i["inspector_level"] or 0, "—"),
                     INSPECTION_KIND.get(i["kind"] or "", "—"), i["inspectors"] or "—",
                     INSPECTION_RESULT.get(i["result"] or "", "—"), i["hazards_found"] if i["hazards_found"] is not None
-                    else "—"] for i in f["inspections"][: 5 if compact else None]]
+                    else "—", inspection_files(i.get("attachments") or [])]
+                   for i in f["inspections"][: 5 if compact else None]]
     open_count = sum(1 for h in f["hazards"] if h["status"] != "closed")
     map_href = "/?" + urlencode({"unit": e["unit_code"] or "", "focus": f"enterprise:{e['credit_code']}"})
     links: list[Any] = [" · ", dcc.Link("打开完整档案", href=file_href(e["credit_code"]), id=f"{prefix}-full-link")]
@@ -207,8 +209,8 @@ def file_view(f: EnterpriseFile, *, compact: bool = False, prefix: str = "ent") 
                       if f["hazards"] else html.Div("无隐患记录。", className="sg-note")], className="ent-section"),
         html.Section([html.H3("检查记录"), next_due_badge(e, f["inspections"][0]["inspected_at"] if f["inspections"]
                                                          else None, element_id=f"{prefix}-next-due"),
-                      _table(["日期", "层级", "方式", "检查人员", "结果", "发现隐患"], inspections, "无检查记录。",
-                             id=f"{prefix}-inspections")], className="ent-section"),
+                      _table(["日期", "层级", "方式", "检查人员", "结果", "发现隐患", "附件"], inspections,
+                             "无检查记录。", id=f"{prefix}-inspections")], className="ent-section"),
         None if own else html.Section([
             html.H3("周边企业"),
             html.Div([html.Label("半径", htmlFor="ent-radius", className="sg-label"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,6 +146,46 @@ def photos_from_upload(contents: Any, filenames: Any = None, *,
     return clean_photos(files, settings=settings)
 
 
+def photos_from_picker(picked: Any, *, settings: PhotoSettings | None = None) -> list[CleanPhoto]:
+    """Clean the photos of a :func:`photo_picker` (its hidden input: JSON ``{"files": [data URL…], "names": […]}``)."""
+    if picked is None or picked == "":
+        return []
+    try:
+        store = json.loads(picked) if isinstance(picked, str) else None
+    except ValueError as err:
+        raise PhotoError(REFUSED_TYPE) from err
+    if not isinstance(store, dict) or not isinstance(store.get("files", []), list):
+        raise PhotoError(REFUSED_TYPE)
+    names = store.get("names")
+    return photos_from_upload(store.get("files") or [], names if isinstance(names, list) else None, settings=settings)
+
+
+def photo_picker(action: str, label: str, *, settings: PhotoSettings | None = None) -> html.Div:
+    """Camera and album inputs for up to ``max_count`` photos, shrunk in the browser before the submit.
+
+    The ids follow the hazard page's picker (``{"type": "hz-upload" | "hz-in" | "hz-photo-note" | "hz-photo-clear",
+    "action": action, …}``), so the clientside ``safegrid_hazard.shrink`` of ``assets/hazard_photos.js`` (registered
+    with MATCH on ``action`` by ``dashboard.hazard``) fills the hidden input ``{"type": "hz-in", "action": action,
+    "field": "photos"}``: at most 1600 px, JPEG 0.85, no EXIF; the submit cleans them again with
+    :func:`photos_from_picker`. The camera input gets ``capture="environment"`` from that script.
+    """
+    s = settings or photo_settings()
+
+    def upload(src: str, text: str) -> dcc.Upload:
+        return dcc.Upload(id={"type": "hz-upload", "action": action, "src": src}, accept="image/*",
+                          multiple=src == "album", children=html.Span(text, className="hz-photo-btn"),
+                          className=f"hz-upload hz-upload-{src}")
+
+    return html.Div([
+        html.Label(f"{label}（最多 {s.max_count} 张）", className="sg-label"),
+        html.Div([upload("camera", "拍照"), upload("album", "选择照片"),
+                  html.Button("清除照片", id={"type": "hz-photo-clear", "action": action}, type="button",
+                              className="hz-photo-clear", n_clicks=0)], className="hz-photo-buttons"),
+        html.Div(id={"type": "hz-photo-note", "action": action}, className="sg-photo-note", role="status"),
+        dcc.Input(id={"type": "hz-in", "action": action, "field": "photos"}, type="hidden", value=""),
+    ], className="hz-field hz-photo-picker", id=f"photo-picker-{action}")
+
+
 def photo_upload(id_prefix: str, *, settings: PhotoSettings | None = None) -> html.Div:
     """Return a drop zone for up to ``max_count`` photos (ids ``<prefix>-photos`` and ``<prefix>-photos-note``).
 
@@ -170,6 +211,22 @@ def photo_thumbnails(attachment_ids: Sequence[int], *, alt: str = "照片") -> h
                href=attachment_url(i), target="_blank", rel="noopener")
         for n, i in enumerate(attachment_ids, start=1)
     ], className="sg-photo-row")
+
+
+def inspection_files(attachments: Sequence[Sequence[Any]]) -> Any:
+    """Small links to an inspection's attachments (``[[id, kind], …]``): 现场照片 as thumbnails, 签字文书 by name."""
+    if not attachments:
+        return "—"
+    links: list[Any] = []
+    seen: dict[str, int] = {}
+    for attachment_id, kind in attachments:
+        label = "签字文书" if kind == "document" else "现场照片"
+        n = seen[label] = seen.get(label, 0) + 1
+        child: Any = (html.Img(src=attachment_url(attachment_id), alt=f"{label} {n}", className="sg-photo-thumb")
+                      if kind != "document" else f"{label}{n}")
+        links.append(html.A(child, href=attachment_url(attachment_id), target="_blank", rel="noopener",
+                            title=label, className=f"insp-file insp-file-{kind}"))
+    return html.Span(links, className="sg-photo-row insp-files")
 
 
 def attachment_url(attachment_id: int) -> str:

@@ -3,7 +3,8 @@
 Kind (日常检查, 四不两直, 双随机 with the draw item the inspector was drawn for, 专项检查, 复查), date, a checklist
 (those of the enterprise's industry first, ``domain.inspection_rules``), findings (the failed items, each a
 reason to open the hazard report form ``/hazard/new?enterprise=CODE``), result (合格 / 责令整改 / 行政处罚 /
-停产整顿) with the document number and amount, a note. One request key per form render; stored and audited by
+停产整顿) with the document number and amount, a note, 现场照片 and 签字文书 (photos, cleaned like the hazard
+report's: ``dashboard.components.photos``). One request key per form render; stored and audited by
 ``geo.inspections_app.record_inspection``. Ids are prefixed ``insp-``.
 """
 
@@ -18,13 +19,14 @@ from dash import ALL, Dash, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from dashboard.components.enterprise_file import file_href, risk_badge
+from dashboard.components.photos import PhotoError, photo_picker, photos_from_picker
 from dashboard.inspections.due import due_badge
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, client_ip, current_account
 from domain import clock
 from domain.inspection_rules import ANSWER, APP_RESULTS, Checklist, InspectionRuleError, checklists_for
-from domain.labels import INSPECTION_KIND, INSPECTION_RESULT
+from domain.labels import ATTACHMENT_KIND, INSPECTION_KIND, INSPECTION_RESULT
 from geo.db import connect
 from geo.draws import open_items_of
 from geo.inspections_app import (
@@ -36,6 +38,8 @@ from geo.inspections_app import (
     record_inspection,
 )
 
+# The form's two photo pickers: attachment kind → the picker's action id (现场照片, 签字文书).
+PICKERS = {"scene": "insp-scene", "document": "insp-document"}
 _MISSING = "未找到该企业：请核对统一社会信用代码，或该企业不在您的数据范围内。"
 
 
@@ -117,6 +121,7 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
                                 className="hz-input")], className="hz-field"),
             html.Div([html.Label("检查情况", htmlFor="insp-note", className="sg-label"),
                       dcc.Textarea(id="insp-note", maxLength=1000, className="hz-textarea")], className="hz-field"),
+            *[photo_picker(action, ATTACHMENT_KIND[kind]) for kind, action in PICKERS.items()],
             html.Button("提交检查记录", id="insp-submit", n_clicks=0, className="hz-go hz-primary"),
         ], className="hz-actions insp-form"),
         html.Div(id="insp-message", role="status"),
@@ -140,10 +145,11 @@ def register(app: Dash) -> None:
         State({"type": "insp-answer", "item": ALL}, "value"), State({"type": "insp-answer", "item": ALL}, "id"),
         State("insp-result", "value"), State("insp-doc", "value"), State("insp-penalty", "value"),
         State("insp-note", "value"), State("insp-key", "data"),
+        *[State({"type": "hz-in", "action": action, "field": "photos"}, "value") for action in PICKERS.values()],
         prevent_initial_call=True,
     )
     def submit(n: int | None, credit: Any, kind: Any, draw: Any, day: Any, list_id: Any, answers: Any, ids: Any,
-               result: Any, doc: Any, penalty: Any, note: Any, key: Any) -> tuple[Any, Any]:
+               result: Any, doc: Any, penalty: Any, note: Any, key: Any, *picked: Any) -> tuple[Any, Any]:
         scope = callback_scope(Capability.INSPECT)
         account = current_account()
         if not n:
@@ -162,10 +168,16 @@ def register(app: Dash) -> None:
             document_no=str(doc or ""), penalty_yuan=str(penalty or "").strip(), note=str(note or ""),
             draw_id=draw if isinstance(draw, int) and kind == "double_random" else None)
         try:
+            files = [(kind_of, photo) for kind_of, value in zip(PICKERS, picked, strict=False)
+                     for photo in photos_from_picker(value)]
+        except PhotoError as refused:
+            return html.P(str(refused), className="sg-alert", id="insp-photo-refused"), no_update
+        try:
             with connect() as conn:
                 lists = inspection_settings(conn)[0]
                 stored, created = record_inspection(conn, scope=scope, username=account.username, new=new,
-                                                    today=clock.today(), checklists=lists, ip=client_ip())
+                                                    today=clock.today(), checklists=lists, ip=client_ip(),
+                                                    attachments=files)
         except InspectionNotFoundError:
             return html.P("该企业或抽查任务不在您的负责范围内", className="sg-alert"), no_update
         except (InspectionInputError, InspectionRuleError) as exc:
@@ -173,6 +185,10 @@ def register(app: Dash) -> None:
         head = (f"已记录检查 {stored.code}：{INSPECTION_KIND[stored.kind]}，{INSPECTION_RESULT[stored.result]}。"
                 if created else "该检查记录已提交过。")
         parts: list[Any] = [html.P(head, className="sg-ok", id="insp-done")]
+        if created and files:
+            counts = "、".join(f"{ATTACHMENT_KIND[k]} {n} 张" for k in PICKERS
+                              if (n := sum(1 for kind_of, _ in files if kind_of == k)))
+            parts.append(html.P(f"附件：{counts}。", className="sg-note", id="insp-attached"))
         if stored.findings:
             parts += [
                 html.P(f"发现问题 {len(stored.findings)} 项，请逐项登记隐患：", className="sg-note"),
