@@ -12,36 +12,14 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+from dashboard.components.ledger_grid import day, first, many, parse_sort
+from dashboard.components.ledger_grid import export_href as grid_export_href
 from dashboard.errors import BadRequestError
 from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL
 from geo.hazard_ledger import SORT_COLUMNS, LedgerError, LedgerFilters
 from geo.rows import LedgerRow
 
 EXPORT_PATH = "/export/hazards.xlsx"
-
-
-def _first(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return str(value or "").strip()
-
-
-def many(value: Any) -> tuple[str, ...]:
-    """Return a filter value (scalar, list or empty) as a tuple of non-empty strings."""
-    if value is None or value == "":
-        return ()
-    items = value if isinstance(value, list | tuple) else [value]
-    return tuple(str(v) for v in items if v)
-
-
-def _day(value: Any) -> date | None:
-    text = _first(value)[:10]
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as err:
-        raise BadRequestError(f"日期格式错误：{text}（应为 YYYY-MM-DD）") from err
 
 
 def ledger_filters(data: Mapping[str, Any]) -> LedgerFilters:
@@ -51,8 +29,8 @@ def ledger_filters(data: Mapping[str, Any]) -> LedgerFilters:
         return LedgerFilters(
             statuses=many(data.get("status")), levels=many(data.get("level")), channels=many(data.get("channel")),
             industries=many(data.get("industry")), open_only="open" in flags, overdue="overdue" in flags,
-            supervised="supervised" in flags, found_from=_day(data.get("from")), found_to=_day(data.get("to")),
-            text=_first(data.get("q"))[:60],
+            supervised="supervised" in flags, found_from=day(data.get("from")), found_to=day(data.get("to")),
+            text=first(data.get("q"))[:60],
         )
     except LedgerError as err:
         raise BadRequestError(str(err)) from err
@@ -60,23 +38,12 @@ def ledger_filters(data: Mapping[str, Any]) -> LedgerFilters:
 
 def ledger_sort(spec: Any) -> list[tuple[str, str]]:
     """Sort pairs from AG Grid's sortModel (list of dicts) or the export's ``sort=col:dir`` values."""
-    pairs = []
-    for item in spec or []:
-        if isinstance(item, Mapping):
-            col, direction = str(item.get("colId", "")), str(item.get("sort", "asc"))
-        else:
-            col, _, direction = str(item).partition(":")
-        if col not in SORT_COLUMNS or direction not in ("asc", "desc"):
-            raise BadRequestError(f"不能按“{col}”排序")
-        pairs.append((col, direction))
-    return pairs
+    return parse_sort(spec, SORT_COLUMNS)
 
 
 def export_href(data: Mapping[str, Any], sort: list[tuple[str, str]]) -> str:
     """URL of the xlsx export of exactly what the grid shows."""
-    query = [(k, v) for k, values in data.items() for v in many(values)]
-    query += [("sort", f"{c}:{d}") for c, d in sort]
-    return f"{EXPORT_PATH}?{urlencode(query)}"
+    return grid_export_href(EXPORT_PATH, data, sort)
 
 
 def display_row(row: LedgerRow) -> dict[str, Any]:

@@ -44,3 +44,13 @@ def workbook_bytes(wb: Workbook) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def table_workbook(sheet: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> bytes:
+    """Return the ``.xlsx`` bytes of one sheet named ``sheet`` laid out by :func:`fill_sheet`, titled ``title``."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    fill_sheet(ws, header, rows)
+    wb.properties.title = title
+    return workbook_bytes(wb)

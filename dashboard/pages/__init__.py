@@ -49,6 +49,7 @@ def registered_pages() -> list[Page]:
         hazards,
         home,
         inspection,
+        inspections,
         patrol,
         reports,
         risk,
@@ -59,7 +60,7 @@ def registered_pages() -> list[Page]:
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
                    tokens.PAGE, patrol.PAGE, inspection.PAGE, inspection.NEW_PAGE, draws.PAGE, draws.PUBLIC_PAGE,
-                   admin_rules.PAGE],
+                   admin_rules.PAGE, inspections.PAGE],
                   key=lambda p: p.order)
 
 
