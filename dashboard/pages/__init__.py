@@ -43,6 +43,7 @@ def registered_pages() -> list[Page]:
         admin_users,
         bigscreen,
         command_map,
+        coverage,
         draws,
         enterprise,
         hazard,
@@ -60,7 +61,7 @@ def registered_pages() -> list[Page]:
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
                    tokens.PAGE, patrol.PAGE, inspection.PAGE, inspection.NEW_PAGE, draws.PAGE, draws.PUBLIC_PAGE,
-                   admin_rules.PAGE, inspections.PAGE],
+                   admin_rules.PAGE, coverage.PAGE, inspections.PAGE],
                   key=lambda p: p.order)
 
 
