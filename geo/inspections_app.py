@@ -20,6 +20,9 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain.inspection_rules import (
+    DEFAULT_DUE_SOON_DAYS,
+    DEFAULT_KEY_FLAGS_MONTHS,
+    DEFAULT_MONTHS,
     ChecklistSet,
     Finding,
     FrequencyRule,
@@ -40,6 +43,33 @@ BEHIND_POINTS = PointSource(
     table="unit_cadence", joins='JOIN "units" u ON u."id" = t."id"', where='t."behind"',
     cls="'l' || t.\"level\"", classes=("l1", "l2", "l3", "l4", "l5"),
     props=(("name", 'u."name"'), ("code", 'u."code"'), ("last_at", 't."last_at"')),
+)
+
+
+# Enterprises due for inspection (risk-based frequency, domain.inspection_rules.FrequencyRule) as a point source:
+# the rule of due_list below written over app_config "inspection_frequency" read in SQL, with the rule's defaults
+# for missing keys (a point source binds no values but the viewport and the scope). current_date is the business
+# day (every session runs in SAFEGRID_TIMEZONE). Never inspected = due today, its own class.
+_CFG = """(SELECT "value" FROM "app_config" WHERE "key" = 'inspection_frequency')"""
+_BASE_MONTHS = ("coalesce(CAST(f.v->'months'->>coalesce(t.\"risk_level\", 'unassessed') AS int), CASE t.\"risk_level\" "
+                + " ".join(f"WHEN '{k}' THEN {m}" for k, m in DEFAULT_MONTHS.items() if k != "unassessed")
+                + f" ELSE {DEFAULT_MONTHS['unassessed']} END)")
+_FLAGGED = 't."key_hazardous_process" OR t."key_hazardous_chemical" OR t."has_major_hazard_source"'
+DUE_POINTS = PointSource(
+    table="enterprises",
+    joins=(f"CROSS JOIN LATERAL (SELECT {_CFG} AS v) f "  # noqa: S608 - constants of the rule
+           'CROSS JOIN LATERAL (SELECT max(x."inspected_at") AS last_at FROM "inspections" x '
+           'WHERE x."enterprise_id" = t."id") l '
+           f"CROSS JOIN LATERAL (SELECT CASE WHEN {_FLAGGED} THEN least({_BASE_MONTHS}, "
+           f"coalesce(CAST(f.v->>'key_flags_months' AS int), {DEFAULT_KEY_FLAGS_MONTHS})) "
+           f"ELSE {_BASE_MONTHS} END AS months) m "
+           "CROSS JOIN LATERAL (SELECT coalesce(CAST(l.last_at + make_interval(months => m.months) AS date), "
+           "current_date) AS due) d"),
+    where=f"d.due <= current_date + coalesce(CAST(f.v->>'due_soon_days' AS int), {DEFAULT_DUE_SOON_DAYS})",
+    cls="CASE WHEN l.last_at IS NULL THEN 'never' WHEN d.due < current_date THEN 'overdue' ELSE 'due_soon' END",
+    classes=("overdue", "never", "due_soon"),
+    props=(("name", 't."name"'), ("credit_code", 't."credit_code"'), ("due", "d.due"), ("last_at", "l.last_at"),
+           ("months", "m.months")),
 )
 
 

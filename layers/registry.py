@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
+from domain.inspection_rules import DUE_STATE
 from domain.labels import (
     HAZARD_LEVEL,
     LEVEL,
@@ -19,7 +20,7 @@ from domain.labels import (
 )
 from domain.risk_rule import RiskRule
 from domain.rules_config import describe_modes
-from geo.inspections_app import BEHIND_POINTS
+from geo.inspections_app import BEHIND_POINTS, DUE_POINTS
 from geo.map_queries import POINT_SOURCES, PointSource
 from layers.spec import LayerClass, LayerSpec, PointLayerSpec
 
@@ -118,6 +119,17 @@ CADENCE_BEHIND = register(point_layer(
           for lv, c in zip((1, 2, 3, 4, 5), ("#4a148c", "#7b1fa2", "#ab47bc", "#ce93d8", "#e1bee7"), strict=True)),
     "diamond", points=BEHIND_POINTS, details=(("last_at", "最近检查 "),), min_zoom=8,
 ).model_copy(update={"checked": False, "note": "本期与上一期均无本级检查或巡查记录的单位（规则见 docs/risk_rule.md）"}))
+
+# 检查到期/逾期企业: the risk-based frequency (domain.inspection_rules.FrequencyRule, the /inspection list's rule
+# written over app_config in SQL), read live. Off when the map opens.
+INSPECTION_DUE = register(point_layer(
+    "inspection-due", "检查到期/逾期企业", (
+        LayerClass(key="overdue", label=DUE_STATE["overdue"], colour="#b71c1c"),
+        LayerClass(key="never", label="从未检查", colour="#6d4c41"),
+        LayerClass(key="due_soon", label=DUE_STATE["due_soon"], colour="#ffb300"),
+    ), "diamond", points=DUE_POINTS, details=(("due", "应检日期 "), ("last_at", "最近检查 ")), min_zoom=9,
+).model_copy(update={"checked": False, "note": "按风险等级确定检查频次（红每月、橙每季、黄每半年、蓝和未评估每年，"
+                                               "两重点一重大至少每季）；列表见“四查”页"}))
 
 
 def get_layer(layer_id: str) -> LayerSpec:
