@@ -133,3 +133,51 @@ def parse_admin_code(raw: str) -> AdminCode:
     if code.endswith("00"):
         raise ValueError(f"网格代码“{raw}”的序号不能为 00")
     return AdminCode(code, 5, code[:12], "grid")
+
+
+# NBS 统计用区划代码: 12 digits, segments 2-4-6-9-12 (province, city, county, township, village);
+# SafeGrid stores the short forms (6/9/12 digits) and adds a 2-digit grid sequence (14).
+NBS_SEGMENTS = (2, 4, 6, 9, 12)
+
+
+def nbs12(raw: str) -> str:
+    """Pad a 6- or 9-digit unit code to the 12 digits of the NBS tables (grid codes stay 14)."""
+    code = normalize_admin_code(raw)
+    return code + "0" * (12 - len(code)) if len(code) in (6, 9) else code
+
+
+def parent_by_prefix(raw: str) -> str | None:
+    """Return the parent's code read from the code's own prefix (None for a city); ``ValueError`` if malformed."""
+    return parse_admin_code(raw).parent
+
+
+def ancestors_by_prefix(raw: str) -> tuple[str, ...]:
+    """Every ancestor's code from the city down to the parent, read from the prefixes of ``raw``."""
+    chain: list[str] = []
+    parent = parent_by_prefix(raw)
+    while parent is not None:
+        chain.append(parent)
+        parent = parent_by_prefix(parent)
+    return tuple(reversed(chain))
+
+
+def declared_parent_error(code: AdminCode, declared: str) -> str | None:
+    """Why a file's parent column disagrees with the code's prefix (Chinese), or None when it agrees.
+
+    A parent named by a province code (``xx0000``) is accepted for a city or county: the province is
+    above the five levels. A 12-digit NBS parent (``411002000000``) is read in its short form.
+    """
+    text = str(declared).strip()
+    if text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        return f"上级代码“{declared}”不是数字代码"
+    short = normalize_admin_code(digits)
+    if short == code.parent:
+        return None
+    if code.level <= 2 and len(short) == 6 and short.endswith("0000") and short[:2] == code.code[:2]:
+        return None
+    expected = code.parent or "无 (市级)"
+    return (f"上级代码“{declared}”与代码“{code.code}”的前缀所示上级“{expected}”不一致："
+            "SafeGrid 按代码前缀确定上级 (统计用区划代码 2-4-6-9-12 位分段)")

@@ -15,7 +15,9 @@ import numpy as np
 from sqlalchemy import Connection
 
 from domain.crs import InputCrs
+from etl.geometry import Repair
 from etl.h3cells import point_cells
+from etl.mapping import Choice
 from etl.read import Table, open_table
 from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
@@ -41,6 +43,9 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     findings: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (LoadResult.timings)
+    mapping: list[Choice] = field(default_factory=list)  # which column fed which field (etl.mapping)
+    repairs: list[Repair] = field(default_factory=list)  # boundary geometries repaired (etl.geometry)
+    encoding: str = ""  # how the file's encoding was decided, when it was a question
 
     def add_time(self, phase: str, seconds: float) -> None:
         """Add ``seconds`` to ``phase``."""
@@ -102,12 +107,13 @@ class References:
 
 
 def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_id: int, settings: EtlSettings,
-                progress: Progress | None = None) -> Outcome:
+                progress: Progress | None = None, fields: dict[str, str | None] | None = None) -> Outcome:
     """Validate, stage and upsert one ledger; rejected rows are returned, not written here."""
     record = ledger_kind(kind)
     table: Table = open_table(path, record.columns, max_cell_chars=settings.max_cell_chars,
-                              max_field_mb=settings.max_field_mb, max_xlsx_mb=settings.max_xlsx_uncompressed_mb)
-    out = Outcome()
+                              max_field_mb=settings.max_field_mb, max_xlsx_mb=settings.max_xlsx_uncompressed_mb,
+                              fields=fields)
+    out = Outcome(mapping=table.mapping, encoding=table.encoding or "")
     if table.ignored:
         out.notes.append("忽略了无法识别的列：" + "、".join(table.ignored[:10]))
     if table.encoding and table.encoding not in ("utf-8", "utf-8-sig"):

@@ -19,7 +19,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +31,16 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from domain.crs import CrsError, parse_crs
-from etl.boundaries import load_boundaries
+from etl.boundaries import BOUNDARY_COLUMNS, load_boundaries
+from etl.columns import Column
+from etl.geometry import Repair
 from etl.ledger import Outcome, Progress, load_ledger
+from etl.mapping import Choice, MappingError, normalise_fields
 from etl.read import InputError
 from etl.settings import EtlSettings, get_etl_settings
 from geo import etl_sql
 from geo.db import engine
+from geo.ledger_kinds import ledger_kind
 from geo.ledger_kinds import names as ledger_kind_names
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,9 @@ class LoadResult:
     # (references, duplicates, rejects), ``copy`` (into the stage), ``locate`` (grid cells), ``upsert``,
     # ``history`` (risk colours, hazard events), ``transaction`` (the whole data transaction, commit included).
     timings: dict[str, float] = field(default_factory=dict)
+    mapping: list[Choice] = field(default_factory=list)  # which file column fed which field, and why
+    repairs: list[Repair] = field(default_factory=list)  # boundary geometries repaired, per feature
+    encoding: str = ""  # how the file's encoding was decided (shapefiles without .cpg, CSV)
 
     @property
     def unchanged(self) -> int:
@@ -196,8 +203,14 @@ def file_sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def check_args(kind: str, *, level: int | None, crs: str | None) -> None:
-    """Validate the arguments of a load; raise ``UsageError`` (Chinese message)."""
+def columns_of(kind: str) -> tuple[Column, ...]:
+    """Return the fields a file of ``kind`` can carry (boundary properties or the ledger kind's columns)."""
+    return BOUNDARY_COLUMNS if kind == "boundaries" else ledger_kind(kind).columns
+
+
+def check_args(kind: str, *, level: int | None, crs: str | None,
+               fields: Mapping[str, str | None] | None = None) -> dict[str, str | None]:
+    """Validate the arguments of a load; raise ``UsageError`` (Chinese message); return the fields by key."""
     if kind not in kinds():
         raise UsageError(f"未知的数据类型“{kind}”：可用 {'、'.join(kinds())}")
     if level is not None and (kind != "boundaries" or not 1 <= level <= 5):
@@ -205,6 +218,10 @@ def check_args(kind: str, *, level: int | None, crs: str | None) -> None:
     try:
         parse_crs(crs)
     except CrsError as exc:
+        raise UsageError(str(exc)) from exc
+    try:
+        return normalise_fields(fields or {}, columns_of(kind))
+    except MappingError as exc:
         raise UsageError(str(exc)) from exc
 
 
@@ -235,22 +252,24 @@ def _held_run(eng: Engine, *, job: str, source: str | None, sha256: str | None,
 
 def load_file(kind: str, path: Path, *, level: int | None = None, crs: str | None = None, strict: bool = False,
               url: str | None = None, progress: Progress | None = None,
-              settings: EtlSettings | None = None) -> LoadResult:
+              settings: EtlSettings | None = None, fields: Mapping[str, str | None] | None = None) -> LoadResult:
     """Load one file of ``kind``; never raises for bad input (see ``LoadResult.status``).
 
+    ``fields`` maps a field (key or Chinese header) to the file's column (``--field``, ``etl.mapping``).
     Raises ``LoadInterrupted`` (after recording the run) on SIGINT/SIGTERM, and the database's error
     (``sqlalchemy.exc.DBAPIError``) when not even the run could be recorded.
     """
-    check_args(kind, level=level, crs=crs)
+    by_key = check_args(kind, level=level, crs=crs, fields=fields)
     with _SignalGuard() as guard:
         return _load(kind, Path(path), level=level, crs=crs, strict=strict, eng=engine(url), progress=progress,
-                     settings=settings or get_etl_settings(), guard=guard)
+                     settings=settings or get_etl_settings(), guard=guard, fields=by_key)
 
 
 def _load(kind: str, path: Path, *, level: int | None, crs: str | None, strict: bool, eng: Engine,
-          progress: Progress | None, settings: EtlSettings, guard: _SignalGuard) -> LoadResult:
+          progress: Progress | None, settings: EtlSettings, guard: _SignalGuard,
+          fields: dict[str, str | None]) -> LoadResult:
     started = perf_counter()
-    options = {"level": level, "crs": crs, "strict": strict}
+    options: dict[str, Any] = {"level": level, "crs": crs, "strict": strict, "fields": fields or None}
     with _held_run(eng, job=f"load:{kind}", source=str(path), sha256=file_sha256(path),
                    options={k: v for k, v in options.items() if v not in (None, False)}) as (conn, run_id):
         result = LoadResult(run_id=run_id, kind=kind, source=str(path), status="failed")
@@ -264,10 +283,10 @@ def _load(kind: str, path: Path, *, level: int | None, crs: str | None, strict: 
                 written = etl_sql.rows_written(conn)
                 if kind == "boundaries":
                     outcome = load_boundaries(conn, path, level=level, crs=crs, run_id=run_id, settings=settings,
-                                              progress=progress)
+                                              progress=progress, fields=fields)
                 else:
                     outcome = load_ledger(conn, kind, path, crs=parse_crs(crs), run_id=run_id, settings=settings,
-                                          progress=progress)
+                                          progress=progress, fields=fields)
                 if strict and outcome.rejects:
                     raise _StrictRejectedError(outcome)
                 if etl_sql.rows_written(conn) == written:
@@ -350,6 +369,9 @@ def _summarise(result: LoadResult, outcome: Outcome) -> None:
     result.counts = outcome.counts
     result.notes = outcome.notes
     result.findings = outcome.findings
+    result.mapping = outcome.mapping
+    result.repairs = outcome.repairs
+    result.encoding = outcome.encoding
     result.timings = {k: round(v, 3) for k, v in outcome.timings.items()}
     if not outcome.rejects:
         result.status = "ok"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from xml.etree.ElementTree import ParseError
 import charset_normalizer
 
 from etl.columns import Column
+from etl.mapping import Choice, Resolution, missing_message, resolve
 from etl.parse import Formula, TooLong, is_blank
 from etl.xlsx import UnsupportedWorkbook, open_first_sheet
 
@@ -46,6 +46,7 @@ class Table:
     rows: Iterator[tuple[int, list[Any]]]
     encoding: str | None = None
     ignored: list[str] = field(default_factory=list)
+    mapping: list[Choice] = field(default_factory=list)  # which column feeds which field, and why
 
     def raw(self, cells: Sequence[Any]) -> dict[str, Any]:
         """Return the row as {header as written: cell}, for ``etl_rejects.raw``."""
@@ -58,46 +59,16 @@ class Table:
         }
 
 
-def header_key(text: Any) -> str:
-    """Normalise a header cell: NFKC, no whitespace, no required markers (*), lower case."""
-    if text is None:
-        return ""
-    value = unicodedata.normalize("NFKC", str(text))
-    return "".join(ch for ch in value if not ch.isspace() and ch not in "*＊:：").lower()
-
-
-def map_headers(cells: Sequence[Any], columns: Sequence[Column]) -> tuple[dict[str, int], list[str], list[str]]:
-    """Map header cells to column keys; return (positions, duplicate-column messages, ignored headers)."""
-    lookup: dict[str, Column] = {}
-    for col in columns:
-        for name in col.accepted:
-            lookup.setdefault(header_key(name), col)
-    positions: dict[str, int] = {}
-    problems: list[str] = []
-    ignored: list[str] = []
-    for index, cell in enumerate(cells):
-        key = header_key(cell)
-        if not key:
-            continue
-        found = lookup.get(key)
-        if found is None:
-            ignored.append(str(cell).strip())
-        elif found.key in positions:
-            problems.append(f"列“{found.header}”出现了两次 (第 {positions[found.key] + 1} 列和第 {index + 1} 列)")
-        else:
-            positions[found.key] = index
-    return positions, problems, ignored
-
-
 def _locate_header(
-    rows: Iterator[tuple[int, list[Any]]], columns: Sequence[Column]
-) -> tuple[int, list[Any], dict[str, int], list[str], list[str], list[tuple[int, list[Any]]]]:
+    rows: Iterator[tuple[int, list[Any]]], columns: Sequence[Column], fields: dict[str, str | None] | None,
+) -> tuple[int, list[Any], Resolution, list[tuple[int, list[Any]]]]:
     """Find the header among the first rows (title rows above it are allowed)."""
     scanned: list[tuple[int, list[Any]]] = []
+    wanted = min(2, len(columns))
     for number, cells in rows:
-        positions, problems, ignored = map_headers(cells, columns)
-        if len(positions) >= min(2, len(columns)):
-            return number, cells, positions, problems, ignored, scanned
+        resolution = resolve(cells, columns, fields)
+        if resolution.matched >= wanted:
+            return number, cells, resolution, scanned
         scanned.append((number, cells))
         if len(scanned) >= HEADER_SCAN_ROWS:
             break
@@ -105,11 +76,13 @@ def _locate_header(
         raise InputError("文件为空：没有表头，也没有数据行")
     expected = "、".join(c.header for c in columns if c.required) or "、".join(c.header for c in columns[:3])
     first = "，".join(str(c) for c in scanned[0][1] if not is_blank(c))[:120]
-    raise InputError(f"未找到表头：第 1 行应为列名 (如 {expected})，实际为“{first}”")
+    problems = resolve(scanned[0][1], columns, fields).problems if fields else []
+    advice = "；".join(problems) or "若列名不同，请用 --field 字段=列名 指定 (或 --mapping 映射文件)"
+    raise InputError(f"未找到表头：第 1 行应为列名 (如 {expected})，实际为“{first}”。{advice}")
 
 
 def open_table(path: Path, columns: tuple[Column, ...], *, max_cell_chars: int, max_field_mb: int,
-               max_xlsx_mb: int) -> Table:
+               max_xlsx_mb: int, fields: dict[str, str | None] | None = None) -> Table:
     """Open a CSV or XLSX ledger (decided by content, not by the file name) and map its header."""
     if not path.exists():
         raise InputError(f"文件不存在：{path}")
@@ -131,15 +104,15 @@ def open_table(path: Path, columns: tuple[Column, ...], *, max_cell_chars: int, 
         raise InputError("文件扩展名是 .xlsx，但内容不是 Excel 工作簿 (可能已损坏或改了扩展名)")
     else:
         rows, encoding = _csv_rows(path, max_cell_chars=max_cell_chars, max_field_mb=max_field_mb)
-    number, cells, positions, problems, ignored, _above = _locate_header(rows, columns)
-    if problems:
-        raise InputError("；".join(problems))
-    missing = [c for c in columns if c.required and c.key not in positions]
+    number, cells, resolution, _above = _locate_header(rows, columns, fields)
+    if resolution.problems:
+        raise InputError("；".join(resolution.problems))
+    missing = missing_message(resolution, columns)
     if missing:
-        names = "；".join(f"“{c.header}” (也可写作：{'、'.join((*c.aliases, c.key))})" for c in missing)
-        raise InputError(f"缺少必填列：{names}")
+        raise InputError(missing)
     headers = [str(c).strip() if c is not None else "" for c in cells]
-    return Table(columns, headers, positions, number, _data_rows(rows), encoding, ignored)
+    return Table(columns, headers, resolution.positions, number, _data_rows(rows), encoding, resolution.ignored,
+                 resolution.choices)
 
 
 def _data_rows(rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:

@@ -1,7 +1,8 @@
 """``safegrid etl template KIND OUT.xlsx`` and the table of ledger columns in docs/etl.md.
 
-The template has a header row, a note row (skipped on load) and one example row; both it and the
-docs table come from the kinds' records (``geo.ledger_kinds``).
+The template has a header row, a note row (skipped on load) and one example row, a help sheet and a
+字段对应 (mapping) sheet a department fills with its own column names once (``--mapping``); both it
+and the docs table come from the kinds' records (``geo.ledger_kinds``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from etl.mapping import MAPPING_SHEET, fill_mapping_sheet
 from etl.read import NOTE_MARKER
 from geo.ledger_kinds import LEDGER_KINDS, Column, ledger_kind
 
@@ -58,6 +60,10 @@ def write_template(kind: str, out: Path) -> Path:
         help_ws.append([col.header, "是" if col.required else "否", "、".join(col.accepted[1:]), _note(col)])
     help_ws.append([])
     help_ws.append(["第 2 行以“说明”开头，导入时自动跳过；第 3 行是示例，可直接覆盖。只读取第一个工作表。"])
+    help_ws.append([f"本部门台账的列名与模板不同时：在“{MAPPING_SHEET}”工作表的“文件中的列名”一栏填写对应的列名，"
+                     f"导入时加 --mapping 本模板.xlsx (或用 --field 字段=列名)。"])
+    mapping_ws = wb.create_sheet(MAPPING_SHEET)
+    fill_mapping_sheet(mapping_ws, [(c.key, c.header, "", _note(c)) for c in columns])
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(out)
     return out

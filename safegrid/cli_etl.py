@@ -14,7 +14,11 @@ from sqlalchemy.exc import DBAPIError
 
 from domain import labels
 from etl import schedule as inbox_schedule
+from etl.geometry import Repair
 from etl.load import LoadResult, UsageError, assign_grid_cells, check_args, kinds, load_file
+from etl.mapping import Choice, MappingError, read_mapping, write_mapping
+from etl.preview import Preview, preview_file
+from etl.read import InputError
 from etl.settings import get_etl_settings
 from etl.template import write_template
 from geo import etl_sql
@@ -52,6 +56,54 @@ def _verbose(on: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
+def print_mapping(choices: list[Choice]) -> None:
+    """Print the fields and the file columns that feed them (and why)."""
+    if not choices:
+        return
+    table = Table(title="字段对应 (文件列 → 系统字段)")
+    for name in ("字段", "系统列名", "文件中的列", "依据"):
+        table.add_column(name)
+    for c in choices:
+        column = c.column or ("[red]未找到[/]" if c.required else "[dim]—[/]")
+        table.add_row(c.key, c.header + (" *" if c.required else ""), column, c.how)
+    console.print(table)
+
+
+def print_repairs(repairs: list[Repair], *, limit: int = 20) -> None:
+    """Per repaired feature: what was wrong, parts and area before and after."""
+    if not repairs:
+        return
+    table = Table(title=f"几何修复 (共 {len(repairs)} 个要素，前 {min(limit, len(repairs))} 个)")
+    for name in ("要素", "代码", "问题", "部件", "面积 (km²)"):
+        table.add_column(name)
+    for r in repairs[:limit]:
+        dropped = f" (丢弃 {r.dropped})" if r.dropped else ""
+        table.add_row(str(r.row_number), r.code or "", r.problem, f"{r.parts_before} → {r.parts_after}{dropped}",
+                      r.area_change)
+    console.print(table)
+
+
+def print_preview(preview: Preview) -> None:
+    """Print the dry run: mapping, the first rows as they would be written, repairs, notes."""
+    print_mapping(preview.mapping)
+    keys = [k for k in preview.labels if any(k in r.values for r in preview.rows)]
+    table = Table(title=f"前 {len(preview.rows)} 行 (将写入的值；试运行，未写入任何数据)")
+    table.add_column("行号", justify="right")
+    for key in keys:
+        table.add_column(preview.labels[key], overflow="fold")
+    table.add_column("错误", overflow="fold")
+    for row in preview.rows:
+        cells = ["" if row.values.get(k) is None else str(row.values[k]) for k in keys]
+        table.add_row(str(row.number), *cells, "[red]" + "；".join(row.errors) + "[/]" if row.errors else "")
+    Console(width=max(console.width, 160)).print(table)
+    print_repairs(preview.repairs)
+    total = f"共 {preview.rows_in} 个要素，" if preview.rows_in is not None else ""
+    console.print(f"{total}其中 {preview.rejected} 个将被拒绝" if preview.rows_in is not None
+                  else f"已检查前 {len(preview.rows)} 行，{preview.rejected} 行有错误")
+    for note in preview.notes:
+        console.print(f"· {note}")
+
+
 def print_result(result: LoadResult, *, max_rejects: int) -> None:
     """Summary table and the first rejected rows with their reasons."""
     table = Table(title=f"导入 {result.kind} · run {result.run_id}", show_header=False)
@@ -69,6 +121,9 @@ def print_result(result: LoadResult, *, max_rejects: int) -> None:
     table.add_row("用时", f"{result.seconds:.2f} 秒")
     table.add_row("说明", result.message)
     console.print(table)
+    if any(c.how not in ("同名", "") for c in result.mapping):
+        print_mapping(result.mapping)
+    print_repairs(result.repairs)
     if result.rejects:
         shown = min(max_rejects, len(result.rejects))
         rejects = Table(title=f"被拒绝的行 (前 {shown} 条，共 {len(result.rejects)} 条)")
@@ -86,33 +141,81 @@ def load(
     level: Annotated[int | None, typer.Option(help="边界级别 1-5 (boundaries)")] = None,
     crs: Annotated[str | None, typer.Option(help="坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:n")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="任何一行有错就拒绝整个文件")] = False,
+    field: Annotated[list[str] | None, typer.Option(
+        "--field", help="字段=文件中的列名，如 --field code=XZQDM (可多次；字段可写英文键或中文列名；列名留空即不导入)",
+    )] = None,
+    mapping: Annotated[Path | None, typer.Option(
+        "--mapping", help="映射文件：--save-mapping 保存的 .json，或含“字段对应”工作表的 .xlsx")] = None,
+    save_mapping: Annotated[Path | None, typer.Option(
+        "--save-mapping", help="把选定的字段对应保存为 .json 或 .xlsx，下次用 --mapping 直接导入")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="试运行：只显示字段对应和前几行，不写入任何数据")] = False,
+    rows: Annotated[int, typer.Option("--rows", help="试运行显示的行数")] = 5,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="输出调试日志 (含数据库错误详情)")] = False,
 ) -> None:
     """Load one file; exit 0 when every row loaded, 1 when rows or the file were rejected or the load failed.
 
-    Ctrl-C / SIGTERM cancel the load (the run is recorded 已中断): exit 130 / 143.
+    --dry-run shows the mapping and the first rows as they would be written, writes nothing, exit 0
+    (1 when the file would be refused). Ctrl-C / SIGTERM cancel the load (the run is recorded 已中断): exit 130 / 143.
     """
     _verbose(verbose)
     try:
-        check_args(kind, level=level, crs=crs)
+        fields = _fields(kind, mapping, field or [])
+        check_args(kind, level=level, crs=crs, fields=fields)
     except UsageError as exc:
         raise _usage(str(exc)) from exc
     if not file.exists():
         raise _usage(f"文件不存在：{file}")
     settings = get_etl_settings()
+    if dry_run:
+        try:
+            preview = preview_file(kind, file, level=level, crs=crs, fields=fields, rows=max(1, rows),
+                                   settings=settings)
+        except InputError as exc:
+            typer.secho(f"文件将被拒绝 (试运行，未写入)：{exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+        print_preview(preview)
+        _save(save_mapping, kind, preview.mapping)
+        return
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} 行"),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"导入 {file.name}", total=None)
-            result = load_file(kind, file, level=level, crs=crs, strict=strict,
+            result = load_file(kind, file, level=level, crs=crs, strict=strict, fields=fields,
                                progress=lambda n: bar.update(task, completed=n))
     except KeyboardInterrupt as exc:
         raise _interrupted(exc) from None
     except DBAPIError as exc:  # not even the run could be recorded (database down, disk full…)
         raise _database_failed("导入", exc) from None
     print_result(result, max_rejects=settings.max_rejects_shown)
+    if result.mapping:
+        _save(save_mapping, kind, result.mapping)
     if result.status != "ok":
         raise typer.Exit(1)
+
+
+def _fields(kind: str, mapping: Path | None, options: list[str]) -> dict[str, str | None]:
+    """Return the saved mapping (if any) overridden by each ``--field KEY=COLUMN``; ``UsageError`` if malformed."""
+    fields: dict[str, str | None] = {}
+    if kind not in kinds():
+        return fields
+    if mapping is not None:
+        try:
+            fields.update(read_mapping(mapping, kind=kind))
+        except MappingError as exc:
+            raise UsageError(str(exc)) from exc
+    for option in options:
+        key, sep, column = option.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--field 应写作 字段=列名 (如 code=XZQDM)，实际为“{option}”")
+        fields[key.strip()] = column.strip() or None
+    return fields
+
+
+def _save(path: Path | None, kind: str, choices: list[Choice]) -> None:
+    if path is None:
+        return
+    write_mapping(path, kind=kind, choices=choices)
+    typer.echo(f"字段对应已保存到 {path}：下次用 --mapping {path} 导入")
 
 
 @app.command()
