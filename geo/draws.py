@@ -5,7 +5,12 @@
   enterprise's ``excluded`` set holds the inspectors who are its own grid people — accounts whose display name
   is the name of a current duty holder of its grid cell or village (users and persons are not linked in the
   schema, so the name is the link: documented in ``docs/inspections.md``) — and the draw's 回避 list.
-* :func:`make_draw` — run ``domain.draws.draw`` with a fresh (or given) seed and store the draw and its items;
+* :func:`sample_draw` — the draw in the database: one aggregate over the filtered pool counts it per unit and
+  colour and marks the enterprises whose sample key (``hashtextextended(credit_code, seed)``, see
+  ``domain.draws``) lies below a bound chosen to let through a few times the enterprises needed; only those are
+  read, and ``domain.draws.draw_sampled`` ranks them. Same result as ``domain.draws.draw`` over the whole pool
+  (``tests/test_draw_storage.py``), without sending a million rows to Python. Eligibility is per unit path.
+* :func:`make_draw` — :func:`sample_draw` with a fresh (or given) seed, then store the draw and its items;
   audited (``draw_made``). One request key per form: a double click stores one draw.
 * :func:`redraw` — a *new* draw of the same area, filters and options with a new seed, naming the draw it
   replaces and the reason; the old draw stays recorded, marked ``superseded`` (audited ``draw_redrawn``).
@@ -18,7 +23,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,11 +32,18 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain.draws import (
+    COLOURS,
     Candidate,
     DrawOptions,
     DrawResult,
     Inspector,
-    draw,
+    NeedMoreCandidatesError,
+    PoolGroup,
+    Ranked,
+    Sample,
+    bounds_for,
+    draw_sampled,
+    hash_bound,
     new_seed,
     options_from,
 )
@@ -150,23 +163,44 @@ def _area_id(conn: Connection, *, scope: str, code: str) -> int:
     return area[0]
 
 
-def draw_inputs(conn: Connection, *, scope: str, filters: PoolFilter) -> tuple[list[Candidate], list[Inspector]]:
-    """Return the pool and the inspectors of a draw over ``filters`` in ``scope`` (see the module docstring)."""
-    filters.check()
-    area = _area(conn, scope=scope, code=filters.area_code)
-    if area is None:
-        raise DrawNotFoundError(filters.area_code)
-    _, area_path = area
-    colours = [c for c in filters.colours if c != UNASSESSED]
-    rows = conn.execute(text(
-        'SELECT e."credit_code", e."risk_level", u."path" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
-        'WHERE u."path" LIKE :area || \'%\' '
-        'AND (CAST(:any_industry AS bool) OR e."industry" = ANY(CAST(:industries AS text[]))) '
-        'AND (CAST(:any_colour AS bool) OR e."risk_level" = ANY(CAST(:colours AS text[])) '
-        '     OR (CAST(:unassessed AS bool) AND e."risk_level" IS NULL))'
-    ), {"area": area_path, "any_industry": not filters.industries, "industries": list(filters.industries),
-        "any_colour": not filters.colours, "colours": colours,
-        "unassessed": UNASSESSED in filters.colours}).all()
+_POOL_FILTER = (
+    'AND (CAST(:any_industry AS bool) OR e."industry" = ANY(CAST(:industries AS text[]))) '
+    'AND (CAST(:any_colour AS bool) OR e."risk_level" = ANY(CAST(:colours AS text[])) '
+    '     OR (CAST(:unassessed AS bool) AND e."risk_level" IS NULL))'
+)
+# The colour's hash bound (domain.draws.hash_bound): an enterprise at or above it is a candidate.
+_BELOW_BOUND = (
+    'hashtextextended(e."credit_code", CAST(:seed AS bigint)) >= CASE e."risk_level" '
+    "WHEN 'red' THEN CAST(:b_red AS bigint) WHEN 'orange' THEN CAST(:b_orange AS bigint) "
+    "WHEN 'yellow' THEN CAST(:b_yellow AS bigint) WHEN 'blue' THEN CAST(:b_blue AS bigint) "
+    'ELSE CAST(:b_none AS bigint) END'
+)
+# One pass over the pool: counts per unit and colour, and per group the candidates' smallest and largest id (a group
+# with more than two candidates is read again by unit). Grouped by a boolean rather than by the candidates' codes
+# so that the planner runs it as a parallel partial aggregate (array_agg has no combine function before PG 16).
+_RANK_SQL = (
+    f'SELECT e."unit_id", e."risk_level", {_BELOW_BOUND} AS candidate, count(*) AS n, min(e."id") AS lo, '  # noqa: S608
+    'max(e."id") AS hi FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
+    f'WHERE u."path" LIKE :area || \'%\' {_POOL_FILTER} GROUP BY 1, 2, 3'
+)
+_CANDIDATES_SQL = (
+    'SELECT e."id", e."credit_code", e."risk_level", e."unit_id", '  # noqa: S608
+    'hashtextextended(e."credit_code", CAST(:seed AS bigint)) AS h FROM "enterprises" e '
+    'WHERE e."id" = ANY(CAST(:ids AS int[])) UNION '
+    'SELECT e."id", e."credit_code", e."risk_level", e."unit_id", '
+    'hashtextextended(e."credit_code", CAST(:seed AS bigint)) AS h FROM "enterprises" e '
+    f'WHERE e."unit_id" = ANY(CAST(:crowded AS int[])) AND {_BELOW_BOUND} {_POOL_FILTER}'
+)
+
+
+def _filter_params(filters: PoolFilter) -> dict[str, Any]:
+    return {"any_industry": not filters.industries, "industries": list(filters.industries),
+            "any_colour": not filters.colours, "colours": [c for c in filters.colours if c != UNASSESSED],
+            "unassessed": UNASSESSED in filters.colours}
+
+
+def _people_and_exclusions(conn: Connection, *, area_path: str) -> tuple[list[Inspector], dict[str, frozenset[str]]]:
+    """Return the inspectors whose scope overlaps the area and the own grid people per grid cell / village path."""
     people = conn.execute(text(
         'SELECT u."username", coalesce(u."display_name", \'\') AS name, s."path" FROM "users" u '
         'JOIN "units" s ON s."id" = u."scope_unit_id" WHERE u."role" = \'inspector\' AND u."active" '
@@ -188,13 +222,117 @@ def draw_inputs(conn: Connection, *, scope: str, filters: PoolFilter) -> tuple[l
         users = {u for name in d.names for u in by_name.get(name, ())}
         if users:
             own[d.path] = frozenset(users)
+    return [Inspector(p.username, p.path) for p in people], own
+
+
+def _excluded(path: str, own: dict[str, frozenset[str]], avoid: frozenset[str]) -> frozenset[str]:
+    village = path[: path[:-1].rfind(".") + 1]
+    return avoid | own.get(path, frozenset()) | own.get(village, frozenset())
+
+
+def draw_inputs(conn: Connection, *, scope: str, filters: PoolFilter) -> tuple[list[Candidate], list[Inspector]]:
+    """Return the whole pool and the inspectors of a draw over ``filters`` in ``scope`` (see the module docstring).
+
+    The reference inputs of ``domain.draws.draw``; a draw itself reads only its candidates (:func:`sample_draw`).
+    """
+    filters.check()
+    area = _area(conn, scope=scope, code=filters.area_code)
+    if area is None:
+        raise DrawNotFoundError(filters.area_code)
+    _, area_path = area
+    rows = conn.execute(text(
+        'SELECT e."credit_code", e."risk_level", u."path" FROM "enterprises" e '  # noqa: S608
+        f'JOIN "units" u ON u."id" = e."unit_id" WHERE u."path" LIKE :area || \'%\' {_POOL_FILTER}'
+    ), {"area": area_path, **_filter_params(filters)}).all()
+    people, own = _people_and_exclusions(conn, area_path=area_path)
     avoid = frozenset(filters.avoid)
-    pool = []
+    return [Candidate(r.credit_code, r.risk_level, r.path, _excluded(r.path, own, avoid)) for r in rows], people
+
+
+def _estimated_counts(conn: Connection, *, area_id: int, filters: PoolFilter) -> dict[str | None, int]:
+    """Estimate the pool per colour from the last refresh (``unit_stats``) and the planner's industry frequencies.
+
+    Only the bounds depend on it: an estimate too high costs a second pass, one too low a few more candidates.
+    """
+    row = conn.execute(text(
+        'SELECT "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed" FROM "unit_stats" '
+        'WHERE "unit_id" = :id'), {"id": area_id}).one_or_none()
+    if row is None:
+        return {}  # never refreshed: no bound, every enterprise is a candidate (a small database)
+    counts = dict(zip(COLOURS, (int(v) for v in row), strict=True))
+    if filters.colours:
+        wanted = {None if c == UNASSESSED else c for c in filters.colours}
+        counts = {c: v for c, v in counts.items() if c in wanted}
+    if filters.industries:
+        stats = conn.execute(text(
+            "SELECT CAST(CAST(most_common_vals AS text) AS text[]) AS vals, most_common_freqs AS freqs "
+            "FROM pg_stats WHERE tablename = 'enterprises' AND attname = 'industry'")).one_or_none()
+        if stats is not None and stats.vals:
+            freq = dict(zip(stats.vals, stats.freqs, strict=False))
+            share = min(1.0, sum(freq.get(i, 0.001) for i in filters.industries))
+            counts = {c: int(v * share) for c, v in counts.items()}
+    return counts
+
+
+def _rank(conn: Connection, *, area_path: str, filters: PoolFilter, seed: int, weighted: bool,
+          bound: dict[str | None, float], paths: dict[int, str], exclusions: Callable[[str], frozenset[str]]) -> Sample:
+    """Run the pool's pass with ``bound`` and read its candidates (see ``_RANK_SQL``)."""
+    params = {"area": area_path, "seed": seed, **_filter_params(filters),
+              **{f"b_{c or 'none'}": hash_bound(bound[c], c, weighted) for c in COLOURS}}
+    rows = conn.execute(text(_RANK_SQL), params).all()
+    counts: dict[tuple[int, str | None], int] = {}
+    ids: set[int] = set()
+    crowded: set[int] = set()
     for r in rows:
-        village = r.path[: r.path[:-1].rfind(".") + 1]
-        excluded = avoid | own.get(r.path, frozenset()) | own.get(village, frozenset())
-        pool.append(Candidate(r.credit_code, r.risk_level, r.path, excluded))
-    return pool, [Inspector(p.username, p.path) for p in people]
+        counts[(r.unit_id, r.risk_level)] = counts.get((r.unit_id, r.risk_level), 0) + int(r.n)
+        if r.candidate:
+            if r.n <= 2:
+                ids.update((int(r.lo), int(r.hi)))
+            else:
+                crowded.add(int(r.unit_id))
+    groups = tuple(PoolGroup(paths[u], c, n, exclusions(paths[u])) for (u, c), n in counts.items())
+    candidates: tuple[Ranked, ...] = ()
+    if ids or crowded:
+        found = conn.execute(text(_CANDIDATES_SQL), {**params, "ids": sorted(ids), "crowded": sorted(crowded)}).all()
+        candidates = tuple(Ranked(Candidate(r.credit_code, r.risk_level, paths[r.unit_id],
+                                            exclusions(paths[r.unit_id])), int(r.h)) for r in found)
+    return Sample(groups, candidates, bound)
+
+
+def sample_draw(conn: Connection, *, scope: str, filters: PoolFilter, options: DrawOptions, seed: int) -> DrawResult:
+    """Draw in the database (see the module docstring); the result of ``domain.draws.draw`` over the whole pool.
+
+    Raises :class:`DrawNotFoundError`, :class:`DrawInputError` and ``domain.draws.DrawError``.
+    """
+    filters.check()
+    options.check()
+    area = _area(conn, scope=scope, code=filters.area_code)
+    if area is None:
+        raise DrawNotFoundError(filters.area_code)
+    area_id, area_path = area
+    people, own = _people_and_exclusions(conn, area_path=area_path)
+    avoid = frozenset(filters.avoid)
+    paths: dict[int, str] = dict(conn.execute(text(
+        'SELECT "id", "path" FROM "units" WHERE "path" LIKE :area || \'%\''), {"area": area_path}).all())
+    cache: dict[str, frozenset[str]] = {}
+
+    def exclusions(path: str) -> frozenset[str]:
+        if path not in cache:
+            cache[path] = _excluded(path, own, avoid)
+        return cache[path]
+
+    estimate = _estimated_counts(conn, area_id=area_id, filters=filters)
+    bound = bounds_for(estimate, options) if estimate else dict.fromkeys(COLOURS, math.inf)
+    for _ in range(3):
+        sample = _rank(conn, area_path=area_path, filters=filters, seed=seed, weighted=options.weighted,
+                       bound=bound, paths=paths, exclusions=exclusions)
+        try:
+            return draw_sampled(sample, people, options, seed)
+        except NeedMoreCandidatesError as more:
+            bound = more.wider
+    sample = _rank(conn, area_path=area_path, filters=filters, seed=seed, weighted=options.weighted,
+                   bound=dict.fromkeys(COLOURS, math.inf), paths=paths, exclusions=exclusions)
+    return draw_sampled(sample, people, options, seed)
 
 
 def _stored_for_key(conn: Connection, *, username: str, request_key: str) -> int | None:
@@ -234,9 +372,8 @@ def _draw_and_save(conn: Connection, *, scope: str, title: str, filters: PoolFil
                    seed: int | None, username: str, request_key: str, replaces: int | None = None,
                    reason: str | None = None) -> tuple[int, int, DrawResult]:
     """Read the inputs, draw with ``seed`` (a fresh one when None), store; return the id, the seed, the result."""
-    pool, inspectors = draw_inputs(conn, scope=scope, filters=filters)
     seed = new_seed() if seed is None else seed
-    result = draw(pool, inspectors, options, seed)
+    result = sample_draw(conn, scope=scope, filters=filters, options=options, seed=seed)
     draw_id = _save(conn, area_id=_area_id(conn, scope=scope, code=filters.area_code), title=title, filters=filters,
                     options=options, seed=seed, result=result, username=username, request_key=request_key,
                     replaces=replaces, reason=reason)

@@ -195,3 +195,19 @@ def test_completion_from_recorded_inspections(world: Connection) -> None:
                                 "WHERE draw_id = :d"), {"d": draw_id}).one()
     assert stored.kind == "double_random" and stored.created_by == item.inspector2 and "、" in stored.inspectors
     assert isinstance(today, date)
+
+
+@pytest.mark.parametrize("estimate", [{}, {"red": 2, "orange": 2, "yellow": 2, "blue": 2, None: 2},
+                                      {"red": 10**6, "orange": 10**6, "yellow": 10**6, "blue": 10**6, None: 10**6}])
+def test_sample_in_the_database_draws_as_the_whole_pool(world: Connection, monkeypatch: pytest.MonkeyPatch,
+                                                        estimate: dict) -> None:
+    """Whatever the pool's estimate (none, right, far too high: bounds that let nobody through, then a retry)."""
+    import geo.draws
+
+    monkeypatch.setattr(geo.draws, "_estimated_counts", lambda *_a, **_k: estimate)
+    filters = PoolFilter("411002", avoid=("dr_b",))
+    pool, people = draw_inputs(world, scope=CITY, filters=filters)
+    for seed, options in enumerate([DrawOptions(n=3), DrawOptions(n=4, weighting="risk", min_high_share=0.5),
+                                    DrawOptions(n=20)]):
+        assert geo.draws.sample_draw(world, scope=CITY, filters=filters, options=options, seed=seed) == draw(
+            pool, people, options, seed)

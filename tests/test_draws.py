@@ -7,20 +7,29 @@ from collections import Counter
 import pytest
 
 from domain.draws import (
+    COLOURS,
     Candidate,
     DrawError,
     DrawOptions,
     Inspector,
+    NeedMoreCandidatesError,
+    Ranked,
+    Sample,
+    bounds_for,
     draw,
+    draw_sampled,
     eligible,
+    groups_of,
+    hash_bound,
     options_from,
     pool_digest,
+    sample_hash,
+    sample_key,
 )
 
 CITY = "411000."
 WEIDU = "411000.411002."
 JIANAN = "411000.411003."
-COLOURS = ("red", "orange", "yellow", "blue", None)
 
 
 def pool(n: int = 60, area: str = WEIDU) -> list[Candidate]:
@@ -37,7 +46,7 @@ def test_same_seed_same_draw_whatever_the_input_order() -> None:
     assert a == b and len(a.items) == 8 and [i.seq for i in a.items] == list(range(1, 9))
     c = draw(pool(), staff(), DrawOptions(n=8), seed=43)
     assert [i.code for i in c.items] != [i.code for i in a.items]
-    assert a.digest == pool_digest(pool(), staff()) and a.digest != pool_digest(pool(59), staff())
+    assert a.digest == pool_digest(groups_of(pool()), staff()) and a.digest != pool_digest(groups_of(pool(59)), staff())
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -126,3 +135,42 @@ def test_eligible_lists_agree_with_the_rule() -> None:
                   for i, c in enumerate(pool(30))] + [Candidate("J1", "red", JIANAN + "7.")]
     by_rule = {c.code: sorted(i.username for i in people if eligible(c, i)) for c in candidates}
     assert _staff(candidates, people) == by_rule
+
+
+@pytest.mark.parametrize(("text", "seed", "expected"), [  # PostgreSQL 15: SELECT hashtextextended(text, seed)
+    ("91411002DR0000001X", 12345, 1621919727060147968), ("", 0, -6939563903564495251),
+    ("a", 1, 3325245193489759299), ("abcdefghijkl", 7, -9039814575907250350),
+    ("许昌市魏都区", 4611686018427387909, -631893654342099028), ("91411002DR0000001X", 0, 3244812847791828082),
+])
+def test_sample_hash_is_postgresql_hashtextextended(text: str, seed: int, expected: int) -> None:
+    assert sample_hash(text, seed) == expected
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("colour", COLOURS)
+def test_hash_bound_lets_every_key_below_the_bound_through(weighted: bool, colour: str | None) -> None:
+    for bound in (0.001, 0.05, 0.7, 3.0):
+        edge = hash_bound(bound, colour, weighted)
+        for h in range(edge - 3000, edge + 3000, 7):
+            if sample_key(h, colour, weighted) < bound:
+                assert h >= edge
+
+
+@pytest.mark.parametrize("options", [DrawOptions(n=7), DrawOptions(n=9, weighting="risk"),
+                                     DrawOptions(n=12, weighting="risk", min_high_share=0.5),
+                                     DrawOptions(n=5, min_high_share=1.0)])
+def test_a_bounded_sample_draws_as_the_whole_pool(options: DrawOptions) -> None:
+    """What the database hands over (the candidates below the bounds) gives the draw of the whole pool."""
+    candidates = pool(600)
+    people = staff()
+    for seed in range(12):
+        whole = draw(candidates, people, options, seed)
+        counts: Counter[str | None] = Counter(c.risk_level for c in candidates)
+        bound = bounds_for(counts, options)
+        ranked = [Ranked(c, h) for c in candidates if (h := sample_hash(c.code, seed)) >= hash_bound(
+            bound[c.risk_level], c.risk_level, options.weighted)]
+        assert len(ranked) < len(candidates)
+        assert draw_sampled(Sample(tuple(groups_of(candidates)), tuple(ranked), bound), people, options, seed) == whole
+        too_few = Sample(tuple(groups_of(candidates)), tuple(ranked[:3]), dict.fromkeys(COLOURS, 1e-6))
+        with pytest.raises(NeedMoreCandidatesError):
+            draw_sampled(too_few, people, options, seed)
