@@ -38,6 +38,7 @@ EXPORT_COLUMNS = (
     ("enterprise_name", "企业名称"), ("credit_code", "统一社会信用代码"), ("industry", "行业"),
     ("unit_name", "所在网格"), ("unit_code", "网格代码"), ("resp_person", "整改责任人"),
     ("resp_person_phone", "联系电话"), ("measures", "整改措施"), ("funds_yuan", "整改资金(元)"),
+    ("contingency_plan", "应急预案"), ("five_missing", "五到位缺项"),
 )
 
 

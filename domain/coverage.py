@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.cadence import CADENCE_LABEL
+from domain.hazard_flow import FIVE_IN_PLACE
 from domain.labels import DUTY_ROLE, HAZARD_LEVEL
 
 
@@ -41,6 +42,8 @@ CHECKS: tuple[CoverageCheck, ...] = (
                   "未销号隐患没有位置，地图和热力图上看不到。"),
     CoverageCheck("hazard_no_deadline", "隐患无整改期限", "hazard",
                   "未销号隐患没有整改期限，无法判断是否逾期（五到位中的时限未落实）。"),
+    CoverageCheck("hazard_five", "五到位不全", "hazard",
+                  "未销号隐患的整改责任、措施、时限、资金、预案（五到位）没有全部落实；提交验收前须补全。"),
 )
 CHECK = {c.key: c for c in CHECKS}
 UNASSIGNED = "?"  # the bucket of rows attributed to no unit (shown at the top of the tree only)
@@ -75,6 +78,9 @@ def detail_text(check: str, detail: Mapping[str, object]) -> str:
         return f"坐标 ({detail.get('lon')}, {detail.get('lat')}) 不在任何网格内"
     if check == "on_border":
         return str(detail.get("finding") or "")
+    if check == "hazard_five":
+        missing = detail.get("missing")
+        return "缺" + "、".join(FIVE_IN_PLACE.get(str(k), str(k)) for k in missing) if isinstance(missing, list) else ""
     if check in ("hazard_no_point", "hazard_no_deadline"):
         return f"{detail.get('code', '')} {HAZARD_LEVEL.get(str(detail.get('level')), '')}".strip()
     return ""

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain.coverage import CHECK, CHECKS, UNASSIGNED
+from geo.hazard_ledger import FIVE_MISSING_SQL
 from geo.refresh import staffing
 from geo.scope import path_in_scope, scope_params
 
@@ -43,7 +44,7 @@ def _rows_of(table: str, alias: str, cols: str, where: str, *, owner: str | None
 _ENTERPRISE = 'e."credit_code" AS key, e."name", e."address" AS place, {detail} AS detail'
 _HAZARD = ('CAST(h."id" AS text) AS key, h."title" AS name, '
            '(SELECT e."name" FROM "enterprises" e WHERE e."id" = h."enterprise_id") AS place, '
-           "jsonb_build_object('code', h.\"code\", 'level', h.\"level\") AS detail")
+           "jsonb_build_object('code', h.\"code\", 'level', h.\"level\"{more}) AS detail")
 _OPEN = "h.\"status\" <> 'closed'"
 # A hazard belongs to its own grid cell, else its enterprise's (as in the refresh: refresh_open_hazards.sql).
 _HAZARD_UNIT = 'coalesce(h."unit_id", (SELECT e."unit_id" FROM "enterprises" e WHERE e."id" = h."enterprise_id"))'
@@ -96,9 +97,12 @@ _ITEMS: dict[str, str] = {
     ),
     "on_border": _rows_of("enterprises", "e", _ENTERPRISE.format(detail=_BORDER_DETAIL), _ON_BORDER),
     "unassessed": _rows_of("enterprises", "e", _ENTERPRISE.format(detail="NULL::jsonb"), 'e."risk_level" IS NULL'),
-    "hazard_no_point": _rows_of("hazards", "h", _HAZARD, f'{_OPEN} AND h."geom" IS NULL',
+    "hazard_no_point": _rows_of("hazards", "h", _HAZARD.format(more=""), f'{_OPEN} AND h."geom" IS NULL',
                                 owner=_HAZARD_UNIT, top=True),
-    "hazard_no_deadline": _rows_of("hazards", "h", _HAZARD, f'{_OPEN} AND h."deadline" IS NULL',
+    "hazard_five": _rows_of(
+        "hazards", "h", _HAZARD.format(more=f", 'missing', {FIVE_MISSING_SQL}"),
+        f"{_OPEN} AND cardinality({FIVE_MISSING_SQL}) > 0", owner=_HAZARD_UNIT, top=True),
+    "hazard_no_deadline": _rows_of("hazards", "h", _HAZARD.format(more=""), f'{_OPEN} AND h."deadline" IS NULL',
                                    owner=_HAZARD_UNIT, top=True),
 }
 assert set(_ITEMS) == set(CHECK), "every check of domain.coverage has its SQL"

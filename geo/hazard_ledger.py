@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain import clock
+from domain.hazard_flow import FIVE_IN_PLACE
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
 from geo.rows import LedgerRow
 from geo.scope import scope_params, unit_id_in_scope
@@ -34,6 +35,14 @@ SORT_COLUMNS = {
 }
 
 
+# 五到位 items not in place, as an array of FIVE_IN_PLACE keys (same test as domain.hazard_flow.five_in_place_missing:
+# NULL, or text that is blank).
+_TEXT_ITEMS = {"resp_person", "measures", "contingency_plan"}
+FIVE_MISSING_SQL = "array_remove(ARRAY[{}]::text[], NULL)".format(", ".join(
+    f"CASE WHEN nullif(btrim(h.\"{key}\"), '') IS NULL THEN '{key}' END" if key in _TEXT_ITEMS
+    else f"CASE WHEN h.\"{key}\" IS NULL THEN '{key}' END" for key in FIVE_IN_PLACE.codes))
+
+
 class LedgerError(ValueError):
     """A filter or sort value that is not allowed (message in Chinese)."""
 
@@ -48,6 +57,7 @@ class LedgerFilters:
     channels: tuple[str, ...] = ()
     overdue: bool = False
     supervised: bool = False
+    five_incomplete: bool = False  # 五到位 not all in place
     industries: tuple[str, ...] = ()
     found_from: date | None = None
     found_to: date | None = None
@@ -70,10 +80,10 @@ class LedgerFilters:
                 for k, v in self.__dict__.items() if v not in ((), None, False, "") and k != "today"}
 
 
-_SELECT = """
+_SELECT = f"""
 SELECT h."code", h."title", h."category", h."level", h."channel", h."status", h."found_at", h."deadline",
        h."closed_at", h."supervision_level", h."resp_person", h."resp_person_phone", h."measures",
-       h."funds_yuan", h."reporter",
+       h."funds_yuan", h."contingency_plan", h."reporter", {FIVE_MISSING_SQL} AS "five_missing",
        (h."status" <> 'closed' AND h."deadline" < :today) AS "overdue",
        CASE WHEN h."status" <> 'closed' AND h."deadline" < :today THEN :today - h."deadline" END AS "overdue_days",
        e."credit_code", e."name" AS "enterprise_name", e."industry",
@@ -93,6 +103,7 @@ WHERE {unit_id_in_scope("h.unit_id")}
   AND (CAST(:channels AS text[]) IS NULL OR h."channel" = ANY(:channels))
   AND (NOT :overdue OR (h."status" <> 'closed' AND h."deadline" < :today))
   AND (NOT :supervised OR h."supervision_level" IS NOT NULL)
+  AND (NOT :five_incomplete OR cardinality({FIVE_MISSING_SQL}) > 0)
   AND (CAST(:industries AS text[]) IS NULL OR e."industry" = ANY(:industries))
   AND (CAST(:found_from AS date) IS NULL OR h."found_at" >= :found_from)
   AND (CAST(:found_to AS date) IS NULL OR h."found_at" <= :found_to)
@@ -109,6 +120,7 @@ def _params(scope: str, f: LedgerFilters) -> dict[str, Any]:
     return {
         "statuses": arr(f.statuses), "open_only": f.open_only, "levels": arr(f.levels),
         "channels": arr(f.channels), "overdue": f.overdue, "supervised": f.supervised,
+        "five_incomplete": f.five_incomplete,
         "industries": arr(f.industries), "found_from": f.found_from, "found_to": f.found_to,
         "text": f"%{lit}%" if needle else None, "today": f.today or clock.today(), **scope_params(scope),
     }

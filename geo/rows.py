@@ -107,7 +107,9 @@ class LedgerRow(TypedDict):
     resp_person_phone: str | None
     measures: str | None
     funds_yuan: float | None
+    contingency_plan: str | None
     reporter: str | None
+    five_missing: list[str]  # 五到位 items not in place (domain.hazard_flow.FIVE_IN_PLACE keys)
     overdue: bool | None
     overdue_days: int | None
     credit_code: str | None

@@ -48,6 +48,9 @@ def world() -> tuple[str, Engine]:
                 "CASE WHEN CAST(:x AS float8) IS NOT NULL THEN ST_SetSRID(ST_MakePoint(:x, :y), 4326) END)"
             ), {"cc": f"91411002MA000000{i:02d}", "n": name, "r": colour, "cell": cell,
                 "x": point[0] if point else None, "y": point[1] if point else None})
+        # h2 has all of 五到位 (the seed's others have none)
+        c.execute(text("UPDATE hazards SET resp_person = '李四', measures = '更换', funds_yuan = 0, "
+                       "contingency_plan = '现场处置方案' WHERE code = 'h2'"))
         # e4 was found on a border; e7 too, but a later load found it in no cell (the later finding wins).
         for name, kind in (("e4", "on_grid_border"), ("e7", "on_grid_border"), ("e7", "no_grid_cell")):
             c.execute(text(
@@ -80,9 +83,9 @@ def test_counts_per_child_at_the_root(world: tuple[str, Engine]) -> None:
     assert counts_at(engine, "411000.") == {
         # 411003's 2nd supervisor is vacant (the default staffing asks 1 分管领导 + 2 监管责任人 only);
         # 将官池镇 has no 乡级 inspection ever; e9 has no point; e4 on a border; e5 never assessed.
-        "411002": {"no_point": 1, "on_border": 1, "unassessed": 1, "hazard_no_point": 3},
+        "411002": {"no_point": 1, "on_border": 1, "unassessed": 1, "hazard_no_point": 3, "hazard_five": 2},
         "411003": {"vacancy": 1, "never_checked": 1, "outside_cells": 1, "hazard_no_point": 1,
-                   "hazard_no_deadline": 1},
+                   "hazard_no_deadline": 1, "hazard_five": 2},
         UNASSIGNED: {"no_point": 1, "outside_cells": 1},
     }
 
@@ -98,6 +101,7 @@ def test_rows_behind_each_count(world: tuple[str, Engine]) -> None:
     # open hazards of the seed without a point (h5 has one; h3 is closed) and without a deadline (h5)
     assert names(engine, "411000.", "hazard_no_point") == {"h1", "h2", "h4", "h6"}
     assert names(engine, "411000.", "hazard_no_deadline") == {"h5"}
+    assert names(engine, "411000.", "hazard_five") == {"h1", "h4", "h5", "h6"}  # h2's are all in place
     for check in CHECKS:  # a list never disagrees with its count
         items, total = items_at(engine, "411000.", check.key)
         assert total == len(items) == sum(row.get(check.key, 0) for row in counts_at(engine, "411000.").values())
@@ -115,6 +119,8 @@ def test_details_read_as_a_leader_reads_them(world: tuple[str, Engine]) -> None:
     assert detail_text("on_border", border.detail) == "on_grid_border of e4"
     [never], _ = items_at(engine, "411000.", "never_checked")
     assert detail_text("never_checked", never.detail) == "要求每周检查或巡查，没有记录"
+    [five] = [i for i in items_at(engine, "411000.", "hazard_five")[0] if i.name == "h5"]
+    assert detail_text("hazard_five", five.detail) == "缺整改责任人、整改措施、整改时限、整改资金、应急预案"
 
 
 def test_vacancies_agree_with_the_refresh(world: tuple[str, Engine]) -> None:
@@ -131,8 +137,8 @@ def test_a_county_sees_its_own_rows_only(world: tuple[str, Engine]) -> None:
     _, engine = world
     county = counts_at(engine, "411000.411003.")
     assert UNASSIGNED not in county  # rows of no unit are the city's
-    assert county == {"": {"vacancy": 1}, "411003100": {"never_checked": 1, "outside_cells": 1,
-                                                        "hazard_no_point": 1, "hazard_no_deadline": 1}}
+    assert county == {"": {"vacancy": 1}, "411003100": {"never_checked": 1, "outside_cells": 1, "hazard_no_point": 1,
+                                                        "hazard_no_deadline": 1, "hazard_five": 2}}
     assert names(engine, "411000.411003.", "outside_cells") == {"e10"}  # not e11, outside the county
     with engine.connect() as c:
         assert coverage_unit(c, scope="411000.411003.", code="411002") is None

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
+from dashboard.components.hazard_ledger import display_row
+from domain.hazard_flow import FIVE_IN_PLACE, five_in_place_missing
 from geo.hazard_ledger import LedgerError, LedgerFilters, hazard_export_rows, hazard_page, ledger_industries, order_by
 from tests.test_search_data import CITY, JIANAN, WEIDU, inspector_world
 
@@ -82,3 +84,21 @@ def test_whitelists(conn: Connection) -> None:
         LedgerFilters(found_from=date(2025, 2, 1), found_to=date(2025, 1, 1))
     assert "烟花爆竹" in ledger_industries(conn, scope=WEIDU)
     assert "烟花爆竹" not in ledger_industries(conn, scope=JIANAN)
+
+
+def test_five_in_place_flag_and_filter(conn: Connection) -> None:
+    # The fixture's hazards have 责任人, 措施, 时限 and 资金 but no 预案; TT-H3 gets one, TT-H4's 措施 turns blank.
+    conn.execute(text("UPDATE hazards SET contingency_plan = '专项应急预案' WHERE code = 'TT-H3'"))
+    conn.execute(text("UPDATE hazards SET measures = '  ' WHERE code = 'TT-H4'"))
+    rows, _ = hazard_page(conn, scope=CITY, filters=ALL, sort=[("code", "asc")])
+    assert {r["code"]: r["five_missing"] for r in rows} == {
+        "TT-H1": ["contingency_plan"], "TT-H2": ["contingency_plan"], "TT-H3": [],
+        "TT-H4": ["measures", "contingency_plan"], "TT-H5": ["contingency_plan"]}
+    # the SQL agrees with the domain rule the 提交验收 check uses
+    for r in rows:
+        assert [FIVE_IN_PLACE[k] for k in r["five_missing"]] == five_in_place_missing(r)  # type: ignore[arg-type]
+    assert codes(conn, CITY, five_incomplete=True) == ["TT-H1", "TT-H2", "TT-H4", "TT-H5"]
+    assert codes(conn, CITY, five_incomplete=True, open_only=True) == ["TT-H1", "TT-H4", "TT-H5"]
+    labelled = display_row(next(r for r in rows if r["code"] == "TT-H4"))
+    assert (labelled["five_label"], labelled["five_missing"]) == ("缺措施、预案", "整改措施、应急预案")
+    assert display_row(next(r for r in rows if r["code"] == "TT-H3"))["five_label"] == "齐全"

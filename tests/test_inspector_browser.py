@@ -144,6 +144,7 @@ def test_hazard_ledger_filter_locate_export(
     assert [r["企业名称"] for r in rows] == [e["enterprise_name"] for e in expected]
     assert rows[0]["隐患描述"] == "'=1+2 液氨储罐区未设置泄漏报警"  # neutralised, not a formula
     assert rows[0]["整改责任人"] == "'+8613800000001"
+    assert rows[0]["五到位缺项"] == "应急预案"  # the fixture's hazards have no 预案
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
     assert audit["rows"] == 2 and audit["filters"] == {"overdue": True, "text": "TT-"}
 

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from dashboard.components.ledger_grid import day, first, many, parse_sort
 from dashboard.components.ledger_grid import export_href as grid_export_href
 from dashboard.errors import BadRequestError
+from domain.hazard_flow import FIVE_IN_PLACE
 from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS, SUPERVISION_LEVEL
 from geo.hazard_ledger import SORT_COLUMNS, LedgerError, LedgerFilters
 from geo.rows import LedgerRow
@@ -29,7 +30,8 @@ def ledger_filters(data: Mapping[str, Any]) -> LedgerFilters:
         return LedgerFilters(
             statuses=many(data.get("status")), levels=many(data.get("level")), channels=many(data.get("channel")),
             industries=many(data.get("industry")), open_only="open" in flags, overdue="overdue" in flags,
-            supervised="supervised" in flags, found_from=day(data.get("from")), found_to=day(data.get("to")),
+            supervised="supervised" in flags, five_incomplete="five" in flags,
+            found_from=day(data.get("from")), found_to=day(data.get("to")),
             text=first(data.get("q"))[:60],
         )
     except LedgerError as err:
@@ -53,5 +55,9 @@ def display_row(row: LedgerRow) -> dict[str, Any]:
     out["status_label"] = HAZARD_STATUS.get(row["status"], row["status"])
     out["channel_label"] = HAZARD_CHANNEL.get(row["channel"] or "", "")
     out["supervision_label"] = SUPERVISION_LEVEL.get(row["supervision_level"] or 0, "")
+    missing = row["five_missing"] or []
+    out["five_label"] = "缺" + "、".join(FIVE_IN_PLACE[k].removeprefix("整改").removeprefix("应急") for k in missing) \
+        if missing else "齐全"
+    out["five_missing"] = "、".join(FIVE_IN_PLACE[k] for k in missing)
     out["code_link"] = f"[{row['code']}](/hazard?{urlencode({'code': row['code']})})"  # the grid's markdown link
     return out

@@ -25,7 +25,7 @@ from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS
 from geo.db import connect
 from geo.hazard_ledger import hazard_location, hazard_page, ledger_industries
 
-FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办"}
+FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办", "five": "五到位不全"}
 # (field, header, sort column or None, width)
 COLUMNS: tuple[tuple[str, str, str | None, int], ...] = (
     ("code_link", "隐患编号", "code", 150),  # markdown: a link to the hazard page
@@ -42,6 +42,7 @@ COLUMNS: tuple[tuple[str, str, str | None, int], ...] = (
     ("industry", "行业", "industry", 110),
     ("unit_name", "所在网格", "unit_name", 160),
     ("resp_person", "整改责任人", None, 110),
+    ("five_label", "五到位", None, 150),  # 齐全, or which of 责任人/措施/时限/资金/预案 are missing
 )
 
 
