@@ -51,7 +51,8 @@ RISK_LEVEL_LONG = Vocab({"red": "重大风险", "orange": "较大风险", "yello
 RISK_COLOUR_HEX = {"red": "#e0322b", "orange": "#f28c28", "yellow": "#f2d027", "blue": "#2f7ed8"}
 STD_GRADE = Vocab({"grade1": "一级", "grade2": "二级", "grade3": "三级", "small_micro": "小微", "none": "未达标"})
 SCALE = Vocab({"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"})
-SUPERVISION_TIER = Vocab({1: "市属", 2: "县属", 3: "乡属"})
+# Codes kept from round 1 (1-3); 央属 and 省属 added as 4 and 5 (migration 0009), listed in the plans' order.
+SUPERVISION_TIER = Vocab({4: "央属", 5: "省属", 1: "市属", 2: "县属", 3: "乡属"})
 SOURCE_GRADE = Vocab({1: "一级", 2: "二级", 3: "三级", 4: "四级"})
 HAZARD_LEVEL = Vocab({"general": "一般隐患", "major": "重大隐患"})
 HAZARD_CHANNEL = Vocab({"self_check": "企业自查", "inspection": "监管检查", "public_report": "群众举报"})

@@ -46,6 +46,7 @@ DUTY_ROLES = labels.DUTY_ROLE.codes
 RISK_LEVELS = labels.RISK_LEVEL.codes
 STD_GRADES = labels.STD_GRADE.codes
 SCALES = labels.SCALE.codes
+SUPERVISION_TIERS = labels.SUPERVISION_TIER.codes
 HAZARD_LEVELS = labels.HAZARD_LEVEL.codes
 HAZARD_CHANNELS = labels.HAZARD_CHANNEL.codes
 HAZARD_STATUSES = labels.HAZARD_STATUS.codes
@@ -195,7 +196,8 @@ class Enterprise(PointRow, Base):
         CheckConstraint(_in("risk_level", RISK_LEVELS), name="risk_level"),
         CheckConstraint(_in("std_grade", STD_GRADES), name="std_grade"),
         CheckConstraint(_in("scale", SCALES), name="scale"),
-        CheckConstraint(_between("supervision_tier", 1, 3), name="supervision_tier"),
+        CheckConstraint(_between("supervision_tier", min(SUPERVISION_TIERS), max(SUPERVISION_TIERS)),
+                        name="supervision_tier"),
         CheckConstraint("char_length(credit_code) = 18", name="credit_code_length"),
         Index("ix_enterprises_unit_id", "unit_id"),
         Index("ix_enterprises_industry", "industry"),
@@ -226,6 +228,7 @@ class Enterprise(PointRow, Base):
     key_hazardous_process: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     key_hazardous_chemical: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     has_major_hazard_source: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    key_supervision: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))  # 重点监管单位 (0009)
     address: Mapped[str | None] = mapped_column(String(300))
     legal_rep: Mapped[str | None] = mapped_column(String(50))
     legal_rep_phone: Mapped[str | None] = mapped_column(String(30))
