@@ -3,7 +3,8 @@
 What awaits whom is decided by the caller (:class:`TodoAsk`, built from the role by the page): 待验收
 (``verify``: submitted for verification by someone else), newly 挂牌督办 and overdue (``watch``), an
 enterprise account's own hazards to rectify (``enterprise_id``), pending public reports (``public_queue``).
-:func:`todo_count` is the header badge in one statement; :func:`todo_items` lists the hazards.
+:func:`todo_count` is the header badge in one statement; :func:`todo_items` lists the hazards;
+:func:`patrols_due` the scope's grid cells not yet patrolled today (网格巡查, for accounts that patrol).
 """
 
 from __future__ import annotations
@@ -90,3 +91,34 @@ def todo_count(conn: Connection, ask: TodoAsk) -> TodoCount:
 def todo_items(conn: Connection, ask: TodoAsk, *, limit: int = 300) -> list[dict[str, Any]]:
     """Return the hazards awaiting the caller (most urgent first), each with its reasons as booleans."""
     return [dict(r) for r in conn.execute(text(_ITEMS_SQL), {**ask.params(), "lim": limit}).mappings()]
+
+
+@dataclass(frozen=True)
+class PatrolDue:
+    """A grid cell of the scope without a patrol on the business day."""
+
+    code: str
+    name: str
+    village: str | None
+    last_patrol: date | None
+
+
+def patrols_due(conn: Connection, *, scope: str, today: date, limit: int = 100) -> tuple[list[PatrolDue], int, int]:
+    """Return the scope's grid cells not patrolled on ``today`` (longest without one first), their count, all cells."""
+    rows = conn.execute(text(
+        'WITH c AS (SELECT u."id", u."code", u."name", u."parent_id", '  # noqa: S608 - scope fragment; values bound
+        '  (SELECT max(p."patrol_date") FROM "patrols" p WHERE p."unit_id" = u."id") AS last_patrol '
+        f'  FROM "units" u WHERE u."level" = 5 AND {path_in_scope("u.path")}) '
+        'SELECT c."code", c."name", v."name" AS village, c.last_patrol, '
+        '  count(*) OVER () AS due, (SELECT count(*) FROM c) AS cells '
+        'FROM c LEFT JOIN "units" v ON v."id" = c."parent_id" '
+        'WHERE c.last_patrol IS NULL OR c.last_patrol < :today '
+        'ORDER BY c.last_patrol NULLS FIRST, c."code" LIMIT :lim'
+    ), {"today": today, "lim": limit, **scope_params(scope)}).mappings().all()
+    if not rows:
+        cells = conn.execute(text(
+            f'SELECT count(*) FROM "units" u WHERE u."level" = 5 AND {path_in_scope("u.path")}'  # noqa: S608
+        ), scope_params(scope)).scalar_one()
+        return [], 0, int(cells)
+    return ([PatrolDue(r["code"], r["name"], r["village"], r["last_patrol"]) for r in rows],
+            int(rows[0]["due"]), int(rows[0]["cells"]))

@@ -99,9 +99,11 @@ def unit_panel(*, scope: str, search: str | None, focus: tuple[str, str] | None,
 
     Outside the scope: :class:`~dashboard.errors.OutOfScopeError` (audited). Without a focus the result is
     kept in the response cache of :mod:`dashboard.cache` like the map routes' bodies — keyed by the
-    caller's scope path, the data version read with the account on this request and today, and stored
-    only after it was built inside that scope — so walking back to a unit does not query it again.
+    caller's scope path, whether its role may patrol (巡查此网格), the data version read with the account on
+    this request and today, and stored only after it was built inside that scope — so walking back to a
+    unit does not query it again.
     """
+    can_patrol = current_account().can(Capability.PATROL)  # the role decides; the cache key names it
 
     def build() -> dict[str, Any]:
         data = run_read(lambda conn: panel_data(conn, scope=scope, search=search, focus=focus, crs=crs))
@@ -109,14 +111,14 @@ def unit_panel(*, scope: str, search: str | None, focus: tuple[str, str] | None,
         if view is None:
             raise refuse_out_of_scope(data["code"])
         bounds = view["bounds"] and [latlng_for_display(lat, lon, crs) for lat, lon in view["bounds"]]
-        return {"panel": panel(view, data["roster"], data["hazards"], data["children"]),
+        return {"panel": panel(view, data["roster"], data["hazards"], data["children"], can_patrol=can_patrol),
                 "crumbs": breadcrumb(data["crumbs"]),
                 "state": {"code": view["code"], "level": view["level"], "bounds": bounds},
                 "spot": data["spot"] or None}
 
     if focus:
         return build()
-    return cached_value("panel", {"unit": code_from_search(search) or "", "crs": crs}, build)
+    return cached_value("panel", {"unit": code_from_search(search) or "", "crs": crs, "patrol": can_patrol}, build)
 
 
 def register(app: Dash) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from dash import dcc, html
 
@@ -145,9 +146,18 @@ def hazards_block(hazards: dict[str, Any] | None) -> Dry:
     ], id="cm-hazards")
 
 
+def patrol_href(cell_code: str) -> str:
+    """Return the URL of the patrol form preselecting a grid cell."""
+    return "/patrol?" + urlencode({"cell": cell_code})
+
+
 def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str, Any] | None,
-          children: list[dict[str, Any]] | None = None) -> Dry:
-    """Build the side panel of the current unit; ``children`` (its child units) fill the table sorted by risk."""
+          children: list[dict[str, Any]] | None = None, *, can_patrol: bool = False) -> Dry:
+    """Build the side panel of the current unit; ``children`` (its child units) fill the table sorted by risk.
+
+    ``can_patrol`` (the caller's role has the ``patrol`` capability, decided by the server): a grid cell's
+    panel links to 巡查此网格 (``/patrol?cell=CODE``).
+    """
     stats = view["stats"]
     risk = (stats or {}).get("risk_class")
     head = el(html.Div, [
@@ -162,6 +172,9 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
         if isinstance(view.get("refreshed_at"), datetime) else None,
         el(html.Div, "本级及下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note",
            id="cm-demo-note") if view["demo_geometry"] else None,
+        el(dcc.Link, "巡查此网格", href=patrol_href(view["code"]), id="cm-patrol-link",
+           className="hz-go cm-patrol-link", title="记录本网格的巡查（无隐患或发现隐患）")
+        if can_patrol and view["level"] == 5 else None,
     ], className="cm-head")
     sort = el(html.Div, [
         el(html.H3, "下级单位"),
