@@ -38,6 +38,9 @@ CHECKS: tuple[CoverageCheck, ...] = (
                   "导入时坐标落在两个及以上网格的边界上，已按规则归入其中一个，请核实归属（来自导入的数据质量提示）。"),
     CoverageCheck("unassessed", "企业未评估", "enterprise",
                   "企业没有风险等级（红橙黄蓝），四色图和检查频次按未评估处理。"),
+    CoverageCheck("unknown_industry", "行业不在目录", "enterprise",
+                  "企业的行业不是行业目录中的名称或写法：按行业统计、抽查和着色时会漏掉它（在规则设置的行业目录中增加别名，"
+                  "或改正台账后重新导入）。"),
     CoverageCheck("hazard_no_point", "隐患无位置", "hazard",
                   "未销号隐患没有位置，地图和热力图上看不到。"),
     CoverageCheck("hazard_no_deadline", "隐患无整改期限", "hazard",
@@ -76,6 +79,8 @@ def detail_text(check: str, detail: Mapping[str, object]) -> str:
         return f"要求{CADENCE_LABEL.get(str(detail.get('cadence')), '定期')}检查或巡查，没有记录"
     if check == "outside_cells":
         return f"坐标 ({detail.get('lon')}, {detail.get('lat')}) 不在任何网格内"
+    if check == "unknown_industry":
+        return f"行业“{detail.get('industry')}”"
     if check == "on_border":
         return str(detail.get("finding") or "")
     if check == "hazard_five":

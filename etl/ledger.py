@@ -24,6 +24,7 @@ from etl.validate import Locator, RowValidator, row_key
 from geo import etl_sql
 from geo.ledger_kinds import LedgerKind, ledger_kind
 from geo.models import H3_CELL_COLUMNS
+from geo.rule_settings import industry_catalogue
 from geo.timing import timed
 
 Progress = Callable[[int], None]
@@ -118,7 +119,8 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
         out.notes.append("忽略了无法识别的列：" + "、".join(table.ignored[:10]))
     if table.encoding and table.encoding not in ("utf-8", "utf-8-sig"):
         out.notes.append(f"文件编码识别为 {table.encoding.upper()}")
-    validator = RowValidator(kind, table.positions, max_cell_chars=settings.max_cell_chars)
+    validator = RowValidator(kind, table.positions, max_cell_chars=settings.max_cell_chars,
+                             catalogue=industry_catalogue(conn))  # 危化品 → 危险化学品 (app_config industries)
     has_location = "lon" in table.positions or "lat" in table.positions
     locator = Locator(crs, *etl_sql.city_boundary(conn)) if has_location else None
     if locator is not None and locator.city is None:

@@ -14,6 +14,7 @@ from operator import mul
 from typing import Any
 
 from domain import labels
+from domain.catalogues import Catalogue
 from domain.codes import (
     CREDIT_CHARSET,
     CREDIT_WEIGHTS,
@@ -89,6 +90,8 @@ SYNONYMS: dict[str, dict[str, Any]] = {
     },
     "SCALE": {"大": "large", "中": "medium", "小": "small", "微": "micro", "规上": "medium", "小微": "small"},
     "SUPERVISION_TIER": {
+        "央企": 4, "中央企业": 4, "中央": 4, "中直": 4, "央属企业": 4,
+        "省": 5, "省级": 5, "省管": 5, "省属企业": 5, "省直": 5,
         "市": 1, "市级": 1, "市管": 1, "县": 2, "县级": 2, "区属": 2, "县管": 2, "区级": 2,
         "乡": 3, "乡级": 3, "镇": 3, "乡镇": 3, "街道": 3, "乡管": 3,
     },
@@ -355,8 +358,20 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def parser_for(type_name: str) -> Callable[[Any], Any]:
-    """Return the parser of a column type of ``etl.columns`` (``enum:NAME`` included)."""
+def parse_industry(catalogue: Catalogue) -> Callable[[Any], Any]:
+    """Return a parser storing an industry under its catalogue name (an unknown one as given)."""
+    def parse(value: Any) -> str:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return catalogue.normalise(str(value))[0]
+
+    return parse
+
+
+def parser_for(type_name: str, catalogue: Catalogue | None = None) -> Callable[[Any], Any]:
+    """Return the parser of a column type of ``etl.columns`` (``enum:NAME`` and ``industry`` included)."""
+    if type_name == "industry":
+        return parse_industry(catalogue or Catalogue())
     if type_name.startswith("enum:"):
         return parse_enum(type_name.split(":", 1)[1])
     return PARSERS[type_name]

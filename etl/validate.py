@@ -13,6 +13,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from domain import clock
+from domain.catalogues import Catalogue
 from domain.codes import CREDIT_CHARSET, CREDIT_WEIGHTS
 from domain.crs import InputCrs
 from etl.parse import BLANK_WORDS, CellError, Formula, TooLong, is_blank, parser_for
@@ -56,13 +57,14 @@ class RowValidator:
     """
 
     def __init__(self, kind: str, positions: dict[str, int], *, as_of: date | None = None,
-                 max_cell_chars: int = 32_767) -> None:
+                 max_cell_chars: int = 32_767, catalogue: Catalogue | None = None) -> None:
         record = ledger_kind(kind)
         self.kind = kind
         self.max_cell_chars = max_cell_chars
         self.today = as_of or today()
         self.fields = [
-            Field(col, positions[col.key], parser_for(col.type), record.max_length(col.key), col.not_future)
+            Field(col, positions[col.key], parser_for(col.type, catalogue), record.max_length(col.key),
+                  col.not_future)
             for col in record.columns
             if col.key in positions
         ]

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 from domain.coverage import CHECK, CHECKS, UNASSIGNED
 from geo.hazard_ledger import FIVE_MISSING_SQL
 from geo.refresh import staffing
+from geo.rule_settings import industry_catalogue
 from geo.scope import path_in_scope, scope_params
 
 _IN_TREE = "IN (SELECT \"id\" FROM \"units\" WHERE \"path\" LIKE :upath || '%')"
@@ -66,7 +67,7 @@ _DUTY_FILLED = (
 )
 
 # One SELECT per check; binds :upath (the unit's path, already checked in scope), :top (the unit is the
-# root of the tree: rows of no unit count there), :as_of and :staffing.
+# root of the tree: rows of no unit count there), :as_of, :staffing and :industries (the catalogue's names).
 _ITEMS: dict[str, str] = {
     "vacancy": (
         'SELECT u."path", u."code" AS key, u."name", NULL::text AS place, '  # noqa: S608 - constant fragments
@@ -97,6 +98,9 @@ _ITEMS: dict[str, str] = {
     ),
     "on_border": _rows_of("enterprises", "e", _ENTERPRISE.format(detail=_BORDER_DETAIL), _ON_BORDER),
     "unassessed": _rows_of("enterprises", "e", _ENTERPRISE.format(detail="NULL::jsonb"), 'e."risk_level" IS NULL'),
+    "unknown_industry": _rows_of(
+        "enterprises", "e", _ENTERPRISE.format(detail="jsonb_build_object('industry', e.\"industry\")"),
+        'e."industry" IS NOT NULL AND NOT (e."industry" = ANY(CAST(:industries AS text[])))'),
     "hazard_no_point": _rows_of("hazards", "h", _HAZARD.format(more=""), f'{_OPEN} AND h."geom" IS NULL',
                                 owner=_HAZARD_UNIT, top=True),
     "hazard_five": _rows_of(
@@ -154,7 +158,7 @@ def coverage_unit(conn: Connection, *, scope: str, code: str | None) -> Coverage
 
 def _params(conn: Connection, unit: CoverageUnit, as_of: date) -> dict[str, Any]:
     required = staffing(conn)
-    return {"upath": unit.path, "top": unit.top, "as_of": as_of,
+    return {"upath": unit.path, "top": unit.top, "as_of": as_of, "industries": list(industry_catalogue(conn).names),
             "staffing": json.dumps({str(k): dict(v) for k, v in required.items()})}
 
 

@@ -29,7 +29,8 @@ _BASIC_SQL = f"""
 SELECT e."id", e."credit_code", e."name", e."industry", e."industry_detail", e."scale", e."employees",
        e."supervising_dept", e."supervision_tier", e."risk_level", e."risk_method", e."risk_assessed_at",
        e."std_grade", e."key_hazardous_process", e."key_hazardous_chemical", e."has_major_hazard_source",
-       e."address", e."legal_rep", e."legal_rep_phone", e."safety_manager", e."safety_manager_phone",
+       e."key_supervision", e."address", e."legal_rep", e."legal_rep_phone", e."safety_manager",
+       e."safety_manager_phone",
        ST_Y(e."geom") AS "lat", ST_X(e."geom") AS "lon",
        u."id" AS "unit_id", u."code" AS "unit_code", u."name" AS "unit_name", u."level" AS "unit_level",
        u."path" AS "unit_path"

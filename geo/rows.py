@@ -139,6 +139,7 @@ class EnterpriseFacts(TypedDict):
     key_hazardous_process: bool | None
     key_hazardous_chemical: bool | None
     has_major_hazard_source: bool | None
+    key_supervision: bool | None  # 重点监管单位 (migration 0009)
     address: str | None
     legal_rep: str | None
     legal_rep_phone: str | None

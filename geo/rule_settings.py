@@ -10,12 +10,14 @@ changes on commit; the caller then runs the full refresh for what needs the base
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from domain.catalogues import Catalogue, CatalogueError, catalogue_from_config
 from domain.risk_rule import RiskRule, explain
 from domain.rules_config import (
     RuleSettings,
@@ -29,6 +31,7 @@ from geo.scope import path_in_scope, scope_params
 from geo.users import audit
 
 KEYS = ("risk_rule", "stock_cutoff", "staffing")
+CATALOGUE_KEY = "industries"
 HISTORY_KEY = "rule_versions"
 HISTORY_KEEP = 200
 _INPUTS = ("enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed", "hazards_open",
@@ -106,6 +109,41 @@ def apply(conn: Connection, new: RuleSettings, *, username: str, as_of: date, no
           detail={"version": version, "changed": entry["changed"], "note": note})
     return version
 
+
+# --- the industry catalogue (domain/catalogues.py) --------------------------------------------------------------
+
+class CatalogueConflictError(CatalogueError):
+    """The catalogue changed since the editor read it (message in Chinese)."""
+
+
+def catalogue_state(conn: Connection) -> tuple[Catalogue, str]:
+    """Return the industry catalogue in force and its version (a digest of what is stored; "default" if nothing)."""
+    stored = app_config(conn, CATALOGUE_KEY)
+    digest = hashlib.sha256(json.dumps(stored, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    return catalogue_from_config(stored), digest if stored is not None else "default"
+
+
+def industry_catalogue(conn: Connection) -> Catalogue:
+    """Return the industry catalogue in force (stored additions over the defaults)."""
+    return catalogue_state(conn)[0]
+
+
+def save_catalogue(conn: Connection, new: Catalogue, *, username: str, version: str) -> tuple[str, bool]:
+    """Store ``new`` if the stored catalogue is still ``version`` (else refuse); return (new version, changed).
+
+    Saving what is stored already changes nothing (a double submit); a change is audited with its counts.
+    """
+    conn.execute(text('SELECT 1 FROM "app_config" WHERE "key" = :k FOR UPDATE'), {"k": CATALOGUE_KEY})
+    old, current_version = catalogue_state(conn)
+    if new == old:
+        return current_version, False
+    if version != current_version:
+        raise CatalogueConflictError("行业目录已被他人修改，请刷新页面后重新编辑。")
+    _set(conn, CATALOGUE_KEY, new.config())
+    audit(conn, username=username, action="industry_catalogue_save",
+          detail={"industries": len(new.industries), "groups": len(new.groups),
+                  "added": sorted(set(new.names) - set(old.names))})
+    return catalogue_state(conn)[1], True
 
 
 def goal_rows(conn: Connection, *, scope: str, code: str, as_of: date) -> list[dict[str, Any]]:

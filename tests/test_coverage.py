@@ -48,6 +48,9 @@ def world() -> tuple[str, Engine]:
                 "CASE WHEN CAST(:x AS float8) IS NOT NULL THEN ST_SetSRID(ST_MakePoint(:x, :y), 4326) END)"
             ), {"cc": f"91411002MA000000{i:02d}", "n": name, "r": colour, "cell": cell,
                 "x": point[0] if point else None, "y": point[1] if point else None})
+        # e9's industry is not in the catalogue (e1's is)
+        c.execute(text("UPDATE enterprises SET industry = CASE name WHEN 'e9' THEN '餐饮' ELSE '危险化学品' END "
+                       "WHERE name IN ('e1', 'e9')"))
         # h2 has all of 五到位 (the seed's others have none)
         c.execute(text("UPDATE hazards SET resp_person = '李四', measures = '更换', funds_yuan = 0, "
                        "contingency_plan = '现场处置方案' WHERE code = 'h2'"))
@@ -83,7 +86,8 @@ def test_counts_per_child_at_the_root(world: tuple[str, Engine]) -> None:
     assert counts_at(engine, "411000.") == {
         # 411003's 2nd supervisor is vacant (the default staffing asks 1 分管领导 + 2 监管责任人 only);
         # 将官池镇 has no 乡级 inspection ever; e9 has no point; e4 on a border; e5 never assessed.
-        "411002": {"no_point": 1, "on_border": 1, "unassessed": 1, "hazard_no_point": 3, "hazard_five": 2},
+        "411002": {"no_point": 1, "on_border": 1, "unassessed": 1, "unknown_industry": 1, "hazard_no_point": 3,
+                   "hazard_five": 2},
         "411003": {"vacancy": 1, "never_checked": 1, "outside_cells": 1, "hazard_no_point": 1,
                    "hazard_no_deadline": 1, "hazard_five": 2},
         UNASSIGNED: {"no_point": 1, "outside_cells": 1},
@@ -98,6 +102,7 @@ def test_rows_behind_each_count(world: tuple[str, Engine]) -> None:
     assert names(engine, "411000.", "outside_cells") == {"e10", "e11"}
     assert names(engine, "411000.", "on_border") == {"e4"}
     assert names(engine, "411000.", "unassessed") == {"e5"}
+    assert names(engine, "411000.", "unknown_industry") == {"e9"}
     # open hazards of the seed without a point (h5 has one; h3 is closed) and without a deadline (h5)
     assert names(engine, "411000.", "hazard_no_point") == {"h1", "h2", "h4", "h6"}
     assert names(engine, "411000.", "hazard_no_deadline") == {"h5"}

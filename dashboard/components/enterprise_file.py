@@ -83,6 +83,7 @@ def _facts(e: EnterpriseFacts) -> html.Dl:
         ("规模", SCALE.get(e["scale"] or "", "—")), ("从业人数", e["employees"]),
         ("行业主管部门", e["supervising_dept"]),
         ("属地监管层级", SUPERVISION_TIER.get(e["supervision_tier"] or 0, "—")),
+        ("重点监管单位", html.B("是", className="ent-key-supervision") if e.get("key_supervision") else "否"),
         ("风险等级", html.Span([risk_badge(e["risk_level"]),
                                f" {e['risk_method'] or ''} {_d(e['risk_assessed_at'])}"])),
         ("标准化等级", STD_GRADE.get(e["std_grade"] or "", "—")), ("两重点一重大", "、".join(flags) or "无"),

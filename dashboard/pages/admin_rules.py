@@ -21,6 +21,7 @@ from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, current_account
 from domain import clock
+from domain.catalogues import CatalogueError, catalogue_from_text, catalogue_text
 from domain.labels import DUTY_ROLE, LEVEL, RISK_INPUT, RISK_LEVEL
 from domain.risk_rule import LEVELS, MODES
 from domain.rules_config import RuleSettings, RuleSettingsError, describe_modes, settings_form, settings_from_form
@@ -96,11 +97,31 @@ def _history(rows: list[dict[str, Any]]) -> html.Div:
                                className="sg-table"), id="rules-history")
 
 
+def _catalogue_section(industries: str, groups: str, version: str) -> html.Section:
+    area: dict[str, Any] = {"style": {"width": "100%", "height": "16em", "fontFamily": "inherit"}}
+    return html.Section([
+        html.H3("行业目录"),
+        html.P("每行一个行业：“行业名称: 别名、别名”（导入台账时别名按行业名称入库，不在目录中的行业原样保留，"
+               "在“覆盖质量”中列出）；行业组每行“组名: 行业、行业”，用于风险分析按行业组着色。"
+               "默认目录中的行业不能删除，只能增加别名。", className="sg-note"),
+        html.Div([
+            html.Div([html.Label("行业与别名", htmlFor="rules-industries"),
+                      dcc.Textarea(id="rules-industries", value=industries, **area)], style={"flex": "3"}),
+            html.Div([html.Label("行业组", htmlFor="rules-groups"),
+                      dcc.Textarea(id="rules-groups", value=groups, **area)], style={"flex": "2"}),
+        ], style={"display": "flex", "gap": "1em"}),
+        dcc.Store(id="rules-catalogue-version", data=version),
+        html.Button("保存行业目录", id="rules-catalogue-save", n_clicks=0, style={"margin": "0.6em 0"}),
+        html.Div(id="rules-catalogue-result", role="status"),
+    ], className="rules-catalogue")
+
+
 def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the settings form filled with the rules in force, the preview area and the version history."""
     with connect() as conn:
         settings = rule_settings.current(conn)
         versions = rule_settings.history(conn)
+        catalogue, catalogue_version = rule_settings.catalogue_state(conn)
     return html.Div([
         html.H2("规则设置"),
         html.P([f"当前规则版本 {settings.risk.version}；地图着色：{describe_modes(settings.risk)}。",
@@ -119,6 +140,7 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Loading(html.Div(id="rules-result", role="status")),
         html.H3("规则版本记录"),
         _history(versions),
+        _catalogue_section(*catalogue_text(catalogue), catalogue_version),
     ], className="rules-page")
 
 
@@ -153,8 +175,37 @@ def _run_refresh() -> str:
     return (out[-1] if out else "") if done.returncode == 0 else f"派生数据刷新未完成：{out[-1] if out else ''}"
 
 
+def _city_admin() -> str | None:
+    """Return the refusal for a caller who may not change city-wide settings, None for a city administrator."""
+    callback_scope(Capability.MANAGE_USERS)
+    if current_account().record.scope_level != 1:
+        return "规则对全市生效，只有全市范围的系统管理员可以修改。"
+    return None
+
+
 def register(app: Dash) -> None:
-    """Add the preview and apply callback."""
+    """Add the preview and apply callback and the catalogue's save callback."""
+
+    @app.callback(
+        Output("rules-catalogue-result", "children"), Output("rules-catalogue-version", "data"),
+        Input("rules-catalogue-save", "n_clicks"), State("rules-industries", "value"), State("rules-groups", "value"),
+        State("rules-catalogue-version", "data"), prevent_initial_call=True,
+    )
+    def save_catalogue(_n: int | None, industries: str | None, groups: str | None,
+                       version: str | None) -> tuple[Any, Any]:
+        refused = _city_admin()
+        if refused:
+            return html.P(refused, className="sg-alert"), no_update
+        try:
+            catalogue = catalogue_from_text(str(industries or "")[:20_000], str(groups or "")[:20_000])
+            with connect() as conn:
+                new_version, changed = rule_settings.save_catalogue(
+                    conn, catalogue, username=current_account().username, version=str(version or ""))
+        except CatalogueError as exc:
+            return html.P(str(exc), className="sg-alert rules-error"), no_update
+        done = f"已保存行业目录：{len(catalogue.industries)} 个行业、{len(catalogue.groups)} 个行业组。" if changed \
+            else "行业目录没有变化。"
+        return html.P(done, className="sg-note", id="rules-catalogue-saved"), new_version
 
     @app.callback(
         Output("rules-result", "children"), Output("rules-previewed", "data"), Output("rules-apply", "disabled"),
@@ -164,11 +215,10 @@ def register(app: Dash) -> None:
         State("rules-previewed", "data"), State("rules-note", "value"), prevent_initial_call=True,
     )
     def act(_preview: int | None, _apply: int | None, *rest: Any) -> tuple[Any, ...]:
-        callback_scope(Capability.MANAGE_USERS)
+        refused = _city_admin()
+        if refused:
+            return html.P(refused, className="sg-alert"), None, True, no_update, no_update
         account = current_account()
-        if account.record.scope_level != 1:
-            return (html.P("规则对全市生效，只有全市范围的系统管理员可以修改。", className="sg-alert"), None, True,
-                    no_update, no_update)
         values = dict(zip(FIELDS, rest[:len(FIELDS)], strict=True))
         previewed, note = rest[len(FIELDS)], str(rest[len(FIELDS) + 1] or "").strip()
         trigger = ctx.triggered_id
