@@ -10,10 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from domain import clock
+from etl.demo.activity import record_activity
 from etl.demo.build import BuildOptions, build
-from etl.demo.load import DemoLoadError, load_demo
+from etl.demo.load import DemoLoadError, load_demo, read_manifest
 from etl.demo.records import Scale
 from etl.refresh import RefreshResult
+from geo.db import connect
+from safegrid.cli_users import ensure_demo_accounts
 
 app = typer.Typer(help="许昌市演示数据 (市、县边界为真实数据；乡镇以下边界为示意)", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -53,10 +56,14 @@ def _progress(name: str, outcome: Any) -> None:
 
 
 @app.command("load")
-def load_cmd(directory: Annotated[Path, typer.Argument(help="demo build 的输出目录")]) -> None:
-    """Load a built demo through the loaders (manifest order), then refresh the derived tables."""
+def load_cmd(
+    directory: Annotated[Path, typer.Argument(help="demo build 的输出目录")],
+    activity: Annotated[bool, typer.Option(help="导入后创建演示账户，并以其身份记录巡查、检查和双随机抽查")] = True,
+) -> None:
+    """Load a built demo through the loaders (manifest order), record the demo's app work, then refresh."""
     try:
-        result = load_demo(directory, progress=_progress)
+        result = load_demo(directory, progress=_progress,
+                           before_refresh=(lambda m: _record(int(m["seed"]))) if activity else None)
     except DemoLoadError as exc:
         typer.secho(str(exc), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from exc
@@ -64,3 +71,23 @@ def load_cmd(directory: Annotated[Path, typer.Argument(help="demo build 的输�
         typer.secho("部分文件有被拒绝的行，详见 safegrid etl runs", fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(1)
     typer.echo("演示数据已导入并刷新。")
+
+
+def _record(seed: int) -> None:
+    """Create the demo accounts and record the demo's app work as them; print the summary."""
+    ensure_demo_accounts()
+    with connect() as conn:
+        message = record_activity(conn, seed=seed, today=clock.today()).message()
+    typer.echo(message)
+
+
+@app.command("activity")
+def activity_cmd(directory: Annotated[Path, typer.Argument(help="demo build 的输出目录 (读取种子)")]) -> None:
+    """Create the demo accounts and record, as them, patrols, inspections and 双随机 draws (issue 16)."""
+    try:
+        seed = int(read_manifest(directory)["seed"])
+    except DemoLoadError as exc:
+        typer.secho(str(exc), fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    _record(seed)
+    typer.echo("四查统计在下次 safegrid etl refresh 后计入新的巡查和检查。")

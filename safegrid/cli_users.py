@@ -238,11 +238,9 @@ def _demo_account(conn: Connection, username: str, role: str, display: str, *, s
     audit(conn, username=CLI_ACTOR, action="user_demo_reset", detail={"user": username})
 
 
-@app.command()
-def demo() -> None:
-    """Create or reset the demo accounts (one per role, a second inspector, an enterprise) and print them."""
+def ensure_demo_accounts() -> tuple[dict[str, str], list[tuple[str, str]], str | None, str]:
+    """Create or reset the demo accounts; return the scopes, (username, role) pairs, the enterprise and a note."""
     scopes = _demo_scopes()
-    table = Table("用户名", "密码", "角色", "数据范围", title="演示账户 (密码公开，切勿用于生产环境)")
     with connect() as conn:
         accounts: list[tuple[str, str]] = []
         for username, role, display in DEMO_ACCOUNTS:
@@ -256,6 +254,15 @@ def demo() -> None:
             _demo_account(conn, username, "enterprise", display, enterprise=credit_code)
             accounts.append((username, "enterprise"))
             note = ""
+    return scopes, accounts, credit_code, note
+
+
+@app.command()
+def demo() -> None:
+    """Create or reset the demo accounts (one per role, a second inspector, an enterprise) and print them."""
+    scopes, accounts, credit_code, note = ensure_demo_accounts()
+    table = Table("用户名", "密码", "角色", "数据范围", title="演示账户 (密码公开，切勿用于生产环境)")
+    with connect() as conn:
         for username, role in accounts:
             user = get_user_by_name(conn, username=username)
             assert user is not None

@@ -40,8 +40,13 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 
 def load_demo(directory: Path, *, url: str | None = None, as_of: date | None = None,
-              progress: Callable[[str, Any], None] | None = None) -> DemoLoadResult:
-    """Load every file of the manifest in order with ``etl.load.load_file``, then ``refresh_all``."""
+              progress: Callable[[str, Any], None] | None = None,
+              before_refresh: Callable[[dict[str, Any]], None] | None = None) -> DemoLoadResult:
+    """Load every file of the manifest in order with ``etl.load.load_file``, then ``refresh_all``.
+
+    ``before_refresh(manifest)`` runs between the loads and the refresh (the command line records the demo's
+    app work there, :mod:`etl.demo.activity`, so the refresh counts its patrols and inspections for 四查).
+    """
     try:
         from etl.load import load_file
     except ImportError as exc:  # the loaders are a separate work item
@@ -56,6 +61,8 @@ def load_demo(directory: Path, *, url: str | None = None, as_of: date | None = N
             progress(entry["file"], outcome)
         if getattr(outcome, "status", None) not in ("ok", "partial"):
             raise DemoLoadError(f"{entry['file']} 导入失败：{getattr(outcome, 'message', outcome)}")
+    if before_refresh is not None:
+        before_refresh(manifest)
     result.refresh = refresh_all(url, as_of=as_of)
     if progress is not None:
         progress("refresh", result.refresh)
