@@ -267,7 +267,7 @@ def wanted(options: DrawOptions, staffed: int) -> tuple[int, int]:
     return n, math.ceil(options.min_high_share * n - 1e-9)
 
 
-def bounds_for(counts: Mapping[str | None, int], options: DrawOptions, *, margin: float = 4.0
+def bounds_for(counts: Mapping[str | None, int], options: DrawOptions, *, margin: float = 2.5
                ) -> dict[str | None, float]:
     """Return a key bound per colour expected to let through ``margin`` × the candidates a draw needs.
 
@@ -299,6 +299,22 @@ class Staffing:
             self._by_scope.setdefault(i.scope, []).append(i.username)
         self._odd = [i for i in people if not i.scope.endswith(".")]  # not a unit path: tested the long way
         self._cache: dict[tuple[str, frozenset[str]], list[str]] = {}
+        self._ancestors: dict[str, int] = {}  # path → inspectors whose scope is one of its prefixes
+
+    def staffed(self, path: str, excluded: frozenset[str]) -> bool:
+        """Tell whether at least two inspectors are eligible (a count first: the lists only when it is close)."""
+        if not self._odd and self._covering(path) - len(excluded) >= 2:
+            return True  # usernames are unique, so one scope each: at most len(excluded) of them drop out
+        return len(self.of(path, excluded)) >= 2
+
+    def _covering(self, path: str) -> int:
+        """Return how many inspectors have a scope that is a prefix of ``path`` (cached per path, from the parent)."""
+        covering = self._ancestors.get(path)
+        if covering is None:
+            parent = path[: path[:-1].rfind(".") + 1]
+            covering = (self._covering(parent) if parent else 0) + len(self._by_scope.get(path, ()))
+            self._ancestors[path] = covering
+        return covering
 
     def of(self, path: str, excluded: frozenset[str]) -> list[str]:
         """Return the usernames eligible for an enterprise on ``path`` with ``excluded``, in username order."""
@@ -373,7 +389,7 @@ def draw_sampled(sample: Sample, inspectors: Iterable[Inspector], options: DrawO
     _check(options, seed)
     people = sorted({i.username: i for i in inspectors}.values(), key=lambda i: i.username)
     staffing = Staffing(people)
-    staffed = [g for g in sample.groups if len(staffing.of(g.path, g.excluded)) >= 2]
+    staffed = [g for g in sample.groups if staffing.staffed(g.path, g.excluded)]
     pool_size = sum(g.count for g in staffed)
     total = sum(g.count for g in sample.groups)
     if not pool_size:
@@ -381,7 +397,7 @@ def draw_sampled(sample: Sample, inspectors: Iterable[Inspector], options: DrawO
     n, k = wanted(options, pool_size)
     weighted = options.weighted
     keyed = sorted(((sample_key(r.hash, r.candidate.risk_level, weighted), r.candidate.code, r.candidate)
-                    for r in sample.candidates if len(staffing.of(r.candidate.path, r.candidate.excluded)) >= 2),
+                    for r in sample.candidates if staffing.staffed(r.candidate.path, r.candidate.excluded)),
                    key=lambda t: (t[0], t[1]))
     below = [t for t in keyed if t[0] < sample.bound.get(t[2].risk_level, math.inf)]
     overall = min(sample.bound.get(c, math.inf) for c in COLOURS)  # every colour's candidates are complete below it
@@ -393,7 +409,7 @@ def draw_sampled(sample: Sample, inspectors: Iterable[Inspector], options: DrawO
         counts: Counter[str | None] = Counter()
         for g in staffed:
             counts[g.risk_level] += g.count
-        wider = bounds_for(counts, options, margin=8.0)
+        wider = bounds_for(counts, options, margin=6.0)
         raise NeedMoreCandidatesError({c: max(wider[c], 2 * sample.bound.get(c, 0.0)) for c in COLOURS})
     chosen = _choose([t[2] for t in below], n, k)
     items = _assign(chosen, staffing, seed)

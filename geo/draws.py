@@ -46,6 +46,7 @@ from domain.draws import (
     hash_bound,
     new_seed,
     options_from,
+    sample_hash,
 )
 from domain.labels import INDUSTRIES, RISK_LEVEL
 from geo.scope import path_in_scope, scope_params
@@ -156,13 +157,6 @@ def _area(conn: Connection, *, scope: str, code: str) -> tuple[int, str] | None:
     return (int(row.id), str(row.path)) if row is not None else None
 
 
-def _area_id(conn: Connection, *, scope: str, code: str) -> int:
-    area = _area(conn, scope=scope, code=code)
-    if area is None:
-        raise DrawNotFoundError(code)
-    return area[0]
-
-
 _POOL_FILTER = (
     'AND (CAST(:any_industry AS bool) OR e."industry" = ANY(CAST(:industries AS text[]))) '
     'AND (CAST(:any_colour AS bool) OR e."risk_level" = ANY(CAST(:colours AS text[])) '
@@ -175,20 +169,20 @@ _BELOW_BOUND = (
     "WHEN 'yellow' THEN CAST(:b_yellow AS bigint) WHEN 'blue' THEN CAST(:b_blue AS bigint) "
     'ELSE CAST(:b_none AS bigint) END'
 )
-# One pass over the pool: counts per unit and colour, and per group the candidates' smallest and largest id (a group
-# with more than two candidates is read again by unit). Grouped by a boolean rather than by the candidates' codes
-# so that the planner runs it as a parallel partial aggregate (array_agg has no combine function before PG 16).
+# One pass over the pool: counts per unit and colour, and per group the candidates' smallest and largest credit code
+# (a group with more than two candidates is read again by unit: rare, the candidates are a few hundred among
+# thousands of groups). Grouped by a boolean rather than by the candidates' codes so that the planner runs it as a
+# parallel partial aggregate (array_agg has no combine function before PG 16); COLLATE "C": byte order, no locale.
 _RANK_SQL = (
-    f'SELECT e."unit_id", e."risk_level", {_BELOW_BOUND} AS candidate, count(*) AS n, min(e."id") AS lo, '  # noqa: S608
-    'max(e."id") AS hi FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
-    f'WHERE u."path" LIKE :area || \'%\' {_POOL_FILTER} GROUP BY 1, 2, 3'
+    'SELECT g.*, u."path" FROM (SELECT e."unit_id", e."risk_level", '  # noqa: S608
+    f'{_BELOW_BOUND} AS candidate, count(*) AS n, '
+    'min(e."credit_code" COLLATE "C") AS lo, max(e."credit_code" COLLATE "C") AS hi '
+    'FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
+    f'WHERE u."path" LIKE :area || \'%\' {_POOL_FILTER} GROUP BY 1, 2, 3) g JOIN "units" u ON u."id" = g."unit_id"'
 )
-_CANDIDATES_SQL = (
-    'SELECT e."id", e."credit_code", e."risk_level", e."unit_id", '  # noqa: S608
-    'hashtextextended(e."credit_code", CAST(:seed AS bigint)) AS h FROM "enterprises" e '
-    'WHERE e."id" = ANY(CAST(:ids AS int[])) UNION '
-    'SELECT e."id", e."credit_code", e."risk_level", e."unit_id", '
-    'hashtextextended(e."credit_code", CAST(:seed AS bigint)) AS h FROM "enterprises" e '
+_CROWDED_SQL = (
+    'SELECT e."credit_code", e."risk_level", u."path" FROM "enterprises" e '  # noqa: S608
+    'JOIN "units" u ON u."id" = e."unit_id" '
     f'WHERE e."unit_id" = ANY(CAST(:crowded AS int[])) AND {_BELOW_BOUND} {_POOL_FILTER}'
 )
 
@@ -206,22 +200,16 @@ def _people_and_exclusions(conn: Connection, *, area_path: str) -> tuple[list[In
         'JOIN "units" s ON s."id" = u."scope_unit_id" WHERE u."role" = \'inspector\' AND u."active" '
         'AND (s."path" LIKE :area || \'%\' OR :area LIKE s."path" || \'%\') ORDER BY u."username"'
     ), {"area": area_path}).all()
-    by_name: dict[str, set[str]] = {}
-    for p in people:
-        if p.name:
-            by_name.setdefault(p.name, set()).add(p.username)
-    # Duty holders of every grid cell and village under the area, by unit path: an enterprise's own grid people.
+    # Duty holders of every grid cell and village under the area whose name is an inspector's display name, by
+    # unit path: an enterprise's own grid people (matched in SQL: 45k duties at 1M enterprises, ~150 matches).
     duty_rows = conn.execute(text(
-        'SELECT u."path", array_agg(DISTINCT p."name") AS names FROM "duties" d '
+        'SELECT u."path", array_agg(DISTINCT a."username") AS users FROM "duties" d '
         'JOIN "persons" p ON p."id" = d."person_id" '
+        'JOIN "users" a ON a."display_name" = p."name" AND a."username" = ANY(CAST(:people AS text[])) '
         'JOIN "units" u ON u."id" = d."unit_id" WHERE d."until" IS NULL AND u."level" >= 4 '
         'AND u."path" LIKE :area || \'%\' GROUP BY u."path"'
-    ), {"area": area_path}).all() if by_name else []
-    own: dict[str, frozenset[str]] = {}
-    for d in duty_rows:
-        users = {u for name in d.names for u in by_name.get(name, ())}
-        if users:
-            own[d.path] = frozenset(users)
+    ), {"area": area_path, "people": [p.username for p in people if p.name]}).all() if people else []
+    own = {d.path: frozenset(d.users) for d in duty_rows}
     return [Inspector(p.username, p.path) for p in people], own
 
 
@@ -275,27 +263,26 @@ def _estimated_counts(conn: Connection, *, area_id: int, filters: PoolFilter) ->
 
 
 def _rank(conn: Connection, *, area_path: str, filters: PoolFilter, seed: int, weighted: bool,
-          bound: dict[str | None, float], paths: dict[int, str], exclusions: Callable[[str], frozenset[str]]) -> Sample:
+          bound: dict[str | None, float], exclusions: Callable[[str], frozenset[str]]) -> Sample:
     """Run the pool's pass with ``bound`` and read its candidates (see ``_RANK_SQL``)."""
     params = {"area": area_path, "seed": seed, **_filter_params(filters),
               **{f"b_{c or 'none'}": hash_bound(bound[c], c, weighted) for c in COLOURS}}
-    rows = conn.execute(text(_RANK_SQL), params).all()
-    counts: dict[tuple[int, str | None], int] = {}
-    ids: set[int] = set()
-    crowded: set[int] = set()
-    for r in rows:
-        counts[(r.unit_id, r.risk_level)] = counts.get((r.unit_id, r.risk_level), 0) + int(r.n)
-        if r.candidate:
-            if r.n <= 2:
-                ids.update((int(r.lo), int(r.hi)))
+    counts: dict[tuple[str, str | None], int] = {}
+    found: dict[str, tuple[str | None, str]] = {}  # candidate code → colour, unit path
+    crowded: list[int] = []
+    for unit_id, colour, candidate, n, lo, hi, path in conn.execute(text(_RANK_SQL), params):
+        counts[(path, colour)] = counts.get((path, colour), 0) + n
+        if candidate:
+            if n <= 2:
+                found[lo] = found[hi] = (colour, path)
             else:
-                crowded.add(int(r.unit_id))
-    groups = tuple(PoolGroup(paths[u], c, n, exclusions(paths[u])) for (u, c), n in counts.items())
-    candidates: tuple[Ranked, ...] = ()
-    if ids or crowded:
-        found = conn.execute(text(_CANDIDATES_SQL), {**params, "ids": sorted(ids), "crowded": sorted(crowded)}).all()
-        candidates = tuple(Ranked(Candidate(r.credit_code, r.risk_level, paths[r.unit_id],
-                                            exclusions(paths[r.unit_id])), int(r.h)) for r in found)
+                crowded.append(unit_id)
+    if crowded:
+        for code, colour, path in conn.execute(text(_CROWDED_SQL), {**params, "crowded": crowded}):
+            found[code] = (colour, path)
+    groups = tuple(PoolGroup(p, c, n, exclusions(p)) for (p, c), n in counts.items())
+    candidates = tuple(Ranked(Candidate(code, colour, p, exclusions(p)), sample_hash(code, seed))
+                       for code, (colour, p) in found.items())
     return Sample(groups, candidates, bound)
 
 
@@ -304,6 +291,12 @@ def sample_draw(conn: Connection, *, scope: str, filters: PoolFilter, options: D
 
     Raises :class:`DrawNotFoundError`, :class:`DrawInputError` and ``domain.draws.DrawError``.
     """
+    return _sample_draw(conn, scope=scope, filters=filters, options=options, seed=seed)[0]
+
+
+def _sample_draw(conn: Connection, *, scope: str, filters: PoolFilter, options: DrawOptions, seed: int
+                 ) -> tuple[DrawResult, int]:
+    """:func:`sample_draw`, with the area's unit id."""
     filters.check()
     options.check()
     area = _area(conn, scope=scope, code=filters.area_code)
@@ -312,8 +305,6 @@ def sample_draw(conn: Connection, *, scope: str, filters: PoolFilter, options: D
     area_id, area_path = area
     people, own = _people_and_exclusions(conn, area_path=area_path)
     avoid = frozenset(filters.avoid)
-    paths: dict[int, str] = dict(conn.execute(text(
-        'SELECT "id", "path" FROM "units" WHERE "path" LIKE :area || \'%\''), {"area": area_path}).all())
     cache: dict[str, frozenset[str]] = {}
 
     def exclusions(path: str) -> frozenset[str]:
@@ -323,16 +314,16 @@ def sample_draw(conn: Connection, *, scope: str, filters: PoolFilter, options: D
 
     estimate = _estimated_counts(conn, area_id=area_id, filters=filters)
     bound = bounds_for(estimate, options) if estimate else dict.fromkeys(COLOURS, math.inf)
-    for _ in range(3):
+    for attempt in range(4):  # the last without bound: every enterprise of the pool is a candidate
+        if attempt == 3:
+            bound = dict.fromkeys(COLOURS, math.inf)
         sample = _rank(conn, area_path=area_path, filters=filters, seed=seed, weighted=options.weighted,
-                       bound=bound, paths=paths, exclusions=exclusions)
+                       bound=bound, exclusions=exclusions)
         try:
-            return draw_sampled(sample, people, options, seed)
+            return draw_sampled(sample, people, options, seed), area_id
         except NeedMoreCandidatesError as more:
             bound = more.wider
-    sample = _rank(conn, area_path=area_path, filters=filters, seed=seed, weighted=options.weighted,
-                   bound=dict.fromkeys(COLOURS, math.inf), paths=paths, exclusions=exclusions)
-    return draw_sampled(sample, people, options, seed)
+    raise AssertionError("unreachable: a pass without bound has every candidate")
 
 
 def _stored_for_key(conn: Connection, *, username: str, request_key: str) -> int | None:
@@ -347,6 +338,7 @@ def _stored_for_key(conn: Connection, *, username: str, request_key: str) -> int
 def _save(conn: Connection, *, area_id: int, title: str, filters: PoolFilter, options: DrawOptions, seed: int,
           result: DrawResult, username: str, request_key: str, replaces: int | None = None,
           reason: str | None = None) -> int:
+    """Store a draw and its items; return its id."""
     draw_id = int(conn.execute(text("SELECT nextval(pg_get_serial_sequence('inspection_draws', 'id'))")).scalar_one())
     recorded = options.as_dict() | {"pool_digest": result.digest, "unstaffed": result.unstaffed,
                                     "high_drawn": result.high_drawn, "request_key": request_key}
@@ -373,8 +365,8 @@ def _draw_and_save(conn: Connection, *, scope: str, title: str, filters: PoolFil
                    reason: str | None = None) -> tuple[int, int, DrawResult]:
     """Read the inputs, draw with ``seed`` (a fresh one when None), store; return the id, the seed, the result."""
     seed = new_seed() if seed is None else seed
-    result = sample_draw(conn, scope=scope, filters=filters, options=options, seed=seed)
-    draw_id = _save(conn, area_id=_area_id(conn, scope=scope, code=filters.area_code), title=title, filters=filters,
+    result, area_id = _sample_draw(conn, scope=scope, filters=filters, options=options, seed=seed)
+    draw_id = _save(conn, area_id=area_id, title=title, filters=filters,
                     options=options, seed=seed, result=result, username=username, request_key=request_key,
                     replaces=replaces, reason=reason)
     return draw_id, seed, result
