@@ -10,7 +10,6 @@ none of no unit), and the page in Chromium for a leader (drill-down, a count's r
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,9 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from domain.coverage import CHECKS, UNASSIGNED, detail_text, missing_slots, vacancy_text
 from etl.refresh import refresh_all
 from geo.coverage import coverage_counts, coverage_items, coverage_unit
-from tests.browser import login, make_user, screenshot_dir, watched_page
 from tests.demo_fixture import fresh_database
-from tests.demo_server import gunicorn_app
 from tests.test_refresh import AS_OF, _seed
 
 pytestmark = pytest.mark.db
@@ -155,54 +152,3 @@ def test_missing_slots_and_wording() -> None:
         "leader": 1, "supervisor": 1}
     assert missing_slots({"supervisor": 2}, {"supervisor": 5}) == {}
     assert vacancy_text({"supervisor": 2, "leader": 1}) == "分管领导缺 1 人、安全监管责任人缺 2 人"
-
-
-@pytest.fixture(scope="module")
-def coverage_server(world: tuple[str, Engine]) -> Iterator[tuple[str, dict[str, tuple[str, str]]]]:
-    """The world served by gunicorn, with a leader of the city and a grid manager of 建安区."""
-    url, engine = world
-    users = {"city": make_user(engine, role="leader", scope="411000"),
-             "county": make_user(engine, role="grid_manager", scope="411003")}
-    with gunicorn_app(url) as base:
-        yield base, users
-
-
-@pytest.mark.browser
-def test_leader_drills_down_and_opens_a_count(coverage_server: tuple[str, Any], chromium: Any) -> None:
-    base, users = coverage_server
-    with watched_page(chromium) as page:
-        login(page, base, *users["city"])
-        page.goto(base + "/coverage")
-        page.wait_for_selector("#cov-counts")
-        assert "覆盖质量 · 411000" in page.inner_text("#cov-title")
-        assert "未归属" in page.inner_text("#cov-counts")
-        page.click("#cov-row-411003 a >> nth=0")  # drill into the county
-        page.wait_for_function("document.querySelector('#cov-title').innerText.includes('411003')")
-        assert page.locator("#cov-crumbs a").count() == 1  # 411000 › 411003
-        page.click("#cov-total a >> nth=0")  # the county's vacancies
-        page.wait_for_selector("#cov-items")
-        assert "人员空缺：1 条" in page.inner_text("#cov-items-title")
-        assert "安全监管责任人缺 1 人" in page.inner_text("#cov-items")
-        page.screenshot(path=str(screenshot_dir() / "coverage.png"), full_page=True)
-        assert not page.console_errors
-
-
-@pytest.mark.browser
-def test_forged_queries_get_a_message(coverage_server: tuple[str, Any], chromium: Any,
-                                     world: tuple[str, Engine]) -> None:
-    (base, users), (_, engine) = coverage_server, world
-    with watched_page(chromium) as page:
-        login(page, base, *users["county"])
-        for query, message in (("unit=411002", "超出本账户的数据范围"), ("unit=41;DROP", "单位代码格式不正确"),
-                               ("check=nope", "没有这项检查")):
-            page.goto(f"{base}/coverage?{query}")
-            page.wait_for_selector(".sg-alert")
-            assert message in page.inner_text(".sg-alert")
-            assert "411002" not in page.inner_text("#shell-content")
-        page.goto(base + "/coverage")  # its own county, without the city's unassigned rows
-        page.wait_for_selector("#cov-counts")
-        assert "未归属" not in page.inner_text("#cov-counts")
-    with engine.connect() as c:
-        refused = c.execute(text("SELECT count(*) FROM audit_log WHERE username = :u AND action = 'forbidden' "
-                                 "AND detail->>'target' = '411002'"), {"u": users["county"][0]}).scalar_one()
-    assert refused >= 1
