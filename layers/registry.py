@@ -54,7 +54,7 @@ def point_layers() -> dict[str, PointLayerSpec]:
 
 
 def point_layer(layer_id: str, title: str, classes: tuple[LayerClass, ...],
-                marker: Literal["circle", "diamond", "triangle"], *, points: PointSource | None = None,
+                marker: Literal["circle", "diamond", "triangle", "square"], *, points: PointSource | None = None,
                 details: tuple[tuple[str, str], ...] = (), min_zoom: int = 11) -> PointLayerSpec:
     """Return the record of a viewport-driven point layer served by ``/api/map/points/<id>.geojson``.
 
@@ -121,13 +121,14 @@ CADENCE_BEHIND = register(point_layer(
 ).model_copy(update={"checked": False, "note": "本期与上一期均无本级检查或巡查记录的单位（规则见 docs/risk_rule.md）"}))
 
 # 检查到期/逾期企业: the risk-based frequency (domain.inspection_rules.FrequencyRule, the /inspection list's rule
-# written over app_config in SQL), read live. Off when the map opens.
+# written over app_config in SQL), read live. Off when the map opens. Squares: the diamonds' colours are the
+# hazard sources' grades, the circles the enterprises' own colours underneath.
 INSPECTION_DUE = register(point_layer(
     "inspection-due", "检查到期/逾期企业", (
-        LayerClass(key="overdue", label=DUE_STATE["overdue"], colour="#b71c1c"),
-        LayerClass(key="never", label="从未检查", colour="#6d4c41"),
+        LayerClass(key="overdue", label=DUE_STATE["overdue"], colour="#e41a1c"),
+        LayerClass(key="never", label="从未检查", colour="#7e57c2"),
         LayerClass(key="due_soon", label=DUE_STATE["due_soon"], colour="#ffb300"),
-    ), "diamond", points=DUE_POINTS, details=(("due", "应检日期 "), ("last_at", "最近检查 ")), min_zoom=9,
+    ), "square", points=DUE_POINTS, details=(("due", "应检日期 "), ("last_at", "最近检查 ")), min_zoom=9,
 ).model_copy(update={"checked": False, "note": "按风险等级确定检查频次（红每月、橙每季、黄每半年、蓝和未评估每年，"
                                                "两重点一重大至少每季）；列表见“四查”页"}))
 

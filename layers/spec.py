@@ -56,7 +56,7 @@ class LayerSpec(BaseModel):
     on_each_feature: str | None = None
     checked: bool = True  # shown when the page opens
     viewport_driven: bool = False  # the URL carries the map's bbox and zoom (point layers)
-    marker: Literal["fill", "circle", "diamond", "triangle"] = "circle"  # legend swatch shape
+    marker: Literal["fill", "circle", "diamond", "triangle", "square"] = "circle"  # marker and legend swatch shape
     note: str | None = None  # one line under the legend (Chinese)
 
     @field_validator("style", "point_to_layer", "on_each_feature")

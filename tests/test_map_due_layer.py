@@ -126,6 +126,7 @@ def test_the_command_map_draws_the_layer_off_by_default(live_server: str, engine
         page.wait_for_selector(".cm-pt-inspection-due.cm-cls-overdue", timeout=20_000)
         page.wait_for_selector(".cm-pt-inspection-due.cm-cls-due_soon")
         page.wait_for_selector(".cm-pt-inspection-due.cm-cls-never")
+        assert "cm-shape-square" in (page.locator(".cm-pt-inspection-due").first.get_attribute("class") or "")
         legend = page.locator("#cm-layer-inspection-due-legend")
         assert all(label in legend.inner_text() for label in ("检查到期/逾期企业", "已逾期", "临期", "从未检查"))
         page.locator(".cm-pt-inspection-due.cm-cls-overdue").first.hover()

@@ -173,7 +173,7 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
         el(html.Div, "本级及下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note",
            id="cm-demo-note") if view["demo_geometry"] else None,
         el(dcc.Link, "巡查此网格", href=patrol_href(view["code"]), id="cm-patrol-link",
-           className="hz-go cm-patrol-link", title="记录本网格的巡查（无隐患或发现隐患）")
+           className="hz-go hz-primary cm-patrol-link", title="记录本网格的巡查（无隐患或发现隐患）")
         if can_patrol and view["level"] == 5 else None,
     ], className="cm-head")
     sort = el(html.Div, [

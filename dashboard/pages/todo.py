@@ -56,7 +56,7 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
     page = todo_page(items, count.reports if ask.public_queue else None, account)
     if due is None:
         return page
-    return html.Div([patrol_section(*due), page], className="todo-wrap")
+    return html.Div([page, patrol_section(*due)], className="todo-wrap")
 
 
 PAGE = Page(path="/todo", title="待办", layout=layout, capability=Capability.HAZARD_WORK, in_menu=False, order=35)
