@@ -95,6 +95,17 @@ ETL_STATUS = Vocab({"running": "进行中", "ok": "成功", "partial": "部分�
                      "interrupted": "已中断"})
 # Public reports (随手拍 / 群众举报) wait in the grid manager's queue as 待核实 (migration 0006).
 PUBLIC_REPORT_STATUS = Vocab({"pending": "待核实", "confirmed": "已受理", "dismissed": "不予受理"})
+# Accidents (issue 18, migration 0010): 事故类别 of GB 6441-1986 《企业职工伤亡事故分类》 (its 20 classes in
+# its order), grades of 《生产安全事故报告和调查处理条例》 (国务院令第493号) 第三条, investigation status.
+ACCIDENT_TYPE = Vocab({
+    "struck_by": "物体打击", "vehicle": "车辆伤害", "machinery": "机械伤害", "lifting": "起重伤害",
+    "electrocution": "触电", "drowning": "淹溺", "burn": "灼烫", "fire": "火灾", "fall": "高处坠落",
+    "collapse": "坍塌", "roof_fall": "冒顶片帮", "water_inrush": "透水", "blasting": "放炮",
+    "explosive": "火药爆炸", "gas_explosion": "瓦斯爆炸", "boiler_explosion": "锅炉爆炸",
+    "vessel_explosion": "容器爆炸", "other_explosion": "其他爆炸", "poisoning": "中毒和窒息", "other": "其他伤害",
+})
+ACCIDENT_GRADE = Vocab({"general": "一般事故", "larger": "较大事故", "major": "重大事故", "extra_major": "特别重大事故"})
+INVESTIGATION_STATUS = Vocab({"reported": "已报告", "investigating": "调查中", "closed": "已结案"})
 # Photos kept with a hazard or a public report (migration 0006).
 ATTACHMENT_KIND = Vocab({"finding": "隐患照片", "before": "整改前", "after": "整改后", "evidence": "整改材料",
                          "report": "举报照片", "scene": "现场照片", "document": "签字文书"})

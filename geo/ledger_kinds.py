@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Boolean, Date, Float, Integer, Numeric, SmallInteger
 from sqlalchemy.sql.schema import Table
 
+from domain import accidents as accident_rules
 from geo import models
 from geo.models import H3_CELL_COLUMNS
 
@@ -462,4 +463,96 @@ INSPECTIONS = register(LedgerKind(
     ),
     joins="JOIN units u ON u.code = s.unit_code LEFT JOIN enterprises e ON e.credit_code = s.credit_code",
     computed=(("unit_id", "u.id"), ("enterprise_id", "e.id")),
+))
+
+
+def _check_accidents(state: dict[str, Any], values: dict[str, Any], errors: list[str]) -> None:
+    """Need a point, an enterprise or a unit; no negative toll; the grade follows the toll (条例 第三条)."""
+    if not values.get("credit_code") and not values.get("unit_code") and values.get("lon") is None:
+        errors.append("“统一社会信用代码”“所在单位代码”和经纬度至少填写一项")
+    values["deaths"] = values.get("deaths") or 0
+    values["injuries"] = values.get("injuries") or 0
+    loss = values.get("direct_loss_wan")
+    errors.extend(accident_rules.check_toll(values["deaths"], values["injuries"], loss))
+    try:
+        stated = accident_rules.parse_grade(values.get("grade"))
+    except ValueError as exc:
+        errors.append(str(exc))
+        return
+    conflict = accident_rules.grade_conflict(stated, values["deaths"], values["injuries"], loss)
+    if conflict:
+        errors.append(conflict)
+    values["grade"] = accident_rules.grade_of(values["deaths"], values["injuries"], loss)
+
+
+ACCIDENTS = register(LedgerKind(
+    "accidents", (models.Accident,), ("code",),
+    (
+        Column("code", "事故编号", "str", True, ("编号",), example="SG2025000001"),
+        Column("title", "事故名称", "str", True, ("名称", "事故简称"), example="某机械厂“9·1”机械伤害事故"),
+        Column("occurred_on", "发生日期", "date", True, ("事故日期", "发生时间", "日期"), example="2025-09-01",
+               not_future=True),
+        Column("credit_code", "统一社会信用代码", "credit_code", aliases=("信用代码",),
+               note="事故单位；为空时按经纬度或所在单位代码定位", example="91411002MA40AAAA4W"),
+        Column("unit_code", "所在单位代码", "admin_code", aliases=("网格代码", "区划代码"),
+               note="无企业且无坐标时必填"),
+        Column("industry", "行业", "industry", aliases=("行业类别", "所属行业"),
+               note="行业目录中的名称或常见写法", example="机械"),
+        Column("accident_type", "事故类型", "enum:ACCIDENT_TYPE", aliases=("事故类别",),
+               note="GB 6441 的 20 类：物体打击/车辆伤害/…/中毒和窒息/其他伤害", example="机械伤害"),
+        Column("road_traffic", "道路交通事故", "bool", note="是/否：计入道路交通万车死亡率", example="否"),
+        Column("deaths", "死亡人数", "int", aliases=("死亡",), note="空为 0", example="1"),
+        Column("injuries", "重伤人数", "int", aliases=("重伤", "受伤人数"), note="含急性工业中毒；空为 0",
+               example="0"),
+        Column("direct_loss_wan", "直接经济损失(万元)", "float", aliases=("直接经济损失", "经济损失"),
+               example="120"),
+        Column("grade", "事故等级", aliases=("等级",),
+               note="一般/较大/重大/特别重大；为空时按伤亡和损失定级，与之矛盾的拒收 (条例第三条)",
+               example="一般"),
+        Column("investigation", "调查处理状态", "enum:INVESTIGATION_STATUS", aliases=("调查状态",),
+               note="已报告/调查中/已结案", example="调查中"),
+        Column("report", "事故经过及调查报告", aliases=("事故经过", "调查报告", "简要经过")),
+        _OWN_LON,
+        _OWN_LAT,
+    ),
+    joins="LEFT JOIN enterprises e ON e.credit_code = s.credit_code LEFT JOIN units u ON u.code = s.unit_code",
+    computed=(("enterprise_id", "e.id"),),
+    location=Location(fallback_unit="COALESCE(u.id, e.unit_id)", point_from="e",
+                      described="the enterprise's point; the unit of 所在单位代码, else the enterprise's cell"),
+    cross_check=_check_accidents, fills=(("deaths", None), ("injuries", None), ("grade", None)),
+    # Recorded in the app (geo.accidents.record_accident): the app's record wins over a ledger reload.
+    app_owned='({t}."request_key" IS NOT NULL)',
+))
+
+
+def _check_denominators(state: dict[str, Any], values: dict[str, Any], errors: list[str]) -> None:
+    """Key ``<unit code>-<year>``; the year plausible; every denominator positive."""
+    year = values.get("year")
+    if year is not None and not 2000 <= year <= 2100:
+        errors.append(f"“年份”应在 2000-2100 之间，实际 {year}")
+    if values.get("unit_code") and year is not None:
+        values["code"] = f"{values['unit_code']}-{year}"
+    for key, header in (("gdp_yi", "地区生产总值(亿元)"), ("industrial_employees", "工矿商贸就业人员"),
+                        ("motor_vehicles", "机动车保有量")):
+        value = values.get(key)
+        if value is not None and value <= 0:
+            errors.append(f"“{header}”应大于 0，实际 {value}")
+
+
+DENOMINATORS = register(LedgerKind(
+    "denominators", (models.AreaDenominator,), ("code",),
+    (
+        Column("code", "记录编号", note="不必填写：按 单位代码-年份 生成"),
+        Column("unit_code", "单位代码", "admin_code", True, ("区划代码",), "县(区)或市的 6 位代码", "411002"),
+        Column("unit_name", "单位名称", aliases=("区划名称",), note="仅供核对，不入库", example="魏都区"),
+        Column("year", "年份", "int", True, ("统计年度", "年度"), example="2025"),
+        Column("gdp_yi", "地区生产总值(亿元)", "float", aliases=("GDP(亿元)", "地区生产总值", "GDP"),
+               example="520.3"),
+        Column("industrial_employees", "工矿商贸就业人员(人)", "int", aliases=("工矿商贸就业人员", "就业人员"),
+               example="182000"),
+        Column("motor_vehicles", "机动车保有量(辆)", "int", aliases=("机动车保有量", "机动车"), example="265000"),
+    ),
+    joins="JOIN units u ON u.code = s.unit_code",
+    computed=(("unit_id", "u.id"),),
+    cross_check=_check_denominators, fills=(("code", None),),
 ))

@@ -58,6 +58,9 @@ PUBLIC_REPORT_STATUSES = labels.PUBLIC_REPORT_STATUS.codes
 ATTACHMENT_KINDS = labels.ATTACHMENT_KIND.codes
 PATROL_RESULTS = PATROL_RESULT.codes
 CADENCES = tuple(c.value for c in Cadence)
+ACCIDENT_TYPES = labels.ACCIDENT_TYPE.codes
+ACCIDENT_GRADES = labels.ACCIDENT_GRADE.codes
+INVESTIGATION_STATUSES = labels.INVESTIGATION_STATUS.codes
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -769,3 +772,69 @@ class DrawItem(Base):
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
     inspector1: Mapped[str] = mapped_column(String(50))
     inspector2: Mapped[str] = mapped_column(String(50))
+
+
+class Accident(PointRow, Base):
+    """A production safety accident (生产安全事故, migration 0010): toll, GB 6441 type, grade, investigation.
+
+    Placed by its point, else by its enterprise's point and cell. ``grade`` always agrees with the toll
+    (``domain.accidents.grade_of``: 《生产安全事故报告和调查处理条例》第三条); ``injuries`` are 重伤 (incl.
+    急性工业中毒), ``direct_loss_wan`` 万元. ``road_traffic`` marks 道路交通事故 (the 万车死亡率 numerator).
+    """
+
+    __tablename__ = "accidents"
+    __table_args__ = (
+        CheckConstraint(_in("accident_type", ACCIDENT_TYPES), name="accident_type"),
+        CheckConstraint(_in("grade", ACCIDENT_GRADES), name="grade"),
+        CheckConstraint(_in("investigation", INVESTIGATION_STATUSES), name="investigation"),
+        CheckConstraint("deaths >= 0 AND injuries >= 0", name="toll"),
+        CheckConstraint("direct_loss_wan IS NULL OR direct_loss_wan >= 0", name="direct_loss_wan"),
+        Index("ix_accidents_unit_id", "unit_id", "occurred_on"),
+        Index("ix_accidents_enterprise_id", "enterprise_id"),
+        Index("ix_accidents_occurred_on", "occurred_on"),
+        Index("ix_accidents_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # 事故编号
+    title: Mapped[str] = mapped_column(String(200))  # 事故名称
+    occurred_on: Mapped[date] = mapped_column(Date)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="SET NULL"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"))
+    industry: Mapped[str | None] = mapped_column(String(30))
+    accident_type: Mapped[str | None] = mapped_column(String(20))
+    road_traffic: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    deaths: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    injuries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    direct_loss_wan: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    grade: Mapped[str] = mapped_column(String(12))
+    investigation: Mapped[str | None] = mapped_column(String(16))
+    report: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(50))  # recorded in the app
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class AreaDenominator(Base):
+    """One area's yearly denominators of the five-year targets (migration 0010): GDP, 工矿商贸 employees, vehicles.
+
+    ``code`` is the ledger's natural key ``<unit code>-<year>``; a missing value is NULL ("缺少分母").
+    """
+
+    __tablename__ = "area_denominators"
+    __table_args__ = (
+        CheckConstraint("year BETWEEN 2000 AND 2100", name="year"),
+        CheckConstraint("gdp_yi IS NULL OR gdp_yi > 0", name="gdp_yi"),
+        CheckConstraint("industrial_employees IS NULL OR industrial_employees > 0", name="industrial_employees"),
+        CheckConstraint("motor_vehicles IS NULL OR motor_vehicles > 0", name="motor_vehicles"),
+        Index("uq_area_denominators_unit_year", "unit_id", "year", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(SmallInteger)
+    gdp_yi: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))  # 地区生产总值（亿元）
+    industrial_employees: Mapped[int | None] = mapped_column(Integer)  # 工矿商贸就业人员（人）
+    motor_vehicles: Mapped[int | None] = mapped_column(Integer)  # 机动车保有量（辆）
+    source_run_id: Mapped[int | None] = mapped_column(ForeignKey("etl_runs.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = _created()

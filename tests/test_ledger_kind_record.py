@@ -132,7 +132,8 @@ def test_a_toy_kind_loads_end_to_end_through_its_record(toy: str, tmp_path: Path
 
 
 def test_the_registry_is_back_to_the_real_kinds_and_the_docs_follow_it() -> None:
-    assert tuple(LEDGER_KINDS) == ("persons", "enterprises", "hazard-sources", "hazards", "inspections")
+    assert tuple(LEDGER_KINDS) == ("persons", "enterprises", "hazard-sources", "hazards", "inspections", "accidents",
+                                 "denominators")
     assert kinds() == ("boundaries", *LEDGER_KINDS)
     assert docs_columns() in (ROOT / "docs" / "etl.md").read_text(encoding="utf-8"), (
         "docs/etl.md is out of date: run etl.template.write_docs_columns(Path('docs/etl.md'))")
