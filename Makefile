@@ -9,7 +9,7 @@ APT_PKGS := postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk
 DEMO_DIR := .local/demo
 DEMO_ENTERPRISES ?= 20000
 
-.PHONY: demo test screenshots setup sysdeps venv db lint pytest clean-db
+.PHONY: demo test screenshots setup sysdeps venv db lint pytest clean-db bench-deps
 
 ## demo: set everything up, load the 许昌市 demo data and serve http://127.0.0.1:8050
 demo: setup
@@ -36,6 +36,11 @@ sysdeps:
 	    echo "缺少系统软件包:$$missing"; echo "请运行: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
+
+## bench-deps: what the benchmarks compare against, not needed to run or test the app: Debian's gdal-bin
+## (ogr2ogr, the baseline of bench/bench_ogc.py's GeoPackage export)
+bench-deps:
+	@$(MAKE) --no-print-directory sysdeps APT_PKGS="gdal-bin"
 
 venv: $(STAMP)
 
