@@ -48,9 +48,9 @@ GBK_LDIDS = {0x4D: "0x4D", 0x7A: "0x7A"}
 def dbf_encoding(path: Path) -> tuple[str | None, str]:
     """Return the encoding to read a shapefile's .dbf with, and how it was decided (Chinese, for the report).
 
-    A ``.cpg`` wins (GDAL reads it). Without one: strict UTF-8 when every text byte decodes so, else
+    A ``.cpg`` wins (GDAL reads it). Without one: strict UTF-8 when every string byte decodes so, else
     GB18030 (a superset of GBK). The language driver byte is reported: 0x4D/0x7A mean code page 936
-    (GBK); GDAL would read the usual 0x57 ("ANSI") as ISO-8859-1 and garble Chinese text.
+    (GBK); GDAL would read the usual 0x57 ("ANSI") as ISO-8859-1 and garble Chinese names.
     """
     if path.suffix.lower() != ".shp":
         return None, ""
@@ -67,20 +67,20 @@ def dbf_encoding(path: Path) -> tuple[str | None, str]:
     ldid = data[29]
     header_len = int.from_bytes(data[8:10], "little")
     names = b"".join(data[i:i + 11].split(b"\0", 1)[0] for i in range(32, max(32, header_len - 1), 32))
-    text = names + data[header_len:]
+    strings = names + data[header_len:]
     ldid_note = (f"；dbf 语言驱动字节 {GBK_LDIDS[ldid]} 表示 GBK (代码页 936)" if ldid in GBK_LDIDS
                  else f"；dbf 语言驱动字节 0x{ldid:02X}")
-    if text.isascii():
+    if strings.isascii():
         return "UTF-8", "无 .cpg，属性只有 ASCII 字符"
     try:
-        text.decode("utf-8")
+        strings.decode("utf-8")
     except UnicodeDecodeError:
         pass
     else:
         conflict = "，与语言驱动字节不符，以内容为准" if ldid in GBK_LDIDS else ""
         return "UTF-8", f"无 .cpg，内容按 UTF-8 严格解码成功{conflict}{ldid_note}"
     try:
-        text.decode("gb18030")
+        strings.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise InputError("无法识别 .dbf 的编码 (既不是 UTF-8 也不是 GBK)：请附上 .cpg 文件 (内容如 GBK 或 UTF-8)"
                          ) from exc
@@ -276,8 +276,8 @@ def _check_feature(props: dict[str, Any], keys: dict[str, str],
                 errors.append(f"代码“{parsed.code}”属于第 {parsed.level} 级，与 --level {level} 不符")
             declared = props.get(keys["level"]) if "level" in keys else None
             if not is_blank(declared):
-                text = str(declared).strip()
-                number = LEVEL_WORDS.get(text.lower(), int(text) if text.isdigit() else None)
+                word = str(declared).strip()
+                number = LEVEL_WORDS.get(word.lower(), int(word) if word.isdigit() else None)
                 if number is not None and number != parsed.level:
                     errors.append(f"属性 {keys['level']}={declared} 与代码“{parsed.code}”的级别 {parsed.level} 不符")
             parent = _parent_text(props.get(keys["parent_code"])) if "parent_code" in keys else None
@@ -299,14 +299,14 @@ def _check_feature(props: dict[str, Any], keys: dict[str, str],
 
 
 def _code_text(raw: Any) -> str:
-    """Return a code cell as text: a .dbf numeric field arrives as a float (411002001.0)."""
+    """Return a code cell as a string: a .dbf numeric field arrives as a float (411002001.0)."""
     if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return str(raw)
 
 
 def _parent_text(raw: Any) -> str | None:
-    """Return a parent cell as text, or None when blank; DataV's ``parent`` is an object ``{"adcode": …}``."""
+    """Return a parent cell as a string, or None when blank; DataV's ``parent`` is an object ``{"adcode": …}``."""
     if is_blank(raw):
         return None
     if isinstance(raw, str) and raw.strip().startswith("{"):

@@ -49,7 +49,7 @@ BOUNDARY_RECOGNISED: Recognised = {
         ("SJDM", "GIS"), ("SJXZQDM", "GIS"), ("上级代码", "GIS"), ("上级区划代码", "GIS"),
         ("上级行政区划代码", "GIS"), ("父级代码", "GIS"),
     ),
-    "level": (("JB", "GIS"), ("级别", "GIS"), ("rank", "adcode")),
+    "level": (("JB", "GIS"), ("级别", "GIS"), ("rank", "adcode"), ("层级", "SafeGrid")),
 }
 
 # Ledgers: pinyin initials and English names seen in exports of enterprise and point databases.
@@ -70,6 +70,7 @@ SOURCE_LABELS = {
     "adcode": "adcode 数据表 (Vonng/adcode)",
     "GIS": "常见 GIS/台账导出的拼音首字母或英文字段名",
     "截断": "ESRI Shapefile 字段名截断为 10 字节",
+    "SafeGrid": "SafeGrid 自己导出的 GeoPackage/Shapefile (/api/export/gis)",
 }
 
 

@@ -3,7 +3,8 @@
 File names say what they hold: ``<kind>[_level<N>][_anything].<ext>``, e.g. ``enterprises_2025-09.xlsx``,
 ``boundaries_level5_grids.geojson``, ``hazard-sources.csv``. Files are loaded top-down (boundaries by
 level, then persons, enterprises, hazard sources, hazards, inspections). After anything loaded the
-derived tables are refreshed with ``etl.refresh.refresh_all`` when that module exists.
+derived tables are refreshed with ``etl.refresh.refresh_all`` when that module exists. A file with
+foreign field names brings its saved mapping beside it: ``<stem>.mapping.json`` (``--save-mapping``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from etl.load import LoadResult, load_file
+from etl.load import LoadResult, UsageError, load_file
+from etl.mapping import MappingError, read_mapping
 from geo import etl_sql
 
 log = logging.getLogger(__name__)
 ORDER = ("boundaries", "persons", "enterprises", "hazard-sources", "hazards", "inspections")
 SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm", ".geojson", ".json", ".gpkg", ".shp"}
 SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml")
+MAPPING_SIDECAR = ".mapping.json"  # <file stem>.mapping.json: the --save-mapping of that file's department
 _NAME = re.compile(
     r"^(?P<kind>boundaries|persons|enterprises|hazard[-_]sources|hazards|inspections)"
     r"(?:_level(?P<level>[1-5]))?(?:[_\-.\s].*)?$",
@@ -65,7 +68,7 @@ def pending(inbox: Path, *, settle_seconds: float = 0.0) -> tuple[list[InboxFile
     unknown: list[Path] = []
     now = time.time()
     for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
-        if path.suffix.lower() in SIDECARS or path.name.endswith(".result.txt"):
+        if path.suffix.lower() in SIDECARS or path.name.endswith((".result.txt", MAPPING_SIDECAR)):
             continue
         if now - path.stat().st_mtime < settle_seconds:
             continue
@@ -82,12 +85,17 @@ def _file_away(path: Path, target: Path, report: str) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     dest = target / f"{stamp}_{path.name}"
-    for sidecar in (path.with_suffix(s) for s in SIDECARS):
+    for sidecar in (*(path.with_suffix(s) for s in SIDECARS), mapping_sidecar(path)):
         if sidecar.exists():
             shutil.move(str(sidecar), target / f"{stamp}_{sidecar.name}")
     shutil.move(str(path), dest)
     dest.with_name(dest.name + ".result.txt").write_text(report, encoding="utf-8")
     return dest
+
+
+def mapping_sidecar(path: Path) -> Path:
+    """Return where a file's saved field mapping sits in the inbox: ``<stem>.mapping.json`` beside it."""
+    return path.with_name(path.stem + MAPPING_SIDECAR)
 
 
 def _report(result: LoadResult) -> str:
@@ -116,7 +124,14 @@ def run_once(inbox: Path, *, url: str | None = None, settle_seconds: float = 0.0
     results: list[LoadResult] = []
     for item in ready:
         # SIGINT/SIGTERM: the run is recorded 已中断, the file stays in the inbox, LoadInterrupted goes up.
-        result = load_file(item.kind, item.path, level=item.level, url=url)
+        sidecar = mapping_sidecar(item.path)
+        try:
+            fields = read_mapping(sidecar, kind=item.kind) if sidecar.exists() else None
+            result = load_file(item.kind, item.path, level=item.level, url=url, fields=fields)
+        except (MappingError, UsageError) as exc:
+            _file_away(item.path, inbox / "failed", f"映射文件 {sidecar.name} 无法使用：{exc}\n")
+            log.info("%s → failed: %s", item.path.name, exc)
+            continue
         results.append(result)
         folder = "done" if result.status in ("ok", "partial") else "failed"
         _file_away(item.path, inbox / folder, _report(result))

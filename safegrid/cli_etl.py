@@ -189,6 +189,8 @@ def load(
     print_result(result, max_rejects=settings.max_rejects_shown)
     if result.mapping:
         _save(save_mapping, kind, result.mapping)
+    elif save_mapping is not None:
+        typer.secho("文件被拒绝，字段对应未保存", fg=typer.colors.YELLOW, err=True)
     if result.status != "ok":
         raise typer.Exit(1)
 
@@ -223,7 +225,7 @@ def template(
     kind: Annotated[str, typer.Argument(help=f"台账类型：{'、'.join(kinds()[1:])}")],
     out: Annotated[Path, typer.Argument(help="输出 .xlsx 文件")],
 ) -> None:
-    """Write the XLSX template of a ledger: header, note row, one example row."""
+    """Write the XLSX template of a ledger: header, note row, one example row; a 字段对应 sheet for --mapping."""
     if kind == "boundaries":
         raise _usage("边界请用 GeoJSON/Shapefile/GeoPackage，属性 code、name、is_demo_geometry (见 docs/etl.md)")
     if kind not in kinds():

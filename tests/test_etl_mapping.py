@@ -27,6 +27,7 @@ from shapely.geometry import mapping
 from domain.crs import wgs84_to_gcj02
 from etl.load import load_file
 from etl.mapping import MAPPING_SHEET
+from etl.schedule import run_once
 from etl.template import write_template
 from tests.etl_support import (
     COUNTIES,
@@ -265,3 +266,19 @@ def test_ledger_with_foreign_columns_loads_with_field_and_the_template_mapping_s
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     stored = query(url, "SELECT name, industry FROM enterprises ORDER BY name")
     assert [tuple(r) for r in stored] == [(f"映射企业{i}", "机械") for i in range(3)]
+
+
+def test_the_inbox_uses_a_mapping_saved_beside_the_file(url: str, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = json.loads(COUNTIES.read_text(encoding="utf-8"))["features"][1:3]
+    gpkg = inbox / "boundaries_level2_民政.gpkg"
+    write(gpkg, np.array([shapely.to_wkb(shapely.geometry.shape(f["geometry"])) for f in data], dtype=object),
+          [np.array([f["properties"]["code"] for f in data]), np.array([f["properties"]["name"] for f in data])],
+          fields=["QXBM", "QXMC"], driver="GPKG", geometry_type="MultiPolygon", crs="EPSG:4490")
+    (inbox / "boundaries_level2_民政.mapping.json").write_text(
+        json.dumps({"kind": "boundaries", "fields": {"code": "QXBM", "name": "QXMC"}}), encoding="utf-8")
+    results = run_once(inbox, url=url, refresh=False)
+    assert [r.status for r in results] == ["ok"], [r.message for r in results]
+    assert sorted(p.name.split("_", 1)[1] for p in (inbox / "done").iterdir()) == [
+        "boundaries_level2_民政.gpkg", "boundaries_level2_民政.gpkg.result.txt", "boundaries_level2_民政.mapping.json"]
