@@ -227,7 +227,8 @@ def template(
 ) -> None:
     """Write the XLSX template of a ledger: header, note row, one example row; a 字段对应 sheet for --mapping."""
     if kind == "boundaries":
-        raise _usage("边界请用 GeoJSON/Shapefile/GeoPackage，属性 code、name、is_demo_geometry (见 docs/etl.md)")
+        raise _usage("边界请用 GeoJSON/Shapefile/GeoPackage，属性 code、name、is_demo_geometry (见 docs/etl.md)；"
+                     "字段名不同时用 --field code=列名 --field name=列名，并可用 --dry-run --save-mapping 保存")
     if kind not in kinds():
         raise _usage(f"未知的台账类型“{kind}”：可用 {'、'.join(kinds()[1:])}")
     write_template(kind, out)
