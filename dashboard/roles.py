@@ -26,18 +26,22 @@ class Capability(StrEnum):
     PATROL = "patrol"  # 网格巡查 / 村级日排查 of the scope's grid cells (/patrol)
     INSPECT = "inspect"  # record an enterprise inspection (/inspection/new), see the draws one works
     DRAW = "draw"  # make (and redraw) a 双随机 draw
+    # Accidents and the five-year targets (issue 18).
+    ACCIDENT = "accident"  # record an accident (/accident/new)
+    TARGETS = "targets"  # the five-year targets page (/targets)
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     "admin": frozenset(Capability) - {Capability.OWN_ENTERPRISE, Capability.HAZARD_REPORT},
     "leader": frozenset({Capability.MAP, Capability.BIG_SCREEN, Capability.ANALYSIS, Capability.EXPORT,
-                         Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK, Capability.DRAW}),
+                         Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK, Capability.DRAW,
+                         Capability.ACCIDENT, Capability.TARGETS}),
     "grid_manager": frozenset({Capability.MAP, Capability.EXPORT, Capability.SEARCH, Capability.ENTERPRISE_FILE,
                                Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.PUBLIC_QUEUE,
                                Capability.PATROL}),
-    "planner": frozenset({Capability.MAP, Capability.ANALYSIS, Capability.EXPORT}),
+    "planner": frozenset({Capability.MAP, Capability.ANALYSIS, Capability.EXPORT, Capability.TARGETS}),
     "inspector": frozenset({Capability.MAP, Capability.SEARCH, Capability.ENTERPRISE_FILE, Capability.HAZARD_WORK,
-                            Capability.HAZARD_REPORT, Capability.INSPECT}),
+                            Capability.HAZARD_REPORT, Capability.INSPECT, Capability.ACCIDENT}),
     # 企业服务端: its own file and hazards (自查自改自报), nothing of the network around it.
     "enterprise": frozenset({Capability.HAZARD_WORK, Capability.HAZARD_REPORT, Capability.OWN_ENTERPRISE}),
 }

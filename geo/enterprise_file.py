@@ -86,6 +86,13 @@ SELECT "code", "inspected_at", "inspector_level", "kind", "inspectors", "result"
 FROM "inspections" x WHERE "enterprise_id" = :id ORDER BY "inspected_at" DESC, "code" DESC LIMIT :lim
 """
 
+# Its accidents (issue 18, migration 0010), newest first.
+_ACCIDENTS_SQL = """
+SELECT "code", "title", "occurred_on", "accident_type", "deaths", "injuries", "direct_loss_wan", "grade",
+       "investigation"
+FROM "accidents" WHERE "enterprise_id" = :id ORDER BY "occurred_on" DESC, "code" DESC LIMIT 50
+"""
+
 
 def _all(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
@@ -143,6 +150,7 @@ def enterprise_file(
         "hazard_sources": sources,
         "hazards": hazards,
         "inspections": _all(conn, _INSPECTIONS_SQL, {"id": ent_id, "lim": inspection_limit}),
+        "accidents": _all(conn, _ACCIDENTS_SQL, {"id": ent_id}),
         "nearby_radius_m": nearby_radius_m,
         "nearby": enterprises_around(conn, scope=scope, lat=lat, lon=lon, radius_m=nearby_radius_m,
                                      exclude_credit_code=basic["credit_code"]) if located else [],

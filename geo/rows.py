@@ -166,3 +166,4 @@ class EnterpriseFile(TypedDict):
     source_radius_m: float
     nearby_sources: list[dict[str, Any]]
     own_enterprise: NotRequired[bool]  # read by an enterprise account (its own file, no surroundings)
+    accidents: NotRequired[list[dict[str, Any]]]  # its accidents, newest first (issue 18)

@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 
 from domain.inspection_rules import DUE_STATE
 from domain.labels import (
+    ACCIDENT_GRADE,
     HAZARD_LEVEL,
     LEVEL,
     MAP_CLASS,
@@ -20,6 +21,7 @@ from domain.labels import (
 )
 from domain.risk_rule import RiskRule
 from domain.rules_config import describe_modes
+from geo.accidents import ACCIDENT_POINTS
 from geo.inspections_app import BEHIND_POINTS, DUE_POINTS
 from geo.map_queries import POINT_SOURCES, PointSource
 from layers.spec import LayerClass, LayerSpec, PointLayerSpec
@@ -131,6 +133,17 @@ INSPECTION_DUE = register(point_layer(
     ), "square", points=DUE_POINTS, details=(("due", "应检日期 "), ("last_at", "最近检查 ")), min_zoom=9,
 ).model_copy(update={"checked": False, "note": "按风险等级确定检查频次（红每月、橙每季、黄每半年、蓝和未评估每年，"
                                                "两重点一重大至少每季）；列表见“四查”页"}))
+
+
+# 事故 (issue 18): recorded accidents by grade (《生产安全事故报告和调查处理条例》第三条), off when the map opens.
+ACCIDENTS = register(point_layer(
+    "accidents", "生产安全事故", tuple(
+        LayerClass(key=k, label=ACCIDENT_GRADE[k], colour=c)
+        for k, c in zip(tuple(reversed(ACCIDENT_GRADE.codes)), ("#000000", "#4a1486", "#a50f15", "#525252"),
+                        strict=True)),
+    "triangle", points=ACCIDENT_POINTS,
+    details=(("occurred_on", "发生日期 "), ("deaths", "死亡 "), ("injuries", "重伤 "), ("enterprise", "")), min_zoom=8,
+).model_copy(update={"checked": False, "note": "事故台账与事故登记中的全部事故，按事故等级着色"}))
 
 
 def get_layer(layer_id: str) -> LayerSpec:

@@ -28,7 +28,7 @@ def test_every_referenced_js_function_exists_in_the_namespace() -> None:
 
 
 def test_registry_is_consistent() -> None:
-    assert list(LAYERS) == ["units", "enterprises", "sources", "hazards", "cadence", "inspection-due"]
+    assert list(LAYERS) == ["units", "enterprises", "sources", "hazards", "cadence", "inspection-due", "accidents"]
     assert UNITS.colours() == RISK_COLOUR_HEX
     for spec in POINT_LAYERS:
         assert spec.viewport_driven and spec.source.startswith("/api/map/points/")

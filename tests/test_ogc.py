@@ -160,7 +160,7 @@ def test_collections_of_a_district_manager(client: FlaskClient) -> None:
     body = get(client, "/ogc/collections")
     ids = [c["id"] for c in body["collections"]]
     assert ids == ["units-2", "units-3", "units-4", "units-5", "enterprises", "hazard-sources", "open-hazards",
-                   "cadence", "inspection-due"]
+                   "cadence", "inspection-due", "accidents"]
     by_id = {c["id"]: c for c in body["collections"]}
     assert by_id["units-2"]["extent"]["spatial"]["bbox"] == [[100.0, 25.8, 100.5, 26.4]]  # 甲区 only
     w, s, e, n = by_id["enterprises"]["extent"]["spatial"]["bbox"][0]

@@ -71,7 +71,7 @@ def test_owslib_sees_only_the_grid_managers_subtree(monkeypatch: pytest.MonkeyPa
     w = owslib_client(monkeypatch, server, manager_token)
     assert w.feature_collections() == ["units-3", "units-4", "units-5", "enterprises", "hazard-sources",
                                        "open-hazards", "cadence",
-                                       "inspection-due"]
+                                       "inspection-due", "accidents"]
     units = w.collection_items("units-5", bbox=list(CITY_BBOX), limit=MAX_LIMIT)
     assert {f["properties"]["code"] for f in units["features"]} == {OWN_GRID}
     ents = w.collection_items("enterprises", bbox=list(CITY_BBOX))
@@ -235,7 +235,7 @@ def _fc_md_links(a: Api) -> None:
 
 def _fc_md_items(a: Api) -> None:
     assert a.ids == ["units-3", "units-4", "units-5", "enterprises", "hazard-sources", "open-hazards", "cadence",
-                     "inspection-due"]
+                     "inspection-due", "accidents"]
     assert all(c["id"] and c["links"] for c in a.doc("/collections")["collections"])
 
 

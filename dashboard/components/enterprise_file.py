@@ -19,6 +19,8 @@ from dashboard.inspections.due import next_due_badge
 from dashboard.roles import Capability
 from dashboard.scope import current_account, refuse_out_of_scope
 from domain.labels import (
+    ACCIDENT_GRADE,
+    ACCIDENT_TYPE,
     DUTY_ROLE,
     HAZARD_CHANNEL,
     HAZARD_LEVEL,
@@ -26,6 +28,7 @@ from domain.labels import (
     INSPECTION_KIND,
     INSPECTION_RESULT,
     INSPECTOR_LEVEL,
+    INVESTIGATION_STATUS,
     RISK_LEVEL,
     RISK_LEVEL_LONG,
     SCALE,
@@ -212,6 +215,13 @@ def file_view(f: EnterpriseFile, *, compact: bool = False, prefix: str = "ent") 
                                                          else None, element_id=f"{prefix}-next-due"),
                       _table(["日期", "层级", "方式", "检查人员", "结果", "发现隐患", "附件"], inspections,
                              "无检查记录。", id=f"{prefix}-inspections")], className="ent-section"),
+        html.Section([html.H3("事故记录"), _table(
+            ["发生日期", "事故名称", "类型", "死亡", "重伤", "直接损失(万元)", "等级", "调查处理"],
+            [[_d(a["occurred_on"]), a["title"], ACCIDENT_TYPE.get(a["accident_type"] or "", "—"), a["deaths"],
+              a["injuries"], "—" if a["direct_loss_wan"] is None else f"{a['direct_loss_wan']}",
+              ACCIDENT_GRADE.get(a["grade"], a["grade"]), INVESTIGATION_STATUS.get(a["investigation"] or "", "—")]
+             for a in f.get("accidents", [])[: 5 if compact else None]],
+            "无事故记录。", id=f"{prefix}-accidents")], className="ent-section"),
         None if own else html.Section([
             html.H3("周边企业"),
             html.Div([html.Label("半径", htmlFor="ent-radius", className="sg-label"),

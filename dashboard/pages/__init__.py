@@ -39,6 +39,7 @@ class Page:
 def registered_pages() -> list[Page]:
     """Return every page of the app, in menu order."""
     from dashboard.pages import (
+        accident,
         admin_rules,
         admin_users,
         bigscreen,
@@ -61,7 +62,7 @@ def registered_pages() -> list[Page]:
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
                    tokens.PAGE, patrol.PAGE, inspection.PAGE, inspection.NEW_PAGE, draws.PAGE, draws.PUBLIC_PAGE,
-                   admin_rules.PAGE, coverage.PAGE, inspections.PAGE],
+                   admin_rules.PAGE, coverage.PAGE, inspections.PAGE, accident.PAGE],
                   key=lambda p: p.order)
 
 
