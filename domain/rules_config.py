@@ -1,8 +1,9 @@
 """The plans' settings an administrator may change, as pure data: staffing, 存量 cut-off, year goals, rule versions.
 
 Stored in ``app_config`` (geo/rule_settings.py reads and writes them): ``risk_rule`` (domain/risk_rule.py),
-``stock_cutoff`` (a JSON date string), ``staffing`` (``{"level": {"role": slots}}``) and ``rule_versions``
-(the history). Everything here is pure: parsing what an admin typed, refusing bad values with a
+``stock_cutoff`` (a JSON date string), ``staffing`` (``{"level": {"role": slots}}``), ``inspection_cadence``
+(四查 per level, domain/cadence.py), ``hazard_limits`` (``{"max_extensions": n}``, domain/hazard_flow.py) and
+``rule_versions`` (the history). Everything here is pure: parsing what an admin typed, refusing bad values with a
 Chinese message, comparing the colours of two rules for the preview.
 
 Sources: 许昌 "三化" plan (``../shared/plans/000_…``: 每个监管网格明确1名分管领导和2名安全监管责任人),
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from domain.cadence import CADENCE_LABEL, Cadence, CadenceRule, CadenceRuleError
+from domain.cadence import rule_from_config as cadence_from_config
+from domain.hazard_flow import DEFAULT_MAX_EXTENSIONS
 from domain.labels import DUTY_ROLE, LEVEL, RISK_INPUT
 from domain.risk_rule import LEVELS, MODES, RiskRule, RiskRuleError, rule_from_config, unit_class
 
@@ -26,6 +30,8 @@ INCREMENT_ZERO_FROM = date(2025, 1, 1)  # 增量 动态清零 from 2025
 # 许昌 plan: 1 分管领导 + 2 安全监管责任人 per unit; 第一责任人, 信息员 and 网格员 only when configured.
 DEFAULT_STAFFING: dict[int, dict[str, int]] = {lv: {"leader": 1, "supervisor": 2} for lv in LEVELS}
 MAX_SLOTS = 9
+MAX_EXTENSIONS_LIMIT = 9  # 延期 at most this many times, whatever is configured
+NOT_ASSESSED = "none"  # the form's value of a level without a 四查 cadence
 
 
 class RuleSettingsError(ValueError):
@@ -39,6 +45,11 @@ class Goals:
     stock_clear_by: date = STOCK_CLEAR_BY
     increment_zero_from: date = INCREMENT_ZERO_FROM
 
+    @classmethod
+    def for_cutoff(cls, cutoff: date) -> Goals:
+        """Return the goals that follow a 存量 cut-off as the plan's do (2023-12-31 → end of 2024, from 2025)."""
+        return cls(date(cutoff.year + 1, 12, 31), date(cutoff.year + 2, 1, 1))
+
 
 @dataclass(frozen=True)
 class RuleSettings:
@@ -49,13 +60,19 @@ class RuleSettings:
     staffing: dict[int, dict[str, int]] = field(
         default_factory=lambda: {k: dict(v) for k, v in DEFAULT_STAFFING.items()})
     goals: Goals = field(default_factory=Goals)
+    cadence: CadenceRule = field(default_factory=CadenceRule)
+    max_extensions: int = DEFAULT_MAX_EXTENSIONS
 
     def config(self) -> dict[str, Any]:
         """Return the ``app_config`` values (key → JSON) these settings are stored as."""
         risk = self.risk.as_dict()
         risk["level_rules"] = {str(k): v for k, v in risk["level_rules"].items()}
         return {"risk_rule": risk, "stock_cutoff": self.stock_cutoff.isoformat(),
-                "staffing": {str(k): dict(v) for k, v in self.staffing.items()}}
+                "staffing": {str(k): dict(v) for k, v in self.staffing.items()},
+                "inspection_cadence": {"levels": {str(lv): c.value if c else None
+                                                  for lv, c in sorted(self.cadence.levels.items())},
+                                       "streak_periods": self.cadence.streak_periods},
+                "hazard_limits": {"max_extensions": self.max_extensions}}
 
 
 def parse_stock_cutoff(value: Any, default: date | None = None) -> date:
@@ -101,15 +118,44 @@ def settings_from_config(values: Mapping[str, Any], *, default_cutoff: date | No
         risk = rule_from_config(values.get("risk_rule"))
     except RiskRuleError as exc:
         raise RuleSettingsError(str(exc)) from exc
-    return RuleSettings(risk=risk, stock_cutoff=parse_stock_cutoff(values.get("stock_cutoff"), default_cutoff),
-                        staffing=staffing_from_config(values.get("staffing")))
+    try:
+        cadence = cadence_from_config(values.get("inspection_cadence"))
+    except CadenceRuleError as exc:
+        raise RuleSettingsError(str(exc)) from exc
+    limits = dict(values.get("hazard_limits") or {})
+    cutoff = parse_stock_cutoff(values.get("stock_cutoff"), default_cutoff)
+    return RuleSettings(risk=risk, stock_cutoff=cutoff, goals=Goals.for_cutoff(cutoff),
+                        staffing=staffing_from_config(values.get("staffing")), cadence=cadence,
+                        max_extensions=_extensions(limits.get("max_extensions", DEFAULT_MAX_EXTENSIONS)))
+
+
+def _extensions(value: Any) -> int:
+    """Return the 延期 limit, refusing what is not a whole number of 0..MAX_EXTENSIONS_LIMIT."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise RuleSettingsError("最多延期次数应为整数") from exc
+    if not number.is_integer() or not 0 <= number <= MAX_EXTENSIONS_LIMIT:
+        raise RuleSettingsError(f"最多延期次数应为 0-{MAX_EXTENSIONS_LIMIT} 的整数")
+    return int(number)
+
+
+def _cadence_from_form(form: Mapping[str, Any]) -> CadenceRule:
+    levels: dict[int, Cadence | None] = {}
+    for lv in LEVELS:
+        raw = str(form.get(f"cadence_{lv}") or NOT_ASSESSED)
+        if raw != NOT_ASSESSED and raw not in CADENCE_LABEL:
+            raise RuleSettingsError(f"{LEVEL[lv]}级的四查周期“{raw}”无效")
+        levels[lv] = None if raw == NOT_ASSESSED else Cadence(raw)
+    return CadenceRule(levels)
 
 
 def settings_from_form(form: Mapping[str, Any], *, version: str) -> RuleSettings:
     """Parse what the settings page sends (strings or numbers) into settings named ``version``.
 
     Keys: ``w_<input>`` weights, ``t_red`` / ``t_orange`` / ``t_yellow``, ``min_enterprises``,
-    ``mode_<level>`` (max / index), ``stock_cutoff``, ``staff_<level>_<role>``. Raises
+    ``mode_<level>`` (max / index), ``stock_cutoff``, ``staff_<level>_<role>``, ``cadence_<level>``
+    (quarter / month / week / day / none), ``max_extensions``. Raises
     :class:`RuleSettingsError` with the first problem in Chinese.
     """
     weights: dict[str, Any] = {}
@@ -133,7 +179,9 @@ def settings_from_form(form: Mapping[str, Any], *, version: str) -> RuleSettings
     cutoff = str(form.get("stock_cutoff") or "").strip()
     if not cutoff:
         raise RuleSettingsError("请填写存量截止日期")
-    return RuleSettings(risk=risk, stock_cutoff=parse_stock_cutoff(cutoff), staffing=staffing_from_config(staffing))
+    return RuleSettings(risk=risk, stock_cutoff=parse_stock_cutoff(cutoff), staffing=staffing_from_config(staffing),
+                        goals=Goals.for_cutoff(parse_stock_cutoff(cutoff)),
+                        cadence=_cadence_from_form(form), max_extensions=_extensions(form.get("max_extensions")))
 
 
 def settings_form(settings: RuleSettings) -> dict[str, Any]:
@@ -143,6 +191,8 @@ def settings_form(settings: RuleSettings) -> dict[str, Any]:
     out |= {"min_enterprises": settings.risk.min_enterprises, "stock_cutoff": settings.stock_cutoff.isoformat()}
     out |= {f"mode_{lv}": settings.risk.mode(lv) for lv in LEVELS}
     out |= {f"staff_{lv}_{role}": settings.staffing.get(lv, {}).get(role, 0) for lv in LEVELS for role in DUTY_ROLE}
+    out |= {f"cadence_{lv}": (c.value if (c := settings.cadence.of(lv)) else NOT_ASSESSED) for lv in LEVELS}
+    out["max_extensions"] = settings.max_extensions
     return out
 
 

@@ -30,7 +30,7 @@ class EtlSettings(BaseSettings):
     statement_timeout_ms: int = 0
     max_rejects_shown: int = 20
     # --- derived-layer refresh (etl/refresh.py) ---
-    # 存量/增量 cut-off of open hazards; app_config key 'stock_cutoff' overrides; default 1 January of this year.
+    # 存量/增量 cut-off of open major hazards when app_config 'stock_cutoff' is not set (default: 2023-12-31).
     refresh_stock_cutoff: date | None = None
     # coverage_simplify tolerance in degrees per unit level for units.geom_display (shared edges stay shared).
     refresh_display_tolerance: dict[int, float] = {1: 0.0005, 2: 0.0005, 3: 0.001, 4: 0.001, 5: 0.0005}

@@ -43,6 +43,7 @@ from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL
 from domain.risk_rule import RiskRule, explain
 from geo.attachments import ImageLike, save_photos
 from geo.refresh import stock_cutoff
+from geo.rule_settings import hazard_limits
 from geo.scope import path_in_scope, scope_params
 from geo.users import audit
 
@@ -219,7 +220,8 @@ def transition(conn: Connection, *, scope: str, actor: Actor, hazard_id: int, ve
     entered = _plan_values(payload.fields)
     merged = Payload(note=payload.note, supervision_deadline=payload.supervision_deadline,
                      new_deadline=payload.new_deadline, fields={**rec.plan(), **entered})
-    to_status = check(action, rec.state(), actor, merged, today=as_of, limits=limits or Limits()) or rec.status
+    limits = limits or hazard_limits(conn)
+    to_status = check(action, rec.state(), actor, merged, today=as_of, limits=limits) or rec.status
     changes: dict[str, Any] = {"status": to_status}
     if action in ("record", "submit"):
         changes |= entered

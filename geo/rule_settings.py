@@ -1,10 +1,10 @@
 """The rule settings in ``app_config``: read them, preview a change, apply it as a new version (audited).
 
-Keys: ``risk_rule`` (domain/risk_rule.py), ``stock_cutoff``, ``staffing`` (domain/rules_config.py) and
-``rule_versions``, the history: one entry per applied change with version, who, when and the values.
-Applying writes the three setting keys and the history entry in the caller's transaction and
-re-scores ``unit_stats`` at once (score, class, explanation: the new version and reading), so the map
-changes on commit; the caller then runs the full refresh for what needs the base tables (staffing,
+Keys: ``risk_rule`` (domain/risk_rule.py), ``stock_cutoff``, ``staffing``, ``inspection_cadence``,
+``hazard_limits`` (domain/rules_config.py) and ``rule_versions``, the history: one entry per applied change
+with version, who, when and the values. Applying writes the setting keys and the history entry in the
+caller's transaction and re-scores ``unit_stats`` at once (score, class, explanation: the new version and
+reading), so the map changes on commit; the caller then runs the full refresh for what needs the base tables (staffing,
 存量 cut-off, top contributors, H3).
 """
 
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from domain.catalogues import Catalogue, CatalogueError, catalogue_from_config
+from domain.hazard_flow import Limits
 from domain.risk_rule import RiskRule, explain
 from domain.rules_config import (
     RuleSettings,
@@ -30,7 +32,7 @@ from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
 from geo.users import audit
 
-KEYS = ("risk_rule", "stock_cutoff", "staffing")
+KEYS = ("risk_rule", "stock_cutoff", "staffing", "inspection_cadence", "hazard_limits")
 CATALOGUE_KEY = "industries"
 HISTORY_KEY = "rule_versions"
 HISTORY_KEEP = 200
@@ -49,6 +51,12 @@ def _set(conn: Connection, key: str, value: Any) -> None:
 def current(conn: Connection, *, default_cutoff: date | None = None) -> RuleSettings:
     """Return the settings in force (stored values over the defaults)."""
     return settings_from_config({k: app_config(conn, k) for k in KEYS}, default_cutoff=default_cutoff)
+
+
+def hazard_limits(conn: Connection) -> Limits:
+    """Return the hazard loop's limits in force (``hazard_limits``: the 延期 count)."""
+    return Limits(max_extensions=settings_from_config({"hazard_limits": app_config(conn, "hazard_limits")})
+                  .max_extensions)
 
 
 def history(conn: Connection) -> list[dict[str, Any]]:
@@ -94,9 +102,8 @@ def apply(conn: Connection, new: RuleSettings, *, username: str, as_of: date, no
     """Store ``new`` as the next rule version (history, audit) and re-score the units; return the version."""
     versions = list(app_config(conn, HISTORY_KEY) or [])
     version = next_version(versions, as_of)
-    named = RuleSettings(risk=RiskRule(version, new.risk.weights, new.risk.thresholds, new.risk.min_enterprises,
-                                       new.risk.level_rules),
-                         stock_cutoff=new.stock_cutoff, staffing=new.staffing, goals=new.goals)
+    named = replace(new, risk=RiskRule(version, new.risk.weights, new.risk.thresholds, new.risk.min_enterprises,
+                                       new.risk.level_rules))
     changes = preview(conn, named)
     config = named.config()
     for key in KEYS:
@@ -152,7 +159,8 @@ def goal_rows(conn: Connection, *, scope: str, code: str, as_of: date) -> list[d
     Counts open 存量 / 增量 major hazards and the 增量 ones past their deadline; marks from
     ``domain.rules_config.goal_status``.
     """
-    cutoff = current(conn).stock_cutoff
+    settings = current(conn)
+    cutoff = settings.stock_cutoff
     sql = (
         'WITH target AS (SELECT "id", "path" FROM "units" WHERE "code" = :code AND '  # noqa: S608 - scope fragment
         f'{path_in_scope("path")}), '
@@ -175,6 +183,6 @@ def goal_rows(conn: Connection, *, scope: str, code: str, as_of: date) -> list[d
     for r in rows:
         row = dict(r)
         row["marks"] = goal_status(stock_open=row["stock_open"], increment_open=row["increment_open"],
-                                   increment_overdue=row["increment_overdue"], as_of=as_of)
+                                   increment_overdue=row["increment_overdue"], as_of=as_of, goals=settings.goals)
         out.append(row)
     return out

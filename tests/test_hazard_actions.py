@@ -302,3 +302,23 @@ def test_a_ledger_reload_does_not_undo_app_work(loop_engine: Engine, demo_db: De
     assert _one(loop_engine, 'SELECT "status" FROM "hazards" WHERE "id" = :i', i=untouched["id"])["status"] == "closed"
     reject = _one(loop_engine, "SELECT raw, errors FROM etl_rejects WHERE run_id = :r", r=result.run_id)
     assert reject["raw"] == {"隐患编号": codes[worked["id"]]} and "以系统记录为准" in reject["errors"][0]
+
+
+def test_the_extension_limit_is_the_setting(loop_engine: Engine) -> None:
+    """延期 is refused after ``hazard_limits.max_extensions`` (set on /admin/rules), not after a constant 2."""
+    hz = _open_hazards(loop_engine, 3)[-1]
+    grid, scope = _actor(loop_engine, "grid_lim", "grid_manager", hz["path"].split(".")[1])
+    with loop_engine.begin() as c:
+        c.execute(text("INSERT INTO app_config (key, value) VALUES ('hazard_limits', '{\"max_extensions\": 0}') "
+                       "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"))
+    try:
+        with loop_engine.connect() as c:
+            seen = ha.hazard_record(c, scope=scope, hazard_id=hz["id"])
+        assert seen is not None
+        with pytest.raises(FlowError, match="延期次数已达上限（0 次）"), loop_engine.begin() as c:
+            ha.transition(c, scope=scope, actor=grid, hazard_id=seen.id, version=seen.version, action="extend",
+                          payload=Payload(note="材料未到", new_deadline=(seen.deadline or AS_OF) + timedelta(days=9)),
+                          as_of=AS_OF, rule=RULE)
+    finally:
+        with loop_engine.begin() as c:
+            c.execute(text("DELETE FROM app_config WHERE key = 'hazard_limits'"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from domain.cadence import Cadence
 from domain.hazard_flow import rollup_counts
 from domain.risk_rule import RiskRule, explain, has_mark, max_class, rule_from_config, unit_class
 from domain.rules_config import (
@@ -123,6 +124,24 @@ def test_form_round_trip_and_refusals() -> None:
             settings_from_form(form | {key: value}, version="x")
     stored = settings_from_config(again.config())
     assert stored == again
+
+
+def test_cadence_and_extension_limit_in_the_form() -> None:
+    form = settings_form(RuleSettings())
+    assert [form[f"cadence_{lv}"] for lv in (1, 2, 3, 4, 5)] == ["quarter", "month", "week", "day", "none"]
+    assert form["max_extensions"] == 2
+    changed = settings_from_form(form | {"cadence_3": "month", "cadence_5": "day", "max_extensions": "3"}, version="x")
+    assert (changed.cadence.of(3), changed.cadence.of(5), changed.max_extensions) == (Cadence.MONTH, Cadence.DAY, 3)
+    stored = changed.config()
+    assert stored["inspection_cadence"]["levels"]["3"] == "month" and stored["hazard_limits"] == {"max_extensions": 3}
+    assert settings_from_config(stored) == changed  # what the refresh (cadence) and the loop (limit) read back
+    for key, value, message in (("cadence_2", "year", "县\\(区\\)级的四查周期“year”无效"),
+                                ("max_extensions", "1.5", "0-9 的整数"), ("max_extensions", "10", "0-9 的整数"),
+                                ("max_extensions", "", "应为整数")):
+        with pytest.raises(RuleSettingsError, match=message):
+            settings_from_form(form | {key: value}, version="x")
+    with pytest.raises(RuleSettingsError, match="四查周期“yearly”"):
+        settings_from_config({"inspection_cadence": {"levels": {"2": "yearly"}}})
 
 
 def test_preview_counts_colour_changes_per_level() -> None:

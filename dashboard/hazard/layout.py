@@ -20,6 +20,7 @@ from dash import dcc, html
 
 from dashboard.components.photos import photo_settings, photo_thumbnails
 from dashboard.hazard.access import actor_of
+from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account
 from domain import clock
@@ -35,6 +36,7 @@ from domain.labels import (
 )
 from geo.hazard_actions import PLAN_COLUMNS
 from geo.hazard_view import HazardEventRow, HazardView, ReportPlace
+from geo.rule_settings import hazard_limits
 
 # Labels of what an action may enter (event details and form fields).
 FIELD_LABEL = Vocab({**dict(FIVE_IN_PLACE.items()), "resp_person_phone": "责任人电话", "new_deadline": "新整改期限",
@@ -219,7 +221,7 @@ def actions_block(h: HazardView, actions: list[str]) -> html.Section:
 def hazard_body(h: HazardView, account: Account) -> html.Div:
     """Everything of the page that changes with the hazard: title, facts, 五到位, timeline, actions."""
     today = clock.today()
-    actions = allowed_actions(h.state(), actor_of(account))
+    actions = allowed_actions(h.state(), actor_of(account), run_read(hazard_limits))  # 延期: /admin/rules
     return html.Div([
         html.Div([html.H2([html.Span(h.code, className="hz-code"), " ", h.title], id="hz-title"),
                   html.Div(_badges(h, today), className="hz-badges")], className="hz-head"),

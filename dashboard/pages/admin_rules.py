@@ -1,4 +1,4 @@
-"""规则设置 ``/admin/rules``: the four-colour rule, its reading per level, the 存量 cut-off and the staffing rule.
+"""规则设置 ``/admin/rules``: the four-colour rule, its reading per level, 四查 cadences, staffing, 延期, 存量 cut-off.
 
 An administrator of the whole city edits the values, previews how many units change colour per level,
 and applies: a new rule version is stored in ``app_config`` with who and when (audited), the units are
@@ -21,16 +21,27 @@ from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, current_account
 from domain import clock
+from domain.cadence import CADENCE_LABEL
 from domain.catalogues import CatalogueError, catalogue_from_text, catalogue_text
 from domain.labels import DUTY_ROLE, LEVEL, RISK_INPUT, RISK_LEVEL
 from domain.risk_rule import LEVELS, MODES
-from domain.rules_config import RuleSettings, RuleSettingsError, describe_modes, settings_form, settings_from_form
+from domain.rules_config import (
+    MAX_EXTENSIONS_LIMIT,
+    NOT_ASSESSED,
+    RuleSettings,
+    RuleSettingsError,
+    describe_modes,
+    settings_form,
+    settings_from_form,
+)
 from geo import rule_settings
 from geo.db import connect
 
 FIELDS = tuple(settings_form(RuleSettings()))
 REFRESH_TIMEOUT_S = 600
 COLOURS = ("red", "orange", "yellow", "blue")
+CADENCE_OPTIONS = [*({"label": label, "value": key} for key, label in CADENCE_LABEL.items()),
+                   {"label": "不考核", "value": NOT_ASSESSED}]
 
 
 def _field_id(key: str) -> str:
@@ -56,13 +67,15 @@ def _form(values: dict[str, Any]) -> html.Div:
                    _number("min_enterprises", values["min_enterprises"], step="1")], className="rules-pair"),
     ], className="rules-row")
     modes = html.Table([
-        html.Thead(html.Tr([html.Th("层级"), html.Th("地图着色规则"),
+        html.Thead(html.Tr([html.Th("层级"), html.Th("地图着色规则"), html.Th("四查周期"),
                             *[html.Th(f"{DUTY_ROLE[r]}（人）") for r in DUTY_ROLE]])),
         html.Tbody([html.Tr([
             html.Td(LEVEL[lv]),
             html.Td(dcc.Dropdown(id=_field_id(f"mode_{lv}"), value=values[f"mode_{lv}"], clearable=False,
                                  options=[{"label": label, "value": key} for key, label in MODES.items()],
                                  style={"width": "8em"})),
+            html.Td(dcc.Dropdown(id=_field_id(f"cadence_{lv}"), value=values[f"cadence_{lv}"], clearable=False,
+                                 options=CADENCE_OPTIONS, style={"width": "7em"})),
             *[html.Td(_number(f"staff_{lv}_{role}", values[f"staff_{lv}_{role}"], step="1")) for role in DUTY_ROLE],
         ]) for lv in LEVELS]),
     ], className="sg-table rules-levels")
@@ -74,8 +87,12 @@ def _form(values: dict[str, Any]) -> html.Div:
         thresholds,
         html.H3("各层级的着色规则与人员配备"),
         html.P("就高：区域取其内最高的颜色（红色企业、未销号重大隐患、一级重大危险源为红；橙色企业、二级重大危险源为橙）。"
-               "风险指数：按上面的得分和阈值定色。人员配备为每个单位应配的人数（空位计入缺员）。", className="sg-note"),
+               "风险指数：按上面的得分和阈值定色。四查周期：该层级的人员多久须有一次本级检查或巡查（市季查、县月查、乡周查、村日查）。"
+               "人员配备为每个单位应配的人数（空位计入缺员）。", className="sg-note"),
         modes,
+        html.H3("隐患延期"),
+        html.Div([html.Label(f"每条隐患最多延期次数（0-{MAX_EXTENSIONS_LIMIT}）", htmlFor=_field_id("max_extensions")),
+                  _number("max_extensions", values["max_extensions"], step="1")], className="rules-pair"),
         html.H3("动态清零"),
         html.Div([html.Label("存量截止日期（含当日；此日及以前发现的重大隐患为存量）",
                              htmlFor=_field_id("stock_cutoff")),
