@@ -93,7 +93,7 @@ RULES: Mapping[str, Rule] = {r.action: r for r in (
 
 @dataclass(frozen=True)
 class Limits:
-    """Settings the rules read (``SAFEGRID_HAZARD_MAX_EXTENSIONS``)."""
+    """Settings the rules read (``app_config`` ``hazard_limits``, set on /admin/rules)."""
 
     max_extensions: int = DEFAULT_MAX_EXTENSIONS
 
