@@ -37,7 +37,7 @@ BOUNDARY_RECOGNISED: Recognised = {
         ("XZQDM", "三调"), ("行政区代码", "三调"), ("XZQHDM", "GIS"), ("行政区划代码", "民政/GIS"),
         ("统计用区划代码", "统计"), ("区划代码", "统计"), ("QHDM", "GIS"), ("PAC", "基础地理"),
         ("ADCODE", "DataV/高德"), ("AD_CODE", "GIS"), ("DM", "GIS"), ("CODE", "GIS"), ("编码", "GIS"),
-        ("代码", "GIS"),
+        ("代码", "GIS"), ("单位代码", "SafeGrid"),
     ),
     "name": (
         ("XZQMC", "三调"), ("行政区名称", "三调"), ("XZQHMC", "GIS"), ("行政区划名称", "民政/GIS"),
@@ -47,7 +47,7 @@ BOUNDARY_RECOGNISED: Recognised = {
     "parent_code": (
         ("parent", "DataV/adcode"), ("PARENT_CODE", "GIS"), ("PARENTCODE", "GIS"), ("PCODE", "GIS"),
         ("SJDM", "GIS"), ("SJXZQDM", "GIS"), ("上级代码", "GIS"), ("上级区划代码", "GIS"),
-        ("上级行政区划代码", "GIS"), ("父级代码", "GIS"),
+        ("上级行政区划代码", "GIS"), ("父级代码", "GIS"), ("上级单位代码", "SafeGrid"),
     ),
     "level": (("JB", "GIS"), ("级别", "GIS"), ("rank", "adcode"), ("层级", "SafeGrid")),
 }

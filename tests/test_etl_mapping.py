@@ -282,3 +282,28 @@ def test_the_inbox_uses_a_mapping_saved_beside_the_file(url: str, tmp_path: Path
     assert [r.status for r in results] == ["ok"], [r.message for r in results]
     assert sorted(p.name.split("_", 1)[1] for p in (inbox / "done").iterdir()) == [
         "boundaries_level2_民政.gpkg", "boundaries_level2_民政.gpkg.result.txt", "boundaries_level2_民政.mapping.json"]
+
+
+@pytest.mark.parametrize("driver", ["GPKG", "ESRI Shapefile"])
+def test_safegrid_own_gis_export_loads_back_without_flags(url: str, tmp_path: Path, driver: str) -> None:
+    from sqlalchemy import create_engine
+
+    from dashboard.gis_export import dbf_names, write_layer
+    from geo.ogc_queries import export_rows, unit_collection
+
+    collection = unit_collection(3)
+    eng = create_engine(url)
+    with eng.connect() as conn:
+        rows = export_rows(conn, scope="411000.", collection=collection, boxes=((112.0, 33.0, 115.0, 35.0),),
+                           limit=1000)
+    eng.dispose()
+    assert len(rows) >= 4
+    path = tmp_path / ("units-3.gpkg" if driver == "GPKG" else "units-3.shp")
+    names = dbf_names(collection) if driver != "GPKG" else {p.name: p.title or p.name for p in collection.properties}
+    write_layer(path, collection, rows, driver=driver, names=names)
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # sent on without its .cpg
+    result = load_file("boundaries", path, url=url)
+    assert result.status == "ok", (result.message, result.rejects)
+    chosen = {c.key: c.column for c in result.mapping}
+    assert chosen["code"] in ("单位代码", "代码") and chosen["level"] == "层级" and chosen["parent_code"]
+    assert chosen["is_demo_geometry"] == "示意边界"
