@@ -55,6 +55,7 @@ def registered_pages() -> list[Page]:
         patrol,
         reports,
         risk,
+        targets,
         todo,
         tokens,
     )
@@ -62,7 +63,8 @@ def registered_pages() -> list[Page]:
     return sorted([command_map.PAGE, home.PAGE, admin_users.PAGE, enterprise.PAGE, hazards.PAGE,
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
                    tokens.PAGE, patrol.PAGE, inspection.PAGE, inspection.NEW_PAGE, draws.PAGE, draws.PUBLIC_PAGE,
-                   admin_rules.PAGE, coverage.PAGE, inspections.PAGE, accident.PAGE],
+                   admin_rules.PAGE, coverage.PAGE, inspections.PAGE, accident.PAGE,
+                   targets.PAGE],
                   key=lambda p: p.order)
 
 
