@@ -150,6 +150,10 @@ def read_boundary_file(path: Path, *, crs: str | None, level: int | None,
         raise InputError("；".join(resolution.problems))
     missing = missing_message(resolution, BOUNDARY_COLUMNS, what="属性", prefix="边界文件缺少属性")
     if missing:
+        if "code" not in resolution.positions:
+            likely = [c for c in resolution.ignored if _looks_like_codes([r.get(c) for r in records[:50]])]
+            if likely:
+                missing += f"。列“{likely[0]}”的值像区划代码：可用 --field code={likely[0]}"
         raise InputError(missing)
     keys = {k: header[i] for k, i in resolution.positions.items()}
     out = BoundaryFile(records, resolution, [], encoding=encoding_note)
@@ -296,6 +300,19 @@ def _check_feature(props: dict[str, Any], keys: dict[str, str],
         except CellError as exc:
             errors.append(f"is_demo_geometry {exc}")
     return row, errors
+
+
+def _looks_like_codes(values: list[Any]) -> bool:
+    """Tell whether every non-blank value parses as a unit code (a hint for the missing ``code`` field)."""
+    present = [v for v in values if not is_blank(v)]
+    if not present:
+        return False
+    try:
+        for value in present:
+            parse_admin_code(_code_text(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _code_text(raw: Any) -> str:

@@ -116,7 +116,7 @@ def test_county_file_with_foreign_fields_loads_with_field_and_with_a_saved_mappi
     refused = _cli("load", "boundaries", str(gpkg))
     assert refused.returncode == 1
     assert "边界文件缺少属性" in refused.stdout and "QXBM、QXMC、NF" in refused.stdout
-    assert "--field code=列名" in refused.stdout
+    assert "--field code=列名" in refused.stdout and "列“QXBM”的值像区划代码：可用 --field code=QXBM" in refused.stdout
     assert _state(url)[0] == before[0]  # nothing written (the refused run is logged)
 
     mapping_file = tmp_path / "民政区县.json"
