@@ -310,13 +310,23 @@ class DueEnterprise(EnterpriseDue):
     due: date
 
 
-def due_list(conn: Connection, *, scope: str, rule: FrequencyRule, today: date, limit: int = 500) -> tuple[
-        list[DueEnterprise], int, int]:
+# The due list's states (the map layer's classes): overdue, never inspected (due today), due within the window.
+DUE_STATES = ("overdue", "never", "due_soon")
+_STATE_SQL = {"overdue": "q.last_at IS NOT NULL AND q.due < :today", "never": "q.last_at IS NULL",
+              "due_soon": "q.last_at IS NOT NULL AND q.due >= :today"}
+
+
+def due_list(conn: Connection, *, scope: str, rule: FrequencyRule, today: date, limit: int = 500,
+             state: str | None = None) -> tuple[list[DueEnterprise], int, int]:
     """Return the scope's enterprises due within the warning window (most overdue first), their count, the overdue.
 
     The interval is ``rule.interval`` written as SQL, with the month arithmetic of
-    :func:`domain.inspection_rules.next_due` (PostgreSQL clamps to the month's end too).
+    :func:`domain.inspection_rules.next_due` (PostgreSQL clamps to the month's end too). ``state`` (one of
+    :data:`DUE_STATES`) narrows the rows listed; the two counts stay those of the whole list.
     """
+    if state is not None and state not in DUE_STATES:
+        raise ValueError(f"unknown due state {state!r}")
+    narrow = _STATE_SQL[state] if state else "TRUE"
     rows = conn.execute(text(
         f'WITH e AS (SELECT {_DUE_COLUMNS} FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '  # noqa: S608
         f'  WHERE {path_in_scope("u.path")}), '
@@ -325,11 +335,14 @@ def due_list(conn: Connection, *, scope: str, rule: FrequencyRule, today: date, 
         "  WHEN 'yellow' THEN :yellow WHEN 'blue' THEN :blue ELSE :unassessed END AS m) b), "
         'd AS (SELECT m.*, coalesce(CAST(m.last_at + make_interval(months => m.months) AS date), '
         '  CAST(:today AS date)) AS due FROM m) '
-        'SELECT d.*, count(*) OVER () AS total, count(*) FILTER (WHERE d.due < :today) OVER () AS overdue FROM d '
-        'WHERE d.due <= CAST(:today AS date) + :soon ORDER BY d.due, d.credit_code LIMIT :lim'
+        'SELECT * FROM (SELECT d.*, count(*) OVER () AS total, '
+        '  count(*) FILTER (WHERE d.due < :today) OVER () AS overdue FROM d '
+        f'  WHERE d.due <= CAST(:today AS date) + :soon) q WHERE {narrow} ORDER BY q.due, q.credit_code LIMIT :lim'
     ), {"flag_m": rule.key_flags_months, "today": today, "soon": rule.due_soon_days, "lim": limit,
         **{k: rule.months[k] for k in ("red", "orange", "yellow", "blue", "unassessed")},
         **scope_params(scope)}).mappings().all()
+    if state and not rows:  # nothing in this state: the counts of the whole list still stand
+        return [], *due_list(conn, scope=scope, rule=rule, today=today, limit=1)[1:]
     total = int(rows[0]["total"]) if rows else 0
     overdue = int(rows[0]["overdue"]) if rows else 0
     return [DueEnterprise(**{k: r[k] for k in DueEnterprise.__dataclass_fields__}) for r in rows], total, overdue

@@ -17,7 +17,7 @@ from dashboard.app import create_app
 from domain import clock
 from domain.crs import BBox
 from domain.inspection_rules import FrequencyRule, due_state, frequency_from_config, next_due
-from geo.inspections_app import DUE_POINTS, due_list
+from geo.inspections_app import DUE_POINTS, DUE_STATES, due_list
 from geo.map_queries import raw_points
 from layers.registry import LAYERS
 from tests.browser import app_settings, dash_payload, http_login, login, make_user, screenshot_dir
@@ -64,6 +64,10 @@ def test_the_layer_agrees_with_the_due_list(conn: Connection, config: dict[str, 
         assert set(drawn) == set(listed) & set(NAME), days
         for credit, cls in drawn.items():
             assert cls == due_state(listed[credit].due, today, rule), (credit, days)
+        for state in DUE_STATES:  # the list narrowed to a state holds that class of the layer, the counts unchanged
+            rows, total, overdue = due_list(conn, scope=CITY, rule=rule, today=today, state=state)
+            assert {r.credit_code for r in rows} & set(NAME) == {c for c, k in drawn.items() if k == state}
+            assert (total, overdue) == due_list(conn, scope=CITY, rule=rule, today=today)[1:]
     own = _classes(conn, JIA)
     assert FOREIGN not in own and not set(_classes(conn, YI)) & {RED, YELLOW, UNRATED}
 
@@ -91,11 +95,11 @@ def test_routes_and_ogc_serve_it_in_scope_only(app: Dash, engine: Engine) -> Non
 
 
 def test_the_due_list_page_is_scoped(live_server: str, engine: Engine) -> None:
-    def shown(role: str, scope: str) -> str:
+    def shown(role: str, scope: str, search: str = "") -> str:
         session = http_login(live_server, *make_user(engine, role=role, scope=scope))
         payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
             {"id": "shell-url", "property": "pathname", "value": "/inspection"},
-            {"id": "shell-url", "property": "search", "value": ""}])
+            {"id": "shell-url", "property": "search", "value": search}])
         payload["outputs"] = [{"id": "shell-content", "property": "children"},
                               {"id": "shell-alert", "property": "children"}]
         r = session.post(f"{live_server}/_dash-update-component", json=payload, timeout=20)
@@ -105,6 +109,11 @@ def test_the_due_list_page_is_scoped(live_server: str, engine: Engine) -> None:
     jia, yi = shown("grid_manager", "419002"), shown("planner", "419003")
     assert "insp-due-count" in jia and NAME[RED] in jia and NAME[FOREIGN] not in jia
     assert NAME[FOREIGN] in yi and NAME[RED] not in yi
+    never = shown("grid_manager", "419002", "?due=never")  # nobody of 测试市 inspected: all never, none overdue
+    assert NAME[RED] in never and "insp-due-filter" in never
+    overdue = shown("grid_manager", "419002", "?due=overdue")
+    assert NAME[RED] not in overdue and "没有已逾期的企业" in overdue
+    assert NAME[RED] in shown("grid_manager", "419002", "?due=bogus")  # an unknown state lists all
     assert LAYERS["inspection-due"].checked is False
 
 

@@ -31,7 +31,9 @@ from domain.cadence import CADENCE_LABEL, Cadence, period_label
 from domain.inspection_rules import DUE_STATE, FrequencyRule, due_state
 from domain.labels import LEVEL
 from geo.draws import OpenItem, open_items_of
-from geo.inspections_app import BehindUnit, DueEnterprise, due_list, inspection_settings, units_behind
+from geo.inspections_app import DUE_STATES, BehindUnit, DueEnterprise, due_list, inspection_settings, units_behind
+
+DUE_LIMIT = 500  # enterprises listed at most (the count says how many there are)
 
 
 def behind_table(units: list[BehindUnit], total: int) -> html.Div:
@@ -72,34 +74,55 @@ def my_draw_items(items: list[OpenItem]) -> html.Div:
                                  html.Tbody(rows)], className="sg-table")], id="insp-my-draws")
 
 
+DUE_FILTERS = {"": "全部", "overdue": "已逾期", "never": "从未检查", "due_soon": "临期"}
+
+
+def due_filter(state: str) -> html.Div:
+    """Links narrowing the due list to one state (``/inspection?due=``), the current one marked."""
+    links: list[Any] = []
+    for key, label in DUE_FILTERS.items():
+        href = "/inspection" + (f"?{urlencode({'due': key})}" if key else "")
+        link_id = f"insp-due-filter-{key or 'all'}"
+        links.append(html.B(label, id=link_id) if key == state else dcc.Link(label, href=href, id=link_id))
+        links.append(" · ")
+    return html.Div(["显示：", *links[:-1], "（地图图层“检查到期/逾期企业”显示同一名单）"], className="sg-note",
+                    id="insp-due-filter")
+
+
 def due_table(rows: list[DueEnterprise], total: int, overdue: int, rule: FrequencyRule, *,
-              can_inspect: bool) -> html.Div:
+              can_inspect: bool, state: str = "") -> html.Div:
     """Render the enterprises due or overdue for inspection by the risk-based frequency."""
-    if not rows:
+    if not total:
         return html.Div(html.P("辖区内没有临期或逾期未检查的企业。", className="sg-note"), id="insp-due")
+    if not rows:
+        return html.Div([due_filter(state), html.P(f"没有{DUE_FILTERS[state]}的企业。", className="sg-note")],
+                        id="insp-due")
     today = clock.today()
     body = []
     for r in rows:
         state = due_state(r.due, today, rule)
         go = dcc.Link("记录检查", href=inspect_href(r.credit_code)) if can_inspect else ""
         body.append(html.Tr([
-            html.Td(dcc.Link(r.name, href=file_href(r.credit_code))), html.Td(risk_badge(r.risk_level)),
+            html.Td(dcc.Link(r.name, href=file_href(r.credit_code))), html.Td(r.unit_name or ""),
+            html.Td(risk_badge(r.risk_level)),
             html.Td("是" if r.key_flags else ""), html.Td(f"每 {r.months} 个月"),
             html.Td(f"{r.last_at:%Y-%m-%d}" if r.last_at else "从未检查"),
             html.Td(f"{r.due:%Y-%m-%d}"), html.Td(DUE_STATE[state], className=f"insp-due-{state}"), html.Td(go),
         ], className="insp-due-row"))
-    head = ["企业", "风险", "两重点一重大", "频次", "最近检查", "应检日期", "状态", ""]
-    more = [html.P(f"仅显示前 {len(rows)} 家，共 {total} 家。", className="sg-note")] if total > len(rows) else []
+    head = ["企业", "所在网格", "风险", "两重点一重大", "频次", "最近检查", "应检日期", "状态", ""]
+    more = [html.P(f"仅显示前 {len(rows)} 家。", className="sg-note")] if len(rows) >= DUE_LIMIT else []
     return html.Div([
         html.P(f"应检企业 {total} 家，其中逾期 {overdue} 家。", className="insp-count", id="insp-due-count"),
+        due_filter(state),
         html.Table([html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody(body)], className="sg-table"),
         *more,
     ], id="insp-due")
 
 
 def layout(account: Account, query: dict[str, str]) -> html.Div:
-    """Build the lists: units behind on 四查, an inspector's draw tasks, enterprises due for inspection."""
-    del query
+    """Build the lists: units behind on 四查, an inspector's draw tasks, enterprises due (``?due=`` narrows them)."""
+    state = query.get("due") or ""
+    state = state if state in DUE_STATES else ""
     today = clock.today()
     can_inspect = account.can(Capability.INSPECT)
 
@@ -107,7 +130,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         _, rule = inspection_settings(conn)
         mine = open_items_of(conn, scope=account.scope, username=account.username) if can_inspect else []
         return (units_behind(conn, scope=account.scope), mine,
-                due_list(conn, scope=account.scope, rule=rule, today=today), rule)
+                due_list(conn, scope=account.scope, rule=rule, today=today, limit=DUE_LIMIT, state=state or None),
+                rule)
 
     (units, total), mine, (due, due_total, overdue), rule = run_read(read)
     return html.Div([
@@ -122,7 +146,7 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
             html.H3("企业检查到期"),
             html.P("按风险等级确定检查频次：红色每月、橙色每季、黄色每半年、蓝色和未评估每年；"
                    "涉及两重点一重大的企业至少每季一次。", className="sg-note"),
-            due_table(due, due_total, overdue, rule, can_inspect=can_inspect),
+            due_table(due, due_total, overdue, rule, can_inspect=can_inspect, state=state),
         ]),
     ], className="insp-page")
 
