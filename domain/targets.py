@@ -169,7 +169,9 @@ def evaluate(settings: TargetSettings, figures: Mapping[int, YearFigures], year:
 
 
 def format_value(indicator: Indicator, value: float | None) -> str:
-    """Render a value with the indicator's digits ("—" when None)."""
+    """Render a value with the indicator's digits (a count's target with one decimal: 7.2); "—" when None."""
     if value is None:
         return "—"
-    return f"{value:.{indicator.digits}f}" if indicator.digits else f"{value:.0f}"
+    if indicator.digits:
+        return f"{value:.{indicator.digits}f}"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"

@@ -149,7 +149,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         years.append(" ")
     behind = sum(1 for s in statuses if s.on_track is False)
     missing = sum(1 for s in statuses if s.missing)
-    summary = (f"{year}年：{len(statuses) - behind - missing} 项在进度内，{behind} 项落后于进度"
+    partial = "（截至今日，全年数据尚未完整）" if year == this_year else ""
+    summary = (f"{year}年{partial}：{len(statuses) - behind - missing} 项在进度内，{behind} 项落后于进度"
                + (f"，{missing} 项无法计算" if missing else "") + "。")
     return html.Div([
         html.H2(f"五年目标 · {area.name}"),
