@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SG := $(VENV)/bin/safegrid
 STAMP := $(VENV)/.installed
-APT_PKGS := postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk
+APT_PKGS := postgresql-15 postgresql-15-postgis-3 chromium fonts-noto-cjk nginx redis-server
 DEMO_DIR := .local/demo
 DEMO_ENTERPRISES ?= 20000
 

@@ -24,13 +24,17 @@ from flask import Flask, Request, Response, current_app, jsonify, redirect, requ
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user, login_user, logout_user
 from itsdangerous import BadSignature, TimestampSigner
+from sqlalchemy import Connection
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from dashboard import shared as shared_state
 from dashboard import websec
 from dashboard.errors import DASH_UPDATE_PATH, AppError, BadRequestError, HTTPStatusError, error_page, to_app_error
 from dashboard.readdb import run_read
 from dashboard.scope import Account, client_ip
 from dashboard.settings import DashboardSettings
+from dashboard.shared import KEY_PREFIX, shared
 from geo.db import connect
 from geo.users import (
     audit,
@@ -169,6 +173,35 @@ def _lockout_message(until: datetime) -> str:
     return f"登录失败次数过多，账户已临时锁定，请 {_minutes_left(until)} 分钟后再试（或联系管理员解锁）。"
 
 
+def _ip_key(ip: str) -> str:
+    return f"{KEY_PREFIX}login-ip:{ip}"
+
+
+def ip_failures(conn: Connection, *, ip: str, minutes: int) -> int:
+    """Failed logins from ``ip`` in the window: Redis's counter when configured and up, else the audit log's."""
+    store = shared()
+    if store is not None:
+        counted = store.call(lambda r: int(r.get(_ip_key(ip)) or 0), None)
+        if counted is not None:
+            return counted
+    return recent_failures_from_ip(conn, ip=ip, minutes=minutes)
+
+
+def note_ip_failure(ip: str, *, minutes: int) -> None:
+    """Count a failed login from ``ip`` in Redis (a window from its first failure); the audit row is written anyway."""
+    store = shared()
+    if store is not None:
+        key = _ip_key(ip)
+
+        def count(r: Any) -> None:
+            pipe = r.pipeline()
+            pipe.set(key, 0, ex=minutes * 60, nx=True)
+            pipe.incr(key)
+            pipe.execute()
+
+        store.call(count, None)
+
+
 class LoginView:
     """The /login and /logout handlers bound to the app settings."""
 
@@ -193,7 +226,7 @@ class LoginView:
         s = self.settings
         ip = client_ip()
         with connect() as conn:
-            recent = recent_failures_from_ip(conn, ip=ip, minutes=s.login_ip_window_minutes) if ip else 0
+            recent = ip_failures(conn, ip=ip, minutes=s.login_ip_window_minutes) if ip else 0
             if recent >= s.login_ip_max_failures:
                 audit(conn, username=username or None, action="login_throttled", ip=ip)
                 return self._page(429, message=f"登录尝试过于频繁，请 {s.login_ip_window_minutes} 分钟后再试。",
@@ -217,6 +250,8 @@ class LoginView:
                                                lockout_minutes=s.lockout_minutes, failing_now=True)
                 audit(conn, username=username or None, action="login_failed", ip=ip,
                       detail={"locked": True} if locked else None)
+                if ip:
+                    note_ip_failure(ip, minutes=s.login_ip_window_minutes)
                 if locked is not None:
                     return self._page(429, message=_lockout_message(locked), username=username, next_url=next_url)
                 return self._page(401, message=f"用户名或密码错误。连续输错 {s.login_max_failures} 次将锁定账户 "
@@ -265,7 +300,8 @@ def load_account(session_key: str) -> Account | None:
         return None
     key = session_key_hash(session_id)
     max_minutes = _settings().session_absolute_minutes
-    found = run_read(lambda conn: session_user(conn, user_id=int(user_id), session_hash=key, max_minutes=max_minutes))
+    found = run_read(lambda conn: session_user(conn, user_id=int(user_id), session_hash=key, max_minutes=max_minutes),
+                     primary=True)  # never a replica: a logout must be honoured at once on every instance
     if found is None:
         return None
     user, data_version = found
@@ -377,6 +413,10 @@ def _is_database_error(exc: Exception) -> bool:
 def init_app(server: Flask, settings: DashboardSettings) -> None:
     """Configure cookies and sessions, flask-login, the login routes, the guard, request checks and error handlers."""
     server.extensions["safegrid_settings"] = settings
+    shared_state.init_app(server, settings)  # Redis when configured: login throttle here, response cache
+    if settings.trusted_proxy_hops > 0:  # behind nginx: the client's address for the IP throttle and the audit log
+        hops = settings.trusted_proxy_hops
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     websec.init_app(server, settings)  # request id first, security headers on every response
     server.config.update(
         SECRET_KEY=settings.resolve_secret_key(),

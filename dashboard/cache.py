@@ -14,9 +14,12 @@ The account, its capability and its scope are still checked on every request bef
 asked; a response is stored only after its query succeeded for that scope, and the scope path is
 part of the key, so a scope never reads another scope's entry.
 
-:class:`ResponseCache` is the small interface a shared cache (e.g. Redis ``GET``/``SET`` of the
-packed bytes) could implement; :class:`MemoryCache` is the in-process LRU with a byte cap
-(settings ``SAFEGRID_CACHE_*``).
+:class:`ResponseCache` is the small interface the routes use; :class:`MemoryCache` is the in-process
+LRU with a byte cap (settings ``SAFEGRID_CACHE_*``), :class:`RedisCache` the cache shared by every app
+instance when ``SAFEGRID_REDIS_URL`` is set (``GET``/``SET EX`` of the packed bytes under a hash of the
+key; Redis's own ``maxmemory`` + ``allkeys-lru`` bound it). Not Flask-Caching: its Redis backend
+pickles values (a loads of whatever Redis returns) and adds nothing these keys need — the key, the
+compression and the byte cap are ours either way; see docs/stack.md.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -36,6 +39,7 @@ from flask import Flask, Response, current_app, request
 
 from dashboard.scope import current_account
 from dashboard.settings import DashboardSettings
+from dashboard.shared import KEY_PREFIX, Shared, shared
 from domain import clock
 
 if sys.version_info >= (3, 14):
@@ -155,6 +159,54 @@ class NoCache:
         """Nothing to drop."""
 
 
+class RedisCache:
+    """The response cache in Redis, shared by every instance; a Redis failure is a miss (:mod:`dashboard.shared`)."""
+
+    def __init__(self, store: Shared, *, max_entry_bytes: int, ttl_s: int) -> None:
+        self.store = store
+        self.max_entry_bytes = max_entry_bytes
+        self.ttl_s = ttl_s
+
+    @staticmethod
+    def _key(key: str) -> str:
+        return f"{KEY_PREFIX}cache:{hashlib.blake2b(key.encode('utf-8'), digest_size=20).hexdigest()}"
+
+    def get(self, key: str) -> CachedBody | None:
+        """Return the entry under ``key``, or None (also when Redis is down)."""
+        packed = self.store.call(lambda r: r.get(self._key(key)), None)
+        if not isinstance(packed, bytes):
+            return None
+        encoding, etag, data = packed.split(b"\0", 2)
+        return CachedBody(data, etag.decode(), encoding.decode() or None)
+
+    def put(self, key: str, value: CachedBody) -> None:
+        """Store ``value`` for ``cache_ttl_s`` unless it is larger than ``cache_max_entry_bytes``."""
+        if len(value.data) > self.max_entry_bytes:
+            return
+        packed = b"\0".join([(value.encoding or "").encode(), value.etag.encode(), value.data])
+        self.store.call(lambda r: r.set(self._key(key), packed, ex=self.ttl_s), None)
+
+    def clear(self) -> None:
+        """Drop SafeGrid's cache entries (only keys under the cache prefix)."""
+
+        def drop(r: Any) -> None:
+            for batch in _batches(r.scan_iter(match=f"{KEY_PREFIX}cache:*", count=500), 500):
+                r.unlink(*batch)
+
+        self.store.call(drop, None)
+
+
+def _batches(items: Any, size: int) -> Any:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def response_cache() -> ResponseCache:
     """Return the app's cache (:class:`NoCache` when :func:`init_app` was not called)."""
     cache: ResponseCache | None = current_app.extensions.get(_EXTENSION)
@@ -221,8 +273,13 @@ def cached_value(route: str, params: Mapping[str, object], build: Callable[[], T
 
 
 def init_app(server: Flask, settings: DashboardSettings) -> None:
-    """Give the app its response cache (per app, so test apps do not share entries)."""
-    server.extensions[_EXTENSION] = (
-        MemoryCache(max_bytes=settings.cache_max_bytes, max_entry_bytes=settings.cache_max_entry_bytes)
-        if settings.cache_enabled else NoCache()
-    )
+    """Give the app its response cache (per app, so test apps do not share entries): Redis when configured."""
+    store = shared(server)
+    cache: ResponseCache
+    if not settings.cache_enabled:
+        cache = NoCache()
+    elif store is not None:
+        cache = RedisCache(store, max_entry_bytes=settings.cache_max_entry_bytes, ttl_s=settings.cache_ttl_s)
+    else:
+        cache = MemoryCache(max_bytes=settings.cache_max_bytes, max_entry_bytes=settings.cache_max_entry_bytes)
+    server.extensions[_EXTENSION] = cache

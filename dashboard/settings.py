@@ -37,6 +37,12 @@ class DashboardSettings(BaseSettings):
     cache_enabled: bool = True  # server-side cache of map / heatmap responses (dashboard/cache.py)
     cache_max_bytes: int = 64 * 1024 * 1024  # per worker process, bodies as sent (zstd / gzip / plain)
     cache_max_entry_bytes: int = 4 * 1024 * 1024
+    # Several instances (docs/stack.md): shared response cache and login throttle in Redis; unset = per process
+    redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0 or unix:///path/redis.sock
+    redis_timeout_ms: int = 300  # connect and read timeout of one Redis call
+    redis_retry_s: float = 5.0  # after a Redis failure, leave it alone this long (no cache, throttle in PostgreSQL)
+    trusted_proxy_hops: int = 0  # proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed (ProxyFix)
+    cache_ttl_s: int = 86_400  # lifetime of a Redis cache entry (old data versions expire; Redis evicts LRU first)
 
     @property
     def secret_key_file(self) -> Path:

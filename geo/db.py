@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -52,6 +53,7 @@ def engine(url: str | None = None) -> Engine:
         connect_args=watched_connect_args(settings),
     )
     refuse_connects_while_hung(eng)
+    _notice_writes(eng)
     return eng
 
 
@@ -74,6 +76,47 @@ def connect(url: str | None = None) -> Iterator[Connection]:
     """Yield a connection inside a transaction that commits on success."""
     with engine(url).begin() as conn:
         yield conn
+
+
+# ---- committed writes, for read-your-writes (dashboard.readdb) ----------------------------------------
+
+# A statement that writes: DML, COPY, DDL, or a WITH holding DML. A write hidden in a function called by
+# SELECT is not seen here; the data-version check of dashboard.readdb still catches writes to versioned tables.
+_WRITE_RE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|MERGE|COPY|TRUNCATE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
+_DML_RE = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
+_WROTE = "sg_wrote"
+_WRITE_LISTENERS: list[Callable[[], None]] = []
+
+
+def on_committed_write(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` (in the committing thread) after every commit of a transaction that wrote."""
+    if listener not in _WRITE_LISTENERS:
+        _WRITE_LISTENERS.append(listener)
+
+
+def _is_write(statement: str) -> bool:
+    if _WRITE_RE.match(statement):
+        return True
+    return statement.lstrip()[:4].upper() == "WITH" and _DML_RE.search(statement) is not None
+
+
+def _notice_writes(eng: Engine) -> None:
+    """Mark a connection that ran a writing statement; tell the listeners when its transaction commits."""
+
+    @event.listens_for(eng, "before_cursor_execute")
+    def _statement(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if _WRITE_LISTENERS and _is_write(statement):
+            conn.info[_WROTE] = True
+
+    @event.listens_for(eng, "commit")
+    def _commit(conn: Any) -> None:
+        if conn.info.pop(_WROTE, False):
+            for listener in _WRITE_LISTENERS:
+                listener()
+
+    @event.listens_for(eng, "rollback")
+    def _rollback(conn: Any) -> None:
+        conn.info.pop(_WROTE, None)
 
 
 # ---- what kind of failure: misconfiguration or outage -------------------------------------------------

@@ -37,6 +37,11 @@ class DatabaseSettings(ClockSettings):
     hang_check_ms: int = 1_500  # a statement unanswered this long makes geo.db probe the server (0 = never)
     probe_timeout_ms: int = 2_000  # a probe unanswered this long means the server hangs
     healthz_timeout_ms: int = 2_000  # /healthz, the app's start-up check and `safegrid db status`
+    # A streaming replica for read-only page and data queries (dashboard.readdb; docs/stack.md)
+    database_replica_url: str | None = None
+    replica_max_lag_s: float = 5.0  # a replica further behind than this is skipped (reads go to the primary)
+    replica_check_interval_s: float = 1.0  # how often a process re-reads the replica's lag and data version
+    read_your_writes_s: float = 10.0  # a session's reads go to the primary this long after its own write
 
     def pg_options(self, statement_timeout_ms: int | None = None) -> str:
         """Libpq ``options`` of every session: statement timeout and the business time zone."""
