@@ -14,6 +14,9 @@ Definitions (documented in ``docs/bigscreen.md``):
 * closure rate of the month (本月销号率) = closed this month / (open at the month start + found this
   month), where "this month" is the first day of ``as_of``'s month up to ``as_of``; a hazard closed this
   month was open at the start or found since, so the rate lies in [0, 1]; None when the denominator is 0.
+* 检查执法 of the month (本月检查执法): inspections dated in ``as_of``'s month up to ``as_of``, the hazards they
+  found, 责令整改 / 停产整顿 / 行政处罚 results and the penalty amount (``domain.enforcement``), by the unit each
+  inspection names, imported and recorded in the app alike.
 * alarms: new major hazards found in the last ``days`` days including ``as_of``; hazards that became
   overdue in that window (still open, ``as_of - days <= deadline < as_of``); units one or two levels
   below the scope unit whose inspection cadence is overdue (``unit_stats.inspection_overdue``).
@@ -27,6 +30,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
+from domain.enforcement import StatsPeriod, period_range
+from geo.inspection_ledger import enforcement_total
 from geo.scope import path_in_scope, scope_params
 
 ALARM_DAYS = 7
@@ -77,6 +82,14 @@ def screen_kpis(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
     base = out["month_open_at_start"] + out["month_found"]
     out["closure_rate"] = round(out["month_closed"] / base, 4) if base else None
     return out
+
+
+def enforcement_kpis(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
+    """Return this month's 检查执法 of the scope: inspections, hazards found, 责令整改, 停产整顿, penalties and 元."""
+    month = period_range(StatsPeriod.MONTH, as_of)
+    c = enforcement_total(conn, scope=scope, start=month.start, end=month.end)
+    return {"inspections": c.inspections, "hazards_found": c.hazards_found, "ordered_rectify": c.ordered_rectify,
+            "closed_down": c.closed_down, "penalties": c.penalties, "penalty_yuan": round(c.penalty_yuan, 2)}
 
 
 def scope_head(conn: Connection, *, scope: str) -> dict[str, Any] | None:

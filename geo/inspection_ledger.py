@@ -192,12 +192,17 @@ def inspection_target(conn: Connection, *, scope: str, code: str) -> tuple[str |
     return (row.credit_code, row.unit_code) if row else None
 
 
-def area_choices(conn: Connection, *, scope: str, max_level: int = 4) -> list[tuple[str, str, int]]:
-    """Return (code, name, level) of the scope's units down to ``max_level`` (the ledger's area filter)."""
+def area_choices(conn: Connection, *, scope: str, depth: int = 2) -> list[tuple[str, str, int]]:
+    """Return (code, name, level) of the scope unit and its units ``depth`` levels down (the area filter).
+
+    Two levels keep the list short at every scope (a city: its counties and townships; a township: its villages
+    and grid cells).
+    """
     rows = conn.execute(text(
         f'SELECT "code", "name", "level" FROM "units" u WHERE {path_in_scope("u.path")} '  # noqa: S608
-        'AND u."level" <= :lvl ORDER BY u."path" LIMIT 2000'
-    ), {"lvl": max_level, **scope_params(scope)}).all()
+        'AND u."level" <= (SELECT s."level" FROM "units" s WHERE s."path" = :scope) + :depth '
+        'ORDER BY u."path" LIMIT 2000'
+    ), {"depth": depth, **scope_params(scope)}).all()
     return [(r.code, r.name, int(r.level)) for r in rows]
 
 

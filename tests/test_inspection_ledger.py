@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
+from dashboard.bigscreen.panels import enforcement_lines
 from domain import clock
 from domain.enforcement import EnforcementCounts, PeriodError, StatsPeriod, parse_period, period_range, yuan_text
+from geo.bigscreen_queries import enforcement_kpis
 from geo.inspection_ledger import (
     InspectionFilters,
     InspectionLedgerError,
+    area_choices,
     enforcement_by_area,
     enforcement_total,
     inspection_export_rows,
@@ -208,3 +211,20 @@ def test_enforcement_by_area_hand_counted(town: dict[str, Any]) -> None:
     district = {a.code: a.counts for a in enforcement_by_area(c, scope="411000.411003.", start=year.start,
                                                                end=year.end)}
     assert district[TOWN] == EnforcementCounts(6, 3, 1, 1, 1, 12500.0)
+
+
+def test_big_screen_month_lines(town: dict[str, Any]) -> None:
+    kpis = enforcement_kpis(town["conn"], scope=TOWN_PATH, as_of=town["today"])
+    assert kpis == {"inspections": 6, "hazards_found": 3, "ordered_rectify": 1, "closed_down": 1, "penalties": 1,
+                    "penalty_yuan": 12500.0}
+    text_of = " ".join(str(line) for line in enforcement_lines(kpis))
+    assert "本月检查" in text_of and "发现隐患 3 · 责令整改 1 · 停产整顿 1" in text_of and "罚款 12,500 元" in text_of
+    before = enforcement_kpis(town["conn"], scope=TOWN_PATH, as_of=town["old"])  # that month: the old penalty only
+    assert before["inspections"] == 1 and before["penalty_yuan"] == 9999.0
+
+
+def test_area_choices_two_levels_down(town: dict[str, Any]) -> None:
+    c = town["conn"]
+    assert [a[0] for a in area_choices(c, scope=TOWN_PATH)] == [TOWN, V1, C1, V2, C2]
+    county = {code: level for code, _, level in area_choices(c, scope="411000.411003.")}
+    assert county[TOWN] == 3 and county[V1] == 4 and C1 not in county and "411002" not in county

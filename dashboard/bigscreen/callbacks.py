@@ -68,7 +68,7 @@ def register(app: Dash) -> None:
             *ranks,
             trend_figure(data["trend"]) if changed("trend") else no_update,
             distribution(data["kpis"]) if changed("kpis") else no_update,
-            grid_block(data["grid"]) if changed("grid") else no_update,
+            grid_block(data["grid"], data["enforcement"]) if changed("grid") else no_update,
             legend(data["fill"][0], data["fill"][1], child_level) if changed("fill") else no_update,
             freshness_text(data["fresh"]) if fresh else no_update,
             data["children"] if changed("children") else no_update,

@@ -25,6 +25,7 @@ def read_screen(scope: str, as_of: date) -> dict[str, Any]:
             "trend": bq.monthly_trend(conn, scope=scope, as_of=as_of),
             "alarms": bq.alarms(conn, scope=scope, as_of=as_of),
             "grid": bq.grid_overview(conn, scope=scope),
+            "enforcement": bq.enforcement_kpis(conn, scope=scope, as_of=as_of),
             "fill": bq.fill_classes(conn, scope=scope),
             "fresh": data_freshness(conn),
             "thresholds": rule_from_config(app_config(conn, "risk_rule")).thresholds,
@@ -39,7 +40,8 @@ def signature(data: dict[str, Any], today: date) -> dict[str, Any]:
     """
     parts = {
         "kpis": data["kpis"], "children": data["children"], "thresholds": data["thresholds"],
-        "trend": data["trend"], "grid": data["grid"], "fill": data["fill"], "fresh": data["fresh"],
+        "trend": data["trend"], "grid": [data["grid"], data["enforcement"]], "fill": data["fill"],
+        "fresh": data["fresh"],
         "ticker": [ticker_items(data["alarms"], as_of=today), data["alarms"]["counts"]],
     }
     out: dict[str, Any] = {k: hashlib.blake2b(json.dumps(v, sort_keys=True, default=str).encode(), digest_size=8)

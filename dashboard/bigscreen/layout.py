@@ -122,7 +122,7 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
                     config={"displayModeBar": False, "responsive": True}, className="bs-graph"),
                     body_id="bs-trend-body", extra="bs-panel-trend"),
                 _panel("企业风险分级", distribution(data["kpis"]), body_id="bs-dist"),
-                _panel("网格体系", grid_block(data["grid"]), body_id="bs-grid"),
+                _panel("网格体系 · 检查执法", grid_block(data["grid"], data["enforcement"]), body_id="bs-grid"),
             ], className="bs-col bs-col-right"),
         ], className="bs-body"),
         html.Footer([html.Div("实时预警", className="bs-ticker-label"),

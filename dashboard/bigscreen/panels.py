@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from dashboard.bigscreen.settings import get_bigscreen_settings
+from domain.enforcement import yuan_text
 from domain.labels import LEVEL, RISK_COLOUR_HEX, RISK_LEVEL, RISK_LEVEL_LONG
 from geo import bigscreen_queries as bq
 
@@ -122,8 +123,23 @@ def distribution(kpis: dict[str, Any]) -> html.Div:
     return html.Div([stack, html.Div(rows, className="bs-dist-rows")])
 
 
-def grid_block(grid: dict[str, Any]) -> html.Div:
-    """Show the grid system: units per level, duty slots filled, vacancies, units with overdue inspections."""
+def enforcement_lines(e: dict[str, Any]) -> list[html.Div]:
+    """Return the month's 检查执法 as two lines: inspections (found, 责令整改, 停产整顿) and penalties (元)."""
+    return [
+        html.Div([html.Span("本月检查", className="bs-line-label"),
+                  html.Span(fmt(e["inspections"]), className="bs-line-value bs-good", id="bs-enf-inspections"),
+                  html.Span(f"发现隐患 {fmt(e['hazards_found'])} · 责令整改 {fmt(e['ordered_rectify'])} · "
+                            f"停产整顿 {fmt(e['closed_down'])}", className="bs-line-sub", id="bs-enf-sub")],
+                 className="bs-line", title="本月检查次数（导入和系统录入的检查记录）"),
+        html.Div([html.Span("本月处罚", className="bs-line-label"),
+                  html.Span(fmt(e["penalties"]), className="bs-line-value bs-warn", id="bs-enf-penalties"),
+                  html.Span(f"起 · 罚款 {yuan_text(e['penalty_yuan'])}", className="bs-line-sub", id="bs-enf-yuan")],
+                 className="bs-line", title="本月行政处罚起数和罚款金额"),
+    ]
+
+
+def grid_block(grid: dict[str, Any], enforcement: dict[str, Any] | None = None) -> html.Div:
+    """Show the grid system (units per level, duty slots filled, vacancies, units behind) and this month's 检查执法."""
     levels = grid["levels"]
     present, required = grid["persons_present"], grid["persons_required"]
     rate = present / required if required else None
@@ -144,6 +160,7 @@ def grid_block(grid: dict[str, Any]) -> html.Div:
                       html.Span(fmt(sum(overdue.values())), className="bs-line-value bs-bad"),
                       html.Span(" · ".join(f"{LEVEL[lv]} {n}" for lv, n in sorted(overdue.items()) if n) or "无",
                                 className="bs-line-sub")], className="bs-line"),
+            *(enforcement_lines(enforcement) if enforcement is not None else []),
         ], className="bs-lines"),
     ], id="bs-grid-body")
 

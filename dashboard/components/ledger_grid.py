@@ -18,6 +18,10 @@ from dash import Dash, Input, Output, dcc, html
 
 from dashboard.errors import BadRequestError
 
+# dcc.Dropdown's own texts in Chinese (its defaults are English, e.g. "2 selected").
+DROPDOWN_LABELS: Any = {"select_all": "全选", "deselect_all": "全不选", "selected_count": "已选 {num_selected} 项",
+                        "search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除选择",
+                        "no_options_found": "无匹配项"}
 # (field, header, sort column or None, width) of one grid column.
 Column = tuple[str, str, str | None, int]
 
@@ -83,7 +87,8 @@ def multi_select(id_: str, label: str, options: Mapping[str, str] | list[str] | 
     else:
         opts = [o if isinstance(o, dict) else {"label": o, "value": o} for o in options]
     return html.Div([html.Label(label, htmlFor=id_, className="sg-label"),
-                     dcc.Dropdown(id=id_, options=opts, multi=True, placeholder="全部", className="haz-dropdown")],
+                     dcc.Dropdown(id=id_, options=opts, multi=True, placeholder="全部", className="haz-dropdown",
+                                  labels=DROPDOWN_LABELS)],
                     className="haz-filter")
 
 

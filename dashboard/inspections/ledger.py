@@ -23,6 +23,7 @@ from flask import Response, request, send_file
 
 from dashboard.components.enterprise_file import file_href
 from dashboard.components.ledger_grid import (
+    DROPDOWN_LABELS,
     column_defs,
     day,
     export_href,
@@ -138,7 +139,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
             multi_select("iled-result", "检查结果", INSPECTION_RESULT),
             html.Div([html.Label("区域", htmlFor="iled-area", className="sg-label"),
                       dcc.Dropdown(id="iled-area", options=area_options, value=area, placeholder="全部",
-                                   className="haz-dropdown")], className="haz-filter"),
+                                   className="haz-dropdown iled-area", labels=DROPDOWN_LABELS)],
+                     className="haz-filter"),
             multi_select("iled-source", "来源", SOURCE_LABEL),
             html.Div([html.Label("关键字", htmlFor="iled-text", className="sg-label"),
                       dcc.Input(id="iled-text", type="search", placeholder="企业 / 文书编号 / 检查人员", debounce=0.4,

@@ -20,6 +20,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard.basemaps import available_basemaps, base_layers, default_basemap, get_map_settings
+from dashboard.components.ledger_grid import DROPDOWN_LABELS
 from dashboard.components.map_view import centre
 from dashboard.errors import AppError, BadRequestError, to_app_error
 from dashboard.pages import Page
@@ -27,6 +28,7 @@ from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
 from domain import clock
 from domain.codes import looks_like_unit_code
+from domain.enforcement import STATS_PERIOD, EnforcementCounts, PeriodError, parse_period, period_range, yuan_text
 from domain.labels import (
     HAZARD_CHANNEL,
     HAZARD_LEVEL,
@@ -40,6 +42,7 @@ from domain.labels import (
 from geo import risk_queries as rq
 from geo import rule_settings
 from geo.db import connect
+from geo.inspection_ledger import AreaEnforcement, enforcement_by_area
 from geo.map_queries import unit_view
 from layers.builder import build_legend
 from layers.registry import with_rule
@@ -49,8 +52,6 @@ PREFIX = "risk-"
 UNITS_ID = f"{PREFIX}{RISK_UNITS.id}"
 GRAPH_CONFIG: Any = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
                 "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-DROPDOWN_LABELS: Any = {"select_all": "全选", "deselect_all": "全不选", "search": "搜索", "clear_search": "清除搜索",
-                        "clear_selection": "清除选择", "no_options_found": "无匹配项"}
 _COMPARE_ROWS = (
     ("risk_class", "风险等级"), ("risk_score", "风险得分"), ("enterprises", "生产经营单位"), ("ent_red", "红色企业"),
     ("ent_orange", "橙色企业"), ("ent_yellow", "黄色企业"), ("ent_blue", "蓝色企业"), ("hazards_open", "未销号隐患"),
@@ -281,6 +282,34 @@ def compare_block(a: dict[str, Any], b: dict[str, Any], trends: tuple[list[dict[
     ], className="rk-compare-body")
 
 
+ENFORCEMENT_HEAD = ("区域", "检查次数", "发现隐患", "责令整改", "停产整顿", "行政处罚（起）", "罚款金额（元）")
+
+
+def enforcement_table(areas: list[AreaEnforcement], period_label: str) -> html.Div:
+    """检查执法统计 per child area of the scope in one period, with the total; an area links to its ledger rows."""
+    def cells(c: EnforcementCounts) -> list[html.Td]:
+        return [html.Td(f"{v:,}") for v in (c.inspections, c.hazards_found, c.ordered_rectify, c.closed_down,
+                                             c.penalties)] + [html.Td(f"{c.penalty_yuan:,.2f}",
+                                                                      title=yuan_text(c.penalty_yuan))]
+
+    total = EnforcementCounts()
+    body = []
+    for a in areas:
+        total = total + a.counts
+        name = (dcc.Link(a.name, href="/inspections?" + urlencode({"area": a.code}), className="rk-link")
+                if a.code else a.name)
+        body.append(html.Tr([html.Td(name), *cells(a.counts)], className="rk-enf-row",
+                            **_attrs({"data-code": a.code or ""})))
+    body.append(html.Tr([html.Th("合计"), *cells(total)], className="rk-enf-total", id="risk-enf-total"))
+    return html.Div([
+        html.P(f"{period_label}：检查 {total.inspections:,} 次，发现隐患 {total.hazards_found:,} 项，责令整改 "
+               f"{total.ordered_rectify:,} 次，停产整顿 {total.closed_down:,} 次，行政处罚 {total.penalties:,} 起、"
+               f"罚款 {yuan_text(total.penalty_yuan)}。", className="rk-enf-summary", id="risk-enf-summary"),
+        html.Table([html.Thead(html.Tr([html.Th(h) for h in ENFORCEMENT_HEAD])), html.Tbody(body)],
+                   className="sg-table rk-table", id="risk-enf-table"),
+    ])
+
+
 # --- layout -----------------------------------------------------------------------------------------
 
 
@@ -367,6 +396,12 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
         html.H3("趋势与分布"),
         html.Div([dcc.Graph(id=f"risk-chart-{k}", config=GRAPH_CONFIG, className="rk-graph")
                   for k in ("trend", "industry", "area", "ageing", "closure")], className="rk-charts"),
+        html.H3("检查执法统计", id="risk-enf-title"),
+        html.P("按下级区域统计导入和系统录入的检查记录；发现隐患为检查发现的隐患项数，罚款金额为行政处罚的罚款合计。",
+               className="sg-note"),
+        dcc.RadioItems(id="risk-enf-period", options=_opts(STATS_PERIOD), value="month", inline=True,
+                       className="rk-radio"),
+        dcc.Loading(html.Div(id="risk-enf"), type="circle"),
         html.H3("单位对比"),
         html.Div([
             _select("risk-compare-a", "单位 A", unit_options, multi=False, value=compare_default[0]),
@@ -464,6 +499,18 @@ def register(app: Dash) -> None:
         except AppError as exc:
             return _message(exc)
         return explain_panel(found, places)
+
+    @app.callback(Output("risk-enf", "children"), Input("risk-enf-period", "value"))
+    def enforcement(period: Any) -> Any:
+        scope = callback_scope(Capability.ANALYSIS)
+        try:
+            chosen = period_range(parse_period(period), clock.today())
+        except PeriodError as exc:
+            raise BadRequestError(str(exc)) from exc
+        with connect() as conn:
+            areas = enforcement_by_area(conn, scope=scope, start=chosen.start, end=chosen.end)
+        return enforcement_table(areas, f"{STATS_PERIOD[chosen.kind]}（{chosen.label}，{chosen.start:%m-%d} 至 "
+                                        f"{chosen.end:%m-%d}）")
 
     @app.callback(Output("risk-compare", "children"), Input("risk-compare-a", "value"),
                   Input("risk-compare-b", "value"), *_FILTER_INPUTS)
