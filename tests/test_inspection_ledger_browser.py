@@ -98,6 +98,7 @@ def test_leader_filters_exports_opens_file_and_reads_statistics(live_server: str
                                           "rows => rows.map(r => r.getAttribute('row-id'))")
         assert shown == [recorded, "SBI-3"]  # newest first
         assert "系统录入" in grid and "台账导入" in grid and "20000" in grid
+        page.click("#iled-title")  # the area dropdown loses its focus ring before the screenshot
         page.screenshot(path=str(screenshot_dir() / "inspections.png"))  # not full_page: resizing re-renders the grid
 
         with page.expect_download() as info:
