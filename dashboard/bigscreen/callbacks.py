@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 from dashboard.bigscreen.data import read_screen, signature
 from dashboard.bigscreen.panels import (
     KPI_TILES,
+    accident_block,
     carousel_card,
     carousel_step,
     distribution,
@@ -39,7 +40,7 @@ def register(app: Dash) -> None:
         Output("bs-trend-data", "data"), Output("bs-dist", "children"), Output("bs-grid", "children"),
         Output("bs-legend", "children"), Output("bs-freshness", "children"), Output("bs-children", "data"),
         Output("bs-units", "url"), Output({"type": "bs-fill", "code": ALL}, "url"), Output("bs-ticker", "children"),
-        Output("bs-sig", "data"), Output("bs-ok", "data"),
+        Output("bs-acc", "children"), Output("bs-sig", "data"), Output("bs-ok", "data"),
         Input("bs-tick", "n_intervals"), State("bs-sig", "data"), State({"type": "bs-fill", "code": ALL}, "id"),
         prevent_initial_call=True,
     )
@@ -76,6 +77,7 @@ def register(app: Dash) -> None:
             [units_url(i["code"], data["fresh"]) if fresh else no_update for i in fill_ids],
             ticker(ticker_items(data["alarms"], as_of=today), data["alarms"]["counts"]) if changed("ticker")
             else no_update,
+            accident_block(data["accidents"]) if changed("accidents") else no_update,
             sig, n,
         )
 

@@ -12,6 +12,7 @@ from domain.risk_rule import rule_from_config
 from geo import bigscreen_queries as bq
 from geo.db import connect
 from geo.refresh import app_config
+from geo.targets import screen_accidents
 from geo.units import data_freshness
 
 
@@ -27,6 +28,7 @@ def read_screen(scope: str, as_of: date) -> dict[str, Any]:
             "grid": bq.grid_overview(conn, scope=scope),
             "enforcement": bq.enforcement_kpis(conn, scope=scope, as_of=as_of),
             "fill": bq.fill_classes(conn, scope=scope),
+            "accidents": screen_accidents(conn, scope=scope, as_of=as_of),
             "fresh": data_freshness(conn),
             "thresholds": rule_from_config(app_config(conn, "risk_rule")).thresholds,
         }
@@ -43,6 +45,7 @@ def signature(data: dict[str, Any], today: date) -> dict[str, Any]:
         "trend": data["trend"], "grid": [data["grid"], data["enforcement"]], "fill": data["fill"],
         "fresh": data["fresh"],
         "ticker": [ticker_items(data["alarms"], as_of=today), data["alarms"]["counts"]],
+        "accidents": data["accidents"],
     }
     out: dict[str, Any] = {k: hashlib.blake2b(json.dumps(v, sort_keys=True, default=str).encode(), digest_size=8)
                            .hexdigest() for k, v in parts.items()}

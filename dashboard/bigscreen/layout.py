@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from dashboard.bigscreen.data import read_screen, signature
 from dashboard.bigscreen.panels import (
+    accident_block,
     distribution,
     freshness_text,
     grid_block,
@@ -107,6 +108,7 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
                        rank_rows(data["children"], by="risk", thresholds=data["thresholds"]), body_id="bs-rank-risk"),
                 _panel("逾期隐患排名", rank_rows(data["children"], by="overdue", thresholds=data["thresholds"]),
                        body_id="bs-rank-overdue"),
+                _panel("事故 · 五年目标", accident_block(data["accidents"]), body_id="bs-acc"),
             ], className="bs-col bs-col-left"),
             html.Section([
                 the_map,

@@ -290,3 +290,27 @@ def carousel_card(child: dict[str, Any]) -> list[Any]:
         ], className="bs-card-kpis"),
     ]
 
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.0f}%"
+
+
+def accident_block(acc: dict[str, Any]) -> html.Div:
+    """Show this year's accidents and deaths against the same days of last year, and the five-year targets' line."""
+    lines = [html.Div([
+        html.Span("本年事故", className="bs-line-label"),
+        html.Span(fmt(acc["accidents"]), className="bs-line-value bs-bad", id="bs-acc-accidents"),
+        html.Span(f"起 · 死亡 {fmt(acc['deaths'])} 人 · 去年同期 {fmt(acc['last_accidents'])} 起 / "
+                  f"{fmt(acc['last_deaths'])} 人", className="bs-line-sub", id="bs-acc-sub"),
+    ], className="bs-line", title="本年截至今日的生产安全事故起数和死亡人数，与去年同期比较")]
+    t = acc.get("targets")
+    if t is not None:
+        lines.append(html.Div([
+            html.Span("五年目标", className="bs-line-label"),
+            html.Span(f"{t['on_track']}/{t['total']}", className="bs-line-value "
+                      + ("bs-good" if t["behind"] == 0 else "bs-warn"), id="bs-acc-targets"),
+            html.Span(f"项进度内（{t['year']}年）· 事故 {_pct(t['accidents_pct'])} · 死亡 {_pct(t['deaths_pct'])}"
+                      f"（较{t['baseline_year']}年）", className="bs-line-sub", id="bs-acc-targets-sub"),
+        ], className="bs-line", title=f"{t['year']}年各项指标与{t['baseline_year']}年基准及"
+                                     f"{t['target_year']}年目标的比较（详见“五年目标”页）"))
+    return html.Div(html.Div(lines, className="bs-lines"), id="bs-acc-body")
