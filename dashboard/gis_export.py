@@ -2,7 +2,7 @@
 
 ``?layers=units-3,enterprises,hazard-sources,open-hazards&bbox=w,s,e,n&format=gpkg|shp``: the layer ids are the
 OGC API collection ids (:func:`dashboard.ogc.collections_for`, so the unit levels and every registered point
-layer), the rows come from :func:`geo.ogc_queries.export_rows` inside the caller's scope, at most
+layer), the rows come from :func:`geo.ogc_queries.export_columns` inside the caller's scope, at most
 :data:`MAX_FEATURES` per layer. Field names and coded values are Chinese: the property titles in the GeoPackage;
 in the Shapefile short names of at most 10 bytes in GBK (the ``.dbf`` limit), the ``.dbf`` written in GBK with a
 ``.cpg`` saying so. The CRS is CGCS2000 (EPSG:4490; the stored WGS 84 coordinates agree with it to centimetres,
@@ -32,7 +32,7 @@ from dashboard.roles import Capability
 from dashboard.scope import Account, client_ip, current_account, scoped_route
 from domain import clock, labels
 from geo.db import connect
-from geo.ogc_queries import OgcCollection, OgcProperty, export_rows
+from geo.ogc_queries import OgcCollection, OgcProperty, export_columns
 from geo.users import audit
 from layers.registry import UNITS, point_layers
 
@@ -81,27 +81,26 @@ def _vocab(prop: OgcProperty) -> Any:
     return VALUE_LABELS.get(prop.name)
 
 
-def _value(prop: OgcProperty, value: Any) -> Any:
-    if value is None:
-        return None
+def _shown(prop: OgcProperty, values: list[Any]) -> list[Any]:
+    """Return the values of one property as the file shows them: 是/否, ISO dates, coded values in Chinese."""
     if prop.type == "boolean":
-        return "是" if value else "否"
-    if prop.type == "date" and isinstance(value, date | datetime):
-        return value.isoformat()
+        return [None if v is None else ("是" if v else "否") for v in values]
+    if prop.type == "date":
+        return [v.isoformat() if isinstance(v, date | datetime) else v for v in values]
     vocab = _vocab(prop)
-    if vocab is not None and isinstance(value, str | int):
-        return vocab.get(value, value)
-    return value
+    if vocab is not None:
+        return [vocab.get(v, v) if isinstance(v, str | int) else v for v in values]
+    return values
 
 
-def _columns(collection: OgcCollection, rows: list[dict[str, Any]], names: dict[str, str]) -> tuple[
+def _columns(collection: OgcCollection, columns: dict[str, list[Any]], names: dict[str, str]) -> tuple[
         list[np.ndarray], list[np.ndarray | None], list[str]]:
     """Typed numpy columns (integers with a null mask, numbers with NaN, the rest text) and their field names."""
     data: list[np.ndarray] = []
     masks: list[np.ndarray | None] = []
     fields: list[str] = []
     for p in collection.properties:
-        values = [_value(p, r[p.name]) for r in rows]
+        values = _shown(p, columns[p.name])
         if p.type == "integer" and _vocab(p) is None:
             mask = np.array([v is None for v in values], dtype=bool)
             data.append(np.array([0 if v is None else int(v) for v in values], dtype=np.int64))
@@ -110,17 +109,17 @@ def _columns(collection: OgcCollection, rows: list[dict[str, Any]], names: dict[
             data.append(np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64))
             masks.append(None)
         else:
-            data.append(np.array([None if v is None else str(v) for v in values], dtype=object))
+            data.append(np.array([v if v is None or isinstance(v, str) else str(v) for v in values], dtype=object))
             masks.append(None)
         fields.append(names[p.name])
     return data, masks, fields
 
 
-def write_layer(path: Path, collection: OgcCollection, rows: list[dict[str, Any]], *, driver: str,
-                names: dict[str, str]) -> None:
+def write_columns(path: Path, collection: OgcCollection, wkb: list[bytes | None], columns: dict[str, list[Any]], *,
+                  driver: str, names: dict[str, str]) -> None:
     """Write one layer with pyogrio (GeoPackage: one layer of the file; Shapefile: its own .shp/.dbf/.prj/.cpg)."""
-    geometry = np.array([bytes(r["wkb"]) if r["wkb"] is not None else None for r in rows], dtype=object)
-    data, masks, fields = _columns(collection, rows, names)
+    geometry = np.array(wkb, dtype=object)
+    data, masks, fields = _columns(collection, columns, names)
     options: dict[str, Any] = {}
     if driver == "ESRI Shapefile":
         options["encoding"] = "GBK"
@@ -128,6 +127,14 @@ def write_layer(path: Path, collection: OgcCollection, rows: list[dict[str, Any]
                       geometry_type=GEOMETRY_TYPES[collection.geometry_type], crs=CRS, append=path.exists()
                       and driver == "GPKG", layer_metadata={"DESCRIPTION": collection.title}
                       if driver == "GPKG" else None, **options)
+
+
+def write_layer(path: Path, collection: OgcCollection, rows: list[dict[str, Any]], *, driver: str,
+                names: dict[str, str]) -> None:
+    """:func:`write_columns` of rows as ``geo.ogc_queries.export_rows`` returns them."""
+    wkb = [bytes(r["wkb"]) if r["wkb"] is not None else None for r in rows]
+    write_columns(path, collection, wkb, {p.name: [r[p.name] for r in rows] for p in collection.properties},
+                  driver=driver, names=names)
 
 
 def export() -> Response:
@@ -153,12 +160,13 @@ def export() -> Response:
         target = folder / f"{base}.gpkg"
         for cid in wanted:
             c = available[cid]
-            rows = export_rows(conn, scope=account.scope, collection=c, boxes=boxes, limit=MAX_FEATURES)
-            counts[cid] = len(rows)
+            wkb, columns = export_columns(conn, scope=account.scope, collection=c, boxes=boxes, limit=MAX_FEATURES)
+            counts[cid] = len(wkb)
             if fmt == "gpkg":
-                write_layer(target, c, rows, driver="GPKG", names={p.name: p.title or p.name for p in c.properties})
+                write_columns(target, c, wkb, columns, driver="GPKG",
+                              names={p.name: p.title or p.name for p in c.properties})
             else:
-                write_layer(folder / f"{cid}.shp", c, rows, driver="ESRI Shapefile", names=dbf_names(c))
+                write_columns(folder / f"{cid}.shp", c, wkb, columns, driver="ESRI Shapefile", names=dbf_names(c))
         audit(conn, username=account.username, action="export_gis", ip=client_ip(),
               detail={"format": fmt, "layers": counts, "bbox": request.args.get("bbox"),
                       "scope": account.record.scope_code})

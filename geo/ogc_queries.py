@@ -302,16 +302,38 @@ def extents(conn: Connection, *, scope: str, collections: list[OgcCollection]) -
     return out
 
 
+def _export_sql(c: OgcCollection, where: str) -> str:
+    columns = ", ".join(f'{p.sql} AS "{p.name}"' for p in c.properties)
+    return (f"SELECT ST_AsBinary({c.geom_sql}) AS wkb, {columns} FROM {c.from_sql} "  # noqa: S608 - constant SQL
+            f"WHERE {where} ORDER BY {c.id_sql} LIMIT :limit")
+
+
 def export_rows(conn: Connection, *, scope: str, collection: OgcCollection,
                 boxes: tuple[tuple[float, float, float, float], ...], limit: int) -> list[dict[str, Any]]:
     """Return up to ``limit`` features of ``collection`` in ``scope`` and ``boxes`` for a file export.
 
     Each row has ``wkb`` (the geometry as WKB, None without) and one column per property, typed as stored.
     """
-    c = collection
     params: dict[str, Any] = {"limit": limit, **scope_params(scope)}
-    where = _conditions(c, ItemsQuery(limit=limit, boxes=boxes), params)
-    columns = ", ".join(f'{p.sql} AS "{p.name}"' for p in c.properties)
-    sql = (f"SELECT ST_AsBinary({c.geom_sql}) AS wkb, {columns} FROM {c.from_sql} "  # noqa: S608 - constant SQL
-           f"WHERE {where} ORDER BY {c.id_sql} LIMIT :limit")
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    where = _conditions(collection, ItemsQuery(limit=limit, boxes=boxes), params)
+    return [dict(r) for r in conn.execute(text(_export_sql(collection, where)), params).mappings()]
+
+
+def export_columns(conn: Connection, *, scope: str, collection: OgcCollection,
+                   boxes: tuple[tuple[float, float, float, float], ...], limit: int
+                   ) -> tuple[list[bytes | None], dict[str, list[Any]]]:
+    """:func:`export_rows` as columns: the WKB geometries and each property's values, in the same order.
+
+    Read with the driver's cursor: a county's 100k+ features as SQLAlchemy rows and then dicts cost more than
+    the query (``docs/benchmarks.md``, the GeoPackage export against ``ogr2ogr``).
+    """
+    params: dict[str, Any] = {"limit": limit, **scope_params(scope)}
+    where = _conditions(collection, ItemsQuery(limit=limit, boxes=boxes), params)
+    statement = text(_export_sql(collection, where)).compile(dialect=conn.dialect)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(str(statement), params)
+    rows = cursor.fetchall()
+    names = [p.name for p in collection.properties]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(names) + 1)]
+    wkb = [None if v is None else bytes(v) for v in columns[0]]
+    return wkb, {name: list(values) for name, values in zip(names, columns[1:], strict=True)}
