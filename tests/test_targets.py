@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import Connection, text
 
@@ -23,6 +25,7 @@ from geo.targets import (
     children,
     children_counts,
     save_target_settings,
+    screen_accidents,
     target_settings,
 )
 
@@ -146,3 +149,13 @@ def test_scope_and_settings(world: Connection) -> None:
     world.execute(text("UPDATE app_config SET value = '{\"baseline_year\": 2030, \"target_year\": 2020}' "
                        "WHERE key = 'five_year_targets'"))
     assert target_settings(world) == TargetSettings()  # unusable: the plan's defaults
+
+
+def test_the_big_screens_accident_lines(world: Connection) -> None:
+    save_target_settings(world, settings=TargetSettings(baseline_year=2011, target_year=2016), username="tg_admin")
+    line = screen_accidents(world, scope=CITY, as_of=date(2013, 12, 31))
+    assert (line["accidents"], line["deaths"], line["last_accidents"], line["last_deaths"]) == (1, 1, 0, 0)
+    t = line["targets"]
+    assert (t["year"], t["baseline_year"], t["accidents_pct"], t["deaths_pct"]) == (2012, 2011, -100.0, -100.0)
+    assert (t["on_track"], t["missing"], t["total"]) == (2, 3, 5)  # no denominators of 2012
+    assert screen_accidents(world, scope=WEIDU_SCOPE, as_of=date(2011, 12, 31))["targets"] is None  # no full year
