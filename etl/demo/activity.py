@@ -23,9 +23,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import Connection
 
-from domain.draws import DrawOptions
+from domain.draws import DrawError, DrawOptions
 from domain.inspection_rules import checklists_for
-from geo.draws import PoolFilter, draw_detail, make_draw
+from geo.draws import DrawInputError, DrawNotFoundError, PoolFilter, draw_detail, make_draw
 from geo.inspections_app import NewInspection, inspected_enterprise, inspection_settings, record_inspection
 from geo.patrols import NewPatrol, cell_enterprises, cell_point, patrol_cells, record
 from geo.users import get_user_by_name
@@ -193,10 +193,14 @@ def _draws(conn: Connection, rng: np.random.Generator, *, seed: int, leader: str
            inspector_scope: str, today: date, summary: ActivitySummary) -> None:
     results = ("passed", "ordered_rectify", "passed", "penalized")
     for d, (title, n, worked, back) in enumerate(_DRAWS):
-        draw_id, created = make_draw(conn, scope=scope, username=leader, title=title,
-                                     filters=PoolFilter(area_code=area),
-                                     options=DrawOptions(n=n, weighting="risk", min_high_share=0.25),
-                                     request_key=f"{KEY}-draw-{d}", seed=seed * 100 + d)
+        try:
+            draw_id, created = make_draw(conn, scope=scope, username=leader, title=title,
+                                         filters=PoolFilter(area_code=area),
+                                         options=DrawOptions(n=n, weighting="risk", min_high_share=0.25),
+                                         request_key=f"{KEY}-draw-{d}", seed=seed * 100 + d)
+        except (DrawError, DrawInputError, DrawNotFoundError) as exc:  # e.g. too few enterprises or inspectors
+            summary.notes.append(f"{title}未生成：{exc}")
+            continue
         summary.draws += created
         detail = draw_detail(conn, scope=scope, draw_id=draw_id)
         if detail is None:
