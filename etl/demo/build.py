@@ -72,6 +72,9 @@ def build(out_dir: Path, options: BuildOptions | None = None) -> dict[str, Any]:
     ledger("hazards", "hazards", records.hazards(rng, ent, grid_codes, gidx, cells, opts.scale, opts.as_of))
     insp = records.inspections(rng, units, ent, grid_codes, gidx, opts.scale, opts.as_of)
     ledger("inspections", "inspections", insp, force_csv=True)
+    # Accidents and the targets' denominators (issue 18): their own random stream, the ledgers above unchanged.
+    ledger("accidents", "accidents", records.accidents(np.random.default_rng([opts.seed, 18]), ent, opts.as_of))
+    ledger("denominators", "denominators", records.denominators(units, opts.as_of))
 
     counts = {f"units_level{lvl}": sum(u.level == lvl for u in units) for lvl in range(1, 6)}
     counts |= {f["kind"]: f["rows"] for f in files if f["kind"] != "boundaries"}

@@ -1,4 +1,4 @@
-"""Seeded demo ledgers: persons, enterprises, hazard sources, hazards and inspections.
+"""Seeded demo ledgers: persons, enterprises, hazard sources, hazards, inspections, accidents and denominators.
 
 Tables are column-oriented (``dict`` of column key → numpy array or list, keys as in
 ``etl.columns.LEDGERS``); values are the English enum values, the writer turns them into the
@@ -14,7 +14,9 @@ from datetime import date
 import numpy as np
 import shapely
 
+from domain.accidents import grade_of
 from domain.codes import CREDIT_CHARSET, credit_check_char, org_check_char
+from domain.labels import ACCIDENT_GRADE, ACCIDENT_TYPE
 from etl.demo import names
 from etl.demo.geometry import DemoUnit
 
@@ -398,3 +400,106 @@ def inspections(rng: np.random.Generator, units: list[DemoUnit], ent: Table, gri
         "note": np.full(n, "", dtype="<U1"),
     }
 
+
+
+# --- accidents and the five-year targets' denominators (issue 18) ----------------------------------------------
+
+# Accidents per year in the whole city, falling like the plans ask (the build's own year scaled to its date).
+ACCIDENTS_PER_YEAR = {2020: 9, 2021: 8, 2022: 8, 2023: 7, 2024: 6, 2025: 6, 2026: 5}
+# GB 6441 types an accident of an industry plausibly has (domain.labels.ACCIDENT_TYPE codes).
+ACCIDENT_TYPES = {
+    "机械": ("machinery", "struck_by", "lifting"), "建筑施工": ("fall", "collapse", "struck_by", "lifting"),
+    "危险化学品": ("poisoning", "fire", "other_explosion", "burn"), "冶金": ("burn", "lifting", "other_explosion"),
+    "有色": ("burn", "machinery"), "建材": ("machinery", "collapse", "struck_by"), "轻工": ("machinery", "fire"),
+    "纺织": ("machinery", "fire"), "商贸": ("fire", "electrocution", "fall"), "交通运输": ("vehicle",),
+    "城镇燃气": ("other_explosion", "poisoning"), "非煤矿山": ("roof_fall", "blasting", "collapse"),
+    "烟花爆竹": ("explosive",), "民用爆炸物品": ("explosive",), "烟草": ("machinery",), "其他": ("other", "drowning"),
+}
+# 2020 denominators of the demo's level-2 units (demo values, docs/demo_data.md): GDP 亿元, 工矿商贸 employees,
+# motor vehicles; the city's own figures are their sum (about 许昌's published order of magnitude).
+DENOMINATORS_2020 = {
+    "411002": (480.0, 95_000, 210_000), "411003": (450.0, 110_000, 180_000), "411024": (330.0, 70_000, 150_000),
+    "411025": (350.0, 85_000, 160_000), "411071": (230.0, 60_000, 50_000), "411081": (820.0, 190_000, 300_000),
+    "411082": (790.0, 175_000, 270_000),
+}
+GDP_GROWTH = {2021: 1.075, 2022: 1.04, 2023: 1.05, 2024: 1.055, 2025: 1.055}  # nominal, demo values
+
+
+def accidents(rng: np.random.Generator, ent: Table, as_of: date) -> Table:
+    """Generate a few dozen accidents from 2020 to ``as_of`` (own random stream: the other ledgers do not change).
+
+    Most at an enterprise (riskier industries more often), a quarter road traffic accidents at an enterprise's
+    gate (a point, no credit code); deaths mostly 0-1, a rare 较大 (3 deaths); the grade follows the toll
+    (``domain.accidents.grade_of``); older accidents are 已结案, this year's 已报告 or 调查中.
+    """
+    weights = np.array([INDUSTRY_RISK.get(i, 0.0) + 0.3 for i in ent["industry"].tolist()])
+    weights /= weights.sum()
+    rows: dict[str, list[object]] = {k: [] for k in (
+        "code", "title", "occurred_on", "credit_code", "industry", "accident_type", "road_traffic", "deaths",
+        "injuries", "direct_loss_wan", "grade", "investigation", "report", "lon", "lat")}
+    for year in range(2020, as_of.year + 1):
+        n = ACCIDENTS_PER_YEAR.get(year, 5)
+        span = (min(as_of, date(year, 12, 31)) - date(year, 1, 1)).days + 1
+        n = round(n * span / 365) if year == as_of.year else n
+        days = np.sort(rng.integers(0, span, n))
+        for seq, day in enumerate(days.tolist(), start=1):
+            on = date.fromordinal(date(year, 1, 1).toordinal() + day)
+            i = int(rng.choice(len(weights), p=weights))
+            road = bool(rng.random() < 0.25) and not np.isnan(ent["lon"][i])  # a road accident needs the point
+            industry = "交通运输" if road else str(ent["industry"][i])
+            kind = "vehicle" if road else str(rng.choice(ACCIDENT_TYPES.get(industry, ("other",))))
+            deaths = int(rng.choice([0, 1, 2, 3], p=[0.25, 0.55, 0.14, 0.06]))
+            injuries = int(rng.integers(0, 3))
+            loss = round(float(rng.uniform(15, 400)), 1)
+            age = as_of.year - year
+            inv = "closed" if age >= 2 or (age == 1 and rng.random() < 0.7) else str(
+                rng.choice(["reported", "investigating"]))
+            place = "道路交通" if road else str(ent["name"][i])
+            rows["code"].append(f"SG{year}{seq:04d}")
+            rows["title"].append(f"{place}“{on.month}·{on.day}”{ACCIDENT_TYPE[kind]}事故")
+            rows["occurred_on"].append(np.datetime64(on, "D"))
+            rows["credit_code"].append("" if road else str(ent["credit_code"][i]))
+            rows["industry"].append(industry)
+            rows["accident_type"].append(kind)
+            rows["road_traffic"].append(road)
+            rows["deaths"].append(deaths)
+            rows["injuries"].append(injuries)
+            rows["direct_loss_wan"].append(loss)
+            rows["grade"].append(ACCIDENT_GRADE[grade_of(deaths, injuries, loss)])
+            rows["investigation"].append(inv)
+            rows["report"].append(f"{ACCIDENT_TYPE[kind]}事故，造成 {deaths} 人死亡、{injuries} 人重伤，"
+                                  f"直接经济损失约 {loss} 万元（示意数据）。")
+            rows["lon"].append(float(ent["lon"][i]))
+            rows["lat"].append(float(ent["lat"][i]))
+    table: Table = {k: np.array(v) for k, v in rows.items()}
+    table["occurred_on"] = np.array(rows["occurred_on"], dtype="datetime64[D]")
+    table["lon"] = np.array(rows["lon"], dtype=float)
+    table["lat"] = np.array(rows["lat"], dtype=float)
+    table["direct_loss_wan"] = np.array(rows["direct_loss_wan"], dtype=float)
+    return table
+
+
+def denominators(units: list[DemoUnit], as_of: date) -> Table:
+    """Yearly GDP, 工矿商贸 employees and motor vehicles of every level-2 unit from 2020 to the last full year.
+
+    Demo values (docs/demo_data.md): 2020 from ``DENOMINATORS_2020``, then GDP by ``GDP_GROWTH``, employees
+    +1 % and vehicles +6 % a year; the build's own year has none yet (published after the year ends).
+    """
+    rows: dict[str, list[object]] = {k: [] for k in ("unit_code", "unit_name", "year", "gdp_yi",
+                                                      "industrial_employees", "motor_vehicles")}
+    for u in sorted((u for u in units if u.level == 2), key=lambda u: u.code):
+        gdp, emp, veh = DENOMINATORS_2020.get(u.code, (200.0, 50_000, 80_000))
+        for year in range(2020, as_of.year):
+            if year > 2020:
+                gdp *= GDP_GROWTH.get(year, 1.05)
+                emp = round(emp * 1.01)
+                veh = round(veh * 1.06)
+            rows["unit_code"].append(u.code)
+            rows["unit_name"].append(u.name)
+            rows["year"].append(year)
+            rows["gdp_yi"].append(round(gdp, 2))
+            rows["industrial_employees"].append(emp)
+            rows["motor_vehicles"].append(veh)
+    table: Table = {k: np.array(v) for k, v in rows.items()}
+    table["gdp_yi"] = np.array(rows["gdp_yi"], dtype=float)
+    return table
