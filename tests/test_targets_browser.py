@@ -10,9 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from tests.browser import login, make_user, screenshot_dir
+from tests.browser import login, make_user, screenshot_dir, watched_page
+from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db
+from tests.demo_server import gunicorn_app
+
+__all__ = ["demo_db"]
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -63,7 +67,7 @@ def test_leader_reads_the_targets_and_drills_down(live_server: str, browser_page
     assert "落后于进度" in rows["deaths_per_employees"] or "进度内" in rows["deaths_per_employees"]
     page.wait_for_selector("#tg-trend .main-svg")
     assert page.locator("#tg-children .tg-child").count() == 2
-    page.screenshot(path=str(screenshot_dir() / "targets.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir() / "targets_drill.png"), full_page=True)
     page.click("#tg-children a:has-text('魏都区')")
     page.wait_for_function("document.querySelector('h2') && document.querySelector('h2').innerText.includes('魏都区')")
     page.wait_for_selector("#tg-table")
@@ -79,3 +83,23 @@ def test_out_of_scope_area_is_refused(live_server: str, browser_page: Any, engin
     login(page, live_server, user, password, expect_path="/targets?unit=411002")
     page.wait_for_selector(".sg-alert")
     assert "魏都区" not in page.inner_text("#shell-content")
+
+
+def test_the_demo_citys_targets(demo_db: DemoDb, chromium: Any) -> None:
+    """The demo city's last full year against 2020, as a leader of the city reads it (docs/screenshots/targets.png)."""
+    engine = create_engine(demo_db.url)
+    user, password = make_user(engine, role="leader", scope="411000")
+    engine.dispose()
+    last = DEMO_AS_OF.year - 1
+    with gunicorn_app(demo_db.url) as base, watched_page(chromium) as page:
+        login(page, base, user, password)
+        page.goto(f"{base}/targets?year={last}")
+        page.wait_for_selector("#tg-trend .main-svg")
+        assert "五年目标 · 许昌市" in page.inner_text("h2")
+        assert "缺少分母" not in page.inner_text("#tg-table")
+        assert page.locator("#tg-children .tg-child").count() == 7
+        page.screenshot(path=str(screenshot_dir() / "targets.png"), full_page=True)
+        page.goto(f"{base}/targets")  # the demo's own year: no denominators published yet
+        page.wait_for_selector("#tg-table")
+        assert "缺少分母：GDP" in page.inner_text("#tg-table")
+        assert not page.console_errors
