@@ -9,21 +9,16 @@ from sqlalchemy import Connection, text
 
 from domain import clock
 from domain.codes import normalize_credit_code
+from domain.labels import DUTY_ROLE
 from geo.around import (
     DEFAULT_ENTERPRISE_RADIUS_M,
     DEFAULT_SOURCE_RADIUS_M,
     enterprises_around,
     hazard_sources_around,
 )
+from geo.refresh import staffing
 from geo.rows import Crumb, EnterpriseFacts, EnterpriseFile
 from geo.scope import scope_params, unit_id_in_scope
-
-# Slots a unit must fill ("1 名分管领导 + 2 名安全监管责任人" plus level-specific roles); vacancies shown.
-REQUIRED_SLOTS: dict[int, tuple[tuple[str, int], ...]] = {
-    4: (("first", 1), ("leader", 1), ("supervisor", 1), ("supervisor", 2), ("info_officer", 1)),
-    5: (("first", 1), ("leader", 1), ("supervisor", 1), ("supervisor", 2), ("grid_worker", 1)),
-}
-_DEFAULT_SLOTS = (("first", 1), ("leader", 1), ("supervisor", 1), ("supervisor", 2))
 
 _BASIC_SQL = f"""
 SELECT e."id", e."credit_code", e."name", e."industry", e."industry_detail", e."scale", e."employees",
@@ -99,9 +94,13 @@ def _all(conn: Connection, sql: str, params: dict[str, Any]) -> list[dict[str, A
 
 
 def grid_persons(conn: Connection, *, unit_id: int, unit_level: int, today: date) -> list[dict[str, Any]]:
-    """Return the current holders of a unit's required slots, with ``vacant`` rows for empty ones, plus extras."""
+    """Return the current holders of a unit's required slots, with ``vacant`` rows for empty ones, plus extras.
+
+    The required slots are the staffing rule in force (``app_config`` ``staffing``), in role order.
+    """
     held = {(r["role"], r["seq"]): r for r in _all(conn, _DUTIES_SQL, {"unit_id": unit_id, "today": today})}
-    slots = REQUIRED_SLOTS.get(unit_level, _DEFAULT_SLOTS)
+    required = staffing(conn).get(unit_level, {})
+    slots = [(role, seq) for role in DUTY_ROLE.codes for seq in range(1, required.get(role, 0) + 1)]
     out = [{**held.pop(slot), "vacant": False} if slot in held else
            {"role": slot[0], "seq": slot[1], "name": None, "phone": None, "org": None, "title": None,
             "since": None, "vacant": True}

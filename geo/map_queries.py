@@ -17,13 +17,9 @@ from sqlalchemy import Connection, text
 
 from domain import labels
 from domain.crs import BBox
+from geo.refresh import staffing
 from geo.rows import Crumb, OpenHazardRow, OpenHazards, UnitStatsRow, UnitView
 from geo.scope import path_in_scope, scope_params, unit_id_in_scope
-
-# Required duty slots per unit level: 第一责任人 + 1 名分管领导 + 2 名安全监管责任人 everywhere;
-# villages add an information officer, grid cells a grid worker.
-BASE_DUTIES: dict[str, int] = {"first": 1, "leader": 1, "supervisor": 2}
-LEVEL_DUTIES: dict[int, dict[str, int]] = {4: {"info_officer": 1}, 5: {"grid_worker": 1}}
 
 PointKind = str  # a built-in point layer: a key of POINT_SOURCES
 RAW_POINT_LIMIT = 2500  # above this many points in the viewport the layer is aggregated
@@ -37,6 +33,7 @@ _STAT_COLUMNS = (
     "vacancies_subtree", "last_inspection_at", "inspection_overdue", "risk_score", "risk_class",
 )
 _STATS_SELECT = ", ".join(f's."{c}"' for c in _STAT_COLUMNS)
+_CADENCE_COLUMNS = ("cadence", "cadence_period", "cadence_done", "cadence_streak")
 
 # A short label for the map: drop the 居委会/村委会 suffix, and the village name from grid names.
 _LABEL_SQL = (
@@ -44,11 +41,6 @@ _LABEL_SQL = (
     "THEN nullif(replace(c.\"name\", regexp_replace(p.\"name\", '(居委会|村委会)$', ''), ''), '') END, "
     "regexp_replace(c.\"name\", '(社区居委会|居委会|村委会)$', '\\1'))"
 )
-
-
-def required_duties(level: int) -> dict[str, int]:
-    """Duty slots a unit of ``level`` must fill, by role."""
-    return {**BASE_DUTIES, **LEVEL_DUTIES.get(level, {})}
 
 
 def unit_view(conn: Connection, *, scope: str, code: str) -> UnitView | None:
@@ -59,15 +51,19 @@ def unit_view(conn: Connection, *, scope: str, code: str) -> UnitView | None:
         f"{_STATS_SELECT}, "
         'ST_XMin(b.env) AS west, ST_YMin(b.env) AS south, ST_XMax(b.env) AS east, ST_YMax(b.env) AS north, '
         '(SELECT count(*) FROM "units" k WHERE k."parent_id" = u."id") AS child_count, '
-        '(SELECT bool_or(k."is_demo_geometry") FROM "units" k WHERE k."parent_id" = u."id") AS demo_children '
+        '(SELECT bool_or(k."is_demo_geometry") FROM "units" k WHERE k."parent_id" = u."id") AS demo_children, '
+        'cad."cadence", cad."period_start" AS cadence_period, cad."done" AS cadence_done, '
+        'cad."streak" AS cadence_streak '
         'FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+        'LEFT JOIN "unit_cadence" cad ON cad."id" = u."id" '
         'CROSS JOIN LATERAL (SELECT ST_Envelope(coalesce(u."geom_display", u."geom")) AS env) b '
         f'WHERE u."code" = :code AND {path_in_scope("u.path")}'
     )
     row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
     if row is None:
         return None
-    stats = UnitStatsRow(**{c: row[c] for c in _STAT_COLUMNS}) if row["has_stats"] else None  # type: ignore[typeddict-item]
+    columns = (*_STAT_COLUMNS, *_CADENCE_COLUMNS)
+    stats = UnitStatsRow(**{c: row[c] for c in columns}) if row["has_stats"] else None  # type: ignore[typeddict-item]
     has_bounds = row["west"] is not None
     return UnitView(
         id=row["id"], code=row["code"], name=row["name"], level=row["level"], kind=row["kind"], path=row["path"],
@@ -163,7 +159,11 @@ def child_units(conn: Connection, *, scope: str, code: str) -> list[dict[str, An
 
 
 def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = None) -> dict[str, Any] | None:
-    """Return the persons on duty for unit ``code`` (by role, seq) and the vacancies against the required slots."""
+    """Return the persons on duty for unit ``code`` (by role, seq) and the vacancies against the required slots.
+
+    The slots are the staffing rule in force (``app_config`` ``staffing``, /admin/rules), as the refresh and
+    /coverage count them.
+    """
     sql = (
         'SELECT u."level", d."role", d."seq", p."name", p."phone", p."org", p."title", d."since" '  # noqa: S608 - scope fragment; values bound
         'FROM "units" u LEFT JOIN "duties" d ON d."unit_id" = u."id" '
@@ -182,7 +182,7 @@ def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = No
         {k: r[k] for k in ("role", "seq", "name", "phone", "org", "title", "since")}
         for r in rows if r["role"] is not None
     ]
-    required = required_duties(level)
+    required = dict(staffing(conn).get(level, {}))
     present: dict[str, int] = {}
     for p in persons:
         present[p["role"]] = present.get(p["role"], 0) + 1

@@ -36,6 +36,11 @@ class UnitStatsRow(TypedDict):
     inspection_overdue: bool
     risk_score: float
     risk_class: str | None
+    # 四查 by calendar period (unit_cadence, from the refresh); only on the unit shown, not its children.
+    cadence: NotRequired[str | None]
+    cadence_period: NotRequired[date | None]
+    cadence_done: NotRequired[bool | None]
+    cadence_streak: NotRequired[int | None]
 
 
 class UnitView(TypedDict):

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from geo.map_queries import required_duties
+from domain.rules_config import DEFAULT_STAFFING
 from layers.registry import POINT_LAYERS
 from tests.browser import login, make_user, screenshot_dir
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
@@ -99,7 +99,7 @@ def db_persons(engine: Engine, code: str) -> tuple[list[tuple[str, str]], int]:
     present: dict[str, int] = {}
     for role, _, _ in rows:
         present[role] = present.get(role, 0) + 1
-    vacancies = sum(max(0, n - present.get(role, 0)) for role, n in required_duties(level).items())
+    vacancies = sum(max(0, n - present.get(role, 0)) for role, n in DEFAULT_STAFFING[level].items())
     return sorted((r, n) for r, n, _ in rows), vacancies
 
 

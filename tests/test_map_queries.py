@@ -66,14 +66,28 @@ def test_duty_roster_vacancies(conn: Connection) -> None:
     assert town["vacancies"] == {"supervisor": 1}
     grid = mq.duty_roster(conn, scope=WEIDU, code=OWN_GRID)
     assert grid is not None and grid["vacancies"] == {}
-    assert grid["required"]["grid_worker"] == 1
+    assert grid["required"] == {"leader": 1, "supervisor": 2}  # the default staffing: the 许昌 plan's 1 + 2
     village = mq.duty_roster(conn, scope=WEIDU, code="419002001001")
     assert village is not None
-    assert village["vacancies"] == {"first": 1, "leader": 1, "supervisor": 2, "info_officer": 1}
+    assert village["vacancies"] == {"leader": 1, "supervisor": 2}
     assert mq.duty_roster(conn, scope=WEIDU, code=FOREIGN_GRID) is None
 
 
+def _staff_grid_workers(conn: Connection) -> None:
+    """Configure the staffing (as /admin/rules does) to ask grid cells for a 网格员 too."""
+    conn.execute(text("INSERT INTO app_config (key, value) VALUES ('staffing', "
+                      "'{\"5\": {\"leader\": 1, \"supervisor\": 2, \"grid_worker\": 1}}') "
+                      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"))
+
+
+def test_the_roster_follows_the_staffing_setting(conn: Connection) -> None:
+    _staff_grid_workers(conn)
+    grid = mq.duty_roster(conn, scope=WEIDU, code=OWN_GRID)
+    assert grid is not None and grid["required"] == {"leader": 1, "supervisor": 2, "grid_worker": 1}
+
+
 def test_ended_duty_is_a_vacancy(conn: Connection) -> None:
+    _staff_grid_workers(conn)
     conn.execute(text("UPDATE duties SET until = current_date - 1 WHERE person_id = "
                       "(SELECT id FROM persons WHERE person_key = 'MAPT-P8')"))
     grid = mq.duty_roster(conn, scope=WEIDU, code=OWN_GRID)
@@ -176,9 +190,3 @@ def test_cell_size_is_bounded_by_bbox() -> None:
 def test_bad_bbox_is_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="bbox"):
         BBox.parse(raw)
-
-
-def test_required_duties() -> None:
-    assert mq.required_duties(3) == {"first": 1, "leader": 1, "supervisor": 2}
-    assert mq.required_duties(4)["info_officer"] == 1
-    assert mq.required_duties(5)["grid_worker"] == 1

@@ -15,8 +15,9 @@ from dashboard.map_routes import POINTS_BUNDLE_URL
 from dashboard.readdb import run_read
 from dashboard.scope import Account
 from geo import map_queries as mq
+from geo.risk_queries import current_rule
 from layers.builder import build_legend, build_overlay
-from layers.registry import LAYERS, POINT_LAYERS, UNITS
+from layers.registry import LAYERS, POINT_LAYERS, UNITS, with_rule
 
 PREFIX = "cm-layer-"
 # What safegrid_cm.pointData needs: the one route serving every point layer of a view, and each layer
@@ -38,8 +39,8 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
     selected = default_basemap(maps, settings)
     code = query.get("unit") or account.record.scope_code
     try:
-        view = run_read(lambda conn: mq.unit_view(conn, scope=account.scope, code=code) or mq.unit_view(
-            conn, scope=account.scope, code=account.record.scope_code))
+        view, rule = run_read(lambda conn: (mq.unit_view(conn, scope=account.scope, code=code) or mq.unit_view(
+            conn, scope=account.scope, code=account.record.scope_code), current_rule(conn)))
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
         return html.Div(to_app_error(exc).message, className="sg-alert cm-message", role="alert")
     bounds = (view["bounds"] if view else None) or [[33.7, 113.4], [34.4, 114.2]]
@@ -63,7 +64,9 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         eventHandlers={"click": {"variable": "safegrid.map.mapSpot"}},
         className=f"cm-map cm-basemap-{selected.id}",
     )
-    legends = [build_legend(spec, prefix=PREFIX) for spec in LAYERS.values()]
+    # The unit layer's legend names the four-colour reading in force per level (就高 / 风险指数) and the ▲ mark.
+    legends = [build_legend(with_rule(spec, rule) if spec.id == UNITS.id else spec, prefix=PREFIX)
+               for spec in LAYERS.values()]
     return html.Div([
         dcc.Location(id="cm-url", refresh="callback-nav"),
         dcc.Store(id="cm-state"),

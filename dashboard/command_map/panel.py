@@ -11,11 +11,11 @@ from dash import dcc, html
 from dashboard.dry import Dry, el
 from dashboard.errors import AppError
 from domain import clock
+from domain.cadence import CADENCE_LABEL, Cadence, period_label
 from domain.labels import (
     DUTY_ROLE,
     HAZARD_LEVEL,
     HAZARD_STATUS,
-    INSPECTION_CADENCE_DAYS,
     LEVEL,
     RISK_LEVEL,
     RISK_LEVEL_LONG,
@@ -45,21 +45,21 @@ def _kpi(label: str, value: Any, tone: str = "", title: str | None = None) -> Dr
               className=f"cm-kpi {tone}".strip(), title=title or label)
 
 
-def _inspection(level: int, stats: dict[str, Any]) -> Dry:
-    """Last inspection against the level's cadence; the overdue verdict is the refresh's (unit_stats)."""
-    cadence = INSPECTION_CADENCE_DAYS.get(level)  # grid cells have no cadence of their own
+def _inspection(stats: dict[str, Any]) -> Dry:
+    """四查 by calendar period, as the refresh read it (``unit_cadence``): cadence, this period, streak, last record."""
     last: date | None = stats.get("last_inspection_at")
-    rule = f"，要求每 {cadence} 天" if cadence else ""
-    if last is None:
-        return el(html.Div, ["最近检查：", el(html.B, "无记录"), f"（{rule.lstrip('，')}）" if rule else ""],
-                  className="cm-inspection cm-overdue" if cadence else "cm-inspection", id="cm-inspection")
-    age = (clock.today() - last).days  # the business day, as the cache key and SQL current_date
-    overdue = bool(stats.get("inspection_overdue"))
-    status = [el(html.B, f"已超期 {age - cadence} 天" if cadence and age > cadence else "已超期")] if overdue else (
-        ["，", el(html.B, "按期")] if cadence else [])
-    return el(html.Div, [f"最近检查：{last:%Y-%m-%d}（{age} 天前{rule}", *(["，"] if overdue else []), *status, "）"],
-              className=f"cm-inspection {'cm-overdue' if overdue else 'cm-ok' if cadence else ''}".strip(),
-              id="cm-inspection")
+    last_text = f"{last:%Y-%m-%d}（{(clock.today() - last).days} 天前）" if last else "无记录"
+    cadence, period = stats.get("cadence"), stats.get("cadence_period")
+    if not cadence or period is None:  # grid cells, or a level set to 不考核 on /admin/rules
+        return el(html.Div, ["最近检查/巡查：", el(html.B, last_text)], className="cm-inspection", id="cm-inspection")
+    behind = bool(stats.get("inspection_overdue"))
+    streak = int(stats.get("cadence_streak") or 0)
+    done = "已检查" if stats.get("cadence_done") else "尚未检查"
+    return el(html.Div, [
+        f"四查要求{CADENCE_LABEL.get(cadence, cadence)}：本期（{period_label(period, Cadence(cadence))}）{done}",
+        f"，连续 {streak} 期按期" if streak else "", f"；最近 {last_text}，",
+        el(html.B, "落后（本期和上期均无本级检查或巡查）" if behind else "按期"),
+    ], className=f"cm-inspection {'cm-overdue' if behind else 'cm-ok'}", id="cm-inspection")
 
 
 def kpi_block(level: int, stats: dict[str, Any] | None) -> Dry:
@@ -85,7 +85,7 @@ def kpi_block(level: int, stats: dict[str, Any] | None) -> Dry:
             _kpi("重大隐患", stats["hazards_major_open"], "cm-orange" if stats["hazards_major_open"] else ""),
             _kpi("挂牌督办", stats["hazards_supervised"]),
         ], className="cm-kpis cm-kpis-4", id="cm-kpi-hazards"),
-        _inspection(level, stats),
+        _inspection(stats),
     ], id="cm-kpis")
 
 
