@@ -67,7 +67,7 @@ error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
     log_format stack '$remote_addr [$time_local] "$request_method $uri" $status $body_bytes_sent '
-                     '$request_time $upstream_addr $upstream_status';
+                     '$request_time "$upstream_addr" "$upstream_status"';
     access_log {access_log};
     client_body_temp_path {dir}/tmp/body;
     proxy_temp_path {dir}/tmp/proxy;
@@ -91,7 +91,9 @@ http {{
             proxy_set_header X-Forwarded-Proto $scheme;
             # A dead instance (connection refused or reset, no answer) is routed around; a POST is passed on
             # only when it never reached the instance (nginx's non_idempotent rule), so no write runs twice.
-            proxy_next_upstream error timeout http_502 http_503;
+            # Not http_503: the app's 503 means the database is down, which no other instance helps with, and
+            # counting it would mark every instance failed for fail_timeout after the database is back.
+            proxy_next_upstream error timeout;
             proxy_next_upstream_tries {tries};
             proxy_next_upstream_timeout 15s;
             proxy_connect_timeout 2s;
@@ -494,6 +496,16 @@ class Stack:
     def stop_redis(self) -> bool:
         """Stop Redis (SIGTERM: it exits at once, nothing to save)."""
         return stop_pid(read_pid(self.root / "redis" / "redis.pid"))
+
+    def start_redis(self) -> None:
+        """Start Redis again (after :meth:`stop_redis`): empty, as after a crash of a cache without persistence."""
+        self._start_redis()
+
+    def primary_cluster(self) -> Cluster:
+        """Return the primary cluster of the running stack (to stop and start it in a failure drill)."""
+        state = self.state()
+        return Cluster(DatabaseSettings(home=Path(state["primary_home"]), database_url=None,
+                                        pg_database=state["database"]))
 
     def _stop_replica(self) -> bool:
         data = self.replica_dir / "data"
