@@ -309,8 +309,8 @@ def accident_block(acc: dict[str, Any]) -> html.Div:
             html.Span("五年目标", className="bs-line-label"),
             html.Span(f"{t['on_track']}/{t['total']}", className="bs-line-value "
                       + ("bs-good" if t["behind"] == 0 else "bs-warn"), id="bs-acc-targets"),
-            html.Span(f"项进度内（{t['year']}年）· 事故 {_pct(t['accidents_pct'])} · 死亡 {_pct(t['deaths_pct'])}"
-                      f"（较{t['baseline_year']}年）", className="bs-line-sub", id="bs-acc-targets-sub"),
-        ], className="bs-line", title=f"{t['year']}年各项指标与{t['baseline_year']}年基准及"
-                                     f"{t['target_year']}年目标的比较（详见“五年目标”页）"))
+            html.Span(f"项进度内 · 事故 {_pct(t['accidents_pct'])} · 死亡 {_pct(t['deaths_pct'])}",
+                      className="bs-line-sub", id="bs-acc-targets-sub"),
+        ], className="bs-line", title=f"{t['year']}年各项指标与{t['baseline_year']}年基准及{t['target_year']}年目标的"
+                                     "比较：进度内的项数，事故起数和死亡人数较基准年的变化（详见“五年目标”页）"))
     return html.Div(html.Div(lines, className="bs-lines"), id="bs-acc-body")
