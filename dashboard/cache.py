@@ -174,9 +174,10 @@ class RedisCache:
     def get(self, key: str) -> CachedBody | None:
         """Return the entry under ``key``, or None (also when Redis is down)."""
         packed = self.store.call(lambda r: r.get(self._key(key)), None)
-        if not isinstance(packed, bytes):
+        parts = packed.split(b"\0", 2) if isinstance(packed, bytes) else []
+        if len(parts) != 3:  # nothing there (or not ours): a miss
             return None
-        encoding, etag, data = packed.split(b"\0", 2)
+        encoding, etag, data = parts
         return CachedBody(data, etag.decode(), encoding.decode() or None)
 
     def put(self, key: str, value: CachedBody) -> None:
