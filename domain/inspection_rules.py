@@ -237,7 +237,10 @@ def check_result(result: str, document_no: str, penalty: str | Decimal | None) -
 # --- risk-based frequency ------------------------------------------------------------------------------------
 
 DEFAULT_MONTHS: Mapping[str, int] = {"red": 1, "orange": 3, "yellow": 6, "blue": 12, "unassessed": 12}
-DEFAULT_KEY_FLAGS_MONTHS = 3  # 两重点一重大: at least quarterly
+DEFAULT_KEY_FLAGS_MONTHS = 3  # 两重点一重大 and 重点监管单位: at least quarterly
+# The enterprise flags that cap the interval: 两重点一重大 (重点监管危险化工工艺 / 危险化学品, 重大危险源) and the
+# 重点监管单位 a grid names (许昌 plan: "明确各监管网格内重点监管单位…加大对…重点单位的检查频次").
+KEY_FLAG_COLUMNS = ("key_hazardous_process", "key_hazardous_chemical", "has_major_hazard_source", "key_supervision")
 DEFAULT_DUE_SOON_DAYS = 30
 
 
@@ -253,6 +256,18 @@ class FrequencyRule:
         """Return the required months between inspections of an enterprise."""
         months = self.months.get(risk_level or "unassessed", self.months["unassessed"])
         return min(months, self.key_flags_months) if key_flags else months
+
+
+def has_key_flags(enterprise: Mapping[str, Any]) -> bool:
+    """Tell whether an enterprise row carries a flag of :data:`KEY_FLAG_COLUMNS`."""
+    return any(bool(enterprise.get(c)) for c in KEY_FLAG_COLUMNS)
+
+
+def key_flags_sql(alias: str) -> str:
+    """Return the SQL test of :func:`has_key_flags` over the enterprise table alias ``alias`` (an identifier)."""
+    if not alias.isidentifier():
+        raise ValueError(f"bad alias {alias!r}")
+    return "(" + " OR ".join(f'{alias}."{c}"' for c in KEY_FLAG_COLUMNS) + ")"
 
 
 def frequency_from_config(value: Mapping[str, Any] | None) -> FrequencyRule:

@@ -30,6 +30,7 @@ from domain.inspection_rules import (
     check_result,
     checklists_from_config,
     frequency_from_config,
+    key_flags_sql,
 )
 from domain.labels import INSPECTION_KIND
 from geo.attachments import INSPECTION_KINDS, ImageLike, save_inspection_files
@@ -54,7 +55,7 @@ _CFG = """(SELECT "value" FROM "app_config" WHERE "key" = 'inspection_frequency'
 _BASE_MONTHS = ("coalesce(CAST(f.v->'months'->>coalesce(t.\"risk_level\", 'unassessed') AS int), CASE t.\"risk_level\" "
                 + " ".join(f"WHEN '{k}' THEN {m}" for k, m in DEFAULT_MONTHS.items() if k != "unassessed")
                 + f" ELSE {DEFAULT_MONTHS['unassessed']} END)")
-_FLAGGED = 't."key_hazardous_process" OR t."key_hazardous_chemical" OR t."has_major_hazard_source"'
+_FLAGGED = key_flags_sql("t")
 DUE_POINTS = PointSource(
     table="enterprises",
     joins=(f"CROSS JOIN LATERAL (SELECT {_CFG} AS v) f "  # noqa: S608 - constants of the rule
@@ -168,8 +169,8 @@ MAX_NOTE = 1000
 MAX_BACKDATE_DAYS = 90
 # What an enterprise's frequency depends on, as SQL over enterprises e / units u (both queries below).
 _DUE_COLUMNS = (
-    'e."credit_code", e."name", e."industry", e."risk_level", u."name" AS unit_name, '
-    '(e."key_hazardous_process" OR e."key_hazardous_chemical" OR e."has_major_hazard_source") AS key_flags, '
+    'e."credit_code", e."name", e."industry", e."risk_level", u."name" AS unit_name, '  # noqa: S608 - constants
+    f'{key_flags_sql("e")} AS key_flags, '
     '(SELECT max(x."inspected_at") FROM "inspections" x WHERE x."enterprise_id" = e."id") AS last_at '
 )
 

@@ -27,6 +27,7 @@ from domain.inspection_rules import (
     checklists_from_config,
     due_state,
     frequency_from_config,
+    has_key_flags,
     next_due,
 )
 from geo.enterprise_file import enterprise_file
@@ -212,6 +213,21 @@ def test_due_list_sql_agrees_with_the_rule(ent: Connection) -> None:
     foreign = due_list(ent, scope=JIANAN, rule=rule, today=today)[0]
     assert not {r.credit_code for r in foreign} & {CREDIT, FLAGGED}
 
+
+
+def test_a_key_supervision_unit_is_inspected_at_least_quarterly(ent: Connection) -> None:
+    """重点监管单位 (许昌 plan: 加大对重点单位的检查频次) caps the interval like 两重点一重大."""
+    today, rule = clock.today(), FrequencyRule()
+    ent.execute(text("DELETE FROM inspections WHERE enterprise_id = (SELECT id FROM enterprises "
+                     "WHERE credit_code = :a)"), {"a": CREDIT})
+    ent.execute(text("INSERT INTO inspections (code, enterprise_id, inspected_at) SELECT 'IA-KS', id, :d "
+                     "FROM enterprises WHERE credit_code = :a"), {"a": CREDIT, "d": today - timedelta(days=100)})
+    listed = {r.credit_code: r for r in due_list(ent, scope=WEIDU, rule=rule, today=today)[0]}
+    assert CREDIT not in listed  # yellow: every 6 months, 100 days after its last inspection it is not due
+    ent.execute(text("UPDATE enterprises SET key_supervision = true WHERE credit_code = :a"), {"a": CREDIT})
+    listed = {r.credit_code: r for r in due_list(ent, scope=WEIDU, rule=rule, today=today)[0]}
+    assert listed[CREDIT].months == 3 and listed[CREDIT].key_flags and listed[CREDIT].due < today
+    assert has_key_flags({"key_supervision": True}) and not has_key_flags({"key_supervision": False})
 
 # --- the form's write callback, forged per role; the form in Chromium ------------------------------------------
 

@@ -13,9 +13,11 @@ from dash import html
 
 from dashboard.readdb import run_read
 from domain import clock
-from domain.inspection_rules import DUE_STATE, FrequencyRule, due_state, next_due
+from domain.inspection_rules import DUE_STATE, FrequencyRule, due_state, has_key_flags, next_due
 from geo.inspections_app import inspection_settings
 from geo.rows import EnterpriseFacts
+
+DUE_TITLE = "按风险等级、两重点一重大和重点监管单位确定的检查频次"
 
 
 def rule() -> FrequencyRule:
@@ -27,9 +29,8 @@ def next_due_badge(enterprise: EnterpriseFacts, last_at: date | None, *, frequen
                    element_id: str | None = None) -> html.Span:
     """Render "下次应检 YYYY-MM-DD（每 N 个月，已逾期/临期）" for an enterprise row of the file."""
     frequency = frequency or rule()
-    flags = bool(enterprise.get("key_hazardous_process") or enterprise.get("key_hazardous_chemical")
-                 or enterprise.get("has_major_hazard_source"))
-    return due_badge(enterprise.get("risk_level"), flags, last_at, frequency, element_id=element_id)
+    return due_badge(enterprise.get("risk_level"), has_key_flags(enterprise), last_at, frequency,
+                     element_id=element_id)
 
 
 def due_badge(risk_level: str | None, key_flags: bool, last_at: date | None, frequency: FrequencyRule, *,
@@ -42,4 +43,4 @@ def due_badge(risk_level: str | None, key_flags: bool, last_at: date | None, fre
     when = "从未检查，应尽快检查" if last_at is None else f"下次应检 {due:%Y-%m-%d}"
     extra: dict[str, Any] = {"id": element_id} if element_id else {}
     return html.Span([when, f"（每 {months} 个月", f"，{DUE_STATE[state]}）" if state != "ok" and last_at else "）"],
-                     className=f"insp-due insp-due-{state}", title="按风险等级和两重点一重大确定的检查频次", **extra)
+                     className=f"insp-due insp-due-{state}", title=DUE_TITLE, **extra)

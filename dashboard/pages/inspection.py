@@ -109,7 +109,7 @@ def due_table(rows: list[DueEnterprise], total: int, overdue: int, rule: Frequen
             html.Td(f"{r.last_at:%Y-%m-%d}" if r.last_at else "从未检查"),
             html.Td(f"{r.due:%Y-%m-%d}"), html.Td(DUE_STATE[state], className=f"insp-due-{state}"), html.Td(go),
         ], className="insp-due-row"))
-    head = ["企业", "所在网格", "风险", "两重点一重大", "频次", "最近检查", "应检日期", "状态", ""]
+    head = ["企业", "所在网格", "风险", "重点（两重点一重大/重点监管）", "频次", "最近检查", "应检日期", "状态", ""]
     more = [html.P(f"仅显示前 {len(rows)} 家。", className="sg-note")] if len(rows) >= DUE_LIMIT else []
     return html.Div([
         html.P(f"应检企业 {total} 家，其中逾期 {overdue} 家。", className="insp-count", id="insp-due-count"),
@@ -145,7 +145,7 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         html.Section([
             html.H3("企业检查到期"),
             html.P("按风险等级确定检查频次：红色每月、橙色每季、黄色每半年、蓝色和未评估每年；"
-                   "涉及两重点一重大的企业至少每季一次。", className="sg-note"),
+                   "涉及两重点一重大的企业和网格明确的重点监管单位至少每季一次。", className="sg-note"),
             due_table(due, due_total, overdue, rule, can_inspect=can_inspect, state=state),
         ]),
     ], className="insp-page")
