@@ -18,11 +18,13 @@ cell, so that the draw's own-grid exclusion has work — and one leader.
    statements), same seed, its own transaction. Sides alternate which goes first; the drawn enterprises of both
    are compared.
 2. **cadence**: the 四查 computation of the refresh. The unit roll-up statement (``geo/sql/refresh_unit_stats.sql``,
-   ``CREATE TEMP TABLE stage_unit_facts AS …``) as it is now, against the same statement before 四查 by calendar
-   period (``git show e70c74c^:geo/sql/refresh_unit_stats.sql``: the rolling 92/31/7/1-day reading) and against
-   that old statement without its inspection CTEs (no 四查 at all: the floor), in one transaction after staging the
-   open hazards once, rotating the order.
-3. **ledger**: the inspection ledger's first page (``geo.inspection_ledger``) against its bare SQL.
+   ``CREATE TEMP TABLE stage_unit_facts AS …``) as it is now, as first built (``e70c74c``), the same statement
+   before 四查 by calendar period (``git show e70c74c^:geo/sql/refresh_unit_stats.sql``: the rolling 92/31/7/1-day
+   reading) and that old statement without its inspection CTEs (no 四查 at all: the floor), in one transaction
+   after staging the open hazards once, rotating the order.
+3. **ledger**: the inspection ledger's first page (``geo.inspection_ledger.inspection_page``: the count and the
+   newest 100 rows, city scope, no filter — what the grid's first ``getRowsRequest`` runs) against the bare SQL of
+   the same 100 rows, then again after creating the index a migration would add (dropped at the end).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ AS_OF = date(2026, 11, 23)  # the demo's reference day, as in bench_refresh.py
 CITY = "411000"
 CITY_PATH = "411000."
 BEFORE_PERIODS = "e70c74c^"  # the commit before 四查 by calendar period (issue 16 part 1)
+FIRST_PERIODS = "e70c74c"  # 四查 by calendar period as first built (records taken up the tree one by one)
 ROLLING_DAYS = {"cad1": 92, "cad2": 31, "cad3": 7, "cad4": 1}
 
 # The bare SQL of a draw's sample: the same keys as domain.draws.sample_key, in SQL.
@@ -131,8 +134,8 @@ def bench_draw(url: str, *, n: int, weighting: str, share: float, repeat: int, w
     return {**out, "agree": agree, "runs": warmup + repeat}
 
 
-def _before_sql() -> str:
-    return subprocess.run(["git", "show", f"{BEFORE_PERIODS}:geo/sql/refresh_unit_stats.sql"], check=True,
+def _sql_at(commit: str) -> str:
+    return subprocess.run(["git", "show", f"{commit}:geo/sql/refresh_unit_stats.sql"], check=True,
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout
 
 
@@ -150,8 +153,9 @@ def bench_cadence(url: str, *, repeat: int) -> dict[str, Any]:
     from geo import refresh
 
     now_sql = refresh._sql("refresh_unit_stats.sql")
-    before = _before_sql()
-    variants = {"periods (now)": now_sql, "rolling window (before)": before, "no 四查": _without_inspections(before)}
+    before = _sql_at(BEFORE_PERIODS)
+    variants = {"periods (now)": now_sql, f"periods as first built ({FIRST_PERIODS})": _sql_at(FIRST_PERIODS),
+                "rolling window (before)": before, "no 四查": _without_inspections(before)}
     eng = create_engine(url)
     out: dict[str, list[float]] = {k: [] for k in variants}
     with eng.begin() as conn:
@@ -164,7 +168,7 @@ def bench_cadence(url: str, *, repeat: int) -> dict[str, Any]:
                   **ROLLING_DAYS}
         names = list(variants)
         for i in range(repeat + 1):
-            order = names[i % 3:] + names[: i % 3]
+            order = names[i % len(names):] + names[: i % len(names)]
             for name in order:
                 sql = variants[name]
                 binds = set(re.findall(r"(?<!:):([a-z_0-9]+)", sql))
@@ -172,18 +176,78 @@ def bench_cadence(url: str, *, repeat: int) -> dict[str, Any]:
                 ms, _ = timed(conn.execute, text(sql), {k: v for k, v in params.items() if k in binds})
                 if i:
                     out[name].append(ms)
-        rows = {name: None for name in variants}
-        conn.execute(text("DROP TABLE IF EXISTS stage_unit_facts"))
-        conn.execute(text(now_sql), {k: v for k, v in params.items() if k in set(re.findall(r"(?<!:):([a-z_0-9]+)",
-                                                                                              now_sql))})
-        rows["periods (now)"] = conn.execute(text(
-            "SELECT count(*) FILTER (WHERE inspection_overdue), count(*) FROM stage_unit_facts")).one()
+                if name == "periods (now)":
+                    behind = conn.execute(text(
+                        "SELECT count(*) FILTER (WHERE inspection_overdue), count(*) FROM stage_unit_facts")).one()
         counts = conn.execute(text(
             "SELECT (SELECT count(*) FROM inspections), (SELECT count(*) FROM patrols)")).one()
         conn.rollback()
     eng.dispose()
-    return {"ms": out, "stage_open_hazards_ms": staged, "behind": rows["periods (now)"], "inspections": counts[0],
+    return {"ms": out, "stage_open_hazards_ms": staged, "behind": behind, "inspections": counts[0],
             "patrols": counts[1]}
+
+
+BARE_LEDGER_PAGE = """
+SELECT x."code", x."inspected_at", x."kind", x."result", x."inspector_level", x."inspectors", x."document_no",
+       x."penalty_yuan", x."hazards_found", x."note",
+       CASE WHEN x."created_by" IS NOT NULL THEN 'app' ELSE 'import' END AS "source",
+       e."credit_code", e."name" AS "enterprise_name", u."code" AS "unit_code", u."name" AS "unit_name",
+       d."code" AS "draw_code"
+FROM "inspections" x JOIN "units" u ON u."id" = x."unit_id"
+LEFT JOIN "enterprises" e ON e."id" = x."enterprise_id" LEFT JOIN "inspection_draws" d ON d."id" = x."draw_id"
+WHERE u."path" LIKE %(scope)s || '%%' ORDER BY x."inspected_at" DESC, x."id" DESC LIMIT 100
+"""
+LEDGER_INDEX = "bench_ix_inspections_inspected_at"  # the index a migration would add (tried on the bench copy only)
+
+
+def bench_ledger(url: str, *, repeat: int) -> dict[str, dict[str, list[float]]]:
+    """Part 3: the ledger's first page (``inspection_page``: count + 100 rows) vs the bare page SQL, city scope,
+    without and then with an index on ``inspections (inspected_at DESC, id DESC)`` (created on this copy, dropped)."""
+    import psycopg2
+
+    from geo.db import engine as app_engine
+    from geo.inspection_ledger import InspectionFilters, inspection_page
+
+    eng = app_engine(url)
+    raw = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
+    raw.autocommit = True
+    out: dict[str, dict[str, list[float]]] = {}
+
+    def app() -> int:
+        with eng.begin() as conn:
+            _rows, total = inspection_page(conn, scope=CITY_PATH, filters=InspectionFilters(), offset=0, limit=100)
+        return total
+
+    def bare() -> None:
+        with raw.cursor() as cur:
+            cur.execute(BARE_LEDGER_PAGE, {"scope": CITY_PATH})
+            cur.fetchall()
+
+    def count() -> None:
+        with raw.cursor() as cur:
+            cur.execute('SELECT count(*) FROM "inspections" x JOIN "units" u ON u."id" = x."unit_id" '
+                        "WHERE u.\"path\" LIKE %(scope)s || '%%'", {"scope": CITY_PATH})
+
+    with raw.cursor() as cur:
+        cur.execute(f"DROP INDEX IF EXISTS {LEDGER_INDEX}")
+    for label in ("as migrated", "with the index"):
+        if label == "with the index":
+            with raw.cursor() as cur:
+                cur.execute(f'CREATE INDEX {LEDGER_INDEX} ON "inspections" ("inspected_at" DESC, "id" DESC)')
+                cur.execute('ANALYZE "inspections"')
+        sides: dict[str, list[float]] = {"app": [], "bare": [], "count alone": []}
+        fns = {"app": app, "bare": bare, "count alone": count}
+        for i in range(repeat + 1):
+            names = list(fns)
+            for name in names[i % 3:] + names[: i % 3]:
+                ms, _ = timed(fns[name])
+                if i:
+                    sides[name].append(ms)
+        out[label] = sides
+    with raw.cursor() as cur:
+        cur.execute(f"DROP INDEX IF EXISTS {LEDGER_INDEX}")
+    raw.close()
+    return out
 
 
 def pct(values: list[float]) -> str:
@@ -200,6 +264,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--cadence-repeat", type=int, default=5)
+    parser.add_argument("--ledger-repeat", type=int, default=5)
     parser.add_argument("--append", type=Path, default=None)
     args = parser.parse_args()
     use_database(args.database)
@@ -239,6 +304,18 @@ def main() -> None:
             lines.append(f"| {name} | {pct(values)} | {percentile(values, 0.5) / percentile(base, 0.5):.2f} / "
                          f"{percentile(values, 0.95) / percentile(base, 0.95):.2f} |")
         lines.append(f"\nload average at the end of part 2: {' / '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
+    if "ledger" in parts:
+        r3 = bench_ledger(url, repeat=args.ledger_repeat)
+        lines += [f"**3. Inspection ledger, first page** (100 rows, city scope, no filter, newest first: "
+                  f"`geo.inspection_ledger.inspection_page` = count + page, in a transaction) against the bare page "
+                  f"SQL (psycopg2), {args.ledger_repeat} runs each, rotating, ms:\n",
+                  "| database | inspection_page p50 / p95 | bare page SQL | the count alone | ratio p50 / p95 |",
+                  "|---|---|---|---|---|"]
+        for label, v in r3.items():
+            lines.append(f"| {label} | {pct(v['app'])} | {pct(v['bare'])} | {pct(v['count alone'])} | "
+                         f"{percentile(v['app'], 0.5) / percentile(v['bare'], 0.5):.2f} / "
+                         f"{percentile(v['app'], 0.95) / percentile(v['bare'], 0.95):.2f} |")
+        lines.append(f"\nload average at the end of part 3: {' / '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     report("\n".join(lines) + "\n", args.append)
 
 

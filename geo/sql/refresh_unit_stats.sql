@@ -87,8 +87,11 @@ WITH ent AS (
     FROM "inspections" WHERE "unit_id" IS NOT NULL AND "inspected_at" <= :as_of
     UNION ALL
     SELECT "unit_id", 4, "patrol_date" FROM "patrols" WHERE "patrol_date" <= :as_of
+), rec_day AS MATERIALIZED (
+    -- one pass over the records: the days each unit has a record of each level (read by insp and rec_per)
+    SELECT unit_id, lvl, d FROM rec GROUP BY 1, 2, 3
 ), insp AS (
-    SELECT unit_id, lvl, max(d) AS last_at FROM rec GROUP BY 1, 2
+    SELECT unit_id, lvl, max(d) AS last_at FROM rec_day GROUP BY 1, 2
 ), insp_up AS (
     -- a unit's records are those made at its own level anywhere in its subtree (四查: 市季查、县月查、
     -- 乡周查、村日查); a grid cell counts every record made in it
@@ -98,15 +101,24 @@ WITH ent AS (
     JOIN "units" a ON a."code" = c.code
     WHERE a."level" = 5 OR coalesce(i.lvl, a."level") = a."level"
     GROUP BY a."id"
+), counts_for AS (
+    -- which records count for each level with a cadence, as equality on the record's level (0: no level), so
+    -- that records meet the cadence in one hash join: its own level, none, and every level for a grid cell
+    SELECT k."level", x.lvl FROM cad k CROSS JOIN generate_series(0, 5) AS x(lvl)
+    WHERE x.lvl IN (0, k."level") OR k."level" = 5
+), rec_per AS (
+    -- each record's period at every level with a cadence it counts for, within that level's streak window,
+    -- bucketed per recording unit *before* going up the tree: millions of records become thousands of rows
+    SELECT r."unit_id", k."level", date_trunc(k.field, r.d::timestamp)::date AS p
+    FROM rec_day r JOIN counts_for f ON f.lvl = coalesce(r.lvl, 0) JOIN cad k ON k."level" = f."level"
+    WHERE r.d >= k.since
+    GROUP BY 1, 2, 3
 ), per AS (
-    -- the periods in which each unit of a level with a cadence has a counting record, within its streak window
-    SELECT a."id" AS anc_id, a."level", date_trunc(k.field, r.d::timestamp)::date AS p
-    FROM rec r JOIN "units" v ON v."id" = r."unit_id"
-    CROSS JOIN LATERAL unnest(string_to_array(rtrim(v."path", '.'), '.')) AS c(code)
-    JOIN "units" a ON a."code" = c.code
-    JOIN cad k ON k."level" = a."level"
-    WHERE r.d >= (SELECT min(since) FROM cad) AND r.d >= k.since
-      AND (a."level" = 5 OR coalesce(r.lvl, a."level") = a."level")
+    -- the periods in which each unit of a level with a cadence has a counting record: the recording unit's
+    -- ancestor at that level is the path's code at that position (level n = the n-th code of the path)
+    SELECT a."id" AS anc_id, a."level", g.p
+    FROM rec_per g JOIN "units" v ON v."id" = g."unit_id"
+    JOIN "units" a ON a."code" = split_part(v."path", '.', g."level") AND a."level" = g."level"
     GROUP BY 1, 2, 3
 ), ranked AS (
     SELECT per.anc_id, per.p, k.cur, k.prev, k.step,
