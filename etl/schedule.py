@@ -25,12 +25,13 @@ from etl.mapping import MappingError, read_mapping
 from geo import etl_sql
 
 log = logging.getLogger(__name__)
-ORDER = ("boundaries", "persons", "enterprises", "hazard-sources", "hazards", "inspections")
+ORDER = ("boundaries", "persons", "enterprises", "hazard-sources", "hazards", "inspections", "accidents",
+         "denominators")
 SUFFIXES = {".csv", ".txt", ".xlsx", ".xlsm", ".geojson", ".json", ".gpkg", ".shp"}
 SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml")
 MAPPING_SIDECAR = ".mapping.json"  # <file stem>.mapping.json: the --save-mapping of that file's department
 _NAME = re.compile(
-    r"^(?P<kind>boundaries|persons|enterprises|hazard[-_]sources|hazards|inspections)"
+    r"^(?P<kind>boundaries|persons|enterprises|hazard[-_]sources|hazards|inspections|accidents|denominators)"
     r"(?:_level(?P<level>[1-5]))?(?:[_\-.\s].*)?$",
     re.IGNORECASE,
 )

@@ -289,3 +289,10 @@ def test_forged_accidents_per_role(live_server: str, engine: Engine, committed: 
         assert stored_count(engine, k) == 1, role
         with engine.begin() as c:
             c.execute(text("DELETE FROM accidents WHERE request_key = :k"), {"k": k})
+
+
+def test_the_scheduler_knows_the_new_kinds() -> None:
+    from etl.schedule import classify
+
+    found = [classify(Path(n)) for n in ("accidents_2025.xlsx", "denominators.csv", "inspections.csv")]
+    assert [(f.kind, f.order[0]) for f in found if f] == [("accidents", 6), ("denominators", 7), ("inspections", 5)]
