@@ -53,7 +53,7 @@ def grade_of(deaths: int | None, injuries: int | None, loss_wan: Decimal | float
 
 
 def parse_grade(text: str | None) -> str | None:
-    """A stated grade: 一般/较大/重大/特别重大, with or without 事故, or the stored value; None when empty."""
+    """Parse a stated grade: 一般/较大/重大/特别重大, with or without 事故, or the stored value; None when empty."""
     if text is None or not str(text).strip():
         return None
     value = str(text).strip().replace(" ", "")
@@ -74,7 +74,7 @@ def check_toll(deaths: int | None, injuries: int | None, loss_wan: Decimal | flo
 
 def grade_conflict(stated: str | None, deaths: int | None, injuries: int | None,
                    loss_wan: Decimal | float | None) -> str | None:
-    """The Chinese reason a stated grade contradicts the toll, or None when it agrees (or none is stated)."""
+    """Return the Chinese reason a stated grade contradicts the toll, or None when it agrees (or none is stated)."""
     if stated is None:
         return None
     expected = grade_of(deaths, injuries, loss_wan)

@@ -104,7 +104,8 @@ ACCIDENT_TYPE = Vocab({
     "explosive": "火药爆炸", "gas_explosion": "瓦斯爆炸", "boiler_explosion": "锅炉爆炸",
     "vessel_explosion": "容器爆炸", "other_explosion": "其他爆炸", "poisoning": "中毒和窒息", "other": "其他伤害",
 })
-ACCIDENT_GRADE = Vocab({"general": "一般事故", "larger": "较大事故", "major": "重大事故", "extra_major": "特别重大事故"})
+ACCIDENT_GRADE = Vocab({"general": "一般事故", "larger": "较大事故", "major": "重大事故",
+                        "extra_major": "特别重大事故"})
 INVESTIGATION_STATUS = Vocab({"reported": "已报告", "investigating": "调查中", "closed": "已结案"})
 # Photos kept with a hazard or a public report (migration 0006).
 ATTACHMENT_KIND = Vocab({"finding": "隐患照片", "before": "整改前", "after": "整改后", "evidence": "整改材料",

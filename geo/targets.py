@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from domain.targets import TargetSettings, TargetSettingsError, YearFigures, settings_from_config
+from domain.targets import TargetSettings, TargetSettingsError, YearFigures, evaluate, settings_from_config
+from geo.accidents import accident_kpis
 from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
 from geo.users import audit
@@ -140,3 +142,29 @@ def children_counts(conn: Connection, *, area: Area, years: tuple[int, ...]) -> 
         key='c."code"', join='JOIN "units" c ON c."parent_id" = :id AND u."path" LIKE c."path" || \'%\'',
         where="TRUE")), {"y0": min(years), "y1": max(years), "id": area.id})
     return {(r.key, r.year): r for r in rows if r.year in years}
+
+
+def screen_accidents(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
+    """Return the big screen's accident lines for ``scope`` (this year to date, the five-year targets).
+
+    This year to date against the same days of last year; the last complete year against the five-year targets
+    (how many indicators are on track, accidents and deaths against the baseline).
+    """
+    kpis = accident_kpis(conn, scope=scope, today=as_of)
+    out: dict[str, Any] = {"accidents": kpis.accidents, "deaths": kpis.deaths, "last_accidents": kpis.last_accidents,
+                           "last_deaths": kpis.last_deaths, "targets": None}
+    area = area_in_scope(conn, scope=scope, code=None)
+    settings = target_settings(conn)
+    year = as_of.year - 1
+    if area is None or year <= settings.baseline_year:
+        return out
+    statuses = evaluate(settings, area_figures(conn, area=area, first_year=settings.baseline_year, last_year=year),
+                        year)
+    by = {s.indicator.key: s for s in statuses}
+    out["targets"] = {
+        "year": year, "baseline_year": settings.baseline_year, "target_year": settings.target_year,
+        "on_track": sum(1 for s in statuses if s.on_track), "behind": sum(1 for s in statuses if s.on_track is False),
+        "missing": sum(1 for s in statuses if s.missing), "total": len(statuses),
+        "accidents_pct": by["accidents"].change_pct, "deaths_pct": by["deaths"].change_pct,
+    }
+    return out
