@@ -42,6 +42,7 @@ from domain.labels import (
     RISK_METRIC,
 )
 from geo import risk_queries as rq
+from geo import rule_settings
 from geo.db import connect
 from geo.users import audit
 from layers.risk import OVERLAY_LEVELS, render_heat_png
@@ -101,9 +102,20 @@ def units() -> Response:
     if level is None:
         raise BadRequestError("缺少参数 level")
     scope = current_scope()
-    body = cached_text("risk-units", {"level": level},
-                       lambda: run_read(lambda conn: rq.risk_units_geojson(conn, scope=scope, level=level)))
-    assert body is not None  # risk_units_geojson always returns a collection
+    chosen = (request.args.get("industry") or "").strip()
+    if not chosen:
+        body = cached_text("risk-units", {"level": level},
+                           lambda: run_read(lambda conn: rq.risk_units_geojson(conn, scope=scope, level=level)))
+    else:  # 分行业: the colours recomputed over one industry or key-industry group of the catalogue
+        catalogue, version = run_read(rule_settings.catalogue_state)
+        if chosen not in catalogue.groups and chosen not in catalogue.names:
+            raise BadRequestError("行业目录中没有这个行业或行业组。")
+        members, as_of = catalogue.members(chosen), clock.today()
+        body = cached_text("risk-units-industry", {"level": level, "industry": chosen, "catalogue": version},
+                           lambda: run_read(lambda conn: rq.industry_units_geojson(
+                               conn, scope=scope, level=level, industries=members, rule=rq.current_rule(conn),
+                               as_of=as_of)))
+    assert body is not None  # both always return a collection
     return send(body)
 
 

@@ -30,7 +30,8 @@ import numpy as np
 from sqlalchemy import Connection, text
 
 from domain.crs import BBox
-from domain.risk_rule import RiskRule, rule_from_config
+from domain.labels import RISK_INPUT
+from domain.risk_rule import RiskRule, has_mark, rule_from_config, score_unit, unit_class
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, RISK_LEVELS
 from geo.refresh import app_config
 from geo.refresh import stock_cutoff as refresh_stock_cutoff
@@ -384,6 +385,65 @@ def risk_units_geojson(conn: Connection, *, scope: str, level: int) -> str:
         f'WHERE u."level" = :level AND u."geom" IS NOT NULL AND {path_in_scope("u.path")}'
     )
     return str(conn.execute(text(sql), {"level": level, **scope_params(scope)}).scalar_one())
+
+
+# The rule's inputs of each unit of a level, counted over the enterprises of some industries only (their open
+# hazards and their hazard sources): the four-colour map by industry (分行业, 招贤镇 plan).
+_INDUSTRY_INPUTS_SQL = """
+WITH ent AS (
+    SELECT e."id", e."risk_level", split_part(c."path", '.', :level) AS code
+    FROM "enterprises" e JOIN "units" c ON c."id" = e."unit_id"
+    WHERE e."industry" = ANY(CAST(:industries AS text[])) AND c."path" LIKE :scope || '%'
+), e_agg AS (
+    SELECT code, count(*) AS enterprises,
+           count(*) FILTER (WHERE "risk_level" = 'red') AS ent_red,
+           count(*) FILTER (WHERE "risk_level" = 'orange') AS ent_orange,
+           count(*) FILTER (WHERE "risk_level" = 'yellow') AS ent_yellow,
+           count(*) FILTER (WHERE "risk_level" = 'blue') AS ent_blue,
+           count(*) FILTER (WHERE "risk_level" IS NULL) AS ent_unassessed
+    FROM ent GROUP BY code
+), h_agg AS (
+    SELECT ent.code, count(*) AS hazards_open,
+           count(*) FILTER (WHERE h."level" = 'major') AS hazards_major_open,
+           count(*) FILTER (WHERE h."deadline" < :as_of) AS hazards_overdue,
+           count(*) FILTER (WHERE h."supervision_level" IS NOT NULL) AS hazards_supervised
+    FROM "hazards" h JOIN ent ON ent."id" = h."enterprise_id" WHERE h."status" <> 'closed' GROUP BY ent.code
+), s_agg AS (
+    SELECT ent.code, count(*) FILTER (WHERE s."grade" = 1) AS sources_g1,
+           count(*) FILTER (WHERE s."grade" = 2) AS sources_g2,
+           count(*) FILTER (WHERE s."grade" = 3) AS sources_g3,
+           count(*) FILTER (WHERE s."grade" = 4) AS sources_g4
+    FROM "hazard_sources" s JOIN ent ON ent."id" = s."enterprise_id" GROUP BY ent.code
+)
+SELECT u."code", u."name", u."level", ST_AsGeoJSON(coalesce(u."geom_display", u."geom"), 5) AS geometry,
+       e_agg.enterprises, e_agg.ent_red, e_agg.ent_orange, e_agg.ent_yellow, e_agg.ent_blue, e_agg.ent_unassessed,
+       h_agg.hazards_open, h_agg.hazards_major_open, h_agg.hazards_overdue, h_agg.hazards_supervised,
+       s_agg.sources_g1, s_agg.sources_g2, s_agg.sources_g3, s_agg.sources_g4
+FROM "units" u
+LEFT JOIN e_agg ON e_agg.code = u."code" LEFT JOIN h_agg ON h_agg.code = u."code"
+LEFT JOIN s_agg ON s_agg.code = u."code"
+WHERE u."level" = :level AND u."geom" IS NOT NULL AND u."path" LIKE :scope || '%'
+ORDER BY u."code"
+"""
+
+
+def industry_units_geojson(conn: Connection, *, scope: str, level: int, industries: Sequence[str], rule: RiskRule,
+                           as_of: date) -> str:
+    """Units of ``level`` coloured by ``rule`` over the enterprises of ``industries`` only, as GeoJSON text.
+
+    Same properties as :func:`risk_units_geojson`; a unit without such enterprises is 未评定 (no class).
+    """
+    rows = conn.execute(text(_INDUSTRY_INPUTS_SQL), {"level": level, "industries": list(industries),
+                                                     "as_of": as_of, **scope_params(scope)}).mappings()
+    features = []
+    for r in rows:
+        inputs = {k: int(r[k] or 0) for k in (*RISK_INPUT, "enterprises")} | {"level": r["level"]}
+        risk = unit_class(inputs, rule) if inputs["enterprises"] else None
+        features.append({"type": "Feature", "id": r["code"], "geometry": json.loads(r["geometry"]), "properties": {
+            "kind": "unit", "code": r["code"], "name": r["name"], "level": r["level"], "risk": risk,
+            "score": round(score_unit(inputs, rule).score, 3), "enterprises": inputs["enterprises"],
+            "open": inputs["hazards_open"], "overdue": inputs["hazards_overdue"], "mark": has_mark(inputs)}})
+    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False)
 
 
 def unit_explain(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:

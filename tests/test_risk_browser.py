@@ -16,7 +16,8 @@ from domain import clock
 from domain.crs import BBox
 from domain.labels import RISK_LEVEL_LONG
 from geo import risk_queries as rq
-from tests.browser import login, make_user, screenshot_dir
+from layers.risk import RISK_UNITS
+from tests.browser import http_login, login, make_user, screenshot_dir
 from tests.demo_fixture import demo_db  # noqa: F401  (session fixture used by risk_server)
 from tests.test_risk_routes import RiskServer, risk_server  # noqa: F401  (session fixture)
 
@@ -140,3 +141,31 @@ def test_risk_page_heatmap_explanation_exports(risk_server: RiskServer, browser_
     page.set_viewport_size({"width": 1440, "height": 900})
     page.screenshot(path=str(SHOTS / "risk_analysis.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_four_colour_map_by_industry_in_the_browser(risk_server: RiskServer, browser_page: Any) -> None:  # noqa: F811
+    """A planner recolours the county outlines for 烟花爆竹 (分行业): each unit's colour is the route's answer."""
+    page = browser_page
+    user, password = make_user(risk_server.engine, role="planner", scope="411000")
+    login(page, risk_server.url, user, password)
+    page.goto(f"{risk_server.url}/risk")
+    page.wait_for_selector("path.rk-unit", state="attached", timeout=30_000)
+    page.click("#risk-overlay-industry")
+    page.get_by_role("option", name="烟花爆竹", exact=True).click()
+    session = http_login(risk_server.url, user, password)
+    fc = session.get(f"{risk_server.url}/api/risk/units.geojson", params={"level": 2, "industry": "烟花爆竹"},
+                     timeout=30).json()
+    hideout = RISK_UNITS.hideout()
+    expected = {f["id"]: (hideout["colours"].get(f["properties"]["risk"]) or hideout.get("noColour") or "#8a97a8")
+                for f in fc["features"]}
+    page.wait_for_function(
+        "(exp) => Object.entries(exp).every(([code, colour]) => { const el = document.querySelector("
+        "'path.rk-unit.cm-unit-' + code); "
+        "return el && el.getAttribute('stroke').toLowerCase() === colour.toLowerCase(); })",
+        arg=expected, timeout=30_000)
+    with risk_server.engine.connect() as c:
+        fireworks = c.execute(text("SELECT count(*) FROM enterprises WHERE industry = '烟花爆竹' "
+                                   "AND unit_id IS NOT NULL")).scalar_one()
+    assert sum(f["properties"]["enterprises"] for f in fc["features"]) == fireworks > 0
+    page.screenshot(path=str(SHOTS / "risk_by_industry.png"))
+    assert not page.console_errors

@@ -185,3 +185,58 @@ def test_png_export_is_rendered_and_audited(risk_server: RiskServer) -> None:
     grid_manager = login_as(risk_server, "grid_manager")
     assert grid_manager.get(f"{risk_server.url}/export/risk/heatmap.png", params=CITY_VIEW, timeout=20
                             ).status_code == 403
+
+
+def test_four_colour_map_by_industry(risk_server: RiskServer) -> None:
+    """分行业: the units' colours recomputed from one industry's (or group's) enterprises only."""
+    from domain.catalogues import Catalogue
+    from domain.risk_rule import unit_class
+
+    planner = login_as(risk_server, "planner")
+    plain = planner.get(f"{risk_server.url}{UNITS}", params={"level": 2}, timeout=30).json()
+    chem = planner.get(f"{risk_server.url}{UNITS}", params={"level": 2, "industry": "危险化学品"},
+                       timeout=30).json()
+    assert [f["id"] for f in chem["features"]] == [f["id"] for f in plain["features"]]
+    with risk_server.engine.connect() as c:
+        rule = rq.current_rule(c)
+        counted = {r.code: dict(r._mapping) for r in c.execute(text(
+            "SELECT split_part(u.path, '.', 2) AS code, count(*) AS enterprises, "
+            "count(*) FILTER (WHERE e.risk_level = 'red') AS ent_red FROM enterprises e "
+            "JOIN units u ON u.id = e.unit_id WHERE e.industry = '危险化学品' GROUP BY 1"))}
+        majors = dict(c.execute(text(
+            "SELECT split_part(u.path, '.', 2), count(*) FROM hazards h JOIN enterprises e ON e.id = h.enterprise_id "
+            "JOIN units u ON u.id = e.unit_id WHERE e.industry = '危险化学品' AND h.status <> 'closed' "
+            "AND h.level = 'major' GROUP BY 1")).all())
+    for code, got in counted.items():
+        got["hazards_major_open"] = majors.get(code, 0)
+    for f in chem["features"]:
+        got = counted.get(f["id"])
+        assert f["properties"]["enterprises"] == (got["enterprises"] if got else 0)
+        assert f["properties"]["mark"] == bool(got and (got["ent_red"] or got["hazards_major_open"]))
+        if got and rule.mode(2) == "max" and (got["ent_red"] or got["hazards_major_open"]):
+            assert f["properties"]["risk"] == "red"
+        if not got:
+            assert f["properties"]["risk"] is None
+    # a group: the union of its industries, never more enterprises than the whole map
+    group = planner.get(f"{risk_server.url}{UNITS}", params={"level": 2, "industry": "高危行业"},
+                        timeout=30).json()
+    total = {f["id"]: f["properties"]["enterprises"] for f in plain["features"]}
+    members = Catalogue().members("高危行业")
+    assert "危险化学品" in members
+    for f in group["features"]:
+        assert chem_count(chem, f["id"]) <= f["properties"]["enterprises"] <= total[f["id"]]
+    assert unit_class({"level": 2, "ent_red": 1}, rule) in ("red", "orange", "yellow", "blue")
+    # scope: a county planner gets only its county's units; unknown values are a Chinese 400
+    county = login_as(risk_server, "planner", scope="411002")
+    mine = county.get(f"{risk_server.url}{UNITS}", params={"level": 3, "industry": "危险化学品"},
+                      timeout=30).json()
+    assert mine["features"] and all(f["id"].startswith("411002") for f in mine["features"])
+    bad = planner.get(f"{risk_server.url}{UNITS}", params={"level": 2, "industry": "不存在的行业"}, timeout=30)
+    assert bad.status_code == 400 and "行业目录中没有" in bad.text
+
+
+UNITS = "/api/risk/units.geojson"
+
+
+def chem_count(collection: dict, code: str) -> int:
+    return next(f["properties"]["enterprises"] for f in collection["features"] if f["id"] == code)

@@ -27,6 +27,7 @@ from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
 from domain import clock
+from domain.catalogues import Catalogue
 from domain.codes import looks_like_unit_code
 from domain.enforcement import STATS_PERIOD, EnforcementCounts, PeriodError, parse_period, period_range, yuan_text
 from domain.labels import (
@@ -77,10 +78,10 @@ def _zoom_for(bounds: list[list[float]], width_px: int = 1000) -> float:
 
 
 def _select(id_: str, label: str, options: list[dict[str, Any]], *, multi: bool = True, value: Any = None,
-            clearable: bool = True) -> html.Div:
+            clearable: bool = True, placeholder: str = "全部") -> html.Div:
     return html.Div([
         html.Label(label, htmlFor=id_, className="sg-label"),
-        dcc.Dropdown(id=id_, options=options, multi=multi, value=value, placeholder="全部", clearable=clearable,
+        dcc.Dropdown(id=id_, options=options, multi=multi, value=value, placeholder=placeholder, clearable=clearable,
                      className="rk-dropdown", labels=DROPDOWN_LABELS),
     ], className="rk-filter")
 
@@ -310,6 +311,17 @@ def enforcement_table(areas: list[AreaEnforcement], period_label: str) -> html.D
     ])
 
 
+def industry_options(catalogue: Catalogue) -> list[dict[str, str]]:
+    """Return the four-colour map's industry choices: key-industry groups first, then the catalogue's industries."""
+    groups = [{"label": f"{g}（{'、'.join(m)}）", "value": g} for g, m in catalogue.groups.items()]
+    return groups + [{"label": name, "value": name} for name in catalogue.names]
+
+
+def overlay_href(level: int, industry: str | None) -> str:
+    """URL of the four-colour units of ``level``, recomputed over one industry or group when given (分行业)."""
+    return f"{RISK_UNITS.source}?" + urlencode({"level": level} | ({"industry": industry} if industry else {}))
+
+
 # --- layout -----------------------------------------------------------------------------------------
 
 
@@ -322,6 +334,7 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
             candidates = rq.compare_candidates(conn, scope=account.scope)
             view = unit_view(conn, scope=account.scope, code=account.record.scope_code)
             rule = rq.current_rule(conn)
+            catalogue = rule_settings.industry_catalogue(conn)
             goals = rule_settings.goal_rows(conn, scope=account.scope, code=account.record.scope_code,
                                             as_of=clock.today())
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
@@ -367,6 +380,8 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
         html.Div([html.Label("四色分区层级", className="sg-label"),
                   dcc.RadioItems(id="risk-overlay-level", options=levels, value=levels[0]["value"], inline=True,
                                  className="rk-radio")], className="rk-filter"),
+        _select("risk-overlay-industry", "四色分区按行业", industry_options(catalogue), multi=False,
+                placeholder="全部行业"),
     ], className="rk-filters", id="risk-filters")
     exports = html.Div([
         html.A("导出表格 (xlsx)", id="risk-export-xlsx", href="#", className="sg-button rk-export", download=""),
@@ -470,11 +485,12 @@ def register(app: Dash) -> None:
         Output("risk-map", "viewport"), Input("risk-bounds", "data"),
     )
 
-    @app.callback(Output(UNITS_ID, "url"), Input("risk-overlay-level", "value"), prevent_initial_call=True)
-    def overlay_url(level: int | None) -> str:
+    @app.callback(Output(UNITS_ID, "url"), Input("risk-overlay-level", "value"),
+                  Input("risk-overlay-industry", "value"), prevent_initial_call=True)
+    def overlay_url(level: int | None, industry: str | None) -> str:
         if level is None:
             raise PreventUpdate
-        return f"{RISK_UNITS.source}?level={int(level)}"
+        return overlay_href(int(level), industry)
 
     @app.callback(Output("risk-unit", "data"), Output(UNITS_ID, "hideout"), Input(UNITS_ID, "clickData"),
                   State(UNITS_ID, "hideout"), prevent_initial_call=True)
