@@ -36,7 +36,10 @@ def test_the_form_refuses_a_contradicting_grade_then_records(live_server: str, b
                                                              committed: str) -> None:
     page = browser_page
     user, password = make_user(engine, role="inspector", scope="411002")
-    login(page, live_server, user, password, expect_path=f"/accident/new?enterprise={committed}")
+    login(page, live_server, user, password, expect_path=f"/enterprise?code={committed}")
+    page.wait_for_selector("#ent-accidents")
+    assert "无事故记录" in page.inner_text("#ent-accidents")
+    page.click("#ent-accident-link")  # the file's 登记事故
     page.wait_for_selector("#acc-submit")
     assert page.input_value("#acc-credit") == committed
     page.fill("#acc-title", "建材厂“12·1”坍塌事故")
@@ -56,6 +59,10 @@ def test_the_form_refuses_a_contradicting_grade_then_records(live_server: str, b
     page.wait_for_selector("#acc-done")
     assert "较大事故" in page.inner_text("#acc-done") and "死亡 3 人" in page.inner_text("#acc-done")
     page.screenshot(path=str(screenshot_dir() / "accident_form.png"), full_page=True)
+    page.goto(f"{live_server}/enterprise?code={committed}")  # the file lists it
+    page.wait_for_selector("#ent-accidents")
+    listed = page.inner_text("#ent-accidents")
+    assert "建材厂“12·1”坍塌事故" in listed and "较大事故" in listed
     with engine.begin() as c:
         row = c.execute(text("SELECT a.grade, a.accident_type, a.investigation, a.industry FROM accidents a "
                              "WHERE a.created_by = :u"), {"u": user}).one()

@@ -171,6 +171,14 @@ def report_link(credit_code: str, prefix: str) -> Any:
                     id=f"{prefix}-report-link", className="hz-go hz-primary ent-report-link")
 
 
+def accident_link(credit_code: str, prefix: str) -> Any:
+    """Return the 登记事故 link of a file for accounts that may record an accident (issue 18), else None."""
+    if not current_account().can(Capability.ACCIDENT):
+        return None
+    return dcc.Link("登记事故", href="/accident/new?" + urlencode({"enterprise": credit_code}),
+                    id=f"{prefix}-accident-link", className="hz-go ent-report-link")
+
+
 def _data_attrs(code: str) -> dict[str, Any]:
     return {"data-code": code}
 
@@ -215,7 +223,7 @@ def file_view(f: EnterpriseFile, *, compact: bool = False, prefix: str = "ent") 
                                                          else None, element_id=f"{prefix}-next-due"),
                       _table(["日期", "层级", "方式", "检查人员", "结果", "发现隐患", "附件"], inspections,
                              "无检查记录。", id=f"{prefix}-inspections")], className="ent-section"),
-        html.Section([html.H3("事故记录"), _table(
+        html.Section([html.H3("事故记录"), accident_link(e["credit_code"], prefix), _table(
             ["发生日期", "事故名称", "类型", "死亡", "重伤", "直接损失(万元)", "等级", "调查处理"],
             [[_d(a["occurred_on"]), a["title"], ACCIDENT_TYPE.get(a["accident_type"] or "", "—"), a["deaths"],
               a["injuries"], "—" if a["direct_loss_wan"] is None else f"{a['direct_loss_wan']}",
