@@ -23,6 +23,7 @@ import requests
 from sqlalchemy import Engine, create_engine, text
 
 from domain.clock import today as business_today
+from geo.rule_settings import goal_rows
 from tests.browser import http_login, make_user, screenshot_dir
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
 from tests.demo_server import gunicorn_app
@@ -136,6 +137,10 @@ def test_kpis_match_database_1920(chromium: Any, bs_server: str, leader: tuple[s
     assert sum(number(v) for v in overdue) == expected["hazards_overdue"]
     assert page.locator("path.bs-outline").count() == 7
     assert page.locator(".bs-tick").count() > 0
+    with demo_engine.connect() as conn:  # 动态清零: the counties on track, as /risk's goal table marks them
+        goals = goal_rows(conn, scope="411000.", code="411000", as_of=business_today())
+    assert page.inner_text("#bs-goals") == f"{sum(1 for g in goals if g['marks']['ok'])}/{len(goals)}"
+    assert f"存量未销号 {sum(g['stock_open'] for g in goals)} 项" in page.inner_text("#bs-goals-sub")
     page.wait_for_timeout(1500)  # let the first fills and the trend settle before the picture
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "bigscreen_1920.png"))

@@ -12,15 +12,24 @@ from domain.risk_rule import rule_from_config
 from geo import bigscreen_queries as bq
 from geo.db import connect
 from geo.refresh import app_config
+from geo.rule_settings import goal_rows
 from geo.targets import screen_accidents
 from geo.units import data_freshness
+
+
+def goal_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Sum the 动态清零 marks of the child areas: how many on track, open 存量 and overdue 增量 major hazards."""
+    return {"areas": len(rows), "on_track": sum(1 for r in rows if r["marks"]["ok"]),
+            "stock_open": sum(r["stock_open"] for r in rows),
+            "increment_overdue": sum(r["increment_overdue"] for r in rows)}
 
 
 def read_screen(scope: str, as_of: date) -> dict[str, Any]:
     """Read everything the screen shows for ``scope`` in one connection."""
     with connect() as conn:
+        head = bq.scope_head(conn, scope=scope)
         return {
-            "head": bq.scope_head(conn, scope=scope),
+            "head": head,
             "kpis": bq.screen_kpis(conn, scope=scope, as_of=as_of),
             "children": bq.child_summaries(conn, scope=scope, as_of=as_of),
             "trend": bq.monthly_trend(conn, scope=scope, as_of=as_of),
@@ -28,7 +37,8 @@ def read_screen(scope: str, as_of: date) -> dict[str, Any]:
             "grid": bq.grid_overview(conn, scope=scope),
             "enforcement": bq.enforcement_kpis(conn, scope=scope, as_of=as_of),
             "fill": bq.fill_classes(conn, scope=scope),
-            "accidents": screen_accidents(conn, scope=scope, as_of=as_of),
+            "accidents": screen_accidents(conn, scope=scope, as_of=as_of)
+            | {"goals": goal_summary(goal_rows(conn, scope=scope, code=head["code"], as_of=as_of)) if head else None},
             "fresh": data_freshness(conn),
             "thresholds": rule_from_config(app_config(conn, "risk_rule")).thresholds,
         }

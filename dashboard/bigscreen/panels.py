@@ -296,7 +296,7 @@ def _pct(value: float | None) -> str:
 
 
 def accident_block(acc: dict[str, Any]) -> html.Div:
-    """Show this year's accidents and deaths against the same days of last year, and the five-year targets' line."""
+    """Show this year's accidents and deaths against last year's, the five-year targets' and 动态清零's lines."""
     lines = [html.Div([
         html.Span("本年事故", className="bs-line-label"),
         html.Span(fmt(acc["accidents"]), className="bs-line-value bs-bad", id="bs-acc-accidents"),
@@ -313,4 +313,12 @@ def accident_block(acc: dict[str, Any]) -> html.Div:
                       className="bs-line-sub", id="bs-acc-targets-sub"),
         ], className="bs-line", title=f"{t['year']}年各项指标与{t['baseline_year']}年基准及{t['target_year']}年目标的"
                                      "比较：进度内的项数，事故起数和死亡人数较基准年的变化（详见“五年目标”页）"))
+    if (g := acc.get("goals")) is not None and g["areas"]:
+        lines.append(html.Div([
+            html.Span("动态清零", className="bs-line-label"),
+            html.Span(f"{g['on_track']}/{g['areas']}", className="bs-line-value "
+                      + ("bs-good" if g["on_track"] == g["areas"] else "bs-warn"), id="bs-goals"),
+            html.Span(f"个区域按期 · 存量未销号 {fmt(g['stock_open'])} 项 · 增量逾期 {fmt(g['increment_overdue'])} 项",
+                      className="bs-line-sub", id="bs-goals-sub"),
+        ], className="bs-line", title="重大隐患动态清零：存量按期清零、增量随查随改（招贤镇方案），各下级区域是否按期"))
     return html.Div(html.Div(lines, className="bs-lines"), id="bs-acc-body")
