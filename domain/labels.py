@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Generic, TypeVar
 
+from domain.catalogues import DEFAULT_INDUSTRIES
+
 K = TypeVar("K", str, int)
 
 
@@ -71,12 +73,8 @@ USER_ROLE = Vocab({
     "admin": "系统管理员", "leader": "领导", "grid_manager": "网格管理员", "planner": "规划分析人员",
     "inspector": "执法检查人员", "enterprise": "企业用户",
 })
-INDUSTRIES = (
-    "危险化学品", "非煤矿山", "烟花爆竹", "冶金", "有色", "建材", "机械", "轻工", "纺织", "烟草",
-    "商贸", "建筑施工", "交通运输", "城镇燃气", "民用爆炸物品", "其他",
-)
-# Required inspection cadence in days per unit level (四查: 市季查、县月查、乡周查、村日查).
-INSPECTION_CADENCE_DAYS = {1: 92, 2: 31, 3: 7, 4: 1}
+# The default catalogue's industries (domain/catalogues.py; an administrator may add more on /admin/rules).
+INDUSTRIES = tuple(i.name for i in DEFAULT_INDUSTRIES)
 # Map legend classes that are not an enum value of their own.
 MAP_CLASS = {"unrated": "尚未评定", "unassessed": "未评估", "overdue": "逾期隐患"}
 # Inputs of the four-colour rule (domain/risk_rule.py) as the UI names them.
