@@ -181,11 +181,15 @@ def enterprises(rng: np.random.Generator, units: list[DemoUnit], scale: Scale, a
         [rng.integers(1000, 5000, n), rng.integers(300, 1000, n), rng.integers(20, 300, n)],
         rng.integers(3, 20, n),
     )
-    tier = np.select([scale_draw == "large", scale_draw == "medium"], [1, 2], 3)
+    # 属地监管层级: large ones 市属, every tenth of them 央属 and the next 省属 (by position: no extra draw, so the
+    # other columns keep their values for a seed); medium 县属, the rest 乡属.
+    large, position = scale_draw == "large", np.arange(n)
+    tier = np.select([large & (position % 10 == 0), large & (position % 10 == 1), large, scale_draw == "medium"],
+                     [4, 5, 1, 2], 3)
     county_code = np.array([c.code for c in county])[gidx]
     county_name = np.array([c.name for c in county])[gidx]
     town_name = np.array([t.name for t in town])[gidx]
-    dept_scope = np.where(tier == 1, "许昌市", county_name)
+    dept_scope = np.where(np.isin(tier, [1, 4, 5]), "许昌市", county_name)  # 市级管央属、省属、市属 (许昌 plan)
     dept = np.char.add(dept_scope, np.array([DEPARTMENTS[i] for i in industry]))
     place = np.where(np.isin(county_code, ["411081", "411082"]), np.char.replace(county_name, "市", ""), "许昌")
     hazardous = np.isin(industry, ["危险化学品", "烟花爆竹", "民用爆炸物品"])
@@ -211,6 +215,8 @@ def enterprises(rng: np.random.Generator, units: list[DemoUnit], scale: Scale, a
         "key_hazardous_process": hazardous & (rng.random(n) < 0.3),
         "key_hazardous_chemical": hazardous & (rng.random(n) < 0.6),
         "has_major_hazard_source": np.zeros(n, dtype=bool),
+        # 重点监管单位 the grids name: 红 enterprises and hazardous ones with 100+ employees
+        "key_supervision": (risk == "red") | (hazardous & (employees >= 100)),
         "address": addr,
         "legal_rep": names.person_names(rng, n),
         "legal_rep_phone": names.phones(rng, n),
