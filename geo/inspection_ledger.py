@@ -20,6 +20,7 @@ from domain.labels import INSPECTION_KIND, INSPECTION_RESULT
 from geo.scope import path_in_scope, scope_params
 
 MAX_PAGE = 500
+COUNT_CAP = 10_000  # the grid counts at most this many matches past the page it asks for (then: "超过")
 MAX_EXPORT_ROWS = 50_000
 SOURCES = ("app", "import")
 
@@ -165,14 +166,25 @@ def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Inspection
 
 def inspection_page(
     conn: Connection, *, scope: str, filters: InspectionFilters, sort: list[tuple[str, str]] | None = None,
-    offset: int = 0, limit: int = 100,
+    offset: int = 0, limit: int = 100, count_cap: int | None = None,
 ) -> tuple[list[InspectionRow], int]:
-    """One page of the ledger (newest first unless sorted) and the number of matching inspections."""
+    """One page of the ledger (newest first unless sorted) and the number of matching inspections.
+
+    With ``count_cap`` the count stops ``count_cap`` rows past the page's end: the total is -1 ("more", as AG
+    Grid's infinite model reads an unknown row count) when more match. At millions of inspections an exact
+    count costs more than the page itself (bench/bench_inspections.py).
+    """
     params = _params(scope, filters)
-    total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
+    off, lim = max(0, int(offset)), max(1, min(int(limit), MAX_PAGE))
+    if count_cap is None:
+        total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
+    else:
+        cap = off + lim + count_cap
+        seen = int(conn.execute(text(f"SELECT count(*) FROM (SELECT 1 {_FROM} {_WHERE} LIMIT :cap) t"),  # noqa: S608
+                                {**params, "cap": cap + 1}).scalar_one())
+        total = seen if seen <= cap else -1
     sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} OFFSET :off LIMIT :lim"
-    rows = _rows(conn, sql, {**params, "off": max(0, int(offset)), "lim": max(1, min(int(limit), MAX_PAGE))})
-    return rows, total
+    return _rows(conn, sql, {**params, "off": off, "lim": lim}), total
 
 
 def inspection_export_rows(

@@ -371,6 +371,7 @@ class Inspection(Base):
         Index("ix_inspections_unit_id", "unit_id", "inspected_at"),
         Index("ix_inspections_enterprise_id", "enterprise_id"),
         Index("ix_inspections_draw_id", "draw_id", postgresql_where=text("draw_id IS NOT NULL")),
+        Index("ix_inspections_inspected_at", text("inspected_at DESC"), text("id DESC")),  # the ledger's order
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

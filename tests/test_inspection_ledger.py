@@ -121,6 +121,17 @@ def _codes(rows: list[Any]) -> list[str]:
     return [r["code"] for r in rows]
 
 
+def test_the_grid_counts_only_as_far_as_it_needs(town: dict[str, Any]) -> None:
+    """count_cap: exact while at most cap rows lie past the page, -1 ("超过", unknown to the grid) beyond."""
+    c = town["conn"]
+    page = {"scope": TOWN_PATH, "filters": InspectionFilters(), "limit": 2}
+    assert inspection_page(c, **page, count_cap=5)[1] == 7  # 7 <= 2 + 5: exact
+    assert inspection_page(c, **page, count_cap=4)[1] == -1  # 7 > 2 + 4: more
+    rows, more = inspection_page(c, **page, offset=4, count_cap=1)  # 7 <= 4 + 2 + 1: exact again
+    assert more == 7 and len(rows) == 2
+    assert _codes(inspection_page(c, **page, count_cap=0)[0]) == _codes(inspection_page(c, **page)[0])
+
+
 def test_both_sources_in_scope_only(town: dict[str, Any]) -> None:
     c, recorded = town["conn"], town["recorded"]
     rows, total = inspection_page(c, scope=TOWN_PATH, filters=InspectionFilters())

@@ -44,6 +44,7 @@ from domain import clock
 from domain.labels import INSPECTION_KIND, INSPECTION_RESULT, INSPECTOR_LEVEL, LEVEL
 from geo.db import connect
 from geo.inspection_ledger import (
+    COUNT_CAP,
     MAX_EXPORT_ROWS,
     SORT_COLUMNS,
     InspectionFilters,
@@ -209,9 +210,11 @@ def register(app: Dash) -> None:
         offset, limit = page_window(req)
         check_area(scope, filters)
         with connect() as conn:
-            page, total = inspection_page(conn, scope=scope, filters=filters, sort=sort, offset=offset, limit=limit)
-        return ({"rowData": [display_row(r) for r in page], "rowCount": total},
-                f"共 {total} 条检查记录", export_href(EXPORT_PATH, data or {}, sort))
+            page, total = inspection_page(conn, scope=scope, filters=filters, sort=sort, offset=offset, limit=limit,
+                                          count_cap=COUNT_CAP)
+        counted = f"共 {total:,} 条检查记录" if total >= 0 else f"超过 {offset + limit + COUNT_CAP:,} 条检查记录"
+        return ({"rowData": [display_row(r) for r in page], "rowCount": total}, counted,
+                export_href(EXPORT_PATH, data or {}, sort))
 
     @app.callback(Output("iled-nav", "href"), Input("iled-grid", "cellClicked"), prevent_initial_call=True)
     def open_file(cell: dict[str, Any] | None) -> str:
