@@ -55,6 +55,7 @@ def registered_pages() -> list[Page]:
         patrol,
         reports,
         risk,
+        scorecards,
         targets,
         todo,
         tokens,
@@ -64,7 +65,7 @@ def registered_pages() -> list[Page]:
                    risk.PAGE, bigscreen.PAGE, reports.PAGE, hazard.PAGE, hazard.NEW_PAGE, todo.PAGE,
                    tokens.PAGE, patrol.PAGE, inspection.PAGE, inspection.NEW_PAGE, draws.PAGE, draws.PUBLIC_PAGE,
                    admin_rules.PAGE, coverage.PAGE, inspections.PAGE, accident.PAGE,
-                   targets.PAGE],
+                   targets.PAGE, scorecards.PAGE],
                   key=lambda p: p.order)
 
 

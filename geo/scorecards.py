@@ -1,0 +1,143 @@
+"""季度考核 storage: one aggregate query per KPI family over a quarter, grouped by the row unit.
+
+The rows are the units of one level under an area (the townships of a city or county, or an area's
+children); a record belongs to the row whose code is the ``depth``-th segment of its unit's path after
+the area's path (``split_part(substr(path, …))``, as ``geo.risk_queries.by_child_unit``). Four set-based
+queries — hazards, 四查 records, accidents, the rows with their vacancies — whatever the number of rows;
+scoring and ranking are ``domain.scorecards``. The area must lie in the caller's scope
+(:func:`load_scorecard` returns None otherwise); every query is then limited to the area's subtree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from domain.cadence import Cadence, shift
+from domain.scorecards import Quarter, Ranked, RowKpis, ScorecardSettingsError, cadence_periods, rank_rows
+from domain.scorecards import weights_from_config as _weights_from_config
+from geo.refresh import app_config, cadence_rule
+from geo.scope import path_in_scope, scope_params
+from geo.targets import Area, area_in_scope
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_KEY = "scorecard_weights"
+TOWNSHIP_LEVEL = 3
+MODES = ("township", "children")
+
+_ROW = "split_part(substr(u.\"path\", char_length(:scope) + 1), '.', :depth)"
+
+_ROWS = (
+    'SELECT u."code", u."name", coalesce(s."vacancies_subtree", 0) AS vacancies '  # noqa: S608 - constant fragments
+    'FROM "units" u LEFT JOIN "unit_stats" s ON s."unit_id" = u."id" '
+    f'WHERE {path_in_scope("u.path")} AND u."level" = :lvl ORDER BY u."code"'
+)
+
+# closed: status closed with a closing date; hazards closed before the quarter matter only for 督办 due in it.
+_HAZARDS = (
+    f"WITH hz AS (SELECT {_ROW} AS code, h.\"status\" = 'closed' AND h.\"closed_at\" IS NOT NULL AS is_closed, "  # noqa: S608
+    'h."found_at", h."closed_at", h."deadline", h."supervision_level" IS NOT NULL AS supervised, '
+    'coalesce(h."supervision_deadline", h."deadline") AS due '
+    'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+    'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
+    f'WHERE {path_in_scope("u.path")} AND u."level" >= :lvl AND h."found_at" <= :q1 '
+    'AND (h."closed_at" IS NULL OR h."closed_at" >= :q0 OR h."supervision_level" IS NOT NULL)) '
+    "SELECT code, count(*) FILTER (WHERE found_at >= :q0) AS found, "
+    "count(*) FILTER (WHERE found_at >= :q0 AND is_closed AND closed_at <= :q1) AS closed_of_found, "
+    "count(*) FILTER (WHERE is_closed AND closed_at BETWEEN :q0 AND :q1) AS closed, "
+    "count(*) FILTER (WHERE is_closed AND closed_at BETWEEN :q0 AND :q1 "
+    "AND (deadline IS NULL OR closed_at <= deadline)) AS closed_on_time, "
+    "count(*) FILTER (WHERE deadline < :q1 AND NOT (is_closed AND closed_at <= :q1)) AS overdue_end, "
+    "count(*) FILTER (WHERE supervised AND due BETWEEN :q0 AND :q1) AS supervised_due, "
+    "count(*) FILTER (WHERE supervised AND due BETWEEN :q0 AND :q1 AND is_closed AND closed_at <= due) "
+    "AS supervised_on_time FROM hz GROUP BY code"
+)
+
+# 四查 records as domain.cadence.counts_for counts them for a unit of level :lvl (patrols: village level).
+_CADENCE = (
+    'WITH rec AS (SELECT i."unit_id", i."inspected_at" AS d FROM "inspections" i '  # noqa: S608
+    'WHERE i."unit_id" IS NOT NULL AND i."inspected_at" BETWEEN :p0 AND :p1 '
+    'AND (:every OR i."inspector_level" IS NULL OR i."inspector_level" = :lvl) '
+    'UNION ALL SELECT p."unit_id", p."patrol_date" FROM "patrols" p '
+    'WHERE :patrols AND p."patrol_date" BETWEEN :p0 AND :p1) '
+    f"SELECT {_ROW} AS code, count(DISTINCT CAST(date_trunc(CAST(:field AS text), "
+    "CAST(rec.d AS timestamp)) AS date)) AS done "
+    'FROM rec JOIN "units" u ON u."id" = rec."unit_id" '
+    f'WHERE {path_in_scope("u.path")} AND u."level" >= :lvl GROUP BY 1'
+)
+
+_ACCIDENTS = (
+    f'SELECT {_ROW} AS code, count(*) AS accidents, coalesce(sum(a."deaths"), 0) AS deaths '  # noqa: S608
+    'FROM "accidents" a JOIN "units" u ON u."id" = a."unit_id" '
+    f'WHERE {path_in_scope("u.path")} AND u."level" >= :lvl AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
+)
+
+
+def scorecard_weights(conn: Connection) -> dict[str, float]:
+    """Return the weights in force (``app_config`` key ``scorecard_weights`` over the defaults)."""
+    try:
+        return _weights_from_config(app_config(conn, WEIGHTS_KEY))
+    except (ScorecardSettingsError, TypeError, ValueError, AttributeError) as exc:
+        log.warning("app_config %s unusable, the defaults apply: %s", WEIGHTS_KEY, exc)
+        return _weights_from_config(None)
+
+
+def row_level(area: Area, mode: str) -> int:
+    """Return the level of the rows: townships (level 3) under a city or county, else the area's children."""
+    if mode == "township" and area.level < TOWNSHIP_LEVEL:
+        return TOWNSHIP_LEVEL
+    return area.level + 1
+
+
+def quarter_kpis(conn: Connection, *, area: Area, level: int, quarter: Quarter,
+                 cadence: Cadence | None) -> list[RowKpis]:
+    """Return the KPIs of the level-``level`` units under ``area`` for ``quarter`` (four queries)."""
+    base: dict[str, Any] = {**scope_params(area.path), "lvl": level, "depth": level - area.level,
+                            "q0": quarter.start, "q1": quarter.end}
+    rows = {r["code"]: dict(r) for r in conn.execute(text(_ROWS), base).mappings()}
+    for r in conn.execute(text(_HAZARDS), base).mappings():
+        if r["code"] in rows:
+            rows[r["code"]].update({k: int(v) for k, v in r.items() if k != "code"})
+    for r in conn.execute(text(_ACCIDENTS), base).mappings():
+        if r["code"] in rows:
+            rows[r["code"]].update(accidents=int(r["accidents"]), deaths=int(r["deaths"]))
+    periods = cadence_periods(quarter, cadence) if cadence is not None else []
+    if cadence is not None and periods:
+        last_end = shift(periods[-1], cadence, 1) - timedelta(days=1)
+        params = {**base, "p0": periods[0], "p1": last_end, "field": cadence.value,
+                  "every": level == 5, "patrols": level in (4, 5)}
+        for c in conn.execute(text(_CADENCE), params).mappings():
+            if c["code"] in rows:
+                rows[c["code"]]["cadence_done"] = int(c["done"])
+    return [RowKpis(**r, cadence_periods=len(periods)) for r in rows.values()]
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The 晾晒 ranking of an area's rows for a quarter, with the weights and cadence used."""
+
+    area: Area
+    quarter: Quarter
+    level: int
+    weights: dict[str, float]
+    cadence: Cadence | None
+    rows: list[Ranked]
+
+
+def load_scorecard(conn: Connection, *, scope: str, code: str | None, quarter: Quarter,
+                   mode: str = "township") -> Scorecard | None:
+    """Return the scorecard of unit ``code`` (None: the scope's root) for ``quarter``; None outside the scope."""
+    area = area_in_scope(conn, scope=scope, code=code)
+    if area is None:
+        return None
+    level = row_level(area, mode if mode in MODES else "township")
+    weights = scorecard_weights(conn)
+    cadence = cadence_rule(conn).of(level)
+    current = quarter_kpis(conn, area=area, level=level, quarter=quarter, cadence=cadence)
+    previous = quarter_kpis(conn, area=area, level=level, quarter=quarter.previous(), cadence=cadence)
+    return Scorecard(area, quarter, level, weights, cadence, rank_rows(current, previous, weights))
