@@ -1,4 +1,4 @@
-"""``GET /export/scorecards.xlsx?unit=&quarter=&rows=`` — the 晾晒 ranking of a quarter as xlsx.
+"""``GET /export/scorecards.xlsx?unit=&quarter=&rows=township|children|department``: the 晾晒 ranking as xlsx.
 
 Capability ``targets`` (like the /scorecards page) and ``export``; the unit must lie in the caller's scope
 (else 403, audited ``forbidden``); every download is audited ``export_scorecards``. The sheet is the page's
@@ -17,9 +17,9 @@ from dashboard.roles import Capability
 from dashboard.scope import client_ip, current_account, refuse_out_of_scope, scoped_route
 from domain import clock
 from domain.codes import looks_like_unit_code
-from domain.scorecards import TABLE_HEADER, last_complete_quarter, parse_quarter, table_row
+from domain.scorecards import last_complete_quarter, parse_quarter, table_header, table_row
 from geo.db import connect
-from geo.scorecards import load_scorecard
+from geo.scorecards import MODES, load_scorecard
 from geo.users import audit
 
 
@@ -35,7 +35,8 @@ def export_scorecards() -> Response:
     quarter = parse_quarter(raw) if raw else last_complete_quarter(clock.today())
     if quarter is None:
         raise BadRequestError("季度格式应为 2026Q3。")
-    mode = "children" if request.args.get("rows") == "children" else "township"
+    raw_mode = request.args.get("rows") or ""
+    mode = raw_mode if raw_mode in MODES else "township"
     with connect() as conn:
         card = load_scorecard(conn, scope=account.scope, code=code, quarter=quarter, mode=mode)
         if card is not None:
@@ -46,7 +47,8 @@ def export_scorecards() -> Response:
     if card is None:
         raise refuse_out_of_scope(code or account.scope)
     name = f"季度考核_{card.area.name}_{quarter.key}.xlsx"
-    data = table_workbook("晾晒排名", TABLE_HEADER, (table_row(r) for r in card.rows),
+    dept = mode == "department"
+    data = table_workbook("晾晒排名", table_header(dept), (table_row(r, department=dept) for r in card.rows),
                           title=f"{card.area.name} {quarter.label} 季度考核排名")
     return send_file(io.BytesIO(data), as_attachment=True, download_name=name, mimetype=XLSX_MIME)
 

@@ -145,7 +145,7 @@ class RowKpis:
     supervised_on_time: int = 0  # … closed on or before it
     cadence_periods: int = 0  # 四查 periods of the row's level in the quarter (0: the level is not assessed)
     cadence_done: int = 0  # … with a counting record
-    vacancies: int = 0  # unit_stats.vacancies_subtree (now, not as of the quarter)
+    vacancies: int | None = 0  # unit_stats.vacancies_subtree (now, not as of the quarter); None: not scored
     accidents: int = 0
     deaths: int = 0
 
@@ -157,8 +157,8 @@ class RowKpis:
                 "supervised": rate(self.supervised_on_time, self.supervised_due),
                 "cadence": rate(self.cadence_done, self.cadence_periods)}
 
-    def counts(self) -> dict[str, int]:
-        """Return the four counts (fewer is better)."""
+    def counts(self) -> dict[str, int | None]:
+        """Return the four counts (fewer is better; None: not scored, e.g. a department's vacancies)."""
         return {"overdue": self.overdue_end, "vacancies": self.vacancies, "accidents": self.accidents,
                 "deaths": self.deaths}
 
@@ -166,7 +166,7 @@ class RowKpis:
 def goodness(kpis: RowKpis) -> dict[str, float | None]:
     """Each KPI as a value in [0, 1] (1 best; None: not scored): a rate as it is, a count ``c`` as 1/(1+c)."""
     out: dict[str, float | None] = dict(kpis.rates())
-    out.update({k: 1 / (1 + c) for k, c in kpis.counts().items()})
+    out.update({k: None if c is None else 1 / (1 + c) for k, c in kpis.counts().items()})
     return out
 
 
@@ -227,12 +227,19 @@ def percent(value: float | None) -> str:
 
 # The 晾晒 table (page and export): header and the cell of a ranked row.
 TABLE_HEADER = ("排名", "较上季", "单位", "单位代码", "得分", *KPI_LABELS.values())
+DEPARTMENT_HEADER = ("排名", "较上季", "监管部门", "得分", *KPI_LABELS.values())
 
 
-def table_row(r: Ranked) -> list[Any]:
-    """Return the cells of one ranked row, in :data:`TABLE_HEADER` order (rates as percentages)."""
+def table_header(department: bool = False) -> tuple[str, ...]:
+    """Return the table's header: units (name and code) or departments (name only)."""
+    return DEPARTMENT_HEADER if department else TABLE_HEADER
+
+
+def table_row(r: Ranked, *, department: bool = False) -> list[Any]:
+    """Return the cells of one ranked row, in :func:`table_header` order (rates as percentages)."""
     rates, counts = r.kpis.rates(), r.kpis.counts()
-    cells: list[Any] = [r.rank, r.change_label, r.kpis.name, r.kpis.code, r.score]
+    cells: list[Any] = [r.rank, r.change_label, r.kpis.name, *([] if department else [r.kpis.code]), r.score]
     for key in KPI_LABELS:
-        cells.append(percent(rates[key]) if key in RATE_KPIS else counts[key])
+        count = counts.get(key)
+        cells.append(percent(rates[key]) if key in RATE_KPIS else "—" if count is None else count)
     return cells

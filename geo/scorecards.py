@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_KEY = "scorecard_weights"
 TOWNSHIP_LEVEL = 3
-MODES = ("township", "children")
+MODES = ("township", "children", "department")
 
 _ROW = "split_part(substr(u.\"path\", char_length(:scope) + 1), '.', :depth)"
 
@@ -38,15 +38,29 @@ _ROWS = (
     f'WHERE {path_in_scope("u.path")} AND u."level" = :lvl ORDER BY u."code"'
 )
 
+# Department rows (管行业必须管安全): the supervising departments of the area's enterprises, by name.
+_DEPT = 'e."supervising_dept"'
+_DEPT_ROWS = (
+    f'SELECT DISTINCT {_DEPT} AS code, {_DEPT} AS name, NULL AS vacancies FROM "enterprises" e '  # noqa: S608
+    f'JOIN "units" u ON u."id" = e."unit_id" WHERE {path_in_scope("u.path")} AND {_DEPT} IS NOT NULL ORDER BY 1'
+)
+
+
 # closed: status closed with a closing date; hazards closed before the quarter matter only for 督办 due in it.
-_HAZARDS = (
-    f"WITH hz AS (SELECT {_ROW} AS code, h.\"status\" = 'closed' AND h.\"closed_at\" IS NOT NULL AS is_closed, "  # noqa: S608
-    'h."found_at", h."closed_at", h."deadline", h."supervision_level" IS NOT NULL AS supervised, '
-    'coalesce(h."supervision_deadline", h."deadline") AS due '
-    'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-    'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
-    f'WHERE {path_in_scope("u.path")} AND u."level" >= :lvl AND h."found_at" <= :q1 '
-    'AND (h."closed_at" IS NULL OR h."closed_at" >= :q0 OR h."supervision_level" IS NOT NULL)) '
+def _hazards_sql(key: str, where: str) -> str:
+    return (
+        f"WITH hz AS (SELECT {key} AS code, h.\"status\" = 'closed' AND h.\"closed_at\" IS NOT NULL AS is_closed, "  # noqa: S608
+        'h."found_at", h."closed_at", h."deadline", h."supervision_level" IS NOT NULL AS supervised, '
+        'coalesce(h."supervision_deadline", h."deadline") AS due '
+        'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+        'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
+        f'WHERE {path_in_scope("u.path")} AND {where} AND h."found_at" <= :q1 '
+        'AND (h."closed_at" IS NULL OR h."closed_at" >= :q0 OR h."supervision_level" IS NOT NULL)) '
+        + _HAZARD_COUNTS
+    )
+
+
+_HAZARD_COUNTS = (
     "SELECT code, count(*) FILTER (WHERE found_at >= :q0) AS found, "
     "count(*) FILTER (WHERE found_at >= :q0 AND is_closed AND closed_at <= :q1) AS closed_of_found, "
     "count(*) FILTER (WHERE is_closed AND closed_at BETWEEN :q0 AND :q1) AS closed, "
@@ -57,6 +71,8 @@ _HAZARDS = (
     "count(*) FILTER (WHERE supervised AND due BETWEEN :q0 AND :q1 AND is_closed AND closed_at <= due) "
     "AS supervised_on_time FROM hz GROUP BY code"
 )
+_HAZARDS = _hazards_sql(_ROW, 'u."level" >= :lvl')
+_DEPT_HAZARDS = _hazards_sql(_DEPT, f"{_DEPT} IS NOT NULL")
 
 # 四查 records as domain.cadence.counts_for counts them for a unit of level :lvl (patrols: village level).
 _CADENCE = (
@@ -75,6 +91,12 @@ _ACCIDENTS = (
     f'SELECT {_ROW} AS code, count(*) AS accidents, coalesce(sum(a."deaths"), 0) AS deaths '  # noqa: S608
     'FROM "accidents" a JOIN "units" u ON u."id" = a."unit_id" '
     f'WHERE {path_in_scope("u.path")} AND u."level" >= :lvl AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
+)
+# a department's accidents: those of its enterprises (road accidents without an enterprise count for none)
+_DEPT_ACCIDENTS = (
+    f'SELECT {_DEPT} AS code, count(*) AS accidents, coalesce(sum(a."deaths"), 0) AS deaths '  # noqa: S608
+    'FROM "accidents" a JOIN "enterprises" e ON e."id" = a."enterprise_id" JOIN "units" u ON u."id" = a."unit_id" '
+    f'WHERE {path_in_scope("u.path")} AND {_DEPT} IS NOT NULL AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
 )
 
 
@@ -117,13 +139,31 @@ def quarter_kpis(conn: Connection, *, area: Area, level: int, quarter: Quarter,
     return [RowKpis(**r, cadence_periods=len(periods)) for r in rows.values()]
 
 
+def department_kpis(conn: Connection, *, area: Area, quarter: Quarter) -> list[RowKpis]:
+    """Return the KPIs of each supervising department of the area's enterprises for ``quarter`` (three queries).
+
+    A department's hazards and accidents are its enterprises'; it has no 四查 cadence and no grid vacancies
+    (both left unscored).
+    """
+    base: dict[str, Any] = {**scope_params(area.path), "q0": quarter.start, "q1": quarter.end}
+    rows = {r["code"]: dict(r) for r in conn.execute(text(_DEPT_ROWS), base).mappings()}
+    for r in conn.execute(text(_DEPT_HAZARDS), base).mappings():
+        if r["code"] in rows:
+            rows[r["code"]].update({k: int(v) for k, v in r.items() if k != "code"})
+    for r in conn.execute(text(_DEPT_ACCIDENTS), base).mappings():
+        if r["code"] in rows:
+            rows[r["code"]].update(accidents=int(r["accidents"]), deaths=int(r["deaths"]))
+    return [RowKpis(**r) for r in rows.values()]
+
+
 @dataclass(frozen=True)
 class Scorecard:
     """The 晾晒 ranking of an area's rows for a quarter, with the weights and cadence used."""
 
     area: Area
     quarter: Quarter
-    level: int
+    level: int  # of the rows (the area's own level for department rows)
+    mode: str
     weights: dict[str, float]
     cadence: Cadence | None
     rows: list[Ranked]
@@ -135,9 +175,14 @@ def load_scorecard(conn: Connection, *, scope: str, code: str | None, quarter: Q
     area = area_in_scope(conn, scope=scope, code=code)
     if area is None:
         return None
-    level = row_level(area, mode if mode in MODES else "township")
+    mode = mode if mode in MODES else "township"
     weights = scorecard_weights(conn)
+    if mode == "department":
+        current = department_kpis(conn, area=area, quarter=quarter)
+        previous = department_kpis(conn, area=area, quarter=quarter.previous())
+        return Scorecard(area, quarter, area.level, mode, weights, None, rank_rows(current, previous, weights))
+    level = row_level(area, mode)
     cadence = cadence_rule(conn).of(level)
     current = quarter_kpis(conn, area=area, level=level, quarter=quarter, cadence=cadence)
     previous = quarter_kpis(conn, area=area, level=level, quarter=quarter.previous(), cadence=cadence)
-    return Scorecard(area, quarter, level, weights, cadence, rank_rows(current, previous, weights))
+    return Scorecard(area, quarter, level, mode, weights, cadence, rank_rows(current, previous, weights))

@@ -31,11 +31,12 @@ from domain.scorecards import (
     rank_rows,
     ranks,
     score,
+    table_header,
     table_row,
     weights_from_config,
 )
 from etl.refresh import refresh_all
-from geo.scorecards import load_scorecard, quarter_kpis, scorecard_weights
+from geo.scorecards import department_kpis, load_scorecard, quarter_kpis, scorecard_weights
 from geo.targets import area_in_scope
 from geo.users import create_user, hash_password
 from tests.browser import http_login, make_user
@@ -179,6 +180,11 @@ def world() -> Iterator[Engine]:
             c.execute(text("INSERT INTO accidents (code, title, occurred_on, unit_id, deaths, grade) SELECT :code, "
                            "'考核测试事故', CAST(:d AS date), id, :n, 'general' FROM units WHERE code = :g"),
                       {"code": f"SC-{i}", "d": day, "n": deaths, "g": grid})
+        for dept, names in (("应急管理局", ["e1", "e3"]), ("住建局", ["e6", "e7"]), ("市场监管局", ["e4"])):
+            c.execute(text("UPDATE enterprises SET supervising_dept = :d WHERE name = ANY(:n)"),
+                      {"d": dept, "n": names})
+        c.execute(text("UPDATE accidents SET enterprise_id = (SELECT id FROM enterprises WHERE name = 'e1') "
+                       "WHERE code = 'SC-0'"))
         c.execute(text("DELETE FROM duties WHERE role = 'supervisor' AND seq = 2 "
                        "AND unit_id = (SELECT id FROM units WHERE code = '411003100')"))
     refresh_all(url, as_of=AS_OF)
@@ -225,6 +231,27 @@ def test_the_previous_quarter_and_village_cadence(conn: Connection) -> None:
     # the seed's village-level 23 Nov
     villages = _kpis(conn, "411003100", Q4, 4, Cadence.DAY)
     assert (villages["411003100200"].cadence_periods, villages["411003100200"].cadence_done) == (92, 4)
+
+
+def test_each_kpi_of_the_departments_against_hand_counts(conn: Connection) -> None:
+    city = area_in_scope(conn, scope="411000.", code=None)
+    assert city is not None
+    rows = {r.code: r for r in department_kpis(conn, area=city, quarter=Q4)}
+    assert set(rows) == {"应急管理局", "住建局", "市场监管局"}
+    # 应急 (e1, e3): h2 found; h1, h2 overdue; 督办 h1, x7 due and open; the accident of 5 Nov is e1's
+    assert rows["应急管理局"] == RowKpis("应急管理局", "应急管理局", found=1, overdue_end=2, supervised_due=2,
+                                      vacancies=None, accidents=1, deaths=2)
+    # 住建 (e6, e7): the township's figures without h5 (no enterprise)
+    assert rows["住建局"] == RowKpis("住建局", "住建局", found=3, closed_of_found=1, closed=3, closed_on_time=2,
+                                  overdue_end=1, supervised_due=1, supervised_on_time=1, vacancies=None)
+    assert rows["市场监管局"] == RowKpis("市场监管局", "市场监管局", found=1, overdue_end=1, vacancies=None)
+    county = area_in_scope(conn, scope="411000.411003.", code=None)
+    assert county is not None and [r.code for r in department_kpis(conn, area=county, quarter=Q4)] == ["住建局"]
+    card = load_scorecard(conn, scope="411000.", code=None, quarter=Q4, mode="department")
+    assert card is not None and card.cadence is None and card.rows[0].kpis.code == "住建局"
+    cells = table_row(card.rows[0], department=True)
+    assert len(cells) == len(table_header(True)) and cells[2] == "住建局"
+    assert cells[table_header(True).index("网格空缺")] == "—" and cells[table_header(True).index("四查达标率")] == "—"
 
 
 def test_the_scorecard_ranks_scopes_and_settles_the_weights(conn: Connection) -> None:

@@ -66,4 +66,6 @@ def test_leader_reads_the_quarters_ranking(live_server: str, browser_page: Any, 
     page.wait_for_function("document.querySelector('h2') && "
                            "document.querySelector('h2').innerText.includes('西大街道')")
     page.wait_for_selector("#sc-table .sc-row[data-code='411002001001']")
+    page.click("#sc-modes a:has-text('监管部门')")
+    page.wait_for_selector("#sc-table th:has-text('监管部门')")
     assert not page.console_errors
