@@ -8,7 +8,18 @@ from typing import Any
 from dash import Dash
 from flask import Flask
 
-from dashboard import auth, cache, inspector_routes, map_routes, risk_routes, routes, scorecard_routes, shell, websec
+from dashboard import (
+    auth,
+    briefing_routes,
+    cache,
+    inspector_routes,
+    map_routes,
+    risk_routes,
+    routes,
+    scorecard_routes,
+    shell,
+    websec,
+)
 from dashboard.basemaps import available_basemaps, get_map_settings
 from dashboard.dash_internals import setup_server
 from dashboard.pages import registered_pages
@@ -26,6 +37,7 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
     inspector_routes.init_app(server)
     risk_routes.init_app(server)
     scorecard_routes.init_app(server)
+    briefing_routes.init_app(server)
     # flask-compress (Dash compress=True) for callback JSON and assets: gzip level 5 (zstd 3 when accepted);
     # the map and risk routes compress their cached bodies themselves (dashboard/cache.py)
     server.config["COMPRESS_LEVEL"] = 5

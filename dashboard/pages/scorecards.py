@@ -41,6 +41,11 @@ def export_href(code: str, quarter: Quarter, rows: str) -> str:
     return "/export/scorecards.xlsx?" + urlencode({"unit": code, "quarter": quarter.key, "rows": rows})
 
 
+def briefing_href(code: str, quarter: Quarter) -> str:
+    """URL of the printable briefing (通报, PDF) of the same area and quarter."""
+    return "/export/briefing.pdf?" + urlencode({"unit": code, "quarter": quarter.key})
+
+
 def _change_class(label: str) -> str:
     return "sc-up" if label.startswith("↑") else "sc-down" if label.startswith("↓") else "sc-same"
 
@@ -100,7 +105,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         html.P(f"得分 = 各指标得分按权重加权（满分 100）。比率指标取比率，数量指标 n 取 1/(1+n)；无分母的比率不计入。"
                f"权重：{weights}。{cadence}。网格空缺为当前数。", className="sg-note", id="sc-method"),
         html.P([f"共 {len(card.rows)} 个{'部门' if mode == 'department' else '单位'}。 ",
-                html.A("导出晾晒排名（xlsx）", href=export_href(area.code, quarter, mode), id="sc-export")],
+                html.A("导出晾晒排名（xlsx）", href=export_href(area.code, quarter, mode), id="sc-export"), " ",
+                html.A("下载通报（PDF）", href=briefing_href(area.code, quarter), id="sc-briefing")],
                className="insp-count", id="sc-summary"),
         ranking_table(card),
     ], className="sc-page")
