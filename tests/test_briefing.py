@@ -9,8 +9,10 @@ them afterwards.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -165,3 +167,28 @@ def test_forged_requests_per_role(live_server: str, engine: Engine, world: dict[
     for role in ("planner", "admin"):
         s = http_login(live_server, *make_user(engine, role=role, scope="411000"))
         assert s.get(f"{live_server}/export/briefing.pdf?unit=411002", timeout=60).status_code == 200, role
+
+
+def _page(s: requests.Session, base: str, path: str, search: str) -> str:
+    body: dict[str, Any] = {
+        "output": "..shell-content.children...shell-alert.children..",
+        "outputs": [{"id": "shell-content", "property": "children"}, {"id": "shell-alert", "property": "children"}],
+        "inputs": [{"id": "shell-url", "property": "pathname", "value": path},
+                   {"id": "shell-url", "property": "search", "value": search}],
+        "changedPropIds": ["shell-url.pathname"]}
+    r = s.post(f"{base}/_dash-update-component", json=body, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    return json.dumps(r.json(), ensure_ascii=False)
+
+
+def test_links_from_scorecards_and_targets(live_server: str, engine: Engine, world: dict[str, str]) -> None:
+    s = http_login(live_server, *make_user(engine, role="leader", scope="411000"))
+    page = _page(s, live_server, "/scorecards", f"?unit=411002&quarter={world['quarter']}")
+    href = f"/export/briefing.pdf?unit=411002&quarter={world['quarter']}"
+    assert href in page and "下载通报（PDF）" in page
+    assert "魏都区" in _pages(s.get(f"{live_server}{href}", timeout=60).content)[0]
+    page = _page(s, live_server, "/targets", "?unit=411003&year=2025")
+    href = "/export/briefing.pdf?unit=411003&start=2025-01-01&end=2025-12-31"
+    assert href in page and "下载该年通报（PDF）" in page
+    first = _pages(s.get(f"{live_server}{href}", timeout=60).content)
+    assert "建安区" in first[0] and "2025-01-01 至 2025-12-31" in first[0] and "目标进度（2025年）" in first[-1]

@@ -9,6 +9,7 @@ the baseline to the target) are ``domain.targets``; the settings ``app_config`` 
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,6 +34,12 @@ GRAPH_CONFIG: Any = {"displaylogo": False, "responsive": True}
 def targets_href(code: str, year: int | None = None) -> str:
     """URL of the page for an area (and a year)."""
     return "/targets?" + urlencode({"unit": code} | ({"year": str(year)} if year else {}))
+
+
+def briefing_href(code: str, year: int) -> str:
+    """URL of the printable briefing (通报, PDF) of an area for a year (this year: up to today)."""
+    end = min(date(year, 12, 31), clock.today())
+    return "/export/briefing.pdf?" + urlencode({"unit": code, "start": f"{year}-01-01", "end": end.isoformat()})
 
 
 def _data(key: str) -> Any:
@@ -158,7 +165,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         html.P(f"与 {settings.baseline_year} 年相比，到 {settings.target_year} 年：{goals}。依据：{settings.source}。"
                "按基准值到目标值的直线路径判断当年是否在进度内；事故数据来自事故台账与事故登记。", className="sg-note"),
         html.Div(["年份：", *years], id="tg-years"),
-        html.P(summary, className="insp-count", id="tg-summary"),
+        html.P([summary, " ", html.A("下载该年通报（PDF）", href=briefing_href(area.code, year), id="tg-briefing")],
+               className="insp-count", id="tg-summary"),
         status_table(statuses, settings, year),
         dcc.Graph(figure=trend_figure(figures, settings), config=GRAPH_CONFIG, id="tg-trend"),
         children_table(kids, counts, settings, year),
