@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,12 @@ def code(i: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def town(engine: Engine, unit_tree: dict[str, str]) -> dict[str, Any]:
-    """A township of six enterprises and four inspectors of its own (committed), plus a leader."""
+def town(engine: Engine, unit_tree: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """A township of six enterprises and four inspectors of its own (committed), plus a leader.
+
+    Inspectors other tests of the session committed with a scope over the township would be drawn too: they are
+    inactive while this module runs (the draw pairs only active inspectors) and active again after it.
+    """
     with engine.begin() as c:
         for unit_code, name, level, kind, parent in UNITS:
             c.execute(text(
@@ -52,7 +57,18 @@ def town(engine: Engine, unit_tree: dict[str, str]) -> dict[str, Any]:
     with engine.begin() as c:
         for (user, _), name in zip(inspectors, ("张伟", "李娜", "王强", "赵敏"), strict=True):
             c.execute(text("UPDATE users SET display_name = :n WHERE username = :u"), {"n": name, "u": user})
-    return {"leader": make_user(engine, role="leader", scope="411000"), "inspectors": dict(inspectors)}
+    with engine.begin() as c:
+        others = c.execute(text(
+            "UPDATE users u SET active = false FROM units s WHERE s.id = u.scope_unit_id AND u.role = 'inspector' "
+            "AND u.active AND NOT (u.username = ANY(:mine)) "
+            "AND ((SELECT path FROM units WHERE code = :town) LIKE s.path || '%' OR s.path LIKE "
+            "(SELECT path FROM units WHERE code = :town) || '%') RETURNING u.username"),
+            {"mine": [u for u, _ in inspectors], "town": TOWN}).scalars().all()
+    try:
+        yield {"leader": make_user(engine, role="leader", scope="411000"), "inspectors": dict(inspectors)}
+    finally:
+        with engine.begin() as c:
+            c.execute(text("UPDATE users SET active = true WHERE username = ANY(:u)"), {"u": list(others)})
 
 
 def test_leader_draws_inspector_completes_list_exports(live_server: str, chromium: Any, engine: Engine,
