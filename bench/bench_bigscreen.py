@@ -15,9 +15,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
+
+from domain import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import percentile, timed, use_database
@@ -38,7 +39,7 @@ def main() -> None:
     from geo import bigscreen_queries as bq
     from geo.db import engine
 
-    today = date.today()
+    today = clock.today()
     with engine().connect() as conn:
         counts = conn.execute(text(
             "SELECT (SELECT count(*) FROM enterprises), (SELECT count(*) FROM hazards), "

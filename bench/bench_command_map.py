@@ -45,9 +45,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
+
+from domain import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import bench_user, csrf_header, machine, percentile, report, sign_in, timed, use_database
@@ -361,7 +362,7 @@ def main() -> None:
     warm_text = ("answered from the response cache, the panel callback too" if panel_cached
                  else "the GeoJSON routes answered from the response cache, the Dash callbacks not cached")
     lines = [
-        f"## Command map drill-down, {counts[0]:,} enterprises ({date.today().isoformat()})",
+        f"## Command map drill-down, {counts[0]:,} enterprises ({clock.today().isoformat()})",
         "",
         f"`.venv/bin/python bench/bench_command_map.py --database {args.database or get_settings().pg_database}"
         f" --repeat {args.repeat}"

@@ -33,7 +33,6 @@ import re
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import shapely
 from shapely.geometry import box, mapping
 from sqlalchemy import create_engine, text
 
+from domain import clock
 from domain.codes import make_credit_code
 from etl.load import load_file
 from geo import etl_sql
@@ -319,7 +319,7 @@ def main() -> None:
     eng.dispose()
     load_after = os.getloadavg()
 
-    today = date.today().isoformat()
+    today = clock.today().isoformat()
     cmd = (f".venv/bin/python bench/bench_etl.py --database {args.database} --rows {args.rows} "
            f"--points {args.points} --nx {args.nx} --ny {args.ny} --repeat {args.repeat}")
     spread = "; ".join(f"{k} " + ", ".join(f"{v:.2f}" for v in rounds[k])

@@ -42,6 +42,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, text
 
+from domain import clock
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import fresh_database, load_demo, machine, percentile, report, timed
 
@@ -403,7 +405,7 @@ def main() -> None:
                        + (["--database", args.database] if args.database else [])
                        + (["--reuse"] if args.reuse else []))
     lines = [
-        f"\n## Hazard loop, {counts['enterprises']:,} enterprises ({date.today().isoformat()})\n",
+        f"\n## Hazard loop, {counts['enterprises']:,} enterprises ({clock.today().isoformat()})\n",
         f"`.venv/bin/python bench/bench_hazard_loop.py {command}` on {machine()}, PostgreSQL on the project-local "
         f"cluster, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end. Data: "
         f"{counts['enterprises']:,} enterprises, {counts['hazards']:,} hazards ({counts['open']:,} open), "

@@ -43,6 +43,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from domain import clock
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import fresh_database, machine, percentile, report, timed, use_database
 
@@ -272,7 +274,7 @@ def main() -> None:
             "SELECT (SELECT count(*) FROM enterprises), (SELECT count(*) FROM inspections), "
             "(SELECT count(*) FROM units)")).one()
     eng.dispose()
-    lines = [f"\n## Issue 16 benchmarks, {sizes[0]:,} enterprises ({date.today().isoformat()})\n",
+    lines = [f"\n## Issue 16 benchmarks, {sizes[0]:,} enterprises ({clock.today().isoformat()})\n",
              f"`.venv/bin/python bench/bench_inspections.py --database {args.database} --parts {args.parts}` on "
              f"{machine()}; data: {sizes[0]:,} enterprises, {sizes[1]:,} inspections, {sizes[2]:,} units.\n"]
     if "draw" in parts:

@@ -31,11 +31,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, make_url, text
+
+from domain import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import bench_user, machine, percentile, report, sign_in, timed, use_database
@@ -202,7 +203,7 @@ def main() -> None:
     with eng.connect() as conn:
         n_ent = conn.execute(text("SELECT count(*) FROM enterprises")).scalar_one()
     eng.dispose()
-    lines = [f"\n## Issue 21 benchmarks, {n_ent:,} enterprises ({date.today().isoformat()})\n",
+    lines = [f"\n## Issue 21 benchmarks, {n_ent:,} enterprises ({clock.today().isoformat()})\n",
              f"`.venv/bin/python bench/bench_ogc.py --database {args.database} --parts {args.parts}` on {machine()}.\n"]
     if "items" in parts:
         r = bench_items(url, token, city_bbox, pages=args.pages, repeat=args.repeat)

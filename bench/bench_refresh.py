@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from domain import clock
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import fresh_database, load_demo, machine, report, timed
 
@@ -196,7 +198,7 @@ def main() -> None:
                        + (["--hazards", str(args.hazards)] if args.hazards else []))
     load = os.getloadavg()
     lines = [
-        f"\n## Refresh, {args.enterprises:,} enterprises ({date.today().isoformat()})\n",
+        f"\n## Refresh, {args.enterprises:,} enterprises ({clock.today().isoformat()})\n",
         f"`.venv/bin/python bench/bench_refresh.py {command}` on {machine()}, "
         f"PostgreSQL on the project-local cluster, load average {load[0]:.1f} / "
         f"{load[1]:.1f} / {load[2]:.1f} (1/5/15 min) at the end. Data: {counts['enterprises']:,} "

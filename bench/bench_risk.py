@@ -34,8 +34,9 @@ import sys
 import time
 import zlib
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
+
+from domain import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import bench_user, fresh_database, machine, percentile, report, sign_in, timed, use_database
@@ -149,7 +150,7 @@ def main() -> None:
             def aggregate(b: BBox = padded, f: rq.RiskFilters = filters, m: str = query["metric"],
                           r: int = res) -> object:
                 return rq.heat_aggregate_rows(bare_conn, scope=CITY, metric=m, filters=f, bbox=b, res=r,  # type: ignore[arg-type]
-                                              as_of=date.today())
+                                              as_of=clock.today())
 
             baselines: list[tuple[str, Callable[[], object]]] = [("bare aggregate SQL", aggregate)]
             if not extra:
@@ -160,7 +161,7 @@ def main() -> None:
             def query_only(b: BBox = box, q: dict[str, str] = query, z: float = zoom) -> str:
                 return rq.heatmap_geojson(bare_conn, scope=CITY, metric=q["metric"], zoom=z, bbox=b,
                                           filters=rq.RiskFilters.from_args({k: [v] for k, v in q.items()}),
-                                          as_of=date.today())
+                                          as_of=clock.today())
 
             def nothing() -> None:
                 return None
@@ -189,7 +190,7 @@ def main() -> None:
     cmd = "`.venv/bin/python bench/bench_risk.py " + " ".join(sys.argv[1:]).replace(
         f"--append {args.append}", "").strip() + "`"
     lines = [
-        f"\n## /risk heatmap route vs bare aggregate SQL ({date.today()})\n",
+        f"\n## /risk heatmap route vs bare aggregate SQL ({clock.today()})\n",
         f"{cmd} on {machine()}, project-local PostgreSQL; "
         f"{n_ent:,} enterprises; h3_stats cells per resolution {dict(sorted(n_cells.items()))}. "
         f"Flask test client with a signed-in planner (city scope), p50 / p95 of {args.repeat} runs; cold = "

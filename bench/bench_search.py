@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects import postgresql
 
+from domain import clock
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
 from common import bench_user, fresh_database, load_demo, machine, percentile, report, timed, use_database
 
@@ -153,7 +155,7 @@ def main() -> None:
         assert resp.status_code == 200, resp.status_code
 
     lines = [
-        f"\n## Search, {count:,} enterprises ({date.today().isoformat()})\n",
+        f"\n## Search, {count:,} enterprises ({clock.today().isoformat()})\n",
         f"`.venv/bin/python bench/bench_search.py --enterprises {args.enterprises}"
         f"{f' --scale-to {args.scale_to}' if args.scale_to else ''}` on {machine()} "
         f"(load average {os.getloadavg()[0]:.1f} at the end: other work shared the machine), "

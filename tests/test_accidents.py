@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,7 @@ def test_record_by_point_takes_the_cell_of_the_scope(ent: Connection) -> None:
     ({"grade": "一般"}, "对应“较大事故”"),  # 3 deaths make it 较大
     ({"grade": "严重"}, "不是有效的事故等级"),
     ({"deaths": "-1"}, "死亡人数"), ({"deaths": "两"}, "死亡人数"), ({"direct_loss_wan": "abc"}, "直接经济损失"),
-    ({"title": " "}, "事故名称"), ({"occurred_on": date.today() + timedelta(days=2)}, "发生日期"),
+    ({"title": " "}, "事故名称"), ({"occurred_on": clock.today() + timedelta(days=2)}, "发生日期"),
     ({"accident_type": "meteor"}, "事故类型"), ({"investigation": "done"}, "调查处理状态"),
     ({"request_key": "short"}, "页面已过期"), ({"credit_code": ""}, "经纬度"), ({"lon": 500.0, "lat": 1.0}, "经纬度"),
 ])

@@ -175,8 +175,8 @@ def test_record_with_checklist_idempotent_audited_and_in_the_file(ent: Connectio
 
 
 @pytest.mark.parametrize("bad", [
-    {"kind": "audit"}, {"inspected_at": date.today() + timedelta(days=2)},
-    {"inspected_at": date.today() - timedelta(days=200)}, {"result": "ordered_rectify"},
+    {"kind": "audit"}, {"inspected_at": clock.today() + timedelta(days=2)},
+    {"inspected_at": clock.today() - timedelta(days=200)}, {"result": "ordered_rectify"},
     {"checklist_id": "nope"}, {"answers": {"HC01": "fail"}}, {"checklist_id": "hazchem", "answers": {"DU01": "fail"}},
     {"draw_id": 1}, {"kind": "double_random"}, {"request_key": "short"}, {"note": "x" * 1001},
 ])

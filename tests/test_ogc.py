@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 
 from dashboard import ogc
 from dashboard.app import create_app
+from domain import clock
 from geo.tokens import create_token, token_hash
 from geo.users import set_active
 from layers import registry
@@ -259,7 +260,7 @@ def test_property_filters(client: FlaskClient) -> None:
 
 
 def test_datetime_on_found_at(client: FlaskClient) -> None:
-    found = date.today() - timedelta(days=30)  # fixtures_map: found 30 days ago
+    found = clock.today() - timedelta(days=30)  # fixtures_map: found 30 days ago
     day = found.isoformat()
     hit = get(client, f"/ogc/collections/open-hazards/items?datetime={day}T12:00:00%2B08:00")
     assert hit["numberMatched"] == 2

@@ -19,6 +19,7 @@ from owslib.ogcapi.features import Features
 from sqlalchemy import Engine, text
 
 from dashboard.ogc import CONFORMANCE, GEOJSON, MAX_LIMIT, OPENAPI
+from domain import clock
 from geo.tokens import create_token, token_hash
 from tests.browser import make_user
 from tests.demo_server import gunicorn_app
@@ -327,7 +328,7 @@ def _fc_time_definition(a: Api) -> None:
 
 
 def _fc_time_response(a: Api) -> None:
-    found = date.today() - timedelta(days=30)  # fixtures_map: every hazard was found 30 days ago
+    found = clock.today() - timedelta(days=30)  # fixtures_map: every hazard was found 30 days ago
     hit = a.all_items("open-hazards", datetime=f"{found}T00:00:00+08:00/{found}T23:59:59+08:00")
     assert hit and all(f["properties"]["found_at"] == found.isoformat() for f in hit)
     assert a.all_items("open-hazards", datetime=f"../{found - timedelta(days=2)}T00:00:00Z") == []

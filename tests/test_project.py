@@ -97,6 +97,16 @@ def test_sql_lives_only_in_geo() -> None:
     assert offenders == []
 
 
+def test_today_is_the_business_day() -> None:
+    """``date.today()`` is the server's day (UTC in CI: the previous day in Beijing from 16:00 to 24:00 UTC);
+    code and tests read "today" from ``domain.clock`` — a CI run at 00:14 Beijing time failed on this."""
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for pkg in (*sorted(PACKAGES), "tests", "bench")
+                 for p in (ROOT / pkg).rglob("*.py") if p.name not in ("clock.py", "test_project.py")
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if "date.today()" in line]
+    assert offenders == []
+
+
 def test_compose_services_images_env_healthchecks() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
