@@ -179,3 +179,155 @@ def catalogue_from_text(industries: str, groups: str) -> Catalogue:
     config = {"industries": [{"name": n, "aliases": a} for n, a in _lines(industries)],
               "groups": {g: m for g, m in _lines(groups)}}
     return catalogue_from_config(config)
+
+
+# --- supervising departments (管行业必须管安全, issue 18 part 5) ------------------------------------------------
+
+MAX_DEPARTMENTS = 60
+DEPARTMENT_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{1,19}$")  # stored in enterprises/users.dept_code (varchar 20)
+FALLBACK_DEPARTMENT = "yingji"  # 应急管理局: the comprehensive supervisor of what no industry department claims
+
+
+@dataclass(frozen=True)
+class Department:
+    """A supervising department (行业主管部门): its code, name, the industries it supervises, other spellings."""
+
+    code: str
+    name: str
+    industries: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+# A Chinese city's usual 行业主管部门; industries are the industry catalogue's names (an industry's default department
+# is the first that lists it). Ledgers write the department with the city or county in front
+# (“许昌市应急管理局”, “魏都区住建局”): :meth:`DepartmentCatalogue.match` finds the name or alias inside the text.
+DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
+    Department("yingji", "应急管理局", ("煤矿", "非煤矿山", "危险化学品", "烟花爆竹", "冶金", "有色",
+                                    "铝加工(深井铸造)", "建材", "机械", "轻工", "纺织", "粉尘涉爆", "涉氨制冷", "有限空间", "其他"),
+               ("应急局", "应急管理委员会", "安监局", "安全生产监督管理局", "安全生产监督管理委员会", "应急管理")),
+    Department("zhujian", "住房和城乡建设局", ("建筑施工", "城镇燃气"),
+               ("住建局", "住建委", "住房城乡建设局", "住房和城乡建设委员会", "城乡建设局", "建设局", "住建")),
+    Department("jiaotong", "交通运输局", ("交通运输",), ("交通局", "交通运输委员会", "交运局", "交通运输")),
+    Department("shichang", "市场监督管理局", (),
+               ("市场监管局", "市监局", "质监局", "质量技术监督局", "工商局", "市场监管")),
+    Department("xiaofang", "消防救援支队", (), ("消防救援大队", "消防支队", "消防大队", "消防救援")),
+    Department("gongxin", "工业和信息化局", ("民用爆炸物品",),
+               ("工信局", "工业和信息化委员会", "工信委", "经信委", "经济和信息化委员会", "经济和信息化局",
+                "工业信息化局")),
+    Department("jiaoyu", "教育局", (), ("教体局", "教育和体育局", "教育体育局", "教育委员会")),
+    Department("wenlv", "文化广电和旅游局", (), ("文旅局", "文广旅局", "文化和旅游局", "文广新局", "文化旅游局")),
+    Department("shangwu", "商务局", ("商贸",), ("商务委员会", "商务委")),
+    Department("nongye", "农业农村局", (), ("农业局", "农委", "农业农村委员会", "农牧局")),
+    Department("shuili", "水利局", (), ("水务局", "水利委员会")),
+    Department("yancao", "烟草专卖局", ("烟草",), ("烟草局", "烟草公司", "烟草专卖")),
+)
+
+
+@dataclass(frozen=True)
+class DepartmentCatalogue:
+    """The supervising departments in force."""
+
+    departments: tuple[Department, ...] = DEFAULT_DEPARTMENTS
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The departments' codes, in catalogue order."""
+        return tuple(d.code for d in self.departments)
+
+    def get(self, code: str | None) -> Department | None:
+        """Return the department with ``code`` (None when unknown)."""
+        return next((d for d in self.departments if d.code == code), None)
+
+    def label(self, code: str | None) -> str:
+        """Return a department's name, or the code itself when it has left the catalogue ("" for None)."""
+        department = self.get(code)
+        return department.name if department else (code or "")
+
+    def spellings(self) -> dict[str, str]:
+        """Every spelling (code, name, alias; compared by ``_key``) → the department's code."""
+        out: dict[str, str] = {}
+        for d in self.departments:
+            for spelling in (d.code, d.name, *d.aliases):
+                out.setdefault(_key(spelling), d.code)
+        return out
+
+    def match(self, text: str | None) -> str | None:
+        """Return the code of the department a free text names (exact spelling, else the longest one inside it)."""
+        key = _key(text or "")
+        if not key:
+            return None
+        spellings = self.spellings()
+        if key in spellings:
+            return spellings[key]
+        inside = [s for s in spellings if len(s) >= 2 and s in key]
+        return spellings[max(inside, key=len)] if inside else None
+
+    def for_industry(self, industry: str | None) -> str | None:
+        """Return the code of an industry's default department (the first that lists it), or the fallback."""
+        hit = next((d.code for d in self.departments if industry and industry in d.industries), None)
+        return hit or (FALLBACK_DEPARTMENT if self.get(FALLBACK_DEPARTMENT) else None)
+
+    def assign(self, text: str | None, industry: str | None) -> tuple[str | None, bool]:
+        """Return ``(code, named)``: the department the text names, else the industry's default (named False)."""
+        code = self.match(text)
+        return (code, True) if code else (self.for_industry(industry), False)
+
+    def config(self) -> dict[str, Any]:
+        """Return the ``app_config`` value that restores this catalogue."""
+        return {"departments": [{"code": d.code, "name": d.name, "industries": list(d.industries),
+                                 "aliases": list(d.aliases)} for d in self.departments]}
+
+
+def departments_from_config(value: Mapping[str, Any] | None,
+                            industries: Catalogue | None = None) -> DepartmentCatalogue:
+    """Return the department catalogue of an ``app_config`` value: its entries over the defaults (by code).
+
+    An entry replaces the default of the same code (name, industries, aliases); ``industries`` checks that each
+    industry a department names is in the industry catalogue.
+    """
+    by_code = {d.code: d for d in DEFAULT_DEPARTMENTS}
+    known = set((industries or Catalogue()).names)
+    for entry in dict(value or {}).get("departments") or []:
+        if not isinstance(entry, Mapping):
+            raise CatalogueError("部门目录的每一项应为“代码、名称、行业、别名”")
+        code = str(entry.get("code") or "").strip()
+        if not DEPARTMENT_CODE_RE.match(code):
+            raise CatalogueError(f"部门代码“{code[:30]}”无效：应为 2-20 位小写字母、数字或下划线，以字母开头")
+        name = _check_name(entry.get("name"), f"部门“{code}”的名称")
+        inds = tuple(dict.fromkeys(_check_name(i, f"部门“{name}”的行业") for i in entry.get("industries") or []))
+        unknown = [i for i in inds if i not in known]
+        if unknown:
+            raise CatalogueError(f"部门“{name}”的行业不在行业目录中：{'、'.join(unknown)}")
+        aliases = tuple(dict.fromkeys(_check_name(a, f"“{name}”的别名") for a in entry.get("aliases") or []))
+        by_code[code] = Department(code, name, inds, aliases)
+    if len(by_code) > MAX_DEPARTMENTS:
+        raise CatalogueError(f"部门目录最多 {MAX_DEPARTMENTS} 项")
+    catalogue = DepartmentCatalogue(tuple(by_code.values()))
+    seen: dict[str, str] = {}
+    for d in catalogue.departments:
+        for spelling in dict.fromkeys(_key(s) for s in (d.code, d.name, *d.aliases)):
+            if seen.get(spelling, d.code) != d.code:
+                raise CatalogueError(f"“{spelling}”同时是部门“{seen[spelling]}”和“{d.code}”的写法")
+            seen[spelling] = d.code
+    return catalogue
+
+
+def departments_text(catalogue: DepartmentCatalogue) -> str:
+    """Render the catalogue as "代码 | 名称 | 行业、行业 | 别名、别名" lines."""
+    return "\n".join(f"{d.code} | {d.name} | {'、'.join(d.industries)} | {'、'.join(d.aliases)}"
+                     for d in catalogue.departments)
+
+
+def departments_from_text(text: str, industries: Catalogue | None = None) -> DepartmentCatalogue:
+    """Parse the text of :func:`departments_text` (lines add to or replace the defaults by code)."""
+    entries = []
+    for number, raw in enumerate((text or "").splitlines(), 1):
+        if not raw.strip():
+            continue
+        parts = [p.strip() for p in raw.replace("｜", "|").split("|")]
+        if len(parts) < 2:
+            raise CatalogueError(f"部门目录第 {number} 行应为“代码 | 名称 | 行业、行业 | 别名、别名”")
+        parts += [""] * (4 - len(parts))
+        split = [[p.strip() for p in re.split(r"[、,，;；]", part) if p.strip()] for part in parts[2:4]]
+        entries.append({"code": parts[0], "name": parts[1], "industries": split[0], "aliases": split[1]})
+    return departments_from_config({"departments": entries}, industries)

@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from domain.catalogues import Catalogue, CatalogueError, catalogue_from_config
+from domain.catalogues import (
+    Catalogue,
+    CatalogueError,
+    DepartmentCatalogue,
+    catalogue_from_config,
+    departments_from_config,
+)
 from domain.hazard_flow import Limits
 from domain.risk_rule import RiskRule, explain
 from domain.rules_config import (
@@ -34,6 +40,7 @@ from geo.users import audit
 
 KEYS = ("risk_rule", "stock_cutoff", "staffing", "inspection_cadence", "hazard_limits")
 CATALOGUE_KEY = "industries"
+DEPARTMENTS_KEY = "departments"
 HISTORY_KEY = "rule_versions"
 HISTORY_KEEP = 200
 _INPUTS = ("enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed", "hazards_open",
@@ -126,8 +133,7 @@ class CatalogueConflictError(CatalogueError):
 def catalogue_state(conn: Connection) -> tuple[Catalogue, str]:
     """Return the industry catalogue in force and its version (a digest of what is stored; "default" if nothing)."""
     stored = app_config(conn, CATALOGUE_KEY)
-    digest = hashlib.sha256(json.dumps(stored, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
-    return catalogue_from_config(stored), digest if stored is not None else "default"
+    return catalogue_from_config(stored), _digest(stored) if stored is not None else "default"
 
 
 def industry_catalogue(conn: Connection) -> Catalogue:
@@ -151,6 +157,45 @@ def save_catalogue(conn: Connection, new: Catalogue, *, username: str, version: 
           detail={"industries": len(new.industries), "groups": len(new.groups),
                   "added": sorted(set(new.names) - set(old.names))})
     return catalogue_state(conn)[1], True
+
+
+def _digest(stored: Any) -> str:
+    """Return a stored catalogue's version: a digest of its JSON."""
+    return hashlib.sha256(json.dumps(stored, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def department_state(conn: Connection) -> tuple[DepartmentCatalogue, str]:
+    """Return the department catalogue in force and its version (a digest of what is stored; "default" if nothing)."""
+    stored = app_config(conn, DEPARTMENTS_KEY)
+    return (departments_from_config(stored, industry_catalogue(conn)),
+            _digest(stored) if stored is not None else "default")
+
+
+def department_catalogue(conn: Connection) -> DepartmentCatalogue:
+    """Return the supervising departments in force (stored entries over the defaults)."""
+    return department_state(conn)[0]
+
+
+def save_departments(conn: Connection, new: DepartmentCatalogue, *, username: str,
+                     version: str) -> tuple[str, bool]:
+    """Store ``new`` if the stored department catalogue is still ``version``; return (new version, changed).
+
+    As :func:`save_catalogue`: a double submit changes nothing, a lost race is refused, a change is audited.
+    A department that enterprises or accounts still name cannot be dropped (their code would point nowhere).
+    """
+    conn.execute(text('SELECT 1 FROM "app_config" WHERE "key" = :k FOR UPDATE'), {"k": DEPARTMENTS_KEY})
+    old, current_version = department_state(conn)
+    if new == old:
+        return current_version, False
+    if version != current_version:
+        raise CatalogueConflictError("部门目录已被他人修改，请刷新页面后重新编辑。")
+    dropped = sorted(set(old.codes) - set(new.codes))
+    if dropped:
+        raise CatalogueError(f"部门不能删除：{'、'.join(dropped)}")
+    _set(conn, DEPARTMENTS_KEY, new.config())
+    audit(conn, username=username, action="department_catalogue_save",
+          detail={"departments": len(new.departments), "added": sorted(set(new.codes) - set(old.codes))})
+    return department_state(conn)[1], True
 
 
 def goal_rows(conn: Connection, *, scope: str, code: str, as_of: date) -> list[dict[str, Any]]:
