@@ -205,6 +205,7 @@ class Enterprise(PointRow, Base):
         Index("ix_enterprises_unit_id", "unit_id"),
         Index("ix_enterprises_industry", "industry"),
         Index("ix_enterprises_risk_level", "risk_level"),
+        Index("ix_enterprises_dept_code", "dept_code", "id"),  # department scope (0012, geo/scope.py)
         Index("ix_enterprises_geom", "geom", postgresql_using="gist"),
         Index("ix_enterprises_h3_missing", "id", postgresql_where=text("h3_r9 IS NULL AND geom IS NOT NULL")),
         # Trigram indexes for search (substring LIKE and fuzzy word_similarity, geo/search.py).
@@ -223,6 +224,8 @@ class Enterprise(PointRow, Base):
     scale: Mapped[str | None] = mapped_column(String(10))
     employees: Mapped[int | None] = mapped_column(Integer)
     supervising_dept: Mapped[str | None] = mapped_column(String(100))
+    # The supervising department's catalogue code (domain/catalogues.py; 0012), from supervising_dept or the industry.
+    dept_code: Mapped[str | None] = mapped_column(String(20))
     supervision_tier: Mapped[int | None] = mapped_column(SmallInteger)
     risk_level: Mapped[str | None] = mapped_column(String(10))
     risk_method: Mapped[str | None] = mapped_column(String(100))
@@ -410,6 +413,8 @@ class User(Base):
     scope_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
     # An enterprise account's own enterprise (0004); its scope unit is that enterprise's grid cell.
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id", ondelete="RESTRICT"))
+    # A department account's supervising department (0012): it reads that department's enterprises only.
+    dept_code: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Bumped on disable / password change / scope change: older sessions stop working.
     session_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
