@@ -16,6 +16,9 @@ everything "for every signed-in user" (capability None: overview, ledger, units 
 file narrowed to its own credit code (checked by ``dashboard.components.enterprise_file.load_file``), and
 :func:`callback_scope` refuses it callbacks asking for the file capability (they read around a file the
 browser names). Its landing page is its own file (:func:`landing_path`).
+
+A department account (``users.dept_code``, issue 18 part 5) has a :class:`geo.scope.Scope` carrying its department:
+every ``geo`` query given that scope keeps to the department's enterprises and their rows (docs/department_scope.md).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from sqlalchemy import Connection
 from dashboard.errors import BadRequestError, ForbiddenError, NotAuthenticatedError, OutOfScopeError
 from dashboard.roles import Capability, can, role_label
 from geo.db import connect
-from geo.scope import unit_in_scope
+from geo.scope import Scope, unit_in_scope
 from geo.users import UserRecord, audit, enterprise_credit_code
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,9 +80,14 @@ class Account(UserMixin):
         return role_label(self.record.role)
 
     @property
-    def scope(self) -> str:
-        """The scope string: path of the scope unit (see :mod:`geo.scope`)."""
-        return self.record.scope_path
+    def scope(self) -> Scope:
+        """The scope: the scope unit's path and, for a department account, its department (geo.scope.Scope)."""
+        return Scope(self.record.scope_path, self.record.dept_code)
+
+    @property
+    def department(self) -> str | None:
+        """The supervising department a department account is limited to (None: every department)."""
+        return self.record.dept_code
 
     @property
     def confined(self) -> bool:
@@ -110,12 +118,12 @@ def current_account() -> Account:
     return cast(Account, current_user._get_current_object())
 
 
-def current_scope() -> str:
-    """Return the caller's scope path."""
+def current_scope() -> Scope:
+    """Return the caller's scope (path and department)."""
     return current_account().scope
 
 
-def callback_scope(capability: Capability | None = None) -> str:
+def callback_scope(capability: Capability | None = None) -> Scope:
     """Return the caller's scope inside a Dash callback (and check ``capability`` when given)."""
     account = current_account()
     if not account.can(capability) or (account.confined and capability is Capability.ENTERPRISE_FILE):
@@ -141,7 +149,8 @@ def refuse_out_of_scope(what: str) -> OutOfScopeError:
     account = current_account()
     with connect() as conn:
         audit(conn, username=account.username, action="forbidden", ip=client_ip(),
-              detail={"target": what, "scope": account.record.scope_code, "path": request.path})
+              detail={"target": what, "scope": account.record.scope_code, "path": request.path,
+                      **({"dept": account.department} if account.department else {})})
     return OutOfScopeError()
 
 

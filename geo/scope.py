@@ -9,6 +9,13 @@ its WHERE clause and binds :func:`scope_params`::
 
 ``path LIKE :scope || '%'`` is served by the ``text_pattern_ops`` index on ``units.path``: psycopg2
 interpolates parameters on the client, so the server plans a constant prefix pattern.
+
+A department account's scope is a :class:`Scope`: the path plus a supervising department's code (issue 18
+part 5, docs/department_scope.md). Its text is ``'<path>@<dept>'``, so every cache keyed by the scope keeps
+departments apart, and a query binding the text itself instead of :func:`scope_params` matches no path (fails
+closed). Queries over enterprises and the rows that belong to them add :func:`enterprise_in_department` /
+:func:`enterprise_id_in_department`; for an account without a department these bind NULL and PostgreSQL folds
+the predicate away when planning.
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 SCOPE_PARAM = "scope"
+DEPT_PARAM = "scope_dept"
 _PATH_RE = re.compile(r"^(\d{6,14}\.)+$")
+_DEPT_RE = re.compile(r"^[a-z][a-z0-9_]{1,19}$")  # domain.catalogues.DEPARTMENT_CODE_RE
 _IDENT_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -27,11 +36,60 @@ class ScopeError(ValueError):
     """A scope string that is not a unit path (never reaches SQL)."""
 
 
+class Scope(str):
+    """A scope path and, for a department account, its department: ``Scope(path, dept)``, text ``path@dept``.
+
+    Built once per request from the account (dashboard/scope.py). It is a ``str`` so every function typed
+    ``scope: str`` takes it unchanged; :meth:`within` narrows it to a sub-area keeping the department.
+    """
+
+    path: str
+    department: str | None
+
+    def __new__(cls, path: str, department: str | None = None) -> Scope:
+        """Validate both parts; the text form is the path, or ``path@department``."""
+        if not isinstance(path, str) or not _PATH_RE.match(path):
+            raise ScopeError(f"数据范围“{path}”不是有效的单位路径")
+        if department is not None and not _DEPT_RE.match(department):
+            raise ScopeError(f"部门代码“{department}”无效")
+        obj = super().__new__(cls, f"{path}@{department}" if department else path)
+        obj.path, obj.department = path, department
+        return obj
+
+    def __reduce__(self) -> tuple[type[Scope], tuple[str, str | None]]:
+        """Pickle as its two parts."""
+        return (Scope, (self.path, self.department))
+
+    @classmethod
+    def of(cls, scope: str) -> Scope:
+        """Return ``scope`` as a :class:`Scope` (a plain path, or the text of a Scope)."""
+        if isinstance(scope, Scope):
+            return scope
+        if not isinstance(scope, str):
+            raise ScopeError(f"数据范围“{scope}”不是有效的单位路径")
+        path, _, department = scope.partition("@")
+        return cls(path, department or None)
+
+    def within(self, path: str) -> Scope:
+        """Return the scope of the sub-area ``path`` with this scope's department (``path`` must lie inside)."""
+        if not path.startswith(self.path):
+            raise ScopeError(f"“{path}”不在数据范围内")
+        return Scope(path, self.department)
+
+
+def scope_path(scope: str) -> str:
+    """Return the unit path of a scope (a Scope's path, or a plain path)."""
+    return Scope.of(scope).path
+
+
+def narrow(scope: str, path: str) -> Scope:
+    """Return the scope of sub-area ``path`` keeping ``scope``'s department (see :meth:`Scope.within`)."""
+    return Scope.of(scope).within(path)
+
+
 def check_scope(scope: str) -> str:
-    """Return ``scope`` when it is a well-formed unit path, else raise :class:`ScopeError`."""
-    if not isinstance(scope, str) or not _PATH_RE.match(scope):
-        raise ScopeError(f"数据范围“{scope}”不是有效的单位路径")
-    return scope
+    """Return the unit path of ``scope`` when it is well formed, else raise :class:`ScopeError`."""
+    return Scope.of(scope).path
 
 
 def quote_ident(name: str) -> str:
@@ -56,9 +114,29 @@ def unit_id_in_scope(unit_id_column: str = "unit_id") -> str:
     )
 
 
-def scope_params(scope: str) -> dict[str, str]:
-    """Bind parameters for the fragments above (validates the scope first)."""
-    return {SCOPE_PARAM: check_scope(scope)}
+def enterprise_in_department(alias: str = "e") -> str:
+    """Return the SQL condition "enterprise row ``alias`` is of the scope's department" (true without one)."""
+    return f'(CAST(:{DEPT_PARAM} AS text) IS NULL OR {quote_ident(alias + ".dept_code")} = :{DEPT_PARAM})'
+
+
+def enterprise_id_in_department(enterprise_id_column: str = "enterprise_id") -> str:
+    """Return the condition for a row of an enterprise (hazard, inspection, accident): of the scope's department.
+
+    A row without an enterprise belongs to no department: a department account does not see it.
+    """
+    return (f'(CAST(:{DEPT_PARAM} AS text) IS NULL OR {quote_ident(enterprise_id_column)} IN '  # noqa: S608
+            f'(SELECT "id" FROM "enterprises" WHERE "dept_code" = :{DEPT_PARAM}))')
+
+
+def scope_params(scope: str) -> dict[str, str | None]:
+    """Bind parameters for the fragments above (validates the scope first): the path and the department."""
+    parsed = Scope.of(scope)
+    return {SCOPE_PARAM: parsed.path, DEPT_PARAM: parsed.department}
+
+
+def scope_department(scope: str) -> str | None:
+    """Return the department of a scope (None: every department)."""
+    return Scope.of(scope).department
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, text
 
+from domain.catalogues import DepartmentCatalogue
 from geo.models import USER_ROLES
 from geo.scope import path_in_scope, scope_params
 
@@ -49,6 +50,7 @@ class UserRecord:
     scope_level: int
     scope_path: str
     enterprise_id: int | None = None  # an enterprise account's own enterprise (role ``enterprise``)
+    dept_code: str | None = None  # a department account's supervising department (geo/scope.py Scope)
 
     @property
     def label(self) -> str:
@@ -60,14 +62,15 @@ _USER_SELECT = """
 SELECT u."id", u."username", u."display_name", u."password_hash", u."role", u."active",
        u."session_version", u."failed_logins", u."locked_until",
        coalesce(u."locked_until" > now(), false) AS is_locked, u."last_login_at",
-       u."scope_unit_id", s."code", s."name", s."level", s."path", u."enterprise_id"
+       u."scope_unit_id", s."code", s."name", s."level", s."path", u."enterprise_id",
+       u."dept_code"
 FROM "users" u JOIN "units" s ON s."id" = u."scope_unit_id"
 """
 
 # The account row plus the data version, for the per-request check (one round trip). The account is
 # only returned while its server-side session row exists and is younger than the absolute lifetime.
 _DATA_VERSION = 'current_date::text || \':\' || (SELECT coalesce(sum("version"), 0) FROM "data_versions")::text'
-_SESSION_STATEMENT = "sg_session_user_v2"
+_SESSION_STATEMENT = "sg_session_user_v3"  # v3: with dept_code
 _SESSION_LIVE = ('EXISTS (SELECT 1 FROM "user_sessions" us WHERE us."id" = :sid AND us."user_id" = u."id" '
                  'AND us."created_at" > now() - make_interval(mins => :max_minutes))')
 _SESSION_SELECT = (f'SELECT q.*, {_DATA_VERSION} FROM ({_USER_SELECT} '  # noqa: S608 - constants
@@ -194,12 +197,13 @@ def _check_role(role: str) -> None:
 
 def create_user(
     conn: Connection, *, username: str, password_hash: str, role: str, scope_code: str | None = None,
-    display_name: str | None = None, enterprise_code: str | None = None,
+    display_name: str | None = None, enterprise_code: str | None = None, dept_code: str | None = None,
 ) -> int:
     """Create an account; raise :class:`UserError` for a bad role, scope, enterprise or duplicate name.
 
     An enterprise account (role ``enterprise``) names its enterprise by credit code instead of a scope:
-    its scope unit is the enterprise's grid cell. Other roles name a scope and no enterprise.
+    its scope unit is the enterprise's grid cell. Other roles name a scope and no enterprise, and may name a
+    supervising department (``dept_code``, checked by the caller with :func:`check_department`).
     """
     _check_role(role)
     if not username or len(username) > 50 or not username.isprintable() or " " in username:
@@ -212,15 +216,18 @@ def create_user(
         if scope_code is not None and scope_code != cell_code:
             raise UserError(f"企业账户的数据范围是企业所在网格（{cell_code}），不能另行指定")
         scope_code = cell_code
+        if dept_code:
+            raise UserError("企业账户只能查看本企业，不能指定监管部门")
     elif enterprise_code is not None:
         raise UserError("只有企业账户（角色 enterprise）可以指定 --enterprise")
     if scope_code is None:
         raise UserError("请用 --scope 指定数据范围单位代码")
     unit_id = _unit_id(conn, scope_code)
     new_id = conn.execute(text(
-        'INSERT INTO "users" ("username", "display_name", "password_hash", "role", "scope_unit_id", "enterprise_id") '
-        'VALUES (:n, :d, :h, :r, :u, :e) ON CONFLICT ("username") DO NOTHING RETURNING "id"'
-    ), {"n": username, "d": display_name, "h": password_hash, "r": role, "u": unit_id, "e": enterprise_id}).scalar()
+        'INSERT INTO "users" ("username", "display_name", "password_hash", "role", "scope_unit_id", "enterprise_id", '
+        '"dept_code") VALUES (:n, :d, :h, :r, :u, :e, :dept) ON CONFLICT ("username") DO NOTHING RETURNING "id"'
+    ), {"n": username, "d": display_name, "h": password_hash, "r": role, "u": unit_id, "e": enterprise_id,
+        "dept": dept_code or None}).scalar()
     if new_id is None:
         raise UserError(f"用户“{username}”已存在")
     return int(new_id)
@@ -249,7 +256,7 @@ def enterprise_credit_code(conn: Connection, *, enterprise_id: int) -> str | Non
 def set_enterprise(conn: Connection, *, username: str, credit_code: str) -> None:
     """Make ``username`` the enterprise account of ``credit_code``: role, enterprise and its grid cell as scope."""
     enterprise_id, cell_code = enterprise_account_target(conn, credit_code)
-    _update(conn, username, '"role" = :r, "enterprise_id" = :e, "scope_unit_id" = :u',
+    _update(conn, username, '"role" = :r, "enterprise_id" = :e, "scope_unit_id" = :u, "dept_code" = NULL',
             {"r": ENTERPRISE_ROLE, "e": enterprise_id, "u": _unit_id(conn, cell_code)})
 
 
@@ -300,6 +307,26 @@ def set_scope(conn: Connection, *, username: str, scope_code: str) -> None:
     if user is not None and user.role == ENTERPRISE_ROLE:
         raise UserError("企业账户的数据范围是企业所在网格，不能单独修改")
     _update(conn, username, '"scope_unit_id" = :u', {"u": _unit_id(conn, scope_code)})
+
+
+def check_department(catalogue: DepartmentCatalogue, dept_code: str | None) -> str | None:
+    """Return a department code of ``catalogue`` (None or "" → None); :class:`UserError` for an unknown one."""
+    code = (dept_code or "").strip() or None
+    if code is not None and catalogue.get(code) is None:
+        raise UserError(f"部门“{code}”不在部门目录中，可选：{', '.join(catalogue.codes)}")
+    return code
+
+
+def set_department(conn: Connection, *, username: str, dept_code: str | None, catalogue: DepartmentCatalogue) -> None:
+    """Scope ``username`` to a supervising department (None: every department); its sessions end.
+
+    An enterprise account reads its own enterprise only and takes no department.
+    """
+    code = check_department(catalogue, dept_code)
+    user = get_user_by_name(conn, username=username)
+    if code is not None and user is not None and user.role == ENTERPRISE_ROLE:
+        raise UserError("企业账户只能查看本企业，不能指定监管部门")
+    _update(conn, username, '"dept_code" = :d', {"d": code})
 
 
 def set_role(conn: Connection, *, username: str, role: str) -> None:
