@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from domain import accidents as rules
 from domain.labels import ACCIDENT_TYPE, INVESTIGATION_STATUS
 from geo.map_queries import PointSource
-from geo.scope import path_in_scope, scope_params
+from geo.scope import enterprise_id_in_department, enterprise_in_department, path_in_scope, scope_params
 from geo.users import audit
 
 MAX_TITLE = 200
@@ -156,7 +156,7 @@ def _place(conn: Connection, *, scope: str, new: NewAccident) -> dict[str, Any]:
         ent = conn.execute(text(
             f'SELECT e."id", e."unit_id", e."industry", ST_X(e."geom") AS lon, ST_Y(e."geom") AS lat '  # noqa: S608
             f'FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
-            f'WHERE e."credit_code" = :cc AND {path_in_scope("u.path")}'
+            f'WHERE e."credit_code" = :cc AND {path_in_scope("u.path")} AND {enterprise_in_department("e")}'
         ), {"cc": new.credit_code.strip().upper(), **params}).mappings().one_or_none()
         if ent is None:
             raise AccidentNotFoundError(new.credit_code)
@@ -238,7 +238,7 @@ def accidents_in_scope(conn: Connection, *, scope: str, start: date, end: date, 
     """Accidents of ``scope`` that occurred in [start, end), newest first."""
     rows = conn.execute(text(
         f'SELECT {_ROW} FROM "accidents" a LEFT JOIN "enterprises" e ON e."id" = a."enterprise_id" '  # noqa: S608
-        f'JOIN "units" u ON u."id" = a."unit_id" WHERE {path_in_scope("u.path")} '
+        f'JOIN "units" u ON u."id" = a."unit_id" WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")} '
         'AND a."occurred_on" >= :s AND a."occurred_on" < :e ORDER BY a."occurred_on" DESC, a."id" DESC LIMIT :n'
     ), {"s": start, "e": end, "n": limit, **scope_params(scope)}).mappings()
     return [_row(m) for m in rows]
@@ -267,7 +267,7 @@ def accident_kpis(conn: Connection, *, scope: str, today: date) -> AccidentKpis:
         "count(*) FILTER (WHERE a.\"occurred_on\" < :y0) AS ln, "
         "coalesce(sum(a.\"deaths\") FILTER (WHERE a.\"occurred_on\" < :y0), 0) AS ld "
         f'FROM "accidents" a JOIN "units" u ON u."id" = a."unit_id" WHERE {path_in_scope("u.path")} '
-        'AND a."occurred_on" >= :l0 AND (a."occurred_on" <= :t) '
+        f'AND {enterprise_id_in_department("a.enterprise_id")} AND a."occurred_on" >= :l0 AND (a."occurred_on" <= :t) '
         'AND (a."occurred_on" >= :y0 OR a."occurred_on" <= :lt)'
     ), {"y0": date(today.year, 1, 1), "t": today, "l0": date(today.year - 1, 1, 1), "lt": last_day,
         **scope_params(scope)}).one()

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.scope import scope_params, unit_id_in_scope
+from geo.scope import enterprise_in_scope, scope_params
 
 MAX_RADIUS_M = 20_000
 DEFAULT_ENTERPRISE_RADIUS_M = 1_000
@@ -58,7 +58,7 @@ SELECT e."credit_code", e."name", e."industry", e."risk_level", e."address",
        ST_Y(e."geom") AS "lat", ST_X(e."geom") AS "lon",
        round(CAST(ST_Distance(CAST(e."geom" AS geography), CAST({_POINT} AS geography)) AS numeric), 1) AS "distance_m"
 FROM "enterprises" e LEFT JOIN "units" u ON u."id" = e."unit_id"
-WHERE {_NEAR} AND {unit_id_in_scope("e.unit_id")}
+WHERE {_NEAR} AND {enterprise_in_scope("e")}
   AND (CAST(:exclude AS text) IS NULL OR e."credit_code" <> :exclude)
 ORDER BY "distance_m", e."credit_code"
 LIMIT :lim
@@ -68,7 +68,7 @@ SELECT hs."code", hs."name", hs."grade", hs."r_value", e."credit_code", e."name"
        ST_Y(hs."geom") AS "lat", ST_X(hs."geom") AS "lon",
        round(CAST(ST_Distance(CAST(hs."geom" AS geography), CAST({_POINT} AS geography)) AS numeric), 1) AS "distance_m"
 FROM "hazard_sources" hs JOIN "enterprises" e ON e."id" = hs."enterprise_id"
-WHERE {_NEAR.replace('e."geom"', 'hs."geom"')} AND {unit_id_in_scope("e.unit_id")}
+WHERE {_NEAR.replace('e."geom"', 'hs."geom"')} AND {enterprise_in_scope("e")}
 ORDER BY "distance_m", hs."code"
 LIMIT :lim
 """  # noqa: S608 - constant fragments, values bound

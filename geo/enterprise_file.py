@@ -18,7 +18,7 @@ from geo.around import (
 )
 from geo.refresh import staffing
 from geo.rows import Crumb, EnterpriseFacts, EnterpriseFile
-from geo.scope import scope_params, unit_id_in_scope
+from geo.scope import enterprise_in_scope, scope_params
 
 _BASIC_SQL = f"""
 SELECT e."id", e."credit_code", e."name", e."industry", e."industry_detail", e."scale", e."employees",
@@ -30,7 +30,7 @@ SELECT e."id", e."credit_code", e."name", e."industry", e."industry_detail", e."
        u."id" AS "unit_id", u."code" AS "unit_code", u."name" AS "unit_name", u."level" AS "unit_level",
        u."path" AS "unit_path"
 FROM "enterprises" e LEFT JOIN "units" u ON u."id" = e."unit_id"
-WHERE e."credit_code" = :credit_code AND {unit_id_in_scope("e.unit_id")}
+WHERE e."credit_code" = :credit_code AND {enterprise_in_scope("e")}
 """  # noqa: S608 - constant scope fragment, values bound
 
 _CHAIN_SQL = """

@@ -12,7 +12,7 @@ from domain import clock
 from domain.hazard_flow import FIVE_IN_PLACE
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
 from geo.rows import LedgerRow
-from geo.scope import scope_params, unit_id_in_scope
+from geo.scope import enterprise_in_department, scope_params, unit_id_in_scope
 
 MAX_PAGE = 500
 MAX_EXPORT_ROWS = 50_000
@@ -96,7 +96,7 @@ LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
 LEFT JOIN "units" u ON u."id" = h."unit_id"
 """
 _WHERE = f"""
-WHERE {unit_id_in_scope("h.unit_id")}
+WHERE {unit_id_in_scope("h.unit_id")} AND {enterprise_in_department("e")}
   AND (CAST(:statuses AS text[]) IS NULL OR h."status" = ANY(:statuses))
   AND (NOT :open_only OR h."status" <> 'closed')
   AND (CAST(:levels AS text[]) IS NULL OR h."level" = ANY(:levels))
@@ -172,7 +172,8 @@ def ledger_industries(conn: Connection, *, scope: str) -> list[str]:
     """Industries of enterprises that have hazards in ``scope`` (filter choices)."""
     sql = (
         'SELECT DISTINCT e."industry" FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '  # noqa: S608
-        f'WHERE e."industry" IS NOT NULL AND {unit_id_in_scope("h.unit_id")} ORDER BY 1'
+        f'WHERE e."industry" IS NOT NULL AND {unit_id_in_scope("h.unit_id")} AND {enterprise_in_department("e")} '
+        'ORDER BY 1'
     )
     return [str(v) for v in conn.execute(text(sql), scope_params(scope)).scalars()]
 
@@ -183,7 +184,7 @@ def hazard_location(conn: Connection, *, scope: str, code: str) -> dict[str, Any
         'SELECT h."code", u."code" AS "unit_code", ST_Y(coalesce(h."geom", e."geom")) AS "lat", '  # noqa: S608
         'ST_X(coalesce(h."geom", e."geom")) AS "lon" FROM "hazards" h '
         'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" LEFT JOIN "units" u ON u."id" = h."unit_id" '
-        f'WHERE h."code" = :code AND {unit_id_in_scope("h.unit_id")}'
+        f'WHERE h."code" = :code AND {unit_id_in_scope("h.unit_id")} AND {enterprise_in_department("e")}'
     )
     row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
     return dict(row) if row else None

@@ -16,7 +16,7 @@ from domain.risk_rule import RiskRule, rule_from_config
 from geo.attachments import AttachmentInfo, hazard_attachments
 from geo.hazard_actions import HazardRecord
 from geo.refresh import app_config
-from geo.scope import path_in_scope, scope_params
+from geo.scope import DEPT_PARAM, enterprise_in_department, path_in_scope, scope_params
 
 _HAZARD_SQL = f"""
 SELECT h."id", h."code", h."title", h."description", h."category", h."level", h."channel", h."status",
@@ -29,7 +29,8 @@ SELECT h."id", h."code", h."title", h."description", h."category", h."level", h.
 FROM "hazards" h
 LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
 JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id")
-WHERE {path_in_scope("u.path")} AND (CAST(:ent AS integer) IS NULL OR h."enterprise_id" = :ent)
+WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")}
+  AND (CAST(:ent AS integer) IS NULL OR h."enterprise_id" = :ent)
 """  # noqa: S608 - constant scope fragment, values bound
 
 _EVENTS_SQL = """
@@ -43,14 +44,15 @@ _ENTERPRISE_SQL = f"""
 SELECT e."id", e."credit_code", e."name", ST_X(e."geom") AS "lon", ST_Y(e."geom") AS "lat",
        u."name" AS "unit_name"
 FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id"
-WHERE {path_in_scope("u.path")} AND {{where}}
+WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")} AND {{where}}
 """  # noqa: S608 - constant fragments, values bound
 
 _CELL_SQL = f"""
 SELECT u."code", u."name" FROM "units" u
 WHERE u."level" = 5 AND ST_Intersects(u."geom", ST_SetSRID(ST_MakePoint(:x, :y), 4326)) AND {path_in_scope("u.path")}
+  AND CAST(:{DEPT_PARAM} AS text) IS NULL
 ORDER BY u."code" LIMIT 1
-"""  # noqa: S608 - constant scope fragment, values bound
+"""  # noqa: S608 - constant scope fragment, values bound; a department account reports on its enterprises only
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, text
 
 from domain.enforcement import EnforcementCounts
 from domain.labels import INSPECTION_KIND, INSPECTION_RESULT
-from geo.scope import path_in_scope, scope_params
+from geo.scope import enterprise_id_in_department, enterprise_in_department, path_in_scope, scope_params
 
 MAX_PAGE = 500
 COUNT_CAP = 10_000  # the grid counts at most this many matches past the page it asks for (then: "超过")
@@ -114,7 +114,7 @@ LEFT JOIN "inspection_draws" d ON d."id" = x."draw_id"
 _AREA = """(CAST(:area AS text) IS NULL OR u."path" LIKE
        (SELECT a."path" FROM "units" a WHERE a."code" = :area AND a."path" LIKE :scope || '%') || '%')"""
 _WHERE = f"""
-WHERE {path_in_scope("u.path")}
+WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")}
   AND {_AREA}
   AND (CAST(:kinds AS text[]) IS NULL OR x."kind" = ANY(:kinds))
   AND (CAST(:results AS text[]) IS NULL OR x."result" = ANY(:results))
@@ -199,7 +199,8 @@ def inspection_export_rows(
 def inspection_target(conn: Connection, *, scope: str, code: str) -> tuple[str | None, str] | None:
     """Return (enterprise credit code or None, unit code) of inspection ``code`` in ``scope``; None outside it."""
     row = conn.execute(text(
-        f'SELECT e."credit_code", u."code" AS unit_code {_FROM} WHERE x."code" = :code AND {path_in_scope("u.path")}'
+        f'SELECT e."credit_code", u."code" AS unit_code {_FROM} WHERE x."code" = :code AND {path_in_scope("u.path")} '
+        f'AND {enterprise_in_department("e")}'
     ), {"code": code[:40], **scope_params(scope)}).one_or_none()
     return (row.credit_code, row.unit_code) if row else None
 
@@ -242,7 +243,8 @@ def enforcement_by_area(conn: Connection, *, scope: str, start: date, end: date)
     sql = (
         "WITH k AS (SELECT split_part(substr(u.\"path\", char_length(:scope) + 1), '.', 1) AS code, "  # noqa: S608
         'x."result", x."hazards_found", x."penalty_yuan" FROM "inspections" x JOIN "units" u ON u."id" = x."unit_id" '
-        f'WHERE {path_in_scope("u.path")} AND x."inspected_at" BETWEEN :start AND :end), '
+        f'WHERE {path_in_scope("u.path")} AND {enterprise_id_in_department("x.enterprise_id")} '
+        'AND x."inspected_at" BETWEEN :start AND :end), '
         "agg AS (SELECT code, count(*) AS inspections, coalesce(sum(\"hazards_found\"), 0) AS hazards_found, "
         "count(*) FILTER (WHERE \"result\" = 'ordered_rectify') AS ordered_rectify, "
         "count(*) FILTER (WHERE \"result\" = 'closed_down') AS closed_down, "

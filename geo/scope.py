@@ -128,6 +128,11 @@ def enterprise_id_in_department(enterprise_id_column: str = "enterprise_id") -> 
             f'(SELECT "id" FROM "enterprises" WHERE "dept_code" = :{DEPT_PARAM}))')
 
 
+def enterprise_in_scope(alias: str = "e") -> str:
+    """Return the condition "enterprise row ``alias`` lies in the scope: its grid cell and its department"."""
+    return f'{unit_id_in_scope(alias + ".unit_id")} AND {enterprise_in_department(alias)}'
+
+
 def scope_params(scope: str) -> dict[str, str | None]:
     """Bind parameters for the fragments above (validates the scope first): the path and the department."""
     parsed = Scope.of(scope)

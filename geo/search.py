@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from domain.codes import normalize_credit_code
-from geo.scope import scope_params, unit_id_in_scope
+from geo.scope import enterprise_in_scope, scope_params
 
 MAX_QUERY_CHARS = 60
 DEFAULT_LIMIT = 20
@@ -38,7 +38,7 @@ CANDIDATES_PER_RESULT = 5
 # Scores per kind of match (higher is better); ties are broken by trigram similarity to the name.
 MATCH_LABELS = {"code": "信用代码", "name": "名称", "fuzzy": "名称近似", "address": "地址"}
 _CODE_RE = re.compile(r"^[0-9A-Z]{2,18}$")
-_SCOPED = unit_id_in_scope("e.unit_id")
+_SCOPED = enterprise_in_scope("e")
 
 _SEARCH_SQL = f"""
 WITH cand AS (
