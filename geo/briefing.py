@@ -28,6 +28,7 @@ from geo.bigscreen_queries import grid_overview, screen_kpis
 from geo.hazard_ledger import LedgerFilters, hazard_export_rows
 from geo.risk_queries import risk_units_geojson
 from geo.rows import LedgerRow
+from geo.scope import narrow
 from geo.scorecards import Scorecard, load_scorecard
 from geo.targets import Area, area_figures, area_in_scope, target_settings
 
@@ -79,20 +80,21 @@ def load_briefing(conn: Connection, *, scope: str, code: str | None, start: date
     area = area_in_scope(conn, scope=scope, code=code)
     if area is None:
         return None
-    kpis = screen_kpis(conn, scope=area.path, as_of=as_of)
-    grid = grid_overview(conn, scope=area.path)
+    within = narrow(scope, area.path)  # the area, keeping a department account's department
+    kpis = screen_kpis(conn, scope=within, as_of=as_of)
+    grid = grid_overview(conn, scope=within)
     kpis["inspection_behind"] = sum(n for lv, n in grid["inspection_overdue"].items() if lv > area.level)
     kpis["vacancies"] = grid["vacancies"]
     level = min(area.level + 1, MAX_LEVEL)
-    units = json.loads(risk_units_geojson(conn, scope=area.path, level=level))
+    units = json.loads(risk_units_geojson(conn, scope=within, level=level))
     quarter: Quarter = quarter_of(end)
-    card = load_scorecard(conn, scope=area.path, code=None, quarter=quarter) if area.level < MAX_LEVEL else None
-    overdue = hazard_export_rows(conn, scope=area.path, filters=LedgerFilters(overdue=True, today=as_of),
+    card = load_scorecard(conn, scope=within, code=None, quarter=quarter) if area.level < MAX_LEVEL else None
+    overdue = hazard_export_rows(conn, scope=within, filters=LedgerFilters(overdue=True, today=as_of),
                                  sort=[("overdue_days", "desc")], max_rows=top)
-    supervised = hazard_export_rows(conn, scope=area.path,
+    supervised = hazard_export_rows(conn, scope=within,
                                     filters=LedgerFilters(open_only=True, supervised=True, today=as_of),
                                     sort=[("supervision_level", "asc"), ("deadline", "asc")], max_rows=top)
-    accidents = accidents_in_scope(conn, scope=area.path, start=start, end=end + timedelta(days=1),
+    accidents = accidents_in_scope(conn, scope=within, start=start, end=end + timedelta(days=1),
                                    limit=MAX_ACCIDENTS)
     settings = target_settings(conn)
     year = max(targets_year(end), settings.baseline_year)
