@@ -11,6 +11,7 @@ against the previous quarter is ``previous rank − rank`` (positive: moved up).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -43,6 +44,21 @@ class ScorecardSettingsError(ValueError):
     """A ``scorecard_weights`` value that cannot be used (message in Chinese)."""
 
 
+MAX_WEIGHT = 1000
+
+
+def _weight(key: str, raw: Any) -> float:
+    """Check one weight (a JSON number): a finite number in 0..MAX_WEIGHT, else the Chinese reason."""
+    label = KPI_LABELS[key]
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise ScorecardSettingsError(f"指标“{label}”的权重应为数字（0-{MAX_WEIGHT}）")
+    if raw < 0:
+        raise ScorecardSettingsError(f"指标“{label}”的权重不能为负数（应为 0-{MAX_WEIGHT}）")
+    if raw > MAX_WEIGHT:
+        raise ScorecardSettingsError(f"指标“{label}”的权重不能超过 {MAX_WEIGHT}（应为 0-{MAX_WEIGHT}）")
+    return float(raw)
+
+
 def weights_from_config(value: Mapping[str, Any] | None) -> dict[str, float]:
     """Return the defaults overridden by an ``app_config`` value such as ``{"accidents": 20, "vacancies": 0}``.
 
@@ -52,12 +68,26 @@ def weights_from_config(value: Mapping[str, Any] | None) -> dict[str, float]:
     for key, raw in dict(value or {}).items():
         if key not in weights:
             raise ScorecardSettingsError(f"考核权重含未知指标：{key}")
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 1000:
-            raise ScorecardSettingsError(f"指标“{KPI_LABELS[key]}”的权重应为 0-1000 的数")
-        weights[key] = float(raw)
+        weights[key] = _weight(key, raw)
     if sum(weights.values()) <= 0:
-        raise ScorecardSettingsError("考核权重之和应大于 0")
+        raise ScorecardSettingsError("考核权重之和应大于 0（至少一项指标的权重大于 0）")
     return weights
+
+
+def weights_from_form(values: Mapping[str, Any]) -> dict[str, float]:
+    """Read the admin form's weights (``KPI key → number or text``; every KPI required), checked as above."""
+    parsed: dict[str, Any] = {}
+    for key, label in KPI_LABELS.items():
+        raw = values.get(key)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            raise ScorecardSettingsError(f"请填写指标“{label}”的权重")
+        if isinstance(raw, str):
+            try:
+                raw = float(raw.strip())
+            except ValueError:
+                raise ScorecardSettingsError(f"指标“{label}”的权重应为数字（0-{MAX_WEIGHT}）") from None
+        parsed[key] = raw
+    return weights_from_config(parsed)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ scope); road deaths are the deaths of accidents marked 道路交通事故.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,76 @@ def settings_from_config(value: Any) -> TargetSettings:
     return TargetSettings(baseline_year=int(value.get("baseline_year", 2020)),
                           target_year=int(value.get("target_year", 2025)), reductions=reductions,
                           source=str(value.get("source") or PLAN_SOURCE))
+
+
+SOURCE_MAX = 200
+
+
+def settings_config(settings: TargetSettings) -> dict[str, Any]:
+    """Return the ``app_config`` value of ``settings`` (what :func:`settings_from_config` reads back)."""
+    return {"baseline_year": settings.baseline_year, "target_year": settings.target_year,
+            "reductions": {k: float(v) for k, v in settings.reductions.items()}, "source": settings.source}
+
+
+def years_label(years: Collection[int]) -> str:
+    """``2018、2020-2025``: sorted years with consecutive runs joined by a dash."""
+    runs: list[list[int]] = []
+    for y in sorted(set(years)):
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return "、".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _form_number(raw: Any, message: str) -> float:
+    if isinstance(raw, bool) or raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise TargetSettingsError(message)
+    try:
+        value = float(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        raise TargetSettingsError(message) from None
+    if not math.isfinite(value):
+        raise TargetSettingsError(message)
+    return value
+
+
+def _form_year(raw: Any, label: str) -> int:
+    value = _form_number(raw, f"{label}应为四位数的年份")
+    if not value.is_integer() or not 2000 <= value <= 2100:
+        raise TargetSettingsError(f"{label}应为 2000-2100 之间的整数年份")
+    return int(value)
+
+
+def targets_from_form(values: Mapping[str, Any], *, data_years: Collection[int]) -> TargetSettings:
+    """Read the admin form (``baseline_year``, ``target_year``, ``source`` and each indicator's reduction in %).
+
+    Every field is required; a reduction is a number in 0-100; the target year follows the baseline; the baseline
+    must be a year with data (accidents or denominators: ``data_years``), else its rates compare against nothing.
+    """
+    baseline = _form_year(values.get("baseline_year"), "基准年份")
+    target = _form_year(values.get("target_year"), "目标年份")
+    if target <= baseline:
+        raise TargetSettingsError(f"目标年份应晚于基准年份（基准 {baseline}，目标 {target}）")
+    if baseline not in set(data_years):
+        have = f"有数据的年份：{years_label(data_years)}" if data_years else "尚未导入事故或分母数据"
+        raise TargetSettingsError(f"基准年份 {baseline} 没有事故或分母数据（{have}）")
+    reductions = {}
+    for ind in INDICATORS:
+        value = _form_number(values.get(ind.key), f"“{ind.label}”的下降比例应为数字（0-100）")
+        if not 0 <= value <= 100:
+            raise TargetSettingsError(f"“{ind.label}”的下降比例应在 0-100% 之间")
+        reductions[ind.key] = value
+    source = str(values.get("source") or "").strip() or PLAN_SOURCE
+    if len(source) > SOURCE_MAX:
+        raise TargetSettingsError(f"目标来源不能超过 {SOURCE_MAX} 字")
+    return TargetSettings(baseline_year=baseline, target_year=target, reductions=reductions, source=source)
+
+
+def targets_form(settings: TargetSettings) -> dict[str, Any]:
+    """Return the admin form's values of ``settings`` (the inverse of :func:`targets_from_form`)."""
+    return {"baseline_year": settings.baseline_year, "target_year": settings.target_year, "source": settings.source,
+            **{ind.key: float(settings.reductions.get(ind.key, 0.0)) for ind in INDICATORS}}
 
 
 @dataclass(frozen=True)

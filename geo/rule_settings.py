@@ -34,6 +34,7 @@ from domain.rules_config import (
     next_version,
     settings_from_config,
 )
+from geo.app_settings import put_config
 from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
 from geo.users import audit
@@ -48,11 +49,7 @@ _INPUTS = ("enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "en
            "sources_g4")
 
 
-def _set(conn: Connection, key: str, value: Any) -> None:
-    conn.execute(text(
-        'INSERT INTO "app_config" ("key", "value", "updated_at") VALUES (:k, CAST(:v AS jsonb), now()) '
-        'ON CONFLICT ("key") DO UPDATE SET "value" = EXCLUDED."value", "updated_at" = now()'),
-        {"k": key, "v": json.dumps(value, ensure_ascii=False, default=str)})
+_set = put_config
 
 
 def current(conn: Connection, *, default_cutoff: date | None = None) -> RuleSettings:

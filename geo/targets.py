@@ -9,7 +9,6 @@ defaults.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -17,33 +16,63 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from domain.targets import TargetSettings, TargetSettingsError, YearFigures, evaluate, settings_from_config
+from domain.targets import (
+    TargetSettings,
+    TargetSettingsError,
+    YearFigures,
+    evaluate,
+    settings_config,
+    settings_from_config,
+)
 from geo.accidents import accident_kpis
+from geo.app_settings import config_state, save_config
 from geo.refresh import app_config
 from geo.scope import path_in_scope, scope_params
-from geo.users import audit
 
 log = logging.getLogger(__name__)
 TARGETS_KEY = "five_year_targets"
 
 
-def target_settings(conn: Connection) -> TargetSettings:
-    """Return the targets in force (``app_config`` ``five_year_targets``; an unusable value: the defaults, logged)."""
+def _settings(stored: Any) -> TargetSettings:
     try:
-        return settings_from_config(app_config(conn, TARGETS_KEY))
+        return settings_from_config(stored)
     except (TargetSettingsError, TypeError, ValueError) as exc:
         log.warning("app_config %s unusable, the plan's defaults apply: %s", TARGETS_KEY, exc)
         return TargetSettings()
 
 
-def save_target_settings(conn: Connection, *, settings: TargetSettings, username: str) -> None:
-    """Store the targets in ``app_config`` (checked by ``TargetSettings``), audited ``targets_changed``."""
-    value = {"baseline_year": settings.baseline_year, "target_year": settings.target_year,
-             "reductions": dict(settings.reductions), "source": settings.source}
-    conn.execute(text('INSERT INTO "app_config" ("key", "value", "updated_at") VALUES (:k, CAST(:v AS jsonb), now()) '
-                      'ON CONFLICT ("key") DO UPDATE SET "value" = EXCLUDED."value", "updated_at" = now()'),
-                 {"k": TARGETS_KEY, "v": json.dumps(value, ensure_ascii=False)})
-    audit(conn, username=username, action="targets_changed", detail=value)
+def target_settings(conn: Connection) -> TargetSettings:
+    """Return the targets in force (``app_config`` ``five_year_targets``; an unusable value: the defaults, logged)."""
+    return _settings(app_config(conn, TARGETS_KEY))
+
+
+def targets_state(conn: Connection) -> tuple[TargetSettings, str]:
+    """Return the targets in force and their version (for the admin form's concurrent-edit check)."""
+    stored, version = config_state(conn, TARGETS_KEY)
+    return _settings(stored), version
+
+
+def save_target_settings(conn: Connection, *, settings: TargetSettings, username: str,
+                         version: str | None = None) -> tuple[str, bool]:
+    """Store the targets (checked by ``TargetSettings``) if still at ``version``; return (new version, changed).
+
+    Audited ``targets_changed``; saving the targets in force changes nothing; an editor holding an older version
+    gets ``SettingsConflictError`` (``geo.app_settings.save_config``).
+    """
+    return save_config(conn, TARGETS_KEY, settings_config(settings), version=version, username=username,
+                       action="targets_changed", effective=_settings,
+                       conflict="五年目标已被他人修改，请刷新页面后重新编辑。")
+
+
+_YEARS = """
+SELECT DISTINCT CAST(extract(year FROM "occurred_on") AS int) AS y FROM "accidents"
+UNION SELECT "year" FROM "area_denominators" ORDER BY 1
+"""
+
+
+def data_years(conn: Connection) -> list[int]:
+    """Return the years with accidents or denominators (a baseline year must be one of them)."""
+    return [int(r.y) for r in conn.execute(text(_YEARS))]
 
 
 @dataclass(frozen=True)
