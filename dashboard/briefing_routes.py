@@ -89,7 +89,8 @@ def export_briefing() -> Response:
     else:
         generated = clock.now()
         with connect() as conn:
-            briefing = load_briefing(conn, scope=account.scope, code=area.code, start=start, end=end, as_of=clock.today())
+            briefing = load_briefing(conn, scope=account.scope, code=area.code, start=start, end=end,
+                                     as_of=clock.today())
         if briefing is None:  # the area was removed meanwhile
             raise refuse_out_of_scope(area.code)
         data = render_briefing_pdf(briefing, generated=generated)
