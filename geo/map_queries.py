@@ -19,7 +19,15 @@ from domain import labels
 from domain.crs import BBox
 from geo.refresh import staffing
 from geo.rows import Crumb, OpenHazardRow, OpenHazards, UnitStatsRow, UnitView
-from geo.scope import path_in_scope, scope_params, unit_id_in_scope
+from geo.scope import (
+    DEPT_PARAM,
+    enterprise_id_in_department,
+    enterprise_in_department,
+    path_in_scope,
+    scope_department,
+    scope_params,
+    unit_id_in_scope,
+)
 
 PointKind = str  # a built-in point layer: a key of POINT_SOURCES
 RAW_POINT_LIMIT = 2500  # above this many points in the viewport the layer is aggregated
@@ -197,7 +205,7 @@ def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100) -
         return None
     where = (
         'h."status" <> \'closed\' AND u."path" LIKE :path || \'%\' '
-        f'AND {path_in_scope("u.path")}'
+        f'AND {path_in_scope("u.path")} AND {enterprise_id_in_department("h.enterprise_id")}'
     )
     # The total is counted on the bare open set; the joins for display run on the first ``limit`` only.
     sql = f"""
@@ -231,7 +239,7 @@ def hazard_location(conn: Connection, *, scope: str, hazard_id: int) -> dict[str
         'ST_X(coalesce(h."geom", e."geom")) AS lon, ST_Y(coalesce(h."geom", e."geom")) AS lat '
         'FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
         'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-        f'WHERE h."id" = :id AND {path_in_scope("u.path")}'
+        f'WHERE h."id" = :id AND {path_in_scope("u.path")} AND {enterprise_in_department("e")}'
     )
     row = conn.execute(text(sql), {"id": hazard_id, **scope_params(scope)}).mappings().one_or_none()
     return dict(row) if row else None
@@ -267,10 +275,13 @@ class PointSource:
     joins: str = ""  # further FROM items, e.g. a JOIN for the enterprise's name
     where: str = "TRUE"
     rollup: Rollup | None = None  # without: above the raw limit, grid aggregation only
+    # Alias of the enterprise a point belongs to (``t`` itself, or a joined ``e``), for the department scope;
+    # None: the points belong to no enterprise, and a department account sees none of them.
+    enterprise: str | None = None
 
     def __post_init__(self) -> None:
         """Refuse names that could not be spliced in safely, and roll-up classes that are not classes."""
-        names = [self.table, *self.classes, *self.prop_names]
+        names = [self.table, *self.classes, *self.prop_names, *([self.enterprise] if self.enterprise else [])]
         bad = [n for n in names if not _NAME.match(n)]
         if bad:
             raise ValueError(f"not a plain lower-case name: {bad}")
@@ -300,7 +311,7 @@ _WITH_ENTERPRISE = 'JOIN "enterprises" e ON e."id" = t."enterprise_id"'
 # layers/registry.py, which may add sources of its own.
 POINT_SOURCES: dict[str, PointSource] = {
     "enterprises": PointSource(
-        table="enterprises",
+        table="enterprises", enterprise="t",
         cls="coalesce(t.\"risk_level\", 'none')",
         classes=("red", "orange", "yellow", "blue", "none"),
         props=(("name", 't."name"'), ("industry", 't."industry"')),
@@ -309,7 +320,7 @@ POINT_SOURCES: dict[str, PointSource] = {
                                            ("none", 's."ent_unassessed"'))),
     ),
     "sources": PointSource(
-        table="hazard_sources", joins=_WITH_ENTERPRISE,
+        table="hazard_sources", joins=_WITH_ENTERPRISE, enterprise="e",
         cls="'g' || coalesce(t.\"grade\", 4)",
         classes=("g1", "g2", "g3", "g4"),
         props=(("name", 't."name"'), ("enterprise", 'e."name"')),
@@ -317,7 +328,7 @@ POINT_SOURCES: dict[str, PointSource] = {
                       tuple((f"g{g}", f's."sources_g{g}"') for g in (1, 2, 3, 4))),
     ),
     "hazards": PointSource(
-        table="hazards", joins=f"LEFT {_WITH_ENTERPRISE}",
+        table="hazards", joins=f"LEFT {_WITH_ENTERPRISE}", enterprise="e",
         where="t.\"status\" <> 'closed'",
         cls="CASE WHEN t.\"deadline\" < current_date THEN 'overdue' ELSE t.\"level\" END",
         classes=("overdue", "major", "general"),
@@ -338,8 +349,13 @@ def point_source(kind: PointKind | PointSource) -> PointSource:
 def _point_where(src: PointSource) -> str:
     return (
         f'{src.where} AND t."geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
-        f'AND {unit_id_in_scope("t.unit_id")}'
+        f'AND {unit_id_in_scope("t.unit_id")} AND {_in_department(src)}'
     )
+
+
+def _in_department(src: PointSource) -> str:
+    """Return the department predicate of a source (one of no enterprise shows nothing to a department account)."""
+    return enterprise_in_department(src.enterprise) if src.enterprise else f"CAST(:{DEPT_PARAM} AS text) IS NULL"
 
 
 def cell_size(bbox: BBox, zoom: float) -> float:
@@ -442,7 +458,7 @@ def unit_rollup_points(
     those of the last refresh. A source without a roll-up has none (empty list).
     """
     rollup = point_source(kind).rollup
-    if rollup is None:
+    if rollup is None or scope_department(scope) is not None:  # unit_stats count every department
         return []
     params = {"level": level, **bbox.params(), **scope_params(scope)}
     return [dict(r) for r in conn.execute(text(_rollup_sql(rollup)), params).mappings()]
@@ -475,7 +491,7 @@ def points_geojson(
     params: dict[str, Any] = {**bbox.params(), **scope_params(scope)}
     if count_points(conn, scope=scope, kind=src, bbox=bbox, limit=limit) <= limit:
         return _feature_collection(conn, _raw_sql(src), {**params, "lim": limit})[1]
-    if src.rollup is not None:
+    if src.rollup is not None and scope_department(scope) is None:  # unit_stats count every department
         level = max(rollup_level(zoom), scope.count("."))
         n, body = _feature_collection(conn, _rollup_sql(src.rollup), {**params, "level": level})
         if n:

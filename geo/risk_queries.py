@@ -29,13 +29,21 @@ import h3.api.numpy_int as h3
 import numpy as np
 from sqlalchemy import Connection, text
 
+from domain import clock
 from domain.crs import BBox
 from domain.labels import RISK_INPUT
 from domain.risk_rule import RiskRule, has_mark, rule_from_config, score_unit, unit_class
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, RISK_LEVELS
 from geo.refresh import app_config
 from geo.refresh import stock_cutoff as refresh_stock_cutoff
-from geo.scope import check_scope, path_in_scope, scope_params
+from geo.scope import (
+    check_scope,
+    enterprise_in_department,
+    narrow,
+    path_in_scope,
+    scope_department,
+    scope_params,
+)
 
 Metric = Literal["risk_score", "enterprises", "hazards_open", "hazards_major_open", "hazards_overdue", "sources"]
 METRICS: tuple[Metric, ...] = (
@@ -147,9 +155,11 @@ class RiskFilters:
 
 
 # Filter fragments: a NULL array means "all"; psycopg2 binds on the client, so the planner sees constants.
+# The scope's department (geo/scope.py) rides on the enterprise filter: every query below binds scope_params.
 _ENT_FILTER = (
     "(CAST(:f_industries AS text[]) IS NULL OR e.\"industry\" = ANY(CAST(:f_industries AS text[]))) "
-    "AND (CAST(:f_risk AS text[]) IS NULL OR e.\"risk_level\" = ANY(CAST(:f_risk AS text[])))"
+    "AND (CAST(:f_risk AS text[]) IS NULL OR e.\"risk_level\" = ANY(CAST(:f_risk AS text[]))) "
+    f"AND {enterprise_in_department('e')}"
 )
 _HAZ_FILTER = (
     f"{_ENT_FILTER} "
@@ -344,7 +354,7 @@ def heatmap_geojson(conn: Connection, *, scope: str, metric: str, zoom: float, b
         raise RiskQueryError(f"不支持的指标：{metric}")
     typed: Metric = metric  # checked against METRICS above
     res = resolution_for_zoom(zoom)
-    if not filters.active and is_top_scope(scope) and not force_points:
+    if not filters.active and is_top_scope(scope) and scope_department(scope) is None and not force_points:
         return _h3_stats_geojson(conn, metric=typed, res=res, bbox=bbox)
     pad = 2 * _EDGE_DEG[res]
     padded = BBox(bbox.west - pad, bbox.south - pad, bbox.east + pad, bbox.north + pad)
@@ -370,7 +380,14 @@ def scope_level(conn: Connection, *, scope: str) -> int:
 
 
 def risk_units_geojson(conn: Connection, *, scope: str, level: int) -> str:
-    """Units of ``level`` inside the scope with their four-colour class, as GeoJSON text."""
+    """Units of ``level`` inside the scope with their four-colour class, as GeoJSON text.
+
+    A department scope gets its department's four-colour map, recomputed like the map by industry
+    (:func:`industry_units_geojson`): ``unit_stats`` count every department.
+    """
+    if scope_department(scope) is not None:
+        return industry_units_geojson(conn, scope=scope, level=level, industries=None, rule=current_rule(conn),
+                                      as_of=clock.today())
     sql = (
         "SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object("  # noqa: S608 - scope fragment
         "'type', 'Feature', 'id', u.\"code\", "
@@ -393,7 +410,8 @@ _INDUSTRY_INPUTS_SQL = """
 WITH ent AS (
     SELECT e."id", e."risk_level", split_part(c."path", '.', :level) AS code
     FROM "enterprises" e JOIN "units" c ON c."id" = e."unit_id"
-    WHERE e."industry" = ANY(CAST(:industries AS text[])) AND c."path" LIKE :scope || '%'
+    WHERE (CAST(:industries AS text[]) IS NULL OR e."industry" = ANY(CAST(:industries AS text[])))
+      AND c."path" LIKE :scope || '%' AND {dept}
 ), e_agg AS (
     SELECT code, count(*) AS enterprises,
            count(*) FILTER (WHERE "risk_level" = 'red') AS ent_red,
@@ -424,16 +442,18 @@ LEFT JOIN e_agg ON e_agg.code = u."code" LEFT JOIN h_agg ON h_agg.code = u."code
 LEFT JOIN s_agg ON s_agg.code = u."code"
 WHERE u."level" = :level AND u."geom" IS NOT NULL AND u."path" LIKE :scope || '%'
 ORDER BY u."code"
-"""
+""".replace("{dept}", enterprise_in_department("e"))
 
 
-def industry_units_geojson(conn: Connection, *, scope: str, level: int, industries: Sequence[str], rule: RiskRule,
-                           as_of: date) -> str:
+def industry_units_geojson(conn: Connection, *, scope: str, level: int, industries: Sequence[str] | None,
+                           rule: RiskRule, as_of: date) -> str:
     """Units of ``level`` coloured by ``rule`` over the enterprises of ``industries`` only, as GeoJSON text.
 
     Same properties as :func:`risk_units_geojson`; a unit without such enterprises is 未评定 (no class).
+    ``industries`` None: every industry (a department scope's own map). The scope's department applies.
     """
-    rows = conn.execute(text(_INDUSTRY_INPUTS_SQL), {"level": level, "industries": list(industries),
+    rows = conn.execute(text(_INDUSTRY_INPUTS_SQL), {"level": level,
+                                                     "industries": list(industries) if industries is not None else None,
                                                      "as_of": as_of, **scope_params(scope)}).mappings()
     features = []
     for r in rows:
@@ -454,7 +474,15 @@ def unit_explain(conn: Connection, *, scope: str, code: str) -> dict[str, Any] |
         f'WHERE u."code" = :code AND {path_in_scope("u.path")}'
     )
     row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
-    return dict(row) if row else None
+    if row is None:
+        return None
+    found = dict(row)
+    if scope_department(scope) is not None and found["risk_explain"]:  # names of every department's rows
+        found["risk_explain"] = {k: v for k, v in found["risk_explain"].items() if k not in _NAMED_CONTRIBUTORS}
+    return found
+
+
+_NAMED_CONTRIBUTORS = ("top_enterprises", "top_hazards", "driver_items")
 
 
 def hazard_places(conn: Connection, *, scope: str, hazard_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -465,7 +493,7 @@ def hazard_places(conn: Connection, *, scope: str, hazard_ids: Sequence[int]) ->
         'SELECT h."id", u."code" AS unit_code, e."credit_code" FROM "hazards" h '  # noqa: S608
         'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
         'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
-        f'WHERE h."id" = ANY(CAST(:ids AS int[])) AND {path_in_scope("u.path")}'
+        f'WHERE h."id" = ANY(CAST(:ids AS int[])) AND {path_in_scope("u.path")} AND {enterprise_in_department("e")}'
     )
     rows = conn.execute(text(sql), {"ids": [int(i) for i in hazard_ids], **scope_params(scope)}).mappings()
     return {int(r["id"]): dict(r) for r in rows}
@@ -489,7 +517,11 @@ _KPI_COLUMNS = (
 
 
 def unit_kpis(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | None:
-    """Return a unit's name, level, path and unit_stats KPIs (None when outside the scope)."""
+    """Return a unit's name, level, path and unit_stats KPIs (None when outside the scope).
+
+    ``path`` is the unit's scope (a :class:`geo.scope.Scope` keeping the caller's department), so queries
+    narrowed to it stay in the department.
+    """
     cols = ", ".join(f's."{c}"' for c in _KPI_COLUMNS)
     sql = (
         f'SELECT u."code", u."name", u."level", u."path", {cols} FROM "units" u '  # noqa: S608 - constant columns
@@ -497,7 +529,7 @@ def unit_kpis(conn: Connection, *, scope: str, code: str) -> dict[str, Any] | No
         f'WHERE u."code" = :code AND {path_in_scope("u.path")}'
     )
     row = conn.execute(text(sql), {"code": code, **scope_params(scope)}).mappings().one_or_none()
-    return dict(row) if row else None
+    return {**row, "path": narrow(scope, row["path"])} if row else None
 
 
 # --- charts --------------------------------------------------------------------------------------
@@ -601,6 +633,6 @@ def filter_options(conn: Connection, *, scope: str) -> list[str]:
     """Industries of the enterprises inside the scope (the industry filter's options)."""
     sql = (
         'SELECT DISTINCT e."industry" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '  # noqa: S608
-        f'WHERE e."industry" IS NOT NULL AND {path_in_scope("u.path")} ORDER BY 1'
+        f'WHERE e."industry" IS NOT NULL AND {path_in_scope("u.path")} AND {enterprise_in_department("e")} ORDER BY 1'
     )
     return [str(r[0]) for r in conn.execute(text(sql), scope_params(scope))]
