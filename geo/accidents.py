@@ -29,7 +29,7 @@ EARLIEST = date(2000, 1, 1)
 
 # Accidents as points, classed by grade (most severe first); the layer's record is in layers/registry.py.
 ACCIDENT_POINTS = PointSource(
-    table="accidents", joins='LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id"',
+    table="accidents", joins='LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id"', enterprise="e",
     cls='t."grade"', classes=tuple(reversed(rules.GRADES)),
     props=(("title", 't."title"'), ("occurred_on", 't."occurred_on"'), ("deaths", 't."deaths"'),
            ("injuries", 't."injuries"'), ("enterprise", 'e."name"')),

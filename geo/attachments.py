@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import Connection, text
 
 from domain.labels import ATTACHMENT_KIND
-from geo.scope import path_in_scope, scope_params
+from geo.scope import NO_DEPARTMENT, enterprise_id_in_department, path_in_scope, scope_params
 
 _SIGNATURES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",), "image/webp": (b"RIFF",)}
 # The unit a hazard stands in (its own, else its enterprise's), as in geo.hazard_actions.
@@ -51,14 +51,16 @@ def _visible(reports: bool, enterprise_id: int | None) -> str:
     sees those of its own enterprise's inspections.
     """
     own = enterprise_id is not None
-    hazard = f'(a."hazard_id" IS NOT NULL AND {path_in_scope("hu.path")}'
+    hazard = (f'(a."hazard_id" IS NOT NULL AND {path_in_scope("hu.path")} '
+              f'AND {enterprise_id_in_department("h.enterprise_id")}')
     hazard += ' AND h."enterprise_id" = :own_enterprise)' if own else ")"
-    inspection = f'(a."inspection_id" IS NOT NULL AND {path_in_scope("xu.path")}'
+    inspection = (f'(a."inspection_id" IS NOT NULL AND {path_in_scope("xu.path")} '
+                  f'AND {enterprise_id_in_department("x.enterprise_id")}')
     inspection += ' AND x."enterprise_id" = :own_enterprise)' if own else ")"
     if own or not reports:
         return f"({hazard} OR {inspection})"
     return (f'({hazard} OR {inspection} OR (a."hazard_id" IS NULL AND a."report_id" IS NOT NULL '
-            f'AND {path_in_scope("ru.path")}))')
+            f'AND {path_in_scope("ru.path")} AND {NO_DEPARTMENT}))')
 
 
 class ImageLike(Protocol):
@@ -192,7 +194,7 @@ def report_attachments(conn: Connection, *, scope: str, report_ids: Sequence[int
     if not report_ids:
         return {}
     sql = (f'SELECT {_INFO_COLUMNS} FROM "attachments" a {_OWNER_JOINS}'  # noqa: S608 - fixed fragments
-           f'WHERE a."report_id" = ANY(:ids) AND {path_in_scope("ru.path")} ORDER BY a."id"')
+           f'WHERE a."report_id" = ANY(:ids) AND {path_in_scope("ru.path")} AND {NO_DEPARTMENT} ORDER BY a."id"')
     out: dict[int, list[AttachmentInfo]] = {}
     for row in conn.execute(text(sql), {"ids": list(report_ids), **scope_params(scope)}).mappings():
         info = AttachmentInfo(**row)

@@ -36,7 +36,7 @@ from domain.labels import INSPECTION_KIND
 from geo.attachments import INSPECTION_KINDS, ImageLike, save_inspection_files
 from geo.map_queries import PointSource
 from geo.refresh import app_config
-from geo.scope import path_in_scope, scope_params
+from geo.scope import enterprise_in_department, path_in_scope, scope_params
 from geo.users import audit
 
 # Units behind on 四查 at their label point, classed by level (the layer's record is in layers/registry.py).
@@ -57,7 +57,7 @@ _BASE_MONTHS = ("coalesce(CAST(f.v->'months'->>coalesce(t.\"risk_level\", 'unass
                 + f" ELSE {DEFAULT_MONTHS['unassessed']} END)")
 _FLAGGED = key_flags_sql("t")
 DUE_POINTS = PointSource(
-    table="enterprises",
+    table="enterprises", enterprise="t",
     joins=(f"CROSS JOIN LATERAL (SELECT {_CFG} AS v) f "  # noqa: S608 - constants of the rule
            'CROSS JOIN LATERAL (SELECT max(x."inspected_at") AS last_at FROM "inspections" x '
            'WHERE x."enterprise_id" = t."id") l '
@@ -179,7 +179,7 @@ def inspected_enterprise(conn: Connection, *, scope: str, credit_code: str) -> I
     """Return the enterprise ``credit_code`` in ``scope`` with its last inspection (None: not in the scope)."""
     r = conn.execute(text(
         f'SELECT e."id", {_DUE_COLUMNS} FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '  # noqa: S608
-        f'WHERE e."credit_code" = :cc AND {path_in_scope("u.path")}'
+        f'WHERE e."credit_code" = :cc AND {path_in_scope("u.path")} AND {enterprise_in_department("e")}'
     ), {"cc": credit_code, **scope_params(scope)}).mappings().one_or_none()
     return InspectedEnterprise(**{k: r[k] for k in InspectedEnterprise.__dataclass_fields__}) if r else None
 
@@ -330,7 +330,7 @@ def due_list(conn: Connection, *, scope: str, rule: FrequencyRule, today: date, 
     narrow = _STATE_SQL[state] if state else "TRUE"
     rows = conn.execute(text(
         f'WITH e AS (SELECT {_DUE_COLUMNS} FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '  # noqa: S608
-        f'  WHERE {path_in_scope("u.path")}), '
+        f'  WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")}), '
         'm AS (SELECT e.*, CASE WHEN e.key_flags THEN least(b.m, :flag_m) ELSE b.m END AS months FROM e '
         "  CROSS JOIN LATERAL (SELECT CASE e.risk_level WHEN 'red' THEN :red WHEN 'orange' THEN :orange "
         "  WHEN 'yellow' THEN :yellow WHEN 'blue' THEN :blue ELSE :unassessed END AS m) b), "

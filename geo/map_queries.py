@@ -349,11 +349,11 @@ def point_source(kind: PointKind | PointSource) -> PointSource:
 def _point_where(src: PointSource) -> str:
     return (
         f'{src.where} AND t."geom" && ST_MakeEnvelope(:w, :s, :e, :n, 4326) '
-        f'AND {unit_id_in_scope("t.unit_id")} AND {_in_department(src)}'
+        f'AND {unit_id_in_scope("t.unit_id")} AND {source_in_department(src)}'
     )
 
 
-def _in_department(src: PointSource) -> str:
+def source_in_department(src: PointSource) -> str:
     """Return the department predicate of a source (one of no enterprise shows nothing to a department account)."""
     return enterprise_in_department(src.enterprise) if src.enterprise else f"CAST(:{DEPT_PARAM} AS text) IS NULL"
 

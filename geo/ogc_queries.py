@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, text
 
-from geo.map_queries import PointSource
+from geo.map_queries import PointSource, source_in_department
 from geo.scope import path_in_scope, scope_params, unit_id_in_scope
 
 PropType = Literal["string", "integer", "number", "date", "boolean"]
@@ -191,7 +191,8 @@ def point_collection(collection_id: str, title: str, source: PointSource, *,
     props.extend(p for p in extras if p.name not in taken)
     return OgcCollection(
         id=collection_id, title=title, description=description or f"{title}（点）",
-        from_sql=source.from_sql, scope_sql=unit_id_in_scope("t.unit_id"), where=source.where,
+        from_sql=source.from_sql, scope_sql=f'{unit_id_in_scope("t.unit_id")} AND {source_in_department(source)}',
+        where=source.where,
         properties=tuple(props), datetime=datetime_prop,
     )
 

@@ -25,7 +25,7 @@ from domain.risk_rule import RiskRule
 from geo.attachments import ImageLike, store
 from geo.hazard_actions import HazardRecord, NewHazard
 from geo.hazard_actions import report as report_hazard
-from geo.scope import path_in_scope, scope_params
+from geo.scope import NO_DEPARTMENT, path_in_scope, scope_params
 from geo.users import audit
 
 MAX_DESCRIPTION = 1000
@@ -164,14 +164,15 @@ _REPORT_COLUMNS = (
 def pending_reports(conn: Connection, *, scope: str, limit: int = 100) -> list[PendingReport]:
     """Return the reports waiting in ``scope`` (待核实), oldest first."""
     sql = (f'SELECT {_REPORT_COLUMNS} FROM "public_reports" r JOIN "units" u ON u."id" = r."unit_id" '  # noqa: S608
-           f'WHERE r."status" = \'pending\' AND {path_in_scope("u.path")} ORDER BY r."created_at", r."id" LIMIT :lim')
+           f'WHERE r."status" = \'pending\' AND {path_in_scope("u.path")} AND {NO_DEPARTMENT} '
+           'ORDER BY r."created_at", r."id" LIMIT :lim')
     return [PendingReport(**r) for r in conn.execute(text(sql), {"lim": limit, **scope_params(scope)}).mappings()]
 
 
 def pending_count(conn: Connection, *, scope: str) -> int:
     """How many reports wait in ``scope``."""
     sql = ('SELECT count(*) FROM "public_reports" r JOIN "units" u ON u."id" = r."unit_id" '  # noqa: S608
-           f'WHERE r."status" = \'pending\' AND {path_in_scope("u.path")}')
+           f'WHERE r."status" = \'pending\' AND {path_in_scope("u.path")} AND {NO_DEPARTMENT}')
     return int(conn.execute(text(sql), scope_params(scope)).scalar_one())
 
 
@@ -179,6 +180,7 @@ def _locked(conn: Connection, *, scope: str, report_id: int, version: int) -> di
     """Return the report inside ``scope``, locked, at the version seen and still pending; else raise."""
     sql = (f'SELECT {_REPORT_COLUMNS}, r."unit_id" FROM "public_reports" r '  # noqa: S608 - fixed fragments
            f'JOIN "units" u ON u."id" = r."unit_id" WHERE r."id" = :id AND {path_in_scope("u.path")} '
+           f'AND {NO_DEPARTMENT} '
            'FOR UPDATE OF r')
     row = conn.execute(text(sql), {"id": report_id, **scope_params(scope)}).mappings().one_or_none()
     if row is None:

@@ -128,6 +128,10 @@ def enterprise_id_in_department(enterprise_id_column: str = "enterprise_id") -> 
             f'(SELECT "id" FROM "enterprises" WHERE "dept_code" = :{DEPT_PARAM}))')
 
 
+# Rows of no enterprise (public reports, cell-only reports): a department account sees none of them.
+NO_DEPARTMENT = f"CAST(:{DEPT_PARAM} AS text) IS NULL"
+
+
 def enterprise_in_scope(alias: str = "e") -> str:
     """Return the condition "enterprise row ``alias`` lies in the scope: its grid cell and its department"."""
     return f'{unit_id_in_scope(alias + ".unit_id")} AND {enterprise_in_department(alias)}'

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.scope import path_in_scope, scope_params
+from geo.scope import NO_DEPARTMENT, enterprise_in_department, path_in_scope, scope_params
 
 # Why a hazard is on the list (each a boolean column of todo_items' rows), most urgent first.
 REASONS = ("verify", "rectify", "supervised", "overdue")
@@ -34,14 +34,15 @@ SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."supe
 FROM "hazards" h
 LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
 JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id")
-WHERE h."status" <> 'closed' AND {path_in_scope("u.path")}
+WHERE h."status" <> 'closed' AND {path_in_scope("u.path")} AND {enterprise_in_department("e")}
   AND (CAST(:ent AS integer) IS NULL OR h."enterprise_id" = :ent)
 """  # noqa: S608 - constant fragments, values bound
 _ANY = '(t."verify" OR t."supervised" OR t."overdue" OR t."rectify")'
 _COUNT_SQL = f"""
 SELECT (SELECT count(*) FROM ({_MINE}) t WHERE {_ANY}) AS "hazards",
        (SELECT count(*) FROM "public_reports" r JOIN "units" ru ON ru."id" = r."unit_id"
-        WHERE CAST(:pq AS boolean) AND r."status" = 'pending' AND {path_in_scope("ru.path")}) AS "reports"
+        WHERE CAST(:pq AS boolean) AND r."status" = 'pending' AND {path_in_scope("ru.path")}
+          AND {NO_DEPARTMENT}) AS "reports"
 """  # noqa: S608 - constant fragments, values bound
 _ITEMS_SQL = f"""
 SELECT * FROM ({_MINE}) t WHERE {_ANY}
