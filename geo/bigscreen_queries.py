@@ -32,7 +32,7 @@ from sqlalchemy import Connection, text
 
 from domain.enforcement import StatsPeriod, period_range
 from geo.inspection_ledger import enforcement_total
-from geo.scope import path_in_scope, scope_params
+from geo.scope import enterprise_id_in_department, enterprise_in_department, path_in_scope, scope_params
 
 ALARM_DAYS = 7
 ALARM_LIMIT = 40
@@ -43,10 +43,12 @@ RankKey = Literal["risk", "overdue"]
 _SCOPE_UNITS = f'su AS (SELECT "id", "path" FROM "units" WHERE {path_in_scope("path")})'  # noqa: S608
 # Two branches instead of one join on coalesce(h.unit_id, e.unit_id): each can use an index
 # (ix_hazards_unit_id, ix_enterprises_unit_id), so a county scope does not read the whole city.
+# A department scope keeps its department's hazards (geo/scope.py).
 _HAZARDS = (
-    'hz AS (SELECT h.*, su."path" AS upath FROM "hazards" h JOIN su ON su."id" = h."unit_id" '
+    'hz AS (SELECT h.*, su."path" AS upath FROM "hazards" h JOIN su ON su."id" = h."unit_id" '  # noqa: S608 - constant fragments
+    f'WHERE {enterprise_id_in_department("h.enterprise_id")} '
     'UNION ALL SELECT h.*, su."path" FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-    'JOIN su ON su."id" = e."unit_id" WHERE h."unit_id" IS NULL)'
+    f'JOIN su ON su."id" = e."unit_id" WHERE h."unit_id" IS NULL AND {enterprise_in_department("e")})'
 )
 
 
@@ -64,9 +66,10 @@ def screen_kpis(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
         'count(*) FILTER (WHERE e."risk_level" = \'yellow\') AS ent_yellow, '
         'count(*) FILTER (WHERE e."risk_level" = \'blue\') AS ent_blue, '
         'count(*) FILTER (WHERE e."risk_level" IS NULL) AS ent_unassessed '
-        'FROM "enterprises" e JOIN su ON su."id" = e."unit_id"), '
+        f'FROM "enterprises" e JOIN su ON su."id" = e."unit_id" WHERE {enterprise_in_department("e")}), '
         'src AS (SELECT count(*) AS sources FROM "hazard_sources" s '
-        'JOIN "enterprises" e ON e."id" = s."enterprise_id" JOIN su ON su."id" = coalesce(s."unit_id", e."unit_id")), '
+        'JOIN "enterprises" e ON e."id" = s."enterprise_id" JOIN su ON su."id" = coalesce(s."unit_id", e."unit_id") '
+        f'WHERE {enterprise_in_department("e")}), '
         "haz AS (SELECT count(*) FILTER (WHERE \"status\" <> 'closed') AS hazards_open, "
         "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS hazards_overdue, "
         "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS hazards_major_open, "

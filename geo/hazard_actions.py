@@ -44,7 +44,13 @@ from domain.risk_rule import RiskRule, explain
 from geo.attachments import ImageLike, save_photos
 from geo.refresh import stock_cutoff
 from geo.rule_settings import hazard_limits
-from geo.scope import path_in_scope, scope_params
+from geo.scope import (
+    NO_DEPARTMENT,
+    enterprise_id_in_department,
+    enterprise_in_department,
+    path_in_scope,
+    scope_params,
+)
 from geo.users import audit
 
 # Stored 五到位 columns an action may write, besides ``deadline`` (changed only by 延期).
@@ -117,7 +123,8 @@ def hazard_record(conn: Connection, *, scope: str, hazard_id: int, lock: bool = 
     # A ledger hazard may name only its enterprise: it stands in that enterprise's cell, as in the refresh.
     sql = (f'SELECT {_RECORD_COLUMNS} FROM "hazards" h JOIN "units" u ON u."id" = coalesce(h."unit_id", '  # noqa: S608
            '(SELECT e."unit_id" FROM "enterprises" e WHERE e."id" = h."enterprise_id")) '
-           f'WHERE h."id" = :id AND {path_in_scope("u.path")}' + (' FOR UPDATE OF h' if lock else ''))
+           f'WHERE h."id" = :id AND {path_in_scope("u.path")} AND {enterprise_id_in_department("h.enterprise_id")}'
+           + (' FOR UPDATE OF h' if lock else ''))
     row = conn.execute(text(sql), {"id": hazard_id, **scope_params(scope)}).mappings().one_or_none()
     return HazardRecord(**row) if row else None
 
@@ -301,7 +308,8 @@ def _place(conn: Connection, *, scope: str, new: NewHazard) -> tuple[int, int | 
     """Return (grid cell id, enterprise id, lon, lat) of a report inside ``scope``, or raise FlowError."""
     if new.enterprise_id is not None:
         sql = ('SELECT e."unit_id", e."id", ST_X(e."geom"), ST_Y(e."geom") FROM "enterprises" e '  # noqa: S608
-               f'JOIN "units" u ON u."id" = e."unit_id" WHERE e."id" = :e AND {path_in_scope("u.path")}')
+               f'JOIN "units" u ON u."id" = e."unit_id" WHERE e."id" = :e AND {path_in_scope("u.path")} '
+               f'AND {enterprise_in_department("e")}')
         row = conn.execute(text(sql), {"e": new.enterprise_id, **scope_params(scope)}).one_or_none()
         if row is None:
             raise FlowError("未找到该企业，或不在您的管辖范围内")
@@ -310,7 +318,7 @@ def _place(conn: Connection, *, scope: str, new: NewHazard) -> tuple[int, int | 
         return int(row[0]), int(row[1]), float(lon), float(lat)
     sql = ('SELECT u."id" FROM "units" u WHERE u."level" = 5 AND '  # noqa: S608 - bound values only
            'ST_Intersects(u."geom", ST_SetSRID(ST_MakePoint(:x, :y), 4326)) '
-           f'AND {path_in_scope("u.path")} ORDER BY u."code" LIMIT 1')
+           f'AND {path_in_scope("u.path")} AND {NO_DEPARTMENT} ORDER BY u."code" LIMIT 1')
     row = conn.execute(text(sql), {"x": new.lon, "y": new.lat, **scope_params(scope)}).one_or_none()
     if row is None:
         raise FlowError("该位置不在您管辖的网格内")
