@@ -49,7 +49,7 @@ from domain.draws import (
     sample_hash,
 )
 from domain.labels import INDUSTRIES, RISK_LEVEL
-from geo.scope import path_in_scope, scope_params
+from geo.scope import NO_DEPARTMENT, path_in_scope, scope_params
 from geo.users import audit
 
 UNASSESSED = "none"  # the colour filter's value for enterprises not assessed yet
@@ -152,7 +152,7 @@ class OpenItem:
 
 def _area(conn: Connection, *, scope: str, code: str) -> tuple[int, str] | None:
     row = conn.execute(text(
-        f'SELECT "id", "path" FROM "units" u WHERE u."code" = :c AND {path_in_scope("u.path")}'  # noqa: S608
+        f'SELECT "id", "path" FROM "units" u WHERE u."code" = :c AND {path_in_scope("u.path")} AND {NO_DEPARTMENT}'  # noqa: S608
     ), {"c": code, **scope_params(scope)}).one_or_none()
     return (int(row.id), str(row.path)) if row is not None else None
 
@@ -409,7 +409,7 @@ def redraw(conn: Connection, *, scope: str, username: str, draw_id: int, reason:
     old = conn.execute(text(
         'SELECT d."id", d."code", d."title", d."filters", d."options", d."superseded", u."code" AS area '  # noqa: S608
         'FROM "inspection_draws" d JOIN "units" u ON u."id" = d."unit_id" '
-        f'WHERE d."id" = :id AND {path_in_scope("u.path")} FOR UPDATE OF d'
+        f'WHERE d."id" = :id AND {path_in_scope("u.path")} AND {NO_DEPARTMENT} FOR UPDATE OF d'
     ), {"id": draw_id, **scope_params(scope)}).mappings().one_or_none()
     if old is None:
         raise DrawNotFoundError(str(draw_id))
@@ -445,7 +445,7 @@ def _summary(m: Any) -> DrawSummary:
 def draws_in_scope(conn: Connection, *, scope: str, limit: int = 100) -> list[DrawSummary]:
     """Return the draws whose area lies in ``scope`` (or contains it: a wider draw reaches into it), newest first."""
     rows = conn.execute(text(
-        _SUMMARY_SQL + f'WHERE ({path_in_scope("u.path")} OR :scope LIKE u."path" || \'%\') '
+        _SUMMARY_SQL + f'WHERE ({path_in_scope("u.path")} OR :scope LIKE u."path" || \'%\') AND {NO_DEPARTMENT} '
         'ORDER BY d."created_at" DESC, d."id" DESC LIMIT :lim'
     ), {"lim": limit, **scope_params(scope)}).mappings()
     return [_summary(r) for r in rows]
@@ -454,7 +454,8 @@ def draws_in_scope(conn: Connection, *, scope: str, limit: int = 100) -> list[Dr
 def draw_detail(conn: Connection, *, scope: str, draw_id: int) -> tuple[DrawSummary, list[DrawItemRow]] | None:
     """Return a draw and its items whose enterprise lies in ``scope`` (None: not visible from the scope)."""
     m = conn.execute(text(
-        _SUMMARY_SQL + f'WHERE d."id" = :id AND ({path_in_scope("u.path")} OR :scope LIKE u."path" || \'%\')'
+        _SUMMARY_SQL + f'WHERE d."id" = :id AND ({path_in_scope("u.path")} OR :scope LIKE u."path" || \'%\') '
+        f'AND {NO_DEPARTMENT}'
     ), {"id": draw_id, **scope_params(scope)}).mappings().one_or_none()
     if m is None:
         return None
@@ -470,7 +471,7 @@ def draw_detail(conn: Connection, *, scope: str, draw_id: int) -> tuple[DrawSumm
         '  WHERE x."draw_id" = i."draw_id" '
         '  AND x."enterprise_id" = i."enterprise_id" AND x."kind" = \'double_random\' '
         '  ORDER BY x."inspected_at", x."id" LIMIT 1) x ON true '
-        f'WHERE i."draw_id" = :id AND {path_in_scope("u.path")} ORDER BY i."seq"'
+        f'WHERE i."draw_id" = :id AND {path_in_scope("u.path")} AND {NO_DEPARTMENT} ORDER BY i."seq"'
     ), {"id": draw_id, **scope_params(scope)}).mappings()
     return _summary(m), [DrawItemRow(**{k: r[k] for k in DrawItemRow.__dataclass_fields__}) for r in rows]
 
@@ -488,6 +489,7 @@ def open_items_of(conn: Connection, *, scope: str, username: str,
         'LEFT JOIN "users" pu ON pu."username" = CASE WHEN i."inspector1" = :u THEN i."inspector2" '
         '  ELSE i."inspector1" END '
         f'WHERE :u IN (i."inspector1", i."inspector2") AND NOT d."superseded" AND {path_in_scope("u.path")} '
+        f'AND {NO_DEPARTMENT} '
         'AND (CAST(:any AS bool) OR e."credit_code" = ANY(CAST(:codes AS text[]))) '
         'AND NOT EXISTS (SELECT 1 FROM "inspections" x WHERE x."draw_id" = d."id" '
         '  AND x."enterprise_id" = i."enterprise_id" AND x."kind" = \'double_random\') '

@@ -36,7 +36,7 @@ from domain.rules_config import (
 )
 from geo.app_settings import put_config
 from geo.refresh import app_config
-from geo.scope import path_in_scope, scope_params
+from geo.scope import enterprise_id_in_department, path_in_scope, scope_params
 from geo.users import audit
 
 KEYS = ("risk_rule", "stock_cutoff", "staffing", "inspection_cadence", "hazard_limits")
@@ -212,6 +212,7 @@ def goal_rows(conn: Connection, *, scope: str, code: str, as_of: date) -> list[d
         'hz AS (SELECT h."found_at", h."deadline", u."path" FROM "hazards" h JOIN "units" u ON u."id" = '
         'coalesce(h."unit_id", (SELECT e."unit_id" FROM "enterprises" e WHERE e."id" = h."enterprise_id")) '
         "WHERE h.\"level\" = 'major' AND h.\"status\" <> 'closed' "
+        f"AND {enterprise_id_in_department('h.enterprise_id')} "
         "AND u.\"path\" LIKE (SELECT \"path\" FROM target) || '%') "
         'SELECT a."code", a."name", '
         'count(hz.*) FILTER (WHERE hz."found_at" <= :cutoff) AS stock_open, '
