@@ -5,7 +5,11 @@ children); a record belongs to the row whose code is the ``depth``-th segment of
 the area's path (``split_part(substr(path, …))``, as ``geo.risk_queries.by_child_unit``). Four set-based
 queries — hazards, 四查 records, accidents, the rows with their vacancies — whatever the number of rows;
 scoring and ranking are ``domain.scorecards``. The area must lie in the caller's scope
-(:func:`load_scorecard` returns None otherwise); every query is then limited to the area's subtree.
+(:func:`load_scorecard` returns None otherwise); every query is then limited to the area's subtree, and for a
+department account (geo/scope.py) to its department's hazards and accidents.
+
+Department rows are the catalogue's departments (``enterprises.dept_code``, domain/catalogues.py) of the area's
+enterprises, named by the catalogue.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from domain.cadence import Cadence, shift
 from domain.scorecards import Quarter, Ranked, RowKpis, ScorecardSettingsError, cadence_periods, rank_rows
 from domain.scorecards import weights_from_config as _weights_from_config
 from geo.refresh import app_config, cadence_rule
-from geo.scope import path_in_scope, scope_params
+from geo.rule_settings import department_catalogue
+from geo.scope import enterprise_id_in_department, enterprise_in_department, narrow, path_in_scope, scope_params
 from geo.targets import Area, area_in_scope
 
 log = logging.getLogger(__name__)
@@ -38,11 +43,12 @@ _ROWS = (
     f'WHERE {path_in_scope("u.path")} AND u."level" = :lvl ORDER BY u."code"'
 )
 
-# Department rows (管行业必须管安全): the supervising departments of the area's enterprises, by name.
-_DEPT = 'e."supervising_dept"'
+# Department rows (管行业必须管安全): the catalogue departments of the area's enterprises (named in Python).
+_DEPT = 'e."dept_code"'
 _DEPT_ROWS = (
     f'SELECT DISTINCT {_DEPT} AS code, {_DEPT} AS name, NULL AS vacancies FROM "enterprises" e '  # noqa: S608
-    f'JOIN "units" u ON u."id" = e."unit_id" WHERE {path_in_scope("u.path")} AND {_DEPT} IS NOT NULL ORDER BY 1'
+    f'JOIN "units" u ON u."id" = e."unit_id" WHERE {path_in_scope("u.path")} AND {_DEPT} IS NOT NULL '
+    f'AND {enterprise_in_department("e")} ORDER BY 1'
 )
 
 
@@ -54,7 +60,7 @@ def _hazards_sql(key: str, where: str) -> str:
         'coalesce(h."supervision_deadline", h."deadline") AS due '
         'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
         'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
-        f'WHERE {path_in_scope("u.path")} AND {where} AND h."found_at" <= :q1 '
+        f'WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")} AND {where} AND h."found_at" <= :q1 '
         'AND (h."closed_at" IS NULL OR h."closed_at" >= :q0 OR h."supervision_level" IS NOT NULL)) '
         + _HAZARD_COUNTS
     )
@@ -90,13 +96,15 @@ _CADENCE = (
 _ACCIDENTS = (
     f'SELECT {_ROW} AS code, count(*) AS accidents, coalesce(sum(a."deaths"), 0) AS deaths '  # noqa: S608
     'FROM "accidents" a JOIN "units" u ON u."id" = a."unit_id" '
-    f'WHERE {path_in_scope("u.path")} AND u."level" >= :lvl AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
+    f'WHERE {path_in_scope("u.path")} AND {enterprise_id_in_department("a.enterprise_id")} AND u."level" >= :lvl '
+    'AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
 )
 # a department's accidents: those of its enterprises (road accidents without an enterprise count for none)
 _DEPT_ACCIDENTS = (
     f'SELECT {_DEPT} AS code, count(*) AS accidents, coalesce(sum(a."deaths"), 0) AS deaths '  # noqa: S608
     'FROM "accidents" a JOIN "enterprises" e ON e."id" = a."enterprise_id" JOIN "units" u ON u."id" = a."unit_id" '
-    f'WHERE {path_in_scope("u.path")} AND {_DEPT} IS NOT NULL AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
+    f'WHERE {path_in_scope("u.path")} AND {_DEPT} IS NOT NULL AND {enterprise_in_department("e")} '
+    'AND a."occurred_on" BETWEEN :q0 AND :q1 GROUP BY 1'
 )
 
 
@@ -117,9 +125,12 @@ def row_level(area: Area, mode: str) -> int:
 
 
 def quarter_kpis(conn: Connection, *, area: Area, level: int, quarter: Quarter,
-                 cadence: Cadence | None) -> list[RowKpis]:
-    """Return the KPIs of the level-``level`` units under ``area`` for ``quarter`` (four queries)."""
-    base: dict[str, Any] = {**scope_params(area.path), "lvl": level, "depth": level - area.level,
+                 cadence: Cadence | None, scope: str | None = None) -> list[RowKpis]:
+    """Return the KPIs of the level-``level`` units under ``area`` for ``quarter`` (four queries).
+
+    ``scope``: the caller's scope, for its department (None: every department).
+    """
+    base: dict[str, Any] = {**scope_params(_within(scope, area)), "lvl": level, "depth": level - area.level,
                             "q0": quarter.start, "q1": quarter.end}
     rows = {r["code"]: dict(r) for r in conn.execute(text(_ROWS), base).mappings()}
     for r in conn.execute(text(_HAZARDS), base).mappings():
@@ -139,14 +150,21 @@ def quarter_kpis(conn: Connection, *, area: Area, level: int, quarter: Quarter,
     return [RowKpis(**r, cadence_periods=len(periods)) for r in rows.values()]
 
 
-def department_kpis(conn: Connection, *, area: Area, quarter: Quarter) -> list[RowKpis]:
+def _within(scope: str | None, area: Area) -> str:
+    """Return the area's scope keeping the caller's department (the area lies in the caller's scope)."""
+    return narrow(scope, area.path) if scope is not None else area.path
+
+
+def department_kpis(conn: Connection, *, area: Area, quarter: Quarter, scope: str | None = None) -> list[RowKpis]:
     """Return the KPIs of each supervising department of the area's enterprises for ``quarter`` (three queries).
 
     A department's hazards and accidents are its enterprises'; it has no 四查 cadence and no grid vacancies
-    (both left unscored).
+    (both left unscored). Rows are named by the department catalogue in force.
     """
-    base: dict[str, Any] = {**scope_params(area.path), "q0": quarter.start, "q1": quarter.end}
-    rows = {r["code"]: dict(r) for r in conn.execute(text(_DEPT_ROWS), base).mappings()}
+    base: dict[str, Any] = {**scope_params(_within(scope, area)), "q0": quarter.start, "q1": quarter.end}
+    catalogue = department_catalogue(conn)
+    rows = {r["code"]: {**r, "name": catalogue.label(r["code"])}
+            for r in conn.execute(text(_DEPT_ROWS), base).mappings()}
     for r in conn.execute(text(_DEPT_HAZARDS), base).mappings():
         if r["code"] in rows:
             rows[r["code"]].update({k: int(v) for k, v in r.items() if k != "code"})
@@ -178,11 +196,11 @@ def load_scorecard(conn: Connection, *, scope: str, code: str | None, quarter: Q
     mode = mode if mode in MODES else "township"
     weights = scorecard_weights(conn)
     if mode == "department":
-        current = department_kpis(conn, area=area, quarter=quarter)
-        previous = department_kpis(conn, area=area, quarter=quarter.previous())
+        current = department_kpis(conn, area=area, quarter=quarter, scope=scope)
+        previous = department_kpis(conn, area=area, quarter=quarter.previous(), scope=scope)
         return Scorecard(area, quarter, area.level, mode, weights, None, rank_rows(current, previous, weights))
     level = row_level(area, mode)
     cadence = cadence_rule(conn).of(level)
-    current = quarter_kpis(conn, area=area, level=level, quarter=quarter, cadence=cadence)
-    previous = quarter_kpis(conn, area=area, level=level, quarter=quarter.previous(), cadence=cadence)
+    current = quarter_kpis(conn, area=area, level=level, quarter=quarter, cadence=cadence, scope=scope)
+    previous = quarter_kpis(conn, area=area, level=level, quarter=quarter.previous(), cadence=cadence, scope=scope)
     return Scorecard(area, quarter, level, mode, weights, cadence, rank_rows(current, previous, weights))

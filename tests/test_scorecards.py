@@ -180,9 +180,10 @@ def world() -> Iterator[Engine]:
             c.execute(text("INSERT INTO accidents (code, title, occurred_on, unit_id, deaths, grade) SELECT :code, "
                            "'考核测试事故', CAST(:d AS date), id, :n, 'general' FROM units WHERE code = :g"),
                       {"code": f"SC-{i}", "d": day, "n": deaths, "g": grid})
-        for dept, names in (("应急管理局", ["e1", "e3"]), ("住建局", ["e6", "e7"]), ("市场监管局", ["e4"])):
-            c.execute(text("UPDATE enterprises SET supervising_dept = :d WHERE name = ANY(:n)"),
-                      {"d": dept, "n": names})
+        for dept, code, names in (("应急管理局", "yingji", ["e1", "e3"]), ("住建局", "zhujian", ["e6", "e7"]),
+                                  ("市场监管局", "shichang", ["e4"])):
+            c.execute(text("UPDATE enterprises SET supervising_dept = :d, dept_code = :c WHERE name = ANY(:n)"),
+                      {"d": dept, "c": code, "n": names})
         c.execute(text("UPDATE accidents SET enterprise_id = (SELECT id FROM enterprises WHERE name = 'e1') "
                        "WHERE code = 'SC-0'"))
         c.execute(text("DELETE FROM duties WHERE role = 'supervisor' AND seq = 2 "
@@ -237,20 +238,21 @@ def test_each_kpi_of_the_departments_against_hand_counts(conn: Connection) -> No
     city = area_in_scope(conn, scope="411000.", code=None)
     assert city is not None
     rows = {r.code: r for r in department_kpis(conn, area=city, quarter=Q4)}
-    assert set(rows) == {"应急管理局", "住建局", "市场监管局"}
+    assert set(rows) == {"yingji", "zhujian", "shichang"}  # catalogue codes, named by the catalogue
     # 应急 (e1, e3): h2 found; h1, h2 overdue; 督办 h1, x7 due and open; the accident of 5 Nov is e1's
-    assert rows["应急管理局"] == RowKpis("应急管理局", "应急管理局", found=1, overdue_end=2, supervised_due=2,
-                                      vacancies=None, accidents=1, deaths=2)
+    assert rows["yingji"] == RowKpis("yingji", "应急管理局", found=1, overdue_end=2, supervised_due=2,
+                                     vacancies=None, accidents=1, deaths=2)
     # 住建 (e6, e7): the township's figures without h5 (no enterprise)
-    assert rows["住建局"] == RowKpis("住建局", "住建局", found=3, closed_of_found=1, closed=3, closed_on_time=2,
-                                  overdue_end=1, supervised_due=1, supervised_on_time=1, vacancies=None)
-    assert rows["市场监管局"] == RowKpis("市场监管局", "市场监管局", found=1, overdue_end=1, vacancies=None)
+    assert rows["zhujian"] == RowKpis("zhujian", "住房和城乡建设局", found=3, closed_of_found=1, closed=3,
+                                      closed_on_time=2, overdue_end=1, supervised_due=1, supervised_on_time=1,
+                                      vacancies=None)
+    assert rows["shichang"] == RowKpis("shichang", "市场监督管理局", found=1, overdue_end=1, vacancies=None)
     county = area_in_scope(conn, scope="411000.411003.", code=None)
-    assert county is not None and [r.code for r in department_kpis(conn, area=county, quarter=Q4)] == ["住建局"]
+    assert county is not None and [r.code for r in department_kpis(conn, area=county, quarter=Q4)] == ["zhujian"]
     card = load_scorecard(conn, scope="411000.", code=None, quarter=Q4, mode="department")
-    assert card is not None and card.cadence is None and card.rows[0].kpis.code == "住建局"
+    assert card is not None and card.cadence is None and card.rows[0].kpis.code == "zhujian"
     cells = table_row(card.rows[0], department=True)
-    assert len(cells) == len(table_header(True)) and cells[2] == "住建局"
+    assert len(cells) == len(table_header(True)) and cells[2] == "住房和城乡建设局"
     assert cells[table_header(True).index("网格空缺")] == "—" and cells[table_header(True).index("四查达标率")] == "—"
 
 
