@@ -220,6 +220,7 @@ DEFAULT_DEPARTMENTS: tuple[Department, ...] = (
     Department("shangwu", "商务局", ("商贸",), ("商务委员会", "商务委")),
     Department("nongye", "农业农村局", (), ("农业局", "农委", "农业农村委员会", "农牧局")),
     Department("shuili", "水利局", (), ("水务局", "水利委员会")),
+    Department("chengguan", "城市管理局", (), ("城管局", "城市管理综合执法局", "城市管理委员会", "城管委", "城市管理")),
     Department("yancao", "烟草专卖局", ("烟草",), ("烟草局", "烟草公司", "烟草专卖")),
 )
 

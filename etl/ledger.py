@@ -22,9 +22,10 @@ from etl.read import Table, open_table
 from etl.settings import EtlSettings
 from etl.validate import Locator, RowValidator, row_key
 from geo import etl_sql
+from geo.departments import assign_departments, unnamed_note
 from geo.ledger_kinds import LedgerKind, ledger_kind
 from geo.models import H3_CELL_COLUMNS
-from geo.rule_settings import industry_catalogue
+from geo.rule_settings import department_catalogue, industry_catalogue
 from geo.timing import timed
 
 Progress = Callable[[int], None]
@@ -149,6 +150,10 @@ def load_ledger(conn: Connection, kind: str, path: Path, *, crs: InputCrs, run_i
     out.counts = etl_sql.upsert_ledger(conn, kind=kind, present=present, run_id=run_id, timings=out.timings,
                                        kept=kept)
     out.counts.update({f"grid_{k}": v for k, v in located.items()})
+    if kind == "enterprises":  # 行业主管部门 → the department catalogue's code (geo/departments.py)
+        note = unnamed_note(assign_departments(conn, department_catalogue(conn), loaded=True)[1])
+        if note:
+            out.notes.append(note)
     if kept:  # the app's record wins (LedgerKind.app_owned): listed with the run's rejected rows
         header = next(c.header for c in record.columns if c.key == record.key[0])
         for row_number, key in etl_sql.staged_keys_of(conn, kind=kind, row_numbers=kept):
