@@ -198,6 +198,7 @@ def _people_and_exclusions(conn: Connection, *, area_path: str) -> tuple[list[In
     people = conn.execute(text(
         'SELECT u."username", coalesce(u."display_name", \'\') AS name, s."path" FROM "users" u '
         'JOIN "units" s ON s."id" = u."scope_unit_id" WHERE u."role" = \'inspector\' AND u."active" '
+        'AND u."dept_code" IS NULL '  # a department's inspectors are not drawn for the area's 双随机
         'AND (s."path" LIKE :area || \'%\' OR :area LIKE s."path" || \'%\') ORDER BY u."username"'
     ), {"area": area_path}).all()
     # Duty holders of every grid cell and village under the area whose name is an inspector's display name, by
@@ -513,6 +514,7 @@ def inspector_accounts(conn: Connection, *, scope: str) -> list[tuple[str, str]]
     rows = conn.execute(text(
         'SELECT u."username", coalesce(u."display_name", u."username") AS name FROM "users" u '
         'JOIN "units" s ON s."id" = u."scope_unit_id" WHERE u."role" = \'inspector\' AND u."active" '
+        'AND u."dept_code" IS NULL '  # a department's inspectors are not drawn for the area's 双随机
         'AND (s."path" LIKE :scope || \'%\' OR :scope LIKE s."path" || \'%\') ORDER BY u."username" LIMIT 2000'
     ), scope_params(scope)).all()
     return [(r.username, r.name) for r in rows]

@@ -15,10 +15,12 @@ from domain.labels import USER_ROLE
 from geo.db import connect
 from geo.models import USER_ROLES
 from geo.public_reports import NewPublicReport, submit
+from geo.rule_settings import department_catalogue
 from geo.units import child_codes
 from geo.users import (
     UserError,
     audit,
+    check_department,
     check_password_policy,
     create_user,
     demo_enterprise,
@@ -30,6 +32,7 @@ from geo.users import (
     list_users,
     revoke_sessions,
     set_active,
+    set_department,
     set_enterprise,
     set_password_hash,
     set_role,
@@ -47,7 +50,10 @@ DEMO_ACCOUNTS = (
     ("inspector", "inspector", "演示执法员"),
     ("gridmgr", "grid_manager", "演示网格管理员"),
     ("inspector2", "inspector", "演示执法员二"),
+    ("zhujian", "inspector", "演示住建局执法员"),
 )
+# Department accounts among the demo accounts (issue 18 part 5): username → department code.
+DEMO_DEPARTMENTS = {"zhujian": "zhujian"}
 # Pending public reports (随手拍) for the grid manager's queue: description, contact; placed in the township's cells.
 DEMO_REPORTS = (
     ("小区地下车库有人给电动车飞线充电，插线板拖在地上。", "138****0001"),
@@ -92,6 +98,8 @@ def create(
         help="企业账户所属企业的统一社会信用代码（仅角色 enterprise；数据范围为企业所在网格）")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="从标准输入读取密码")] = False,
     display_name: Annotated[str | None, typer.Option(help="显示姓名")] = None,
+    dept: Annotated[str | None, typer.Option(
+        help="监管部门代码（部门目录，如 zhujian）：只看该部门监管的企业及其隐患、检查、事故")] = None,
 ) -> None:
     """Create an account; without --password-stdin a random password is generated and printed once.
 
@@ -108,17 +116,22 @@ def create(
     password, generated = _read_password(password_stdin)
     try:
         with connect() as conn:
+            dept_code = check_department(department_catalogue(conn), dept)
             create_user(conn, username=name, password_hash=hash_password(password), role=role,
-                        scope_code=scope, display_name=display_name, enterprise_code=enterprise)
+                        scope_code=scope, display_name=display_name, enterprise_code=enterprise, dept_code=dept_code)
             user = get_user_by_name(conn, username=name)
             assert user is not None
             detail = {"user": name, "role": role, "scope": user.scope_code}
             if enterprise:
                 detail["enterprise"] = enterprise
+            if dept_code:
+                detail["dept"] = dept_code
             audit(conn, username=CLI_ACTOR, action="user_create", detail=detail)
     except UserError as exc:
         raise _fail(str(exc)) from exc
     what = f"企业 {enterprise}，数据范围 {user.scope_name} {user.scope_code}" if enterprise else f"数据范围 {scope}"
+    if user.dept_code:
+        what += f"，监管部门 {user.dept_code}"
     typer.echo(f"已创建用户 {name}（{USER_ROLE[role]}，{what}）。")
     if generated:
         typer.echo(f"初始密码：{password}")
@@ -129,12 +142,13 @@ def list_cmd() -> None:
     """List every account with role, scope and state."""
     with connect() as conn:
         users = list_users(conn, scope=None)
-    table = Table("用户名", "姓名", "角色", "数据范围", "状态", "最近登录")
+        catalogue = department_catalogue(conn)
+    table = Table("用户名", "姓名", "角色", "数据范围", "监管部门", "状态", "最近登录")
     for u in users:
         state = "已锁定" if u.is_locked else ("正常" if u.active else "已停用")
         last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "从未登录"
         table.add_row(u.username, u.display_name or "", USER_ROLE.get(u.role, u.role),
-                      f"{u.scope_name}（{u.scope_code}）", state, last)
+                      f"{u.scope_name}（{u.scope_code}）", catalogue.label(u.dept_code) or "全部", state, last)
     Console().print(table)
 
 
@@ -208,6 +222,23 @@ def set_scope_cmd(name: str, code: str) -> None:
     typer.echo(f"已将用户 {name} 的数据范围改为 {code}，其已登录会话已失效。")
 
 
+@app.command(name="set-dept")
+def set_dept_cmd(
+    name: str,
+    code: Annotated[str | None, typer.Argument(help="部门代码（部门目录）；省略则取消部门限制")] = None,
+) -> None:
+    """Scope an account to a supervising department CODE, or to every department without CODE (ends its sessions)."""
+    try:
+        with connect() as conn:
+            catalogue = department_catalogue(conn)
+            set_department(conn, username=name, dept_code=code, catalogue=catalogue)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    _change(name, "user_set_dept", {"dept": code or ""})
+    label = f"监管部门 {catalogue.label(code)}（{code}）" if code else "全部监管部门"
+    typer.echo(f"已将用户 {name} 的数据范围限定为{label}，其已登录会话已失效。")
+
+
 def _demo_scopes() -> dict[str, str]:
     """Scope per demo account: city for admin/leader/planner, 魏都区 for the inspectors, a 魏都区 township."""
     with connect() as conn:
@@ -217,16 +248,17 @@ def _demo_scopes() -> dict[str, str]:
         raise _fail("数据库中没有许昌市 (411000) 与魏都区 (411002) 的下级单位：请先加载演示数据 (make demo)。")
     inspector_county = "411002" if "411002" in counties else counties[0]
     return {"admin": CITY, "leader": CITY, "planner": CITY, "inspector": inspector_county,
-            "inspector2": inspector_county, "gridmgr": townships[0]}
+            "inspector2": inspector_county, "gridmgr": townships[0], "zhujian": CITY}
 
 
 def _demo_account(conn: Connection, username: str, role: str, display: str, *, scope: str | None = None,
                   enterprise: str | None = None) -> None:
     """Create or reset one demo account (password ``<username>@Demo2026``)."""
     pw_hash = hash_password(username + DEMO_PASSWORD_SUFFIX)
+    dept = DEMO_DEPARTMENTS.get(username)
     if get_user_by_name(conn, username=username) is None:
         create_user(conn, username=username, password_hash=pw_hash, role=role, scope_code=scope,
-                    display_name=display, enterprise_code=enterprise)
+                    display_name=display, enterprise_code=enterprise, dept_code=dept)
     else:
         set_password_hash(conn, username=username, password_hash=pw_hash)
         if enterprise:
@@ -234,6 +266,7 @@ def _demo_account(conn: Connection, username: str, role: str, display: str, *, s
         else:
             set_role(conn, username=username, role=role)
             set_scope(conn, username=username, scope_code=scope or CITY)
+            set_department(conn, username=username, dept_code=dept, catalogue=department_catalogue(conn))
         set_active(conn, username=username, active=True)
     audit(conn, username=CLI_ACTOR, action="user_demo_reset", detail={"user": username})
 
@@ -267,6 +300,8 @@ def demo() -> None:
             user = get_user_by_name(conn, username=username)
             assert user is not None
             where = f"{user.scope_name}（{user.scope_code}）"
+            if user.dept_code:
+                where += f"，仅{department_catalogue(conn).label(user.dept_code)}监管的企业"
             if role == "enterprise":
                 where = f"企业 {credit_code}，{where}"
             table.add_row(username, username + DEMO_PASSWORD_SUFFIX, USER_ROLE[role], where)
