@@ -1,10 +1,13 @@
-"""规则设置 ``/admin/rules``: the four-colour rule, its reading per level, 四查 cadences, staffing, 延期, 存量 cut-off.
+"""规则设置 ``/admin/rules``: the four-colour rule, 四查 cadences, staffing, 延期, 存量 cut-off and three sections.
 
+The sections: the industry catalogue, the scorecard weights (考核权重) and the five-year targets (五年目标).
 An administrator of the whole city edits the values, previews how many units change colour per level,
 and applies: a new rule version is stored in ``app_config`` with who and when (audited), the units are
 re-scored at once and the full refresh runs (``safegrid etl refresh`` in a child process: the dashboard
 does not import ``etl``). Bad values are refused with the Chinese message of ``domain.rules_config``.
-Ids are prefixed ``rules-``.
+The catalogue, the weights and the targets are saved each by its own button: versioned against a concurrent
+edit (the version read with the form travels in a ``dcc.Store``), a double submit changes nothing, audited
+(``geo.rule_settings.save_catalogue``, ``geo.app_settings.save_config``). Ids are prefixed ``rules-``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 
+from dashboard.components.department_catalogue import department_section, register_department_catalogue
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, current_account
@@ -34,10 +38,16 @@ from domain.rules_config import (
     settings_form,
     settings_from_form,
 )
+from domain.scorecards import KPI_LABELS, MAX_WEIGHT, ScorecardSettingsError, weights_from_form
+from domain.targets import INDICATORS, SOURCE_MAX, TargetSettingsError, targets_form, targets_from_form, years_label
 from geo import rule_settings
+from geo.app_settings import SettingsConflictError
 from geo.db import connect
+from geo.scorecard_weights import save_weights, weights_state
+from geo.targets import data_years, save_target_settings, targets_state
 
 FIELDS = tuple(settings_form(RuleSettings()))
+_TARGET_FIELDS = ("baseline_year", "target_year", *(ind.key for ind in INDICATORS), "source")
 REFRESH_TIMEOUT_S = 600
 COLOURS = ("red", "orange", "yellow", "blue")
 CADENCE_OPTIONS = [*({"label": label, "value": key} for key, label in CADENCE_LABEL.items()),
@@ -133,12 +143,61 @@ def _catalogue_section(industries: str, groups: str, version: str) -> html.Secti
     ], className="rules-catalogue")
 
 
+def _weights_section(weights: dict[str, float], version: str) -> html.Section:
+    rows = [html.Tr([html.Td(html.Label(label, htmlFor=f"rules-sw-{key}")),
+                     html.Td(dcc.Input(id=f"rules-sw-{key}", type="number", value=weights[key], min=0, max=MAX_WEIGHT,
+                                       step="any", className="rules-num", style={"width": "6em"}))])
+            for key, label in KPI_LABELS.items()]
+    return html.Section([
+        html.H3("季度考核权重"),
+        html.P(f"季度考核得分 = 各指标得分按权重加权（满分 100）：比率指标取比率，数量指标 n 取 1/(1+n)。"
+               f"权重为 0-{MAX_WEIGHT} 的数，0 表示不计入，权重之和须大于 0。保存后“季度考核”页与通报按新权重排名。",
+               className="sg-note"),
+        html.Table([html.Thead(html.Tr([html.Th("指标"), html.Th("权重")])), html.Tbody(rows)],
+                   className="sg-table rules-sw"),
+        dcc.Store(id="rules-sw-version", data=version),
+        html.Button("保存考核权重", id="rules-sw-save", n_clicks=0, style={"margin": "0.6em 0"}),
+        html.Div(id="rules-sw-result", role="status"),
+    ], className="rules-scorecard-weights")
+
+
+def _targets_section(values: dict[str, Any], version: str, years: list[int]) -> html.Section:
+    def year(key: str, label: str) -> html.Span:
+        return html.Span([html.Label(label, htmlFor=f"rules-tg-{key}"),
+                          dcc.Input(id=f"rules-tg-{key}", type="number", value=values[key], min=2000, max=2100,
+                                    step=1, className="rules-num", style={"width": "6em"})], className="rules-pair")
+
+    have = f"已有事故或分母数据的年份：{years_label(years)}。" if years else "尚未导入事故或分母数据。"
+    return html.Section([
+        html.H3("“十四五”（五年）目标"),
+        html.P(f"与基准年相比，到目标年各指标的下降比例（%，0-100）；各年按基准到目标的直线判断是否在进度内。"
+               f"基准年须有数据（{have}）", className="sg-note", id="rules-tg-years"),
+        html.Div([year("baseline_year", "基准年份"), year("target_year", "目标年份")], className="rules-row"),
+        html.Table([
+            html.Thead(html.Tr([html.Th("指标"), html.Th("下降比例（%）")])),
+            html.Tbody([html.Tr([html.Td(html.Label(ind.label, htmlFor=f"rules-tg-{ind.key}")),
+                                 html.Td(dcc.Input(id=f"rules-tg-{ind.key}", type="number", value=values[ind.key],
+                                                   min=0, max=100, step="any", className="rules-num",
+                                                   style={"width": "6em"}))]) for ind in INDICATORS]),
+        ], className="sg-table rules-tg"),
+        html.Div([html.Label("目标来源", htmlFor="rules-tg-source"),
+                  dcc.Input(id="rules-tg-source", type="text", value=values["source"], maxLength=SOURCE_MAX,
+                            style={"width": "36em"})], className="rules-pair"),
+        dcc.Store(id="rules-tg-version", data=version),
+        html.Button("保存五年目标", id="rules-tg-save", n_clicks=0, style={"margin": "0.6em 0"}),
+        html.Div(id="rules-tg-result", role="status"),
+    ], className="rules-targets")
+
+
 def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the settings form filled with the rules in force, the preview area and the version history."""
     with connect() as conn:
         settings = rule_settings.current(conn)
         versions = rule_settings.history(conn)
         catalogue, catalogue_version = rule_settings.catalogue_state(conn)
+        weights, weights_version = weights_state(conn)
+        targets, targets_version = targets_state(conn)
+        years = data_years(conn)
     return html.Div([
         html.H2("规则设置"),
         html.P([f"当前规则版本 {settings.risk.version}；地图着色：{describe_modes(settings.risk)}。",
@@ -158,6 +217,9 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         html.H3("规则版本记录"),
         _history(versions),
         _catalogue_section(*catalogue_text(catalogue), catalogue_version),
+        department_section(),
+        _weights_section(weights, weights_version),
+        _targets_section(targets_form(targets), targets_version, years),
     ], className="rules-page")
 
 
@@ -200,8 +262,59 @@ def _city_admin() -> str | None:
     return None
 
 
+def _saved(kind: str, changed: bool, new_version: str, done: str) -> tuple[Any, Any]:
+    """Return the result line and the new version after a save (``kind``: ``sw`` weights, ``tg`` targets)."""
+    text = done if changed else "没有变化。"
+    return html.P(text, className="sg-note", id=f"rules-{kind}-saved"), new_version
+
+
+def _refused(message: str) -> tuple[Any, Any]:
+    return html.P(message, className="sg-alert rules-error"), no_update
+
+
 def register(app: Dash) -> None:
-    """Add the preview and apply callback and the catalogue's save callback."""
+    """Add the preview and apply callback and the catalogue's, weights' and targets' save callbacks."""
+    register_department_catalogue(app)
+
+    @app.callback(
+        Output("rules-sw-result", "children"), Output("rules-sw-version", "data"),
+        Input("rules-sw-save", "n_clicks"), *[State(f"rules-sw-{k}", "value") for k in KPI_LABELS],
+        State("rules-sw-version", "data"), prevent_initial_call=True,
+    )
+    def save_scorecard_weights(_n: int | None, *rest: Any) -> tuple[Any, Any]:
+        refused = _city_admin()
+        if refused:
+            return _refused(refused)
+        values, version = dict(zip(KPI_LABELS, rest[:-1], strict=True)), str(rest[-1] or "")
+        try:
+            weights = weights_from_form(values)
+            with connect() as conn:
+                new_version, changed = save_weights(conn, weights, username=current_account().username,
+                                                    version=version)
+        except (ScorecardSettingsError, SettingsConflictError) as exc:
+            return _refused(str(exc))
+        return _saved("sw", changed, new_version,
+                      "已保存考核权重：" + "，".join(f"{KPI_LABELS[k]} {w:g}" for k, w in weights.items()) + "。")
+
+    @app.callback(
+        Output("rules-tg-result", "children"), Output("rules-tg-version", "data"),
+        Input("rules-tg-save", "n_clicks"), *[State(f"rules-tg-{k}", "value") for k in _TARGET_FIELDS],
+        State("rules-tg-version", "data"), prevent_initial_call=True,
+    )
+    def save_targets(_n: int | None, *rest: Any) -> tuple[Any, Any]:
+        refused = _city_admin()
+        if refused:
+            return _refused(refused)
+        values, version = dict(zip(_TARGET_FIELDS, rest[:-1], strict=True)), str(rest[-1] or "")
+        try:
+            with connect() as conn:
+                settings = targets_from_form(values, data_years=data_years(conn))
+                new_version, changed = save_target_settings(conn, settings=settings,
+                                                            username=current_account().username, version=version)
+        except (TargetSettingsError, SettingsConflictError) as exc:
+            return _refused(str(exc))
+        return _saved("tg", changed, new_version,
+                      f"已保存五年目标：基准 {settings.baseline_year} 年，目标 {settings.target_year} 年。")
 
     @app.callback(
         Output("rules-catalogue-result", "children"), Output("rules-catalogue-version", "data"),
