@@ -1,4 +1,9 @@
-"""The app shell: header (user, role, scope, data freshness, logout), role-filtered menu and the page router."""
+"""The app shell: header (user, role, scope, data freshness, logout), role-filtered menu and the page router.
+
+The menu is :data:`dashboard.pages.MENU`'s groups, each a disclosure (button with ``aria-expanded`` and a list
+of links) opened, closed and highlighted by ``assets/nav.js``; a group with one page the role may use is a
+plain link. Phones (``assets/phone.css``) show the groups as sections of the ☰ fold-out.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from dashboard.components.search import register as register_search
 from dashboard.components.search import search_box
 from dashboard.errors import AppError, ForbiddenError, NotFoundError, to_app_error
 from dashboard.hazard.access import badge_count
-from dashboard.pages import Page, page_for_path
+from dashboard.pages import MENU, MenuGroup, Page, page_for_path
 from dashboard.roles import Capability
 from dashboard.scope import Account, current_account, landing_path
 from dashboard.settings import DashboardSettings
@@ -56,12 +61,46 @@ def todo_link(account: Account) -> Any:
 
 
 _MENU_ATTRS: dict[str, Any] = {"aria-label": "菜单", "aria-controls": "shell-header"}
+_NAV_ATTRS: dict[str, Any] = {"aria-label": "主菜单"}
+
+
+def _nav_link(page: Page) -> dcc.Link:
+    return dcc.Link(page.title, href=page.path, className="sg-nav-link", id=nav_id(page))
+
+
+def _nav_group(group: MenuGroup, listed: list[Page], paths: list[str]) -> html.Div:
+    """One menu group: a dropdown of ``listed``, or the plain link of its only page; ``paths`` mark it current."""
+    attrs: dict[str, Any] = {"data-group": group.key, "data-paths": " ".join(paths)}
+    if len(listed) == 1:
+        return html.Div(_nav_link(listed[0]), className="sg-nav-group sg-nav-single", **attrs)
+    menu_id = f"shell-navmenu-{group.key}"
+    toggle: dict[str, Any] = {"aria-expanded": "false", "aria-controls": menu_id}
+    labelled: dict[str, Any] = {"aria-label": group.title}
+    return html.Div([
+        html.Button(group.title, id=f"shell-navgroup-{group.key}", className="sg-nav-toggle", type="button",
+                    **toggle),
+        html.Ul([html.Li(_nav_link(p)) for p in listed], id=menu_id, className="sg-nav-menu", **labelled),
+    ], className="sg-nav-group", **attrs)
+
+
+def nav_menu(account: Account, pages: list[Page]) -> list[html.Div]:
+    """Return the menu groups ``account`` may see (:data:`MENU` order), then ungrouped menu pages as plain links."""
+    usable = {p.path: p for p in pages if account.can(p.capability)}
+    items = []
+    for group in MENU:
+        listed = [usable[path] for path in group.listed if path in usable]
+        if listed:
+            paths = [path for path in group.listed + group.also if path in usable]
+            items.append(_nav_group(group, listed, paths))
+    for page in usable.values():
+        if page.in_menu and page.group is None:
+            items.append(_nav_group(MenuGroup(nav_id(page), page.title, (page.path,)), [page], [page.path]))
+    return items
 
 
 def _header(account: Account, pages: list[Page], title: str) -> html.Header:
-    menu = [dcc.Link(p.title, href=p.path, className="sg-nav-link", id=nav_id(p))
-            for p in pages if p.in_menu and account.can(p.capability)]
     record = account.record
+    level = LEVEL.get(record.scope_level, "")
     logout = html.Form(
         [dcc.Input(type="hidden", name=CSRF_FIELD, value=csrf_token()),
          html.Button("退出登录", type="submit", className="sg-link-button", id="shell-logout")],
@@ -71,14 +110,16 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
         html.Div(title, className="sg-brand"),
         # Phones (assets/phone.css): nav, search and the user box fold behind this button; 待办 stays out.
         html.Button("☰", id="shell-menu", className="sg-menu-button", title="菜单", n_clicks=0, **_MENU_ATTRS),
-        html.Nav(menu, className="sg-nav"),
+        html.Nav(nav_menu(account, pages), className="sg-nav", id="shell-nav", **_NAV_ATTRS),
         search_box(account),
         html.Div([
             todo_link(account),
-            html.Span(account.label, className="sg-user", id="shell-user"),
+            html.Span(account.label, className="sg-user", id="shell-user",
+                      title=f"{account.label}（{account.role_label}）"),
             html.Span(account.role_label, className="sg-role", id="shell-role"),
-            html.Span(f"{LEVEL.get(record.scope_level, '')} · {record.scope_name}", className="sg-scope",
-                      id="shell-scope", title=f"数据范围：{record.scope_name}（{record.scope_code}）"),
+            html.Span([html.Span(f"{level} · ", className="sg-scope-level"), record.scope_name],
+                      className="sg-scope", id="shell-scope",
+                      title=f"数据范围：{level} {record.scope_name}（{record.scope_code}）"),
             html.Span(_freshness(), className="sg-freshness", id="shell-freshness"),
             logout,
         ], className="sg-userbox"),
@@ -106,6 +147,11 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
         }""",
         Output("shell-header", "className"), Input("shell-menu", "n_clicks"), Input("shell-url", "pathname"),
         State("shell-header", "className"), prevent_initial_call=True,
+    )
+    # The current page's menu group is highlighted (assets/nav.js), on the first load and every page change.
+    app.clientside_callback(
+        "function(path) { return window.sgNav ? window.sgNav.mark(path) : ''; }",
+        Output("shell-nav", "data-current"), Input("shell-url", "pathname"),
     )
 
     def page_guard() -> Any:

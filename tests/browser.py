@@ -19,6 +19,9 @@ Helpers:
   sends the ``X-CSRFToken`` header Dash callbacks need (:func:`with_csrf_header` does it for a Flask test client).
 * :func:`dash_update` — POST a callback request to ``/_dash-update-component`` exactly as Dash's
   renderer does (the forged-request tests use it).
+* :func:`click_nav` — click a header menu entry (``#shell-nav-<path>``, see ``dashboard.shell.nav_id``), opening
+  its group's dropdown first when the entry sits in a closed one. The ``chromium`` fixture routes every
+  ``page.click("#shell-nav-…")`` through it, so tests written for the flat menu keep working.
 * :func:`screenshot_dir` — where the browser tests write their screenshots: ``tests/artifacts/screenshots``
   (git-ignored, so ``make test`` leaves a clean tree) unless ``SAFEGRID_SCREENSHOT_DIR`` names another
   folder (``make screenshots`` sets it to ``docs/screenshots`` to refresh the documented ones on purpose).
@@ -163,8 +166,9 @@ def chromium() -> Iterator[Any]:
     """Headless Chromium (Debian package) driven by Playwright."""
     from playwright.sync_api import Page, sync_playwright
 
-    original_wait = Page.wait_for_function
+    original_wait, original_click = Page.wait_for_function, Page.click
     Page.wait_for_function = _csp_safe_wait(original_wait)  # type: ignore[method-assign]  # every page
+    Page.click = _nav_aware_click(original_click)  # type: ignore[method-assign]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -172,6 +176,7 @@ def chromium() -> Iterator[Any]:
         finally:
             browser.close()
             Page.wait_for_function = original_wait  # type: ignore[method-assign]
+            Page.click = original_click  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -212,6 +217,36 @@ def _csp_safe_wait(wait: Any) -> Any:
         return wait(page, expression, *args, **kwargs)
 
     return wait_for_function
+
+
+NAV_ENTRY = "#shell-nav-"
+
+
+def open_nav_group(page: Any, selector: str) -> None:
+    """Open the header menu group holding ``selector`` (a ``#shell-nav-…`` link) if that link is hidden in it."""
+    page.wait_for_selector(selector, state="attached")
+    toggle = page.locator(f".sg-nav-group:has({selector}) > .sg-nav-toggle")
+    if not page.locator(selector).is_visible() and toggle.count() and toggle.is_visible():
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+        page.wait_for_selector(selector, state="visible")
+
+
+def click_nav(page: Any, selector: str, **kwargs: Any) -> None:
+    """Click the header menu entry ``selector`` (``#shell-nav-<path>``), opening its group's dropdown first."""
+    open_nav_group(page, selector)
+    page.locator(selector).click(**kwargs)
+
+
+def _nav_aware_click(click: Any) -> Any:
+    """``Page.click`` that opens the menu group first for a ``#shell-nav-…`` selector (:func:`click_nav`)."""
+
+    def page_click(page: Any, selector: str, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(selector, str) and selector.startswith(NAV_ENTRY) and " " not in selector:
+            open_nav_group(page, selector)
+        return click(page, selector, *args, **kwargs)
+
+    return page_click
 
 
 def login(page: Any, base_url: str, username: str, password: str, *, expect_path: str = "/") -> None:

@@ -1,0 +1,87 @@
+/* The header menu's groups (dashboard/shell.py nav_menu): disclosure dropdowns and the current page's group.
+ *
+ * A group's button toggles its aria-expanded (nav.css shows the list of an expanded group); one group is open
+ * at a time. Esc, a click or tap outside, Tab out of the group or following a link close it; ↓ / ↑ / Home /
+ * End move through its links (↓ on the button opens it). On phones (≤ 700 px, phone.css) the ☰ fold-out shows
+ * every group as a section: the buttons are headings there and do not toggle.
+ * window.sgNav.mark(path) is called by the shell's clientside callback on every path change: the group whose
+ * data-paths hold the path gets .sg-nav-current, its link aria-current="page"; it returns the group's key.
+ */
+(function navMenu() {
+  "use strict";
+  const PHONE = window.matchMedia("(max-width: 700px)");  // the breakpoint of assets/phone.css
+
+  function setOpen(button, open) {
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  function closeAll(except) {
+    document.querySelectorAll('.sg-nav-toggle[aria-expanded="true"]').forEach(function (button) {
+      if (button !== except) setOpen(button, false);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest(".sg-nav-toggle");
+    if (button && !PHONE.matches) {
+      closeAll(button);
+      setOpen(button, button.getAttribute("aria-expanded") !== "true");
+    } else if (!button) {
+      closeAll(null);  // a link followed, or a click anywhere else
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    const open = document.querySelector('.sg-nav-toggle[aria-expanded="true"]');
+    if (event.key === "Escape" && open) {
+      const inside = open.parentElement.contains(document.activeElement);
+      setOpen(open, false);
+      if (inside) open.focus();
+      return;
+    }
+    const group = event.target.closest && event.target.closest(".sg-nav-group");
+    const button = group && group.querySelector(".sg-nav-toggle");
+    if (!button || PHONE.matches || ["ArrowDown", "ArrowUp", "Home", "End"].indexOf(event.key) < 0) return;
+    const links = Array.from(group.querySelectorAll(".sg-nav-menu a"));
+    const last = links.length - 1;
+    let i = links.indexOf(event.target);
+    if (event.target === button) {
+      if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+      closeAll(button);
+      setOpen(button, true);
+      i = event.key === "ArrowUp" ? last : 0;
+    } else if (i < 0) {
+      return;
+    } else {
+      i = {ArrowDown: i === last ? 0 : i + 1, ArrowUp: i === 0 ? last : i - 1, Home: 0, End: last}[event.key];
+    }
+    event.preventDefault();
+    links[i].focus();
+  });
+
+  // Tab (or a script) moving focus out of an open group closes it. A focus lost to nothing (Safari and iOS
+  // blur on pressing a link they do not focus) is left to the click handler, or the link would vanish first.
+  document.addEventListener("focusout", function (event) {
+    const group = event.target.closest && event.target.closest(".sg-nav-group");
+    const button = group && group.querySelector(".sg-nav-toggle");
+    if (button && event.relatedTarget && !group.contains(event.relatedTarget)) setOpen(button, false);
+  });
+
+  function mark(pathname) {
+    const path = (pathname || window.location.pathname).replace(/\/+$/, "") || "/";
+    let current = "";
+    closeAll(null);
+    document.querySelectorAll(".sg-nav-group").forEach(function (group) {
+      const on = (group.getAttribute("data-paths") || "").split(" ").indexOf(path) >= 0;
+      group.classList.toggle("sg-nav-current", on);
+      if (on) current = group.getAttribute("data-group");
+    });
+    document.querySelectorAll(".sg-nav a").forEach(function (link) {
+      if (link.pathname === path) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    });
+    return current;
+  }
+
+  window.sgNav = {mark: mark};
+}());
