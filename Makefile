@@ -38,9 +38,10 @@ sysdeps:
 	fi
 
 ## bench-deps: what the benchmarks compare against, not needed to run or test the app: Debian's gdal-bin
-## (ogr2ogr, the baseline of bench/bench_ogc.py's GeoPackage export)
+## (ogr2ogr, the baseline of bench/bench_ogc.py's GeoPackage export) and libjs-leaflet (plain Leaflet for the
+## bare pages of bench/bench_browser_risk.py)
 bench-deps:
-	@$(MAKE) --no-print-directory sysdeps APT_PKGS="gdal-bin"
+	@$(MAKE) --no-print-directory sysdeps APT_PKGS="gdal-bin libjs-leaflet"
 
 venv: $(STAMP)
 
