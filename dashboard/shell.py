@@ -71,8 +71,9 @@ def _nav_link(page: Page) -> dcc.Link:
 def _nav_group(group: MenuGroup, listed: list[Page], paths: list[str]) -> html.Div:
     """One menu group: a dropdown of ``listed``, or the plain link of its only page; ``paths`` mark it current."""
     attrs: dict[str, Any] = {"data-group": group.key, "data-paths": " ".join(paths)}
-    if len(listed) == 1:
-        return html.Div(_nav_link(listed[0]), className="sg-nav-group sg-nav-single", **attrs)
+    if len(listed) == 1:  # the group's name is a section heading on phones only (phone.css)
+        heading = html.Span(group.title, className="sg-nav-heading") if group.title != listed[0].title else None
+        return html.Div([heading, _nav_link(listed[0])], className="sg-nav-group sg-nav-single", **attrs)
     menu_id = f"shell-navmenu-{group.key}"
     toggle: dict[str, Any] = {"aria-expanded": "false", "aria-controls": menu_id}
     labelled: dict[str, Any] = {"aria-label": group.title}

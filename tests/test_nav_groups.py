@@ -132,7 +132,8 @@ def test_menu_in_chromium(live_server: str, browser_page: Any, engine: Engine, r
         assert [link["id"] for link in group["links"]] == [nav_id(PAGES[p]) for p in paths]
         assert [link["text"] for link in group["links"]] == [PAGES[p].title for p in paths]
         if len(paths) == 1:
-            assert group["button"] is None  # a plain link
+            assert group["button"] is None  # a plain link (its group's name shows on phones only)
+            assert not page.is_visible(f".sg-nav-group[data-group='{key}'] .sg-nav-heading")
         else:
             assert (group["button"], group["expanded"], group["controls"]) == (TITLES[key], "false",
                                                                                 f"shell-navmenu-{key}")
@@ -239,6 +240,9 @@ def test_phone_shows_groups_as_sections(live_server: str, chromium: Any, engine:
             if len(paths) > 1:  # a section: the group's name over its links
                 assert page.locator(toggle).inner_text() == TITLES[key] and page.is_visible(toggle)
                 page.locator(toggle).tap()  # a heading here: nothing folds
+            else:  # one page: the group's name is a heading too (on phones only)
+                heading = page.locator(f".sg-nav-group[data-group='{key}'] .sg-nav-heading")
+                assert heading.inner_text() == TITLES[key] and heading.is_visible()
             for path in paths:
                 link = page.locator(f"#{nav_id(PAGES[path])}")
                 assert link.is_visible(), path
