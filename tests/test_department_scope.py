@@ -258,8 +258,8 @@ def test_departments_are_assigned_from_the_text_and_the_catalogue_is_versioned(
                  {"c": ZJ2})
     catalogue, version = rule_settings.department_state(conn)
     _, unnamed = assign_departments(conn, catalogue, loaded=False)
-    got = dict(conn.execute(text("SELECT credit_code, dept_code FROM enterprises WHERE credit_code = ANY(:c)"),
-                            {"c": list(ENTERPRISES)}).all())
+    sql = "SELECT credit_code, dept_code FROM enterprises WHERE credit_code = ANY(:c)"
+    got: dict[str, str | None] = dict(conn.execute(text(sql), {"c": list(ENTERPRISES)}).all())
     assert got == {ZJ1: "zhujian", ZJ2: "zhujian", YJ1: "jiaotong"}  # ZJ2: 建筑施工's default
     assert any(u.text == "部门测试某某中心" for u in unnamed)
     extended = departments_from_text("zhongxin | 部门测试中心 | | 部门测试某某中心")
