@@ -114,12 +114,13 @@ def bare_statements(quarter: Any) -> list[tuple[str, str, dict[str, Any]]]:
     from geo import scorecards as sc
     from geo.db import engine
     from geo.refresh import cadence_rule
+    from geo.scope import scope_params
 
     with engine().connect() as conn:
         cadence = cadence_rule(conn).of(sc.TOWNSHIP_LEVEL)
     out = []
     for q in (quarter, quarter.previous()):
-        base = {"scope": CITY_PATH, "lvl": 3, "depth": 2, "q0": q.start, "q1": q.end}
+        base = {**scope_params(CITY_PATH), "lvl": 3, "depth": 2, "q0": q.start, "q1": q.end}
         out += [("rows", sc._ROWS, base), ("hazards", sc._HAZARDS, base), ("accidents", sc._ACCIDENTS, base)]
         if cadence is not None:
             periods = cadence_periods(q, cadence)
