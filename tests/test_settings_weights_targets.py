@@ -146,7 +146,7 @@ def test_targets_are_versioned_idempotent_and_audited(settings_db: Engine) -> No
 
 def _dash(session: requests.Session, base: str, kind: str, values: dict[str, Any], version: str) -> requests.Response:
     """POST the save callback of ``kind`` (``sw`` weights, ``tg`` targets) as Dash's renderer does."""
-    payload = {
+    payload: dict[str, Any] = {
         "output": f"..rules-{kind}-result.children...rules-{kind}-version.data..",
         "outputs": [{"id": f"rules-{kind}-result", "property": "children"},
                     {"id": f"rules-{kind}-version", "property": "data"}],
