@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from domain.catalogues import DepartmentCatalogue
 from geo.users import set_department
-from tests.browser import dash_payload, http_login, make_user
+from tests.browser import dash_payload, http_login, login, make_user, screenshot_dir
 
 pytestmark = pytest.mark.db
 ZJ, YJ = "9141100000DPH0ZJ1A", "9141100000DPH0YJ1A"
@@ -127,3 +127,20 @@ def test_hazard_export(live_server: str, sessions: dict[str, requests.Session], 
     cells: set[Any] = {c for row in sheet.iter_rows(values_only=True) for c in row}
     assert HAZARDS[ZJ] in cells
     assert (HAZARDS[YJ] in cells) == (role == "control")
+
+
+def test_a_department_account_in_the_browser(live_server: str, engine: Engine, rows: dict[str, int],
+                                             browser_page: Any) -> None:
+    user, password = make_user(engine, role="inspector", scope="411000", prefix="dph_browser")
+    with engine.begin() as conn:
+        set_department(conn, username=user, dept_code="zhujian", catalogue=DepartmentCatalogue())
+    page = browser_page
+    login(page, live_server, user, password)
+    page.goto(f"{live_server}/enterprise?code={YJ}")
+    page.wait_for_selector("text=未找到")
+    assert NAMES[YJ] not in page.content()
+    page.goto(f"{live_server}/enterprise?code={ZJ}")
+    page.wait_for_selector(f"text={NAMES[ZJ]}")
+    assert HAZARDS[ZJ] in page.content()
+    page.screenshot(path=str(screenshot_dir() / "department_account_enterprise.png"), full_page=True)
+    assert not page.console_errors
