@@ -143,10 +143,14 @@ def _catalogue_section(industries: str, groups: str, version: str) -> html.Secti
     ], className="rules-catalogue")
 
 
+def _checked_number(id_: str, value: Any, *, step: str = "any") -> dcc.Input:
+    """Return a number field without min/max: the browser passes what was typed and the domain gives the reason."""
+    return dcc.Input(id=id_, type="number", value=value, step=step, className="rules-num", style={"width": "6em"})
+
+
 def _weights_section(weights: dict[str, float], version: str) -> html.Section:
     rows = [html.Tr([html.Td(html.Label(label, htmlFor=f"rules-sw-{key}")),
-                     html.Td(dcc.Input(id=f"rules-sw-{key}", type="number", value=weights[key], min=0, max=MAX_WEIGHT,
-                                       step="any", className="rules-num", style={"width": "6em"}))])
+                     html.Td(_checked_number(f"rules-sw-{key}", weights[key]))])
             for key, label in KPI_LABELS.items()]
     return html.Section([
         html.H3("季度考核权重"),
@@ -164,21 +168,19 @@ def _weights_section(weights: dict[str, float], version: str) -> html.Section:
 def _targets_section(values: dict[str, Any], version: str, years: list[int]) -> html.Section:
     def year(key: str, label: str) -> html.Span:
         return html.Span([html.Label(label, htmlFor=f"rules-tg-{key}"),
-                          dcc.Input(id=f"rules-tg-{key}", type="number", value=values[key], min=2000, max=2100,
-                                    step=1, className="rules-num", style={"width": "6em"})], className="rules-pair")
+                          _checked_number(f"rules-tg-{key}", values[key], step="1")], className="rules-pair")
 
-    have = f"已有事故或分母数据的年份：{years_label(years)}。" if years else "尚未导入事故或分母数据。"
+    have = f"已有事故或分母数据的年份：{years_label(years)}" if years else "尚未导入事故或分母数据"
     return html.Section([
         html.H3("“十四五”（五年）目标"),
         html.P(f"与基准年相比，到目标年各指标的下降比例（%，0-100）；各年按基准到目标的直线判断是否在进度内。"
-               f"基准年须有数据（{have}）", className="sg-note", id="rules-tg-years"),
+               f"基准年须有数据（{have}）。", className="sg-note", id="rules-tg-years"),
         html.Div([year("baseline_year", "基准年份"), year("target_year", "目标年份")], className="rules-row"),
         html.Table([
             html.Thead(html.Tr([html.Th("指标"), html.Th("下降比例（%）")])),
             html.Tbody([html.Tr([html.Td(html.Label(ind.label, htmlFor=f"rules-tg-{ind.key}")),
-                                 html.Td(dcc.Input(id=f"rules-tg-{ind.key}", type="number", value=values[ind.key],
-                                                   min=0, max=100, step="any", className="rules-num",
-                                                   style={"width": "6em"}))]) for ind in INDICATORS]),
+                                 html.Td(_checked_number(f"rules-tg-{ind.key}", values[ind.key]))])
+                        for ind in INDICATORS]),
         ], className="sg-table rules-tg"),
         html.Div([html.Label("目标来源", htmlFor="rules-tg-source"),
                   dcc.Input(id="rules-tg-source", type="text", value=values["source"], maxLength=SOURCE_MAX,
