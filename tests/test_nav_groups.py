@@ -207,6 +207,15 @@ def test_keyboard_mouse_and_current_group(live_server: str, browser_page: Any, e
     page.wait_for_selector(".sg-nav-group.sg-nav-current[data-group='check']")
     page.goto(f"{live_server}/hazards")  # a full load marks the current group too
     page.wait_for_selector(".sg-nav-group.sg-nav-current[data-group='hazard']")
+
+    page.goto(f"{live_server}/")  # over the command map: the open list is on top of Leaflet's panes and controls
+    page.wait_for_selector(".leaflet-container .leaflet-control-zoom")
+    page.click("#shell-navgroup-map")
+    for link in page.locator("#shell-navmenu-map a").all():
+        r = link.bounding_box()
+        top = page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", [r["x"] + 8, r["y"] + r["height"] / 2])
+        assert top == link.get_attribute("id"), top
+    page.screenshot(path=str(SHOTS / "nav_admin_map_open.png"))
     assert page.console_errors == []
 
 
