@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -100,13 +102,107 @@ class Drill:
                   f"{percentile(ms, 0.95):7.1f}  {causes}")
 
 
+def run_events(stack: Stack, drill: Drill, root: Path, *, steady_s: float) -> float:
+    """After ``steady_s``: SIGTERM app1 (restart), SIGKILL app2's process group (restart), Redis stopped and
+    started, the replica stopped and started, the primary stopped for 3 s; return when the primary was back."""
+    time.sleep(steady_s)
+    drill.mark("SIGTERM app1 (graceful), 1 instance")
+    stack.stop_app(1, sig=signal.SIGTERM)
+    time.sleep(5)
+    drill.mark("app1 restarting")
+    stack.restart_app(1)
+    drill.mark("app1 back")
+    time.sleep(5)
+    drill.mark("SIGKILL app2 (process group), 1 instance")
+    pid = read_pid(root / "app2" / "gunicorn.pid")
+    assert pid
+    os.killpg(pid, signal.SIGKILL)
+    (root / "app2" / "gunicorn.pid").unlink(missing_ok=True)
+    time.sleep(5)
+    drill.mark("app2 restarting")
+    stack.restart_app(2)
+    drill.mark("app2 back")
+    time.sleep(5)
+    drill.mark("Redis stopped")
+    stack.stop_redis()
+    time.sleep(5)
+    drill.mark("Redis started (empty)")
+    stack.start_redis()
+    time.sleep(5)
+    drill.mark("replica stopped")
+    stack.stop_replica()
+    time.sleep(5)
+    drill.mark("replica starting")
+    stack.start_replica()
+    drill.mark("replica streaming")
+    time.sleep(5)
+    primary = stack.primary_cluster()
+    drill.mark("primary stopped (fast) for 3 s")
+    primary.stop()
+    time.sleep(3)
+    primary.start()
+    back = drill.now()
+    drill.mark("primary started")
+    time.sleep(10)
+    return back
+
+
+def scale_drill(args: argparse.Namespace) -> None:
+    """The drill on a running stack at scale, under the Locust users of bench_stack_load (every role)."""
+    from bench_stack_load import CONFIGS, flush_redis, locust_bin, pick_work, reconfigure, uptime
+
+    root = args.stack.resolve()
+    reconfigure(root, "2x1+replica")
+    state = json.loads((root / "stack.json").read_text())
+    stack = Stack(StackConfig(root=root, port=state["port"], instances=2, workers=1, threads=8))
+    out = root / "load"
+    (out / "work.json").write_text(json.dumps(pick_work(state, json.loads((out / "accounts.json").read_text()), 2000)))
+    flush_redis(root / "redis" / "redis.sock")
+    hits_file = out / "drill_hits.jsonl"
+    hits_file.unlink(missing_ok=True)
+    env = {**os.environ, "SG_COOKIES": str(out / "sessions.json"), "SG_FLOWS": str(args.flows),
+           "SG_WORK": str(out / "work.json"), "SG_THINK": args.think, "SG_HITS": str(hits_file)}
+    drill = Drill(state["base_url"], [])
+    wall0 = time.time()
+    print(f"{CONFIGS['2x1+replica'][0]}, {args.users} users; load average {uptime()}", flush=True)
+    proc = subprocess.Popen([str(locust_bin()), "-f", str(ROOT / "bench" / "locustfile_stack.py"), "--headless",
+                             "-u", str(args.users), "-r", str(max(1, args.users // 10)), "-t", f"{args.seconds}s",
+                             "--host", state["base_url"], "--only-summary", "--loglevel", "WARNING"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        drill.mark("steady (2 instances, Redis, replica)")
+        back = run_events(stack, drill, root, steady_s=args.steady)
+        drill.mark("after the drill")
+        time.sleep(10)
+    finally:
+        proc.send_signal(signal.SIGINT)  # Locust stops its users and exits
+        proc.wait(timeout=60)
+    print(f"load average after: {uptime()}")
+    for line in hits_file.read_text().splitlines():
+        h = json.loads(line)
+        drill.hits.append(Hit(h["at"] - wall0, h["name"], h["ok"], h["what"], h["ms"]))
+    drill.report()
+    late = [h.at for h in drill.hits if not h.ok and h.at >= back]
+    print(f"\nprimary back at {back:.1f} s; last failed request after it: {(max(late) - back):.1f} s later"
+          if late else f"\nprimary back at {back:.1f} s; no failure after it")
+
+
 def main() -> None:
     """Run the drill and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--port", type=int, default=0, help="nginx port (0: a free one)")
     ap.add_argument("--keep", type=Path, default=None, help="stack directory to keep (default: a temporary one)")
+    ap.add_argument("--stack", type=Path, default=None,
+                    help="a running stack at scale (prepared by bench_stack_load.py prepare): the drill under Locust")
+    ap.add_argument("--seconds", type=int, default=170, help="with --stack: Locust's time limit")
+    ap.add_argument("--steady", type=float, default=20, help="with --stack: seconds before the first event")
+    ap.add_argument("--think", default="3,10", help="with --stack: think time min,max seconds")
+    ap.add_argument("--flows", type=Path, default=ROOT / "bench" / "stack_flows.json")
     args = ap.parse_args()
+    if args.stack:
+        scale_drill(args)
+        return
     port = args.port or next(p for p in range(28060, 29000, 10) if all(port_free(p + i) for i in range(3)))
     root = args.keep or Path(tempfile.mkdtemp(prefix="sgdrill-", dir="/tmp"))
     os.environ.update(SAFEGRID_SECRET_KEY=TEST_SECRET, SAFEGRID_LOGIN_IP_MAX_FAILURES="100000")
@@ -130,45 +226,7 @@ def main() -> None:
         drill.mark("steady (2 instances, Redis, replica)")
         for t in threads:
             t.start()
-        time.sleep(10)
-        drill.mark("SIGTERM app1 (graceful), 1 instance")
-        stack.stop_app(1, sig=signal.SIGTERM)
-        time.sleep(5)
-        drill.mark("app1 restarting")
-        stack.restart_app(1)
-        drill.mark("app1 back")
-        time.sleep(5)
-        drill.mark("SIGKILL app2 (process group), 1 instance")
-        pid = read_pid(root / "app2" / "gunicorn.pid")
-        assert pid
-        os.killpg(pid, signal.SIGKILL)
-        (root / "app2" / "gunicorn.pid").unlink(missing_ok=True)
-        time.sleep(5)
-        drill.mark("app2 restarting")
-        stack.restart_app(2)
-        drill.mark("app2 back")
-        time.sleep(5)
-        drill.mark("Redis stopped")
-        stack.stop_redis()
-        time.sleep(5)
-        drill.mark("Redis started (empty)")
-        stack.start_redis()
-        time.sleep(5)
-        drill.mark("replica stopped")
-        stack.stop_replica()
-        time.sleep(5)
-        drill.mark("replica starting")
-        stack.start_replica()
-        drill.mark("replica streaming")
-        time.sleep(5)
-        primary = stack.primary_cluster()
-        drill.mark("primary stopped (fast) for 3 s")
-        primary.stop()
-        time.sleep(3)
-        primary.start()
-        back = drill.now()
-        drill.mark("primary started")
-        time.sleep(10)
+        back = run_events(stack, drill, root, steady_s=10)
         drill.stop.set()
         for t in threads:
             t.join(timeout=35)
