@@ -19,7 +19,7 @@ __all__ = ["demo_db"]
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
 
-def test_the_demo_citys_scorecards(demo_db: DemoDb, chromium: Any) -> None:  # noqa: F811
+def test_the_demo_citys_scorecards(demo_db: DemoDb, chromium: Any) -> None:
     engine = create_engine(demo_db.url)
     user, password = make_user(engine, role="leader", scope="411000")
     with engine.connect() as c:
