@@ -342,7 +342,8 @@ def report(conn: Connection, *, scope: str, actor: Actor, new: NewHazard, as_of:
         existing = conn.execute(text(
             'INSERT INTO "hazards" ("id", "code", "enterprise_id", "unit_id", "title", "description", "level", '
             '"channel", "status", "found_at", "deadline", "reporter", "geom", "request_key") '
-            "SELECT n, 'YH' || to_char(CAST(:day AS date), 'YYYYMMDD') || '-' || lpad(n::text, 7, '0'), :e, :u, :t, "
+            "SELECT n, 'YH' || to_char(CAST(:day AS date), 'YYYYMMDD') || '-' "
+            "|| lpad(n::text, greatest(7, length(n::text)), '0'), :e, :u, :t, "  # lpad cuts longer ids
             ":d, :lvl, :ch, 'reported', :day, :dl, :by, ST_SetSRID(ST_MakePoint(:x, :y), 4326), :k "
             "FROM (SELECT nextval(pg_get_serial_sequence('hazards', 'id')) AS n) s "
             'ON CONFLICT ("request_key") DO NOTHING RETURNING "id"'),

@@ -322,3 +322,23 @@ def test_the_extension_limit_is_the_setting(loop_engine: Engine) -> None:
     finally:
         with loop_engine.begin() as c:
             c.execute(text("DELETE FROM app_config WHERE key = 'hazard_limits'"))
+
+
+def test_a_report_past_ten_million_ids_gets_the_whole_id_in_its_code(loop_engine: Engine) -> None:
+    # lpad() cuts a longer string: ids 19915001 and 19915002 both gave YH…-1991500 (found at 1M / 3M by #20's load test)
+    cell = _one(loop_engine, 'SELECT "code", ST_X(ST_PointOnSurface("geom")) AS x, '
+                             'ST_Y(ST_PointOnSurface("geom")) AS y FROM "units" WHERE "level" = 5 '
+                             'ORDER BY "code" LIMIT 1')
+    grid, scope = _actor(loop_engine, "grid_wide", "grid_manager", str(cell["code"])[:9])
+    with loop_engine.begin() as c:
+        c.execute(text("SELECT setval(pg_get_serial_sequence('hazards', 'id'), "
+                       "greatest(12345677, (SELECT max(id) FROM hazards)))"))
+    codes = []
+    for _ in range(2):
+        new = ha.NewHazard(title="消防通道堵塞", level="general", deadline=AS_OF, request_key=uuid.uuid4().hex,
+                           lon=float(cell["x"]), lat=float(cell["y"]))
+        with loop_engine.begin() as c:
+            created, _fresh = ha.report(c, scope=scope, actor=grid, new=new, as_of=AS_OF, rule=RULE)
+        codes.append(created.code)
+        assert created.code == f"YH20261123-{created.id}"
+    assert codes[0] != codes[1]
