@@ -76,7 +76,7 @@ def _grouped(page: Page) -> Page:
 
 
 def registered_pages() -> list[Page]:
-    """Return every page of the app, in menu order."""
+    """Return every page of the app (by ``order``; the menu's order is :data:`MENU`'s), with its group set."""
     from dashboard.pages import (
         accident,
         admin_rules,
