@@ -143,12 +143,13 @@ def list_cmd() -> None:
     with connect() as conn:
         users = list_users(conn, scope=None)
         catalogue = department_catalogue(conn)
-    table = Table("用户名", "姓名", "角色", "数据范围", "监管部门", "状态", "最近登录")
+    table = Table("用户名", "姓名", "角色", "数据范围", "状态", "最近登录")
     for u in users:
         state = "已锁定" if u.is_locked else ("正常" if u.active else "已停用")
         last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "从未登录"
+        dept = f" · {catalogue.label(u.dept_code)}" if u.dept_code else ""  # a department account
         table.add_row(u.username, u.display_name or "", USER_ROLE.get(u.role, u.role),
-                      f"{u.scope_name}（{u.scope_code}）", catalogue.label(u.dept_code) or "全部", state, last)
+                      f"{u.scope_name}（{u.scope_code}）{dept}", state, last)
     Console().print(table)
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 
 from geo.around import around_point, around_sql, check_point, enterprises_around, expand_degrees
 from geo.enterprise_file import enterprise_file
+from geo.scope import scope_params
 from tests.test_search_data import (
     A_CODE,
     A_LAT,
@@ -129,5 +130,5 @@ def test_radius_query_uses_the_gist_index(conn: Connection) -> None:
     dlon, dlat = expand_degrees(A_LAT, 1000)
     plan = "\n".join(conn.execute(text("EXPLAIN " + around_sql()), {
         "lat": A_LAT, "lon": A_LON, "r": 1000.0, "dlon": dlon, "dlat": dlat, "lim": 10, "exclude": None,
-        "scope": CITY}).scalars())
+        **scope_params(CITY)}).scalars())
     assert "ix_enterprises_geom" in plan
