@@ -97,6 +97,7 @@ def main() -> None:
     name = args.database or f"bench_search_{args.scale_to or args.enterprises}"
     use_database(name)
 
+    from geo.scope import scope_params
     from geo.search import normalize_query, search_enterprises, search_params, search_sql
 
     as_of = date(2026, 11, 23)
@@ -139,7 +140,7 @@ def main() -> None:
         cur = raw.cursor()
         for scope_name, scope in (("city", city_path), ("county", county_path)):
             for kind, q in queries(conn, rng, args.samples):
-                params = {**search_params(normalize_query(q), limit=20), "scope": scope}
+                params = {**search_params(normalize_query(q), limit=20), **scope_params(scope)}
                 search_enterprises(conn, scope=scope, q=q)  # warm the plan and the cache for this query
                 bare = runs_ms(lambda params=params: (cur.execute(compiled, params), cur.fetchall()), args.repeat)
                 ours = runs_ms(lambda q=q, scope=scope: search_enterprises(conn, scope=scope, q=q), args.repeat)
