@@ -25,7 +25,7 @@ from domain.coverage import CHECK, CHECKS, UNASSIGNED
 from geo.hazard_ledger import FIVE_MISSING_SQL
 from geo.refresh import staffing
 from geo.rule_settings import industry_catalogue
-from geo.scope import path_in_scope, scope_params
+from geo.scope import NO_DEPARTMENT, path_in_scope, scope_params
 
 _IN_TREE = "IN (SELECT \"id\" FROM \"units\" WHERE \"path\" LIKE :upath || '%')"
 
@@ -146,7 +146,7 @@ def coverage_unit(conn: Connection, *, scope: str, code: str | None) -> Coverage
     row = conn.execute(text(
         'SELECT u."id", u."code", u."name", u."level", u."path", u."parent_id" IS NULL AS top '  # noqa: S608
         f'FROM "units" u WHERE {where} '
-        f"AND {path_in_scope('u.path')}"
+        f"AND {path_in_scope('u.path')} AND {NO_DEPARTMENT}"  # the grid's data quality: not a department's view
     ), {**params, "code": code}).one_or_none()
     if row is None:
         return None

@@ -29,6 +29,7 @@ from geo import rule_settings
 from geo.accidents import accident_kpis, accidents_in_scope
 from geo.around import enterprises_around
 from geo.bigscreen_queries import screen_kpis
+from geo.coverage import coverage_unit
 from geo.departments import assign_departments
 from geo.enterprise_file import enterprise_file
 from geo.hazard_actions import hazard_record
@@ -226,6 +227,8 @@ def test_area_aggregates_for_a_department(conn: Connection, data: dict[str, Any]
     assert explain is not None and not {"top_enterprises", "top_hazards"} & set(explain["risk_explain"] or {})
     kpis = unit_kpis(conn, scope=ZJ, code="411002")
     assert kpis is not None and kpis["path"] == ZJ_WEIDU  # a path to narrow with keeps the department
+    assert coverage_unit(conn, scope=ZJ, code=None) is None  # the grid's data quality is not a department's view
+    assert coverage_unit(conn, scope=CITY, code=None) is not None
 
 
 def rule_settings_rule(conn: Connection) -> Any:
