@@ -76,25 +76,53 @@
   };
 
   const noUpdate = () => window.dash_clientside.no_update;
+
+  /* The view part of a heatmap or export URL: the bbox rounded outwards to 1/200° (so a small move asks
+   * the server's cache for the same cells), the whole zoom and the filters' query string. */
+  function viewOf(bounds, zoom, query) {
+    const r = (v, up) => (up ? Math.ceil(v * 200) : Math.floor(v * 200)) / 200;
+    const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
+    return "bbox=" + bbox.join(",") + "&zoom=" + Math.round(zoom) + (query ? "&" + query : "");
+  }
+
+  const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+  let heatSeq = 0;  // answers of a superseded view or filter are dropped, not drawn
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     safegrid_risk: {
-      /* Fetch the hexagons of the viewport from /api/risk/h3 (gzip + ETag) and update the layer, its
-       * hideout, the colour bar, the status line and the export links in one go. */
-      heat: function (bounds, zoom, query, overlayLevel, unit, hideout, ramp, labels) {
-        const outputs = 11;
+      /* The query string of the metric and filters, as RiskFilters.as_args writes it (sorted, comma-joined,
+       * empty ones left out): built here so the heatmap request leaves with the chart callbacks. */
+      query: function (metric, industry, colour, hlevel, channel, start, end) {
+        const parts = ["metric=" + encodeURIComponent(metric || "risk_score")];
+        const many = (key, value) => {
+          const list = Array.isArray(value) ? value : (value == null || value === "" ? [] : [value]);
+          const values = Array.from(new Set(list.filter((v) => v != null && v !== "").map(String))).sort();
+          if (values.length) { parts.push(key + "=" + encodeURIComponent(values.join(","))); }
+        };
+        many("industry", industry);
+        many("risk", colour);
+        many("level", hlevel);
+        many("channel", channel);
+        if (start) { parts.push("from=" + encodeURIComponent(String(start).slice(0, 10))); }
+        if (end) { parts.push("to=" + encodeURIComponent(String(end).slice(0, 10))); }
+        return parts.join("&");
+      },
+
+      /* Fetch the hexagons of the viewport from /api/risk/h3 (zstd/gzip + ETag) and update the layer, its
+       * hideout, the colour bar (only when its classes changed) and the status line in one go. */
+      heat: function (bounds, zoom, query, hideout, ramp, labels, oldTicks, oldScale) {
+        const outputs = 9;
         if (!bounds || zoom == null || !query) {
           return Array(outputs).fill(noUpdate());
         }
-        const r = (v, up) => (up ? Math.ceil(v * 200) : Math.floor(v * 200)) / 200;
-        const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
-        const view = "bbox=" + bbox.join(",") + "&zoom=" + Math.round(zoom) + (query ? "&" + query : "");
-        const extra = "&units=" + encodeURIComponent(overlayLevel || "") + (unit ? "&unit=" + encodeURIComponent(unit) : "");
-        return fetch("/api/risk/h3?" + view, { credentials: "same-origin" })
+        const seq = (heatSeq += 1);
+        return fetch("/api/risk/h3?" + viewOf(bounds, zoom, query), { credentials: "same-origin" })
           .then((resp) => {
             if (!resp.ok) { throw new Error("HTTP " + resp.status); }
             return resp.json();
           })
           .then((fc) => {
+            if (seq !== heatSeq) { return Array(outputs).fill(noUpdate()); }
             const breaks = fc.breaks || [];
             const n = Math.max(breaks.length - 1, 1);
             const colours = spread(ramp, n);
@@ -106,20 +134,42 @@
             const info = "缩放 " + Math.round(zoom) + " · H3 分辨率 " + fc.res + " · " + count + " 个六边形" +
               (count ? " · 最大值 " + fmt(breaks[breaks.length - 1]) : " · 当前范围无数据") +
               (fc.source === "h3_stats" ? " · 预聚合" : " · 按筛选实时聚合");
+            const bar = same(tickText, oldTicks) && same(colours, oldScale) ? Array(6).fill(noUpdate())
+              : [colours, 0, n, ticks, ticks, tickText];
             return [
               fc,
               Object.assign({}, hideout, { breaks: breaks, colours: colours, metric: fc.metric, metricLabel: metricLabel }),
-              colours, 0, n, ticks, ticks, tickText,
+              ...bar,
               info,
-              "/export/risk/heatmap.png?" + view + extra,
-              "/export/risk/tables.xlsx?" + view + extra,
             ];
           })
           .catch((err) => {
             const out = Array(outputs).fill(noUpdate());
-            out[8] = "热力图加载失败：" + String(err.message || err);
+            if (seq === heatSeq) { out[8] = "热力图加载失败：" + String(err.message || err); }
             return out;
           });
+      },
+
+      /* The export links of the current view, filters, four-colour level and selected unit (no request). */
+      links: function (bounds, zoom, query, overlayLevel, unit) {
+        if (!bounds || zoom == null || !query) { return [noUpdate(), noUpdate()]; }
+        const view = viewOf(bounds, zoom, query) + "&units=" + encodeURIComponent(overlayLevel || "") +
+          (unit ? "&unit=" + encodeURIComponent(unit) : "");
+        return ["/export/risk/heatmap.png?" + view, "/export/risk/tables.xlsx?" + view];
+      },
+
+      /* The four-colour layer's URL for a level and an optional industry or group (分行业). */
+      overlayUrl: function (level, industry, url) {
+        if (level == null) { return noUpdate(); }
+        const base = String(url || "").split("?")[0];
+        return base + "?level=" + encodeURIComponent(level) + (industry ? "&industry=" + encodeURIComponent(industry) : "");
+      },
+
+      /* A click on a four-colour unit selects it (its explanation is read on the server) and draws it darker. */
+      pick: function (click, hideout) {
+        const code = click && click.properties && click.properties.code;
+        if (typeof code !== "string" || !/^[0-9]{6,14}$/.test(code)) { return [noUpdate(), noUpdate()]; }
+        return [code, Object.assign({}, hideout, { current: code })];
       },
     },
   });

@@ -307,9 +307,14 @@ def register_floor(server: Any) -> None:
             cutoff = rq.stock_cutoff(conn, as_of=as_of)
             trends = tuple(rq.monthly_found_closed(conn, scope=u["path"], filters=f, as_of=as_of, cutoff=cutoff)
                            for u in units if u)
-        graphs: list[Any] = []
-        html = to_html(rp.compare_block(units[0], units[1], trends), graphs)  # type: ignore[arg-type]
-        return as_json({"html": html, "figures": [figure(g) for g in graphs]})
+        a, b = units[0], units[1]
+        assert a is not None and b is not None
+        if hasattr(rp, "compare_block"):  # before issue 22: one block (table and chart)
+            graphs: list[Any] = []
+            html = to_html(rp.compare_block(a, b, trends), graphs)
+            return as_json({"html": html, "figures": [figure(g) for g in graphs]})
+        return as_json({"html": to_html(rp.compare_table(a, b), []) + '<div class="floor-graph" data-graph="0"></div>',
+                        "figures": [figure(rp.compare_figure(a, b, trends))]})
 
     @server.get("/bench/floor/bigscreen")
     def bench_floor_bigscreen() -> Any:

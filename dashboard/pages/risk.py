@@ -1,9 +1,11 @@
 """Risk analysis for planners (``/risk``): H3 heatmap, explainable four-colour overlay, trends, compare, exports.
 
 Map data comes from :mod:`dashboard.risk_routes` (``/api/risk/h3`` is fetched by the clientside
-callback ``safegrid_risk.heat`` in ``assets/risk.js``, which also sets the colour bar and the export
-links from the same response). Server callbacks build the charts, the explanation and the comparison
-from :mod:`geo.risk_queries` with the caller's scope; a unit outside it is refused and audited.
+callback ``safegrid_risk.heat`` in ``assets/risk.js``, which also sets the colour bar from the same
+response). The filters' query string, the four-colour layer's URL, the clicked unit and the export links
+are built in the browser too, so a filter change sends the heatmap request and the chart callbacks at
+once (issue 22). Server callbacks build the charts, the explanation and the comparison from
+:mod:`geo.risk_queries` with the caller's scope; a unit outside it is refused and audited.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from urllib.parse import urlencode
 
 import dash_leaflet as dl
 import plotly.graph_objects as go
-from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard.basemaps import available_basemaps, base_layers, default_basemap, get_map_settings
 from dashboard.components.ledger_grid import DROPDOWN_LABELS
@@ -28,7 +29,6 @@ from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope, refuse_out_of_scope
 from domain import clock
 from domain.catalogues import Catalogue
-from domain.codes import looks_like_unit_code
 from domain.enforcement import STATS_PERIOD, EnforcementCounts, PeriodError, parse_period, period_range, yuan_text
 from domain.labels import (
     HAZARD_CHANNEL,
@@ -53,6 +53,9 @@ PREFIX = "risk-"
 UNITS_ID = f"{PREFIX}{RISK_UNITS.id}"
 GRAPH_CONFIG: Any = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2},
                 "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# The map jumps to a new view and the heatmap's request leaves at once: no zoom, fade or inertia animation
+# for the data to wait behind (issue 22).
+NO_ANIMATION: Any = {"zoomAnimation": False, "fadeAnimation": False, "markerZoomAnimation": False, "inertia": False}
 _COMPARE_ROWS = (
     ("risk_class", "风险等级"), ("risk_score", "风险得分"), ("enterprises", "生产经营单位"), ("ent_red", "红色企业"),
     ("ent_orange", "橙色企业"), ("ent_yellow", "黄色企业"), ("ent_blue", "蓝色企业"), ("hazards_open", "未销号隐患"),
@@ -255,8 +258,8 @@ def explain_panel(found: dict[str, Any] | None, places: dict[int, dict[str, Any]
     ], id="risk-explain-body", **_attrs({"data-unit": found["code"]}))
 
 
-def compare_block(a: dict[str, Any], b: dict[str, Any], trends: tuple[list[dict[str, Any]], ...]) -> html.Div:
-    """Two units side by side: KPI table (larger value highlighted) and their monthly found / closed."""
+def compare_table(a: dict[str, Any], b: dict[str, Any]) -> html.Table:
+    """Two units' KPIs side by side (the larger value highlighted); unit_stats, so the filters do not change it."""
     def cell(unit: dict[str, Any], key: str, other: dict[str, Any]) -> html.Td:
         v = unit.get(key)
         if key == "risk_class":
@@ -268,6 +271,12 @@ def compare_block(a: dict[str, Any], b: dict[str, Any], trends: tuple[list[dict[
 
     rows = [html.Tr([html.Th(label), cell(a, key, b), cell(b, key, a)], **_attrs({"data-kpi": key}))
             for key, label in _COMPARE_ROWS]
+    return html.Table([html.Thead(html.Tr([html.Th("指标"), html.Th(a["name"]), html.Th(b["name"])])),
+                       html.Tbody(rows)], className="sg-table rk-table rk-compare-table", id="risk-compare-table")
+
+
+def compare_figure(a: dict[str, Any], b: dict[str, Any], trends: tuple[list[dict[str, Any]], ...]) -> go.Figure:
+    """Draw the two units' monthly found (bars) and closed (lines) hazards under the filters."""
     fig = _figure("每月新发现 / 销号隐患")
     for unit, trend, colour in ((a, trends[0], "#3182bd"), (b, trends[1], "#e6550d")):
         x = [r["month"].strftime("%Y-%m") for r in trend]
@@ -276,11 +285,7 @@ def compare_block(a: dict[str, Any], b: dict[str, Any], trends: tuple[list[dict[
         fig.add_scatter(x=x, y=[r["closed_stock"] + r["closed_increment"] for r in trend], mode="lines+markers",
                         name=f"{unit['name']}·销号", line={"color": colour, "dash": "dot"})
     fig.update_layout(barmode="group")
-    return html.Div([
-        html.Table([html.Thead(html.Tr([html.Th("指标"), html.Th(a["name"]), html.Th(b["name"])])), html.Tbody(rows)],
-                   className="sg-table rk-table rk-compare-table", id="risk-compare-table"),
-        dcc.Graph(figure=fig, config=GRAPH_CONFIG, id="risk-compare-chart", className="rk-graph"),
-    ], className="rk-compare-body")
+    return fig
 
 
 ENFORCEMENT_HEAD = ("区域", "检查次数", "发现隐患", "责令整改", "停产整顿", "行政处罚（起）", "罚款金额（元）")
@@ -352,7 +357,7 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
             *base_layers(maps, selected),
             dl.Overlay(heat, name="H3 热力图", checked=True, id="risk-hex-overlay"),
             dl.Overlay(dl.GeoJSON(
-                id=UNITS_ID, url=f"{RISK_UNITS.source}?level={levels[0]['value']}", hideout=RISK_UNITS.hideout(),
+                id=UNITS_ID, url=overlay_href(int(levels[0]["value"]), None), hideout=RISK_UNITS.hideout(),
                 style=js_ref(RISK_UNITS_STYLE), onEachFeature=RISK_UNITS.js(RISK_UNITS.on_each_feature),
                 bubblingMouseEvents=False), name=RISK_UNITS.title, checked=True, id=f"{UNITS_ID}-overlay"),
         ], id="risk-layers", collapsed=False, position="topright"),
@@ -360,8 +365,8 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
                     min=0, max=len(HEAT_COLOURS), classes=list(range(len(HEAT_COLOURS) + 1)), tooltip=False,
                     className="rk-colorbar"),
         dl.ScaleControl(position="bottomright", imperial=False),
-    ], id="risk-map", center=centre(bounds),
-        zoom=_zoom_for(bounds), className=f"rk-map cm-basemap-{selected.id}", attributionControl=True)
+    ], id="risk-map", center=centre(bounds), zoom=_zoom_for(bounds), className=f"rk-map cm-basemap-{selected.id}",
+        attributionControl=True, **NO_ANIMATION)
     unit_options = [{"label": f"{'　' * (c['level'] - level)}{c['name']}（{LEVEL[c['level']]}）", "value": c["code"]}
                     for c in candidates]
     children = [c for c in candidates if c["level"] == level + 1]
@@ -422,7 +427,9 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
             _select("risk-compare-a", "单位 A", unit_options, multi=False, value=compare_default[0]),
             _select("risk-compare-b", "单位 B", unit_options, multi=False, value=compare_default[1]),
         ], className="rk-filters"),
-        dcc.Loading(html.Div(id="risk-compare"), type="circle"),
+        dcc.Loading(html.Div([html.Div(id="risk-compare"), dcc.Graph(
+            id="risk-compare-chart", config=GRAPH_CONFIG, className="rk-graph", style={"display": "none"})],
+            className="rk-compare-body"), type="circle"),
     ], className="rk-page", id="risk-page")
 
 
@@ -443,18 +450,18 @@ _FILTER_INPUTS = [Input("risk-industry", "value"), Input("risk-colour", "value")
 
 
 def register(app: Dash) -> None:
-    """Add the callbacks of the risk page (server: filters, charts, explanation, compare; client: heatmap)."""
+    """Add the callbacks of the risk page (server: charts, explanation, compare; client: query, heatmap, links).
 
-    @app.callback(
-        Output("risk-query", "data"), *[Output(f"risk-chart-{k}", "figure") for k in
-                                        ("trend", "industry", "area", "ageing", "closure")],
-        Input("risk-metric", "value"), *_FILTER_INPUTS,
-    )
-    def apply_filters(metric: str | None, *values: Any) -> tuple[Any, ...]:
+    An action starts every request it needs at once: the filter query string is built in the browser
+    (``safegrid_risk.query``), so the heatmap's fetch leaves with the chart callbacks instead of after
+    them; the four-colour layer's URL, the clicked unit and the export links are clientside too.
+    """
+
+    @app.callback(*[Output(f"risk-chart-{k}", "figure") for k in ("trend", "industry", "area", "ageing", "closure")],
+                  *_FILTER_INPUTS)
+    def charts(*values: Any) -> tuple[Any, ...]:
         scope = callback_scope(Capability.ANALYSIS)
         filters = _filters(*values)
-        if metric not in rq.METRICS:
-            raise BadRequestError(f"不支持的指标：{metric}")
         as_of = clock.today()
         with connect() as conn:
             cutoff = rq.stock_cutoff(conn, as_of=as_of)
@@ -463,19 +470,28 @@ def register(app: Dash) -> None:
             areas = rq.by_child_unit(conn, scope=scope, filters=filters, as_of=as_of)
             ageing = rq.overdue_ageing(conn, scope=scope, filters=filters, as_of=as_of)
             child_level = LEVEL.get(min(rq.scope_level(conn, scope=scope) + 1, 5), "下级单位")
-        query = urlencode({"metric": metric, **filters.as_args()})
-        return (query, trend_figure(trend, cutoff), industry_figure(industries), area_figure(areas, child_level),
+        return (trend_figure(trend, cutoff), industry_figure(industries), area_figure(areas, child_level),
                 ageing_figure(ageing), closure_figure(areas, child_level))
 
+    # The query string of the metric and filters (the one the routes read back with RiskFilters.from_args).
+    app.clientside_callback(
+        ClientsideFunction("safegrid_risk", "query"), Output("risk-query", "data"),
+        Input("risk-metric", "value"), *_FILTER_INPUTS,
+    )
     app.clientside_callback(
         ClientsideFunction("safegrid_risk", "heat"),
         Output("risk-hex", "data"), Output("risk-hex", "hideout"), Output("risk-colorbar", "colorscale"),
         Output("risk-colorbar", "min"), Output("risk-colorbar", "max"), Output("risk-colorbar", "classes"),
         Output("risk-colorbar", "tickValues"), Output("risk-colorbar", "tickText"), Output("risk-hex-info", "children"),
+        Input("risk-map", "bounds"), Input("risk-map", "zoom"), Input("risk-query", "data"),
+        State("risk-hex", "hideout"), State("risk-ramp", "data"), State("risk-metric-labels", "data"),
+        State("risk-colorbar", "tickText"), State("risk-colorbar", "colorscale"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_risk", "links"),
         Output("risk-export-png", "href"), Output("risk-export-xlsx", "href"),
         Input("risk-map", "bounds"), Input("risk-map", "zoom"), Input("risk-query", "data"),
         Input("risk-overlay-level", "value"), Input("risk-unit", "data"),
-        State("risk-hex", "hideout"), State("risk-ramp", "data"), State("risk-metric-labels", "data"),
     )
 
     # Frame the scope exactly once the map exists; the resulting move reports ``bounds``, which the
@@ -484,21 +500,15 @@ def register(app: Dash) -> None:
         "function (b) { return b ? {bounds: b, transition: 'fitBounds'} : window.dash_clientside.no_update; }",
         Output("risk-map", "viewport"), Input("risk-bounds", "data"),
     )
-
-    @app.callback(Output(UNITS_ID, "url"), Input("risk-overlay-level", "value"),
-                  Input("risk-overlay-industry", "value"), prevent_initial_call=True)
-    def overlay_url(level: int | None, industry: str | None) -> str:
-        if level is None:
-            raise PreventUpdate
-        return overlay_href(int(level), industry)
-
-    @app.callback(Output("risk-unit", "data"), Output(UNITS_ID, "hideout"), Input(UNITS_ID, "clickData"),
-                  State(UNITS_ID, "hideout"), prevent_initial_call=True)
-    def pick_unit(click: dict[str, Any] | None, hideout: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-        code = ((click or {}).get("properties") or {}).get("code")
-        if not looks_like_unit_code(code):
-            raise PreventUpdate
-        return code, {**(hideout or RISK_UNITS.hideout()), "current": code}
+    app.clientside_callback(
+        ClientsideFunction("safegrid_risk", "overlayUrl"), Output(UNITS_ID, "url"),
+        Input("risk-overlay-level", "value"), Input("risk-overlay-industry", "value"), State(UNITS_ID, "url"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("safegrid_risk", "pick"), Output("risk-unit", "data"), Output(UNITS_ID, "hideout"),
+        Input(UNITS_ID, "clickData"), State(UNITS_ID, "hideout"), prevent_initial_call=True,
+    )
 
     @app.callback(Output("risk-explain", "children"), Input("risk-unit", "data"))
     def show_explain(code: str | None) -> Any:
@@ -528,12 +538,15 @@ def register(app: Dash) -> None:
         return enforcement_table(areas, f"{STATS_PERIOD[chosen.kind]}（{chosen.label}，{chosen.start:%m-%d} 至 "
                                         f"{chosen.end:%m-%d}）")
 
-    @app.callback(Output("risk-compare", "children"), Input("risk-compare-a", "value"),
+    # The chart stays mounted (its figure is replaced in place); the KPI table is re-sent only when a unit
+    # changed, since the filters only change the monthly chart.
+    @app.callback(Output("risk-compare", "children"), Output("risk-compare-chart", "figure"),
+                  Output("risk-compare-chart", "style"), Input("risk-compare-a", "value"),
                   Input("risk-compare-b", "value"), *_FILTER_INPUTS)
-    def compare(a: str | None, b: str | None, *values: Any) -> Any:
+    def compare(a: str | None, b: str | None, *values: Any) -> tuple[Any, ...]:
         scope = callback_scope(Capability.ANALYSIS)
         if not a or not b:
-            return html.Div("请选择两个单位进行对比。", className="sg-note")
+            return html.Div("请选择两个单位进行对比。", className="sg-note"), no_update, {"display": "none"}
         filters = _filters(*values)
         as_of = clock.today()
         with connect() as conn:
@@ -543,7 +556,9 @@ def register(app: Dash) -> None:
             cutoff = rq.stock_cutoff(conn, as_of=as_of)
             trends = tuple(rq.monthly_found_closed(conn, scope=u["path"], filters=filters, as_of=as_of, cutoff=cutoff)
                            for u in units if u)
-        return compare_block(units[0], units[1], trends)
+        table = compare_table(units[0], units[1]) if ctx.triggered_id in (None, "risk-compare-a", "risk-compare-b") \
+            else no_update
+        return table, compare_figure(units[0], units[1], trends), {}
 
 
 
