@@ -142,7 +142,7 @@ def test_menu_in_chromium(live_server: str, browser_page: Any, engine: Engine, r
             assert not page.is_visible(f"#{group['links'][0]['id']}")  # closed until asked
     page.wait_for_selector(".sg-nav-group.sg-nav-current[data-group='map']")  # /overview is in 一张图
     assert page.locator("#shell-nav").get_attribute("data-current") == "map"
-    for width in (1440, 1280, 1024):
+    for width in (1920, 1440, 1280, 1024):
         page.set_viewport_size({"width": width, "height": 900})
         page.locator("#shell-header").screenshot(path=str(SHOTS / f"nav_header_{role}_{width}.png"))
         geometry = _one_row(page)
