@@ -3,7 +3,7 @@
  * A group's button toggles its aria-expanded (nav.css shows the list of an expanded group); one group is open
  * at a time. Esc, a click or tap outside, Tab out of the group or following a link close it; ↓ / ↑ / Home /
  * End move through its links (↓ on the button opens it). On phones (≤ 700 px, phone.css) the ☰ fold-out shows
- * every group as a section: the buttons are headings there and do not toggle.
+ * every group as a section: the buttons are headings there, all expanded, and do not toggle.
  * window.sgNav.mark(path) is called by the shell's clientside callback on every path change: the group whose
  * data-paths hold the path gets .sg-nav-current, its link aria-current="page"; it returns the group's key.
  */
@@ -16,6 +16,7 @@
   }
 
   function closeAll(except) {
+    if (PHONE.matches) return;
     document.querySelectorAll('.sg-nav-toggle[aria-expanded="true"]').forEach(function (button) {
       if (button !== except) setOpen(button, false);
     });
@@ -33,7 +34,7 @@
 
   document.addEventListener("keydown", function (event) {
     const open = document.querySelector('.sg-nav-toggle[aria-expanded="true"]');
-    if (event.key === "Escape" && open) {
+    if (event.key === "Escape" && open && !PHONE.matches) {
       const inside = open.parentElement.contains(document.activeElement);
       setOpen(open, false);
       if (inside) open.focus();
@@ -70,7 +71,6 @@
   function mark(pathname) {
     const path = (pathname || window.location.pathname).replace(/\/+$/, "") || "/";
     let current = "";
-    closeAll(null);
     document.querySelectorAll(".sg-nav-group").forEach(function (group) {
       const on = (group.getAttribute("data-paths") || "").split(" ").indexOf(path) >= 0;
       group.classList.toggle("sg-nav-current", on);
@@ -80,8 +80,16 @@
       if (link.pathname === path) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     });
+    expandOnPhone();  // and closes any open group on desktop
     return current;
   }
+
+  function expandOnPhone() {
+    if (PHONE.matches) document.querySelectorAll(".sg-nav-toggle").forEach(function (b) { setOpen(b, true); });
+    else closeAll(null);
+  }
+
+  PHONE.addEventListener("change", expandOnPhone);
 
   window.sgNav = {mark: mark};
 }());

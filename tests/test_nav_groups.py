@@ -250,7 +250,9 @@ def test_phone_shows_groups_as_sections(live_server: str, chromium: Any, engine:
             toggle = f"#shell-navgroup-{key}"
             if len(paths) > 1:  # a section: the group's name over its links
                 assert page.locator(toggle).inner_text() == TITLES[key] and page.is_visible(toggle)
+                assert page.locator(toggle).get_attribute("aria-expanded") == "true"
                 page.locator(toggle).tap()  # a heading here: nothing folds
+                assert page.locator(toggle).get_attribute("aria-expanded") == "true"
             else:  # one page: the group's name is a heading too (on phones only)
                 heading = page.locator(f".sg-nav-group[data-group='{key}'] .sg-nav-heading")
                 assert heading.inner_text() == TITLES[key] and heading.is_visible()
