@@ -28,9 +28,16 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Upgrade the database at ``url`` to ``revision``."""
+    """Upgrade the database at ``url`` to ``revision``.
+
+    A migration may rewrite a large table (0012 backfills every enterprise: 2 min 40 s at 1M), so the app's
+    statement timeout (``SAFEGRID_STATEMENT_TIMEOUT_MS``, 30 s) does not apply to it: cleared for this
+    transaction only (``SET LOCAL``), the pooled connection keeps the app's setting afterwards.
+    """
     cfg = alembic_config()
     with engine(url).begin() as conn:
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
+        conn.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -88,3 +88,27 @@ def test_vacancy_is_allowed_but_a_slot_holds_one_person(conn: Connection) -> Non
     conn.execute(text("UPDATE duties SET until = current_date WHERE unit_id = :u"), {"u": unit})
     conn.execute(text("INSERT INTO duties (unit_id, person_id, role, seq) VALUES (:u, :p, 'supervisor', 1)"),
                  {"u": unit, "p": p2})
+
+
+def test_migrations_ignore_the_apps_statement_timeout() -> None:
+    """A migration rewrites whole tables (0012 backfills every enterprise: minutes at 1M); with the app's timeout
+    at 5 ms a fresh database still migrates to head (it failed before ``geo.migrate.upgrade`` cleared it)."""
+    import os
+    import subprocess
+    import sys
+    name = f"{os.environ.get('SAFEGRID_TEST_DB', 'safegrid_test')}_mig_timeout"
+    code = ("from geo import migrate; from geo.db import engine; from sqlalchemy import text; "
+            f"url = migrate.fresh_database({name!r}); e = engine(url); c = e.connect(); "
+            "print(migrate.current(c) == migrate.head(), c.execute(text('SHOW statement_timeout')).scalar()); "
+            "c.close(); e.dispose()")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SAFEGRID_STATEMENT_TIMEOUT_MS": "5"})
+    from sqlalchemy import create_engine
+
+    from geo.settings import get_settings
+    admin = create_engine(get_settings().url("postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {migrate.quote_ident(name)}"))
+    admin.dispose()
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["True", "5ms"]  # at head; the app's own connections keep their timeout
