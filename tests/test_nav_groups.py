@@ -144,7 +144,8 @@ def test_menu_in_chromium(live_server: str, browser_page: Any, engine: Engine, r
     assert page.locator("#shell-nav").get_attribute("data-current") == "map"
     for width in (1920, 1440, 1280, 1024):
         page.set_viewport_size({"width": width, "height": 900})
-        page.locator("#shell-header").screenshot(path=str(SHOTS / f"nav_header_{role}_{width}.png"))
+        if width == 1280:  # the tightest of the two the menu must fit
+            page.locator("#shell-header").screenshot(path=str(SHOTS / f"nav_header_{role}_1280.png"))
         geometry = _one_row(page)
         assert len(geometry["tops"]) == 1 and geometry["header"] == 56 and geometry["overflow"] <= 0, geometry
         assert geometry["navRight"] <= geometry["searchLeft"] and geometry["userRight"] <= width, geometry
