@@ -124,8 +124,11 @@ def enterprise_id_in_department(enterprise_id_column: str = "enterprise_id") -> 
 
     A row without an enterprise belongs to no department: a department account does not see it.
     """
-    return (f'(CAST(:{DEPT_PARAM} AS text) IS NULL OR {quote_ident(enterprise_id_column)} IN '  # noqa: S608
-            f'(SELECT "id" FROM "enterprises" WHERE "dept_code" = :{DEPT_PARAM}))')
+    # EXISTS, not IN (SELECT …): inside the OR the sub-select cannot become a semi-join, and an IN sub-plan whose
+    # ids do not fit in work_mem is re-scanned per row (a large department timed out on 3M hazards); the EXISTS is
+    # one index-only probe of ix_enterprises_dept_code (dept_code, id) per row.
+    return (f'(CAST(:{DEPT_PARAM} AS text) IS NULL OR EXISTS (SELECT 1 FROM "enterprises" d_e '  # noqa: S608
+            f'WHERE d_e."id" = {quote_ident(enterprise_id_column)} AND d_e."dept_code" = :{DEPT_PARAM}))')
 
 
 # Rows of no enterprise (public reports, cell-only reports): a department account sees none of them.
