@@ -124,9 +124,11 @@ def enterprise_id_in_department(enterprise_id_column: str = "enterprise_id") -> 
 
     A row without an enterprise belongs to no department: a department account does not see it.
     """
-    # EXISTS, not IN (SELECT …): inside the OR the sub-select cannot become a semi-join, and an IN sub-plan whose
-    # ids do not fit in work_mem is re-scanned per row (a large department timed out on 3M hazards); the EXISTS is
-    # one index-only probe of ix_enterprises_dept_code (dept_code, id) per row.
+    # EXISTS, not IN (SELECT …): inside the OR the sub-select cannot become a semi-join, and an IN sub-plan is
+    # hashed only while the department's ids fit in work_mem (455,700 ids did in the local cluster's 32 MB, not in
+    # PostgreSQL's default 4 MB) — beyond, it is re-scanned for every row. The EXISTS is one index-only probe of
+    # ix_enterprises_dept_code (dept_code, id) per row: linear always, about 2x the hashed IN over 3M hazards
+    # (docs/department_scope.md). Where the query already joins the enterprise, enterprise_in_department is cheaper.
     return (f'(CAST(:{DEPT_PARAM} AS text) IS NULL OR EXISTS (SELECT 1 FROM "enterprises" d_e '  # noqa: S608
             f'WHERE d_e."id" = {quote_ident(enterprise_id_column)} AND d_e."dept_code" = :{DEPT_PARAM}))')
 
