@@ -31,9 +31,11 @@
 
   /* Chinese titles for Leaflet's zoom buttons (dash-leaflet does not expose them); Leaflet arrives
    * with the dash-leaflet bundle, before any map is created from the layout. */
+  const leafletMaps = new WeakMap();  // container element → its L.Map (a drill-down step moves the map at the click)
   (function localiseLeaflet() {
     if (window.L && window.L.Control && window.L.Control.Zoom) {
       Object.assign(window.L.Control.Zoom.prototype.options, { zoomInTitle: "放大", zoomOutTitle: "缩小" });
+      window.L.Map.addInitHook(function () { leafletMaps.set(this.getContainer(), this); });
     } else {
       setTimeout(localiseLeaflet, 30);
     }
@@ -143,16 +145,50 @@
       setSpot(e.latlng);
     },
 
-    /* Unit layer click handler: the unit shown as itself (a leaf grid cell) drills nowhere, so a click on it
-     * is a free spot too. The current unit is read from cm-state in Dash's layout: the handler's own context
-     * keeps the props of the first render (dash-leaflet binds GeoJSON handlers once). */
+    /* Unit layer click handler (the layer's default handlers, clickData and hoverData, are off: nothing reads
+     * them, and each set them through Dash's store on every click and hover). A click on another unit drills
+     * into it: the step starts here (startStep) and the URL changes (?unit=CODE, a new history entry through
+     * cm-url), which show_unit answers with the panel. The unit shown as itself (a leaf grid cell) drills
+     * nowhere, so a click on it is a free spot, keeping a ?focus= of the URL. The current unit is read from
+     * Dash's layout: the handler's own context keeps the props of the first render (dash-leaflet binds
+     * GeoJSON handlers once). */
     unitSpot: function (e) {
       const p = (e.layer && e.layer.feature && e.layer.feature.properties) || {};
-      const state = window.dash_component_api.getLayout("cm-state");
-      const current = state && state.props && state.props.data && state.props.data.code;
-      if (p.kind === "unit" && current && p.code === current && e.latlng) { setSpot(e.latlng); }
+      if (p.kind !== "unit" || !p.code) { return; }
+      const current = (propOf("cm-state", "data") || {}).code;
+      if (p.code === current || p.code === unitCode(propOf("cm-url", "search"))) {
+        if (e.latlng) { setSpot(e.latlng); }
+        return;
+      }
+      if (e.layer.getBounds) { startStep(p.code, e.layer.getBounds()); }
+      window.dash_clientside.set_props("cm-url", { search: "?unit=" + encodeURIComponent(p.code) });
     },
   };
+
+  /* A prop of a component in Dash's layout (undefined when absent). */
+  function propOf(id, prop) {
+    const c = window.dash_component_api && window.dash_component_api.getLayout(id);
+    return c && c.props ? c.props[prop] : undefined;
+  }
+
+  /* A click on a child unit: fit it now (the same options as show_unit's fit, no animation) and ask its
+   * polygons and the points of the new view now, before Dash has carried the click to the URL; unitsNow and
+   * pointData then find these requests under way (or answered) instead of making them. */
+  function startStep(code, latLngBounds) {
+    const crs = propOf("cm-crs", "data") || "wgs84";
+    const bounds = [[latLngBounds.getSouth(), latLngBounds.getWest()], [latLngBounds.getNorth(), latLngBounds.getEast()]];
+    seen.set(seenKey(crs, code), bounds);
+    getJSON(unitsUrl(code, crs));
+    const box = document.getElementById("cm-map");
+    const map = box && (leafletMaps.get(box) || leafletMaps.get(box.querySelector(".leaflet-container")));
+    const fit = propOf("cm-fit", "data");
+    if (!map || !fit) { return; }
+    map.fitBounds(bounds, fit);
+    const b = map.getBounds();
+    const plan = pointPlan([[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]], map.getZoom(), crs,
+                           propOf("cm-layers", "overlays"), propOf("cm-point-meta", "data"), [], null);
+    if (plan.url) { getPoints(plan.url); }
+  }
 
   function setSpot(latlng) {
     const data = { lat: +latlng.lat.toFixed(6), lon: +latlng.lng.toFixed(6) };
@@ -174,21 +210,114 @@
 
   /* Clientside callbacks (dash clientside_callback with ClientsideFunction("safegrid_cm", name)). */
   const noUpdate = () => window.dash_clientside.no_update;
-  let pointSeq = 0;  // pointData calls so far: an answer arriving after a newer call started is dropped
+
+  /* A drill-down step starts everything it needs at once (docs/command_map_speed.md): when the URL names a
+   * unit whose bounds the page already knows — a child polygon it drew, or a unit the server showed before —
+   * the map fits it at once (prefit) and its polygons are fetched at once (unitsNow), while show_unit builds
+   * the panel; the fit moves the viewport, so pointData asks the points of the new view at once too. A unit
+   * the page has not seen (a typed URL) waits for the server's cm-state, which checks the scope first. */
+  const seen = new Map();  // "crs|code" → [[south, west], [north, east]] in display coordinates
+  const seenKey = (crs, code) => (crs || "wgs84") + "|" + code;
+  const unitCode = (search) => {
+    const code = new URLSearchParams(search || "").get("unit") || "";
+    return /^\d{6,14}$/.test(code) ? code : null;
+  };
+  /* [[south, west], [north, east]] of a GeoJSON geometry (any nesting of positions). */
+  function geometryBounds(geometry) {
+    const b = [[Infinity, Infinity], [-Infinity, -Infinity]];
+    const walk = (c) => {
+      if (typeof c[0] === "number") {
+        b[0][0] = Math.min(b[0][0], c[1]); b[0][1] = Math.min(b[0][1], c[0]);
+        b[1][0] = Math.max(b[1][0], c[1]); b[1][1] = Math.max(b[1][1], c[0]);
+      } else { c.forEach(walk); }
+    };
+    walk((geometry && geometry.coordinates) || []);
+    return b[0][0] <= b[1][0] ? b : null;
+  }
+  /* Remember the unit polygons of a children collection (in scope: the server drew them for this account). */
+  function rememberUnits(collection, crs) {
+    for (const f of (collection && collection.features) || []) {
+      const p = f.properties || {};
+      const bounds = p.kind === "unit" && p.code && geometryBounds(f.geometry);
+      if (bounds) { seen.set(seenKey(crs, p.code), bounds); }
+    }
+  }
+  /* One request per URL for a few seconds: the click's own requests are what unitsNow and pointData then use
+   * (an answer that arrived before them is not asked again). Each entry: {at, answer: Promise<{ok, status, body}>}. */
+  const answers = new Map();
+  const REUSE_MS = 5000;
+  function getAnswer(url) {
+    const now = Date.now();
+    const hit = answers.get(url);
+    if (hit && now - hit.at < REUSE_MS) { return hit.answer; }
+    for (const [u, a] of answers) { if (now - a.at >= REUSE_MS) { answers.delete(u); } }
+    const answer = fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((resp) => resp.json().catch(() => null).then((body) => ({ ok: resp.ok, status: resp.status, body: body })))
+      .catch(() => ({ ok: false, status: 0, body: null }));
+    answers.set(url, { at: now, answer: answer });
+    return answer;
+  }
+  const getJSON = (url) => getAnswer(url).then((a) => (a.ok ? a.body : null));
+  const getPoints = getAnswer;
+  const unitsUrl = (code, crs) => "/api/map/units/" + encodeURIComponent(code) + "/children.geojson" +
+    (crs === "gcj02" ? "?crs=gcj02" : "");
+  let unitsWanted = null;  // the units URL of the latest step
+  let unitsShown = null;  // the units URL whose collection the layer holds
+  /* [collection, hideout] of the units drawn for `code`, fetched once per URL; a newer step supersedes an
+   * older one still waiting, and a URL already drawn (or being fetched for this step) changes nothing. */
+  async function showUnits(code, crs, hideout) {
+    const keep = [noUpdate(), noUpdate()];
+    if (!code) { return keep; }
+    const url = unitsUrl(code, crs);
+    if (url === unitsWanted) { return keep; }  // drawn, or this step's request is under way
+    unitsWanted = url;
+    const body = await getJSON(url);
+    if (url !== unitsWanted) { return keep; }  // a newer step
+    if (!body || body.type !== "FeatureCollection") { unitsWanted = unitsShown; return keep; }  // may be asked again
+    unitsShown = url;
+    rememberUnits(body, crs);
+    return [body, Object.assign({}, hideout, { current: code })];
+  }
+  let pointSeq = 0;  // pointData calls so far
+  /* Per point layer, the call that last decided its data ({seq, view, open: its request still under way}): an
+   * answer is applied to a layer only if no newer call has decided that layer since (a newer view, below its
+   * min_zoom); a newer call that finds the layer's request for the same view under way leaves it to that call. */
+  const claims = {};
   const LOADING_AFTER_MS = 300;
   /* The status line over the map (#cm-points-status): "loading" or "error". */
   const statusLine = (kind, text) => ({
     namespace: "dash_html_components", type: "Span", props: { className: "cm-points-" + kind, children: text },
   });
+  /* The point request of a view: one request (/api/map/points.json?kinds=…) for every checked layer whose data
+   * is not for this view yet. A layer's collection carries `view` (bbox, zoom, crs) so a pan inside the same
+   * snapped bbox, or re-checking a layer in the view it was loaded for, asks nothing new; an unchecked layer
+   * keeps its data and is asked again when checked in another view. Below a layer's min_zoom: an empty
+   * collection, no request. Returns {plan (per layer: no_update, a collection, or null = to fetch), kinds,
+   * view, url}. */
+  function pointPlan(bounds, zoom, crs, overlays, meta, current, pending) {
+    const layers = meta.layers;
+    // Snap outward to half a tile at this zoom: pans within it reuse the view (no refetch, ETag hits).
+    const z = Math.round(zoom);
+    const step = 180 / Math.pow(2, z);
+    const r = (v, up) => +((up ? Math.ceil(v / step) : Math.floor(v / step)) * step).toFixed(6);
+    const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
+    const view = bbox.join(",") + "|" + z + "|" + (crs || "wgs84");
+    const plan = layers.map((l, i) => {
+      const have = current[i] && current[i].view;
+      if (overlays && overlays.indexOf(l.title) < 0) { return noUpdate(); }
+      if (z < (l.min_zoom || 0)) {
+        return have === "below" ? noUpdate() : { type: "FeatureCollection", features: [], view: "below" };
+      }
+      return have === view || (pending && pending[l.id] === view) ? noUpdate() : null;  // null: to fetch
+    });
+    const kinds = layers.filter((l, i) => plan[i] === null).map((l) => l.id);
+    const url = kinds.length ? meta.url + "?kinds=" + kinds.join(",") + "&bbox=" + bbox.join(",") + "&zoom=" + z +
+      (crs === "gcj02" ? "&crs=gcj02" : "") : null;
+    return { plan: plan, kinds: kinds, view: view, url: url };
+  }
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     safegrid_cm: {
-      /* A click on a unit polygon drills into it by changing the URL (?unit=CODE); the current unit (a leaf
-       * shown as itself) stays put, also keeping a ?focus= of the URL. */
-      drill: function (click, state) {
-        const p = click && click.properties;
-        if (!p || p.kind !== "unit" || !p.code || (state && state.code === p.code)) { return noUpdate(); }
-        return "?unit=" + encodeURIComponent(p.code);
-      },
       /* The header search picked an enterprise (map-focus): open its grid cell with ?focus=; show_unit flies
        * there and rings it. The same URL again is still returned, so picking it twice flies back to it. */
       focusUrl: function (focus, search) {
@@ -241,78 +370,85 @@
           }),
         ];
       },
-      /* URL of the unit layer and its hideout for the current unit and display CRS. */
-      unitsUrl: function (state, crs, hideout) {
-        if (!state || !state.code) { return [noUpdate(), noUpdate()]; }
-        const url = "/api/map/units/" + encodeURIComponent(state.code) + "/children.geojson" +
-          (crs === "gcj02" ? "?crs=gcj02" : "");
-        return [url, Object.assign({}, hideout, { current: state.code })];
+      /* Fit a unit the page knows as soon as the URL names it (a click, a list row, the breadcrumb, back or
+       * forward), not after show_unit answers; the same bounds and options as show_unit's viewport, so its fit
+       * then moves nothing. Not with ?focus= (showTarget flies to the point instead). No cm-state among the
+       * inputs or states: Dash holds a callback back while another one that writes its inputs is under way. */
+      prefit: function (search, crs, fit) {
+        const code = unitCode(search);
+        const bounds = code && seen.get(seenKey(crs, code));
+        if (!bounds || new URLSearchParams(search || "").has("focus")) { return noUpdate(); }
+        return { bounds: bounds, transition: "fitBounds", options: fit };
+      },
+      /* The unit layer's collection and hideout at the URL's change: the unit it names when the page knows it
+       * (at first: the unit the page was built for, cm-start); a unit it does not know waits for unitsData. */
+      unitsNow: function (search, crs, start, hideout) {
+        if (start && start.code && start.bounds) { seen.set(seenKey(start.crs, start.code), start.bounds); }
+        const asked = unitCode(search) || (start && start.code);
+        return showUnits(asked && seen.has(seenKey(crs, asked)) ? asked : null, crs, hideout);
+      },
+      /* The same from show_unit's answer (cm-state): a unit the page did not know, or a new display CRS. */
+      unitsData: function (state, crs, hideout) {
+        if (state && state.code && state.bounds) { seen.set(seenKey(crs, state.code), state.bounds); }
+        return showUnits(state && state.code, crs, hideout);
       },
       /* Display CRS of the selected base layer (names → crs table in the store). */
       crs: function (baseLayer, table) {
         return (table && table[baseLayer]) || "wgs84";
       },
-      /* The point layers' data for the viewport: one request (/api/map/points.json?kinds=…) for every checked
-       * layer whose data is not for this view yet. A layer's collection carries `view` (bbox, zoom, crs) so a
-       * pan inside the same snapped bbox, or re-checking a layer in the view it was loaded for, asks nothing
-       * new; an unchecked layer keeps its data and is asked again when checked in another view. Below a layer's min_zoom: an empty collection, no request.
-       * A newer call supersedes an older one still waiting (its answer is dropped). Last output: the status
-       * line over the map: empty, "点位加载中…" while an answer takes longer than LOADING_AFTER_MS, or why the
-       * points could not be loaded. */
-      pointData: async function (bounds, zoom, crs, overlays, state, meta, ...current) {
+      /* The point layers' data for the viewport (the request: pointPlan). A newer call decides the layers it
+       * plans (claims): an older answer still waiting is dropped for those layers, while a layer whose request
+       * for the same view is under way is left to that request. Last output: the status line over the map:
+       * empty, "点位加载中…" while an answer takes longer than LOADING_AFTER_MS, or why the points could not be
+       * loaded. */
+      pointData: async function (bounds, zoom, crs, overlays, meta, ...current) {
         const layers = meta.layers;
         const keep = layers.map(() => noUpdate());
-        // dash-leaflet reports bounds only after the view moved; until then the unit's own bounds stand in.
-        bounds = bounds || (state && state.bounds);
+        // dash-leaflet reports the bounds once the map is ready (and has made its first fit): nothing before.
         if (!bounds || zoom == null) { return keep.concat([noUpdate()]); }
-        // Snap outward to half a tile at this zoom: pans within it reuse the view (no refetch, ETag hits).
-        const z = Math.round(zoom);
-        const step = 180 / Math.pow(2, z);
-        const r = (v, up) => +((up ? Math.ceil(v / step) : Math.floor(v / step)) * step).toFixed(6);
-        const bbox = [r(bounds[0][1], false), r(bounds[0][0], false), r(bounds[1][1], true), r(bounds[1][0], true)];
-        const view = bbox.join(",") + "|" + z + "|" + (crs || "wgs84");
-        const plan = layers.map((l, i) => {
-          const have = current[i] && current[i].view;
-          if (overlays && overlays.indexOf(l.title) < 0) { return noUpdate(); }
-          if (z < (l.min_zoom || 0)) {
-            return have === "below" ? noUpdate() : { type: "FeatureCollection", features: [], view: "below" };
-          }
-          return have === view ? noUpdate() : null;  // null: to fetch
-        });
-        const kinds = layers.filter((l, i) => plan[i] === null).map((l) => l.id);
+        const pending = {};
+        for (const l of layers) { if (claims[l.id] && claims[l.id].open) { pending[l.id] = claims[l.id].view; } }
+        const { plan, kinds, view, url } = pointPlan(bounds, zoom, crs, overlays, meta, current, pending);
         const seq = ++pointSeq;
-        if (!kinds.length) { return plan.concat([""]); }
-        const url = meta.url + "?kinds=" + kinds.join(",") + "&bbox=" + bbox.join(",") + "&zoom=" + z +
-          (crs === "gcj02" ? "&crs=gcj02" : "");
+        layers.forEach((l, i) => {  // this call decides these layers now
+          if (plan[i] !== noUpdate()) { claims[l.id] = { seq: seq, view: view, open: plan[i] === null }; }
+        });
+        // The status line is cleared when no request of another call is still open for a layer.
+        const othersOpen = () => layers.some((l) => claims[l.id] && claims[l.id].open && claims[l.id].seq !== seq);
+        if (!kinds.length) { return plan.concat([othersOpen() ? noUpdate() : ""]); }
         // A slow answer (a large view on a big ledger) says so after a moment; quick ones never flash it.
         const slow = setTimeout(() => {
-          if (seq === pointSeq) {
+          if (layers.some((l) => claims[l.id] && claims[l.id].seq === seq && claims[l.id].open)) {
             window.dash_clientside.set_props("cm-points-status", { children: statusLine("loading", "点位加载中…") });
           }
         }, LOADING_AFTER_MS);
-        let body = null;
+        const answer = await getPoints(url);  // the click may have asked it already (startStep)
+        clearTimeout(slow);
+        let body = answer.body;
         let problem = "";
-        try {
-          const resp = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-          body = await resp.json().catch(() => null);
-          if (!resp.ok) {
-            problem = "点位数据加载失败：" + ((body && body.error) || ("HTTP " + resp.status));
-            body = null;
-          } else if (!body || kinds.some((k) => !body[k] || body[k].type !== "FeatureCollection")) {
-            // e.g. a proxy's or single-sign-on page answered instead of the server
-            problem = "点位数据加载失败：服务器返回了无法识别的数据，请刷新页面或重新登录。";
-            body = null;
-          }
-        } catch (e) {
+        if (answer.status === 0) {
           problem = "点位数据加载失败：无法连接服务器，请检查网络后重试。";
-        } finally {
-          clearTimeout(slow);
+          body = null;
+        } else if (!answer.ok) {
+          problem = "点位数据加载失败：" + ((body && body.error) || ("HTTP " + answer.status));
+          body = null;
+        } else if (!body || kinds.some((k) => !body[k] || body[k].type !== "FeatureCollection")) {
+          // e.g. a proxy's or single-sign-on page answered instead of the server
+          problem = "点位数据加载失败：服务器返回了无法识别的数据，请刷新页面或重新登录。";
+          body = null;
         }
-        if (seq !== pointSeq) { return keep.concat([noUpdate()]); }  // superseded while waiting
+        const mine = layers.map((l) => !!claims[l.id] && claims[l.id].seq === seq);
+        layers.forEach((l, i) => { if (mine[i]) { claims[l.id].open = false; } });
+        const status = othersOpen() ? noUpdate() : "";
         if (!body) {  // the layers below their zoom range still empty; the others keep what they show
-          return plan.map((p) => (p === null ? noUpdate() : p)).concat([statusLine("error", problem)]);
+          answers.delete(url);  // not kept for reuse: the next view asks again
+          return plan.map((p, i) => (p === null || !mine[i] ? noUpdate() : p))
+            .concat([mine.some((m, i) => m && plan[i] === null) ? statusLine("error", problem) : status]);
         }
-        return plan.map((p, i) => (p === null ? Object.assign(body[layers[i].id], { view: view }) : p)).concat([""]);
+        // an answer for a view left behind is dropped: a newer call has decided those layers since
+        return plan.map((p, i) => (!mine[i] ? noUpdate()
+          : p === null ? Object.assign({}, body[layers[i].id], { view: view }) : p))
+          .concat([status]);
       },
       /* Show the legend of each checked overlay only. */
       legends: function (overlays, titles) {

@@ -3,9 +3,15 @@
 The URL names the current unit (``/?unit=411002001``): links, breadcrumb and map clicks only change
 the URL, and one callback renders the side panel from it, so deep links and back/forward work. Map
 data comes from the Flask routes in :mod:`dashboard.map_routes`, never through server callback JSON:
-the unit layer loads its ``url=``, and the clientside ``safegrid_cm.pointData`` fetches every checked
-point layer of a view in one request. Callbacks call ``geo`` with the caller's scope and answer
-nothing for a foreign unit.
+clientside callbacks fetch the unit layer's polygons (``safegrid_cm.unitsNow`` / ``unitsData``) and every
+checked point layer of a view in one request (``safegrid_cm.pointData``). Callbacks call ``geo`` with the
+caller's scope and answer nothing for a foreign unit.
+
+A drill-down step starts everything at once (docs/command_map_speed.md): a click on a unit fits the map
+and asks its polygons and the new view's points in the click handler, and the URL it sets sends the
+panel callback at the same time; a list row, the breadcrumb or back/forward to a unit the page knows
+does the same from the URL (``prefit``, ``unitsNow``). A unit the page has not seen waits for the
+panel's ``cm-state``, after the server checked the scope.
 
 One drill-down step is one callback request: the panel carries its child table (only a new sort
 order asks again), is built as plain component dicts (:mod:`dashboard.dry`, serialised by orjson)

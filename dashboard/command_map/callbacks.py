@@ -1,7 +1,8 @@
 """The command map's callbacks: the URL (``?unit=``, ``?focus=``) → side panel, breadcrumb, view and target.
 
 Server side: the panel of a unit (cached, :func:`unit_panel`), the child table's sort order and locating a
-hazard; clientside (``assets/map.js``, ``safegrid_cm``): drill, URLs, point data, legends, the target ring.
+hazard; clientside (``assets/map.js``, ``safegrid_cm``): the step's fit and unit polygons, point data, legends,
+the target ring (the drill itself is the unit layer's click handler, ``safegrid.map.unitSpot``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
 from dashboard.cache import cached_value
-from dashboard.command_map.layout import PREFIX
+from dashboard.command_map.layout import FIT_OPTIONS, PREFIX
 from dashboard.command_map.panel import breadcrumb, children_list, message, panel
 from dashboard.errors import to_app_error
 from dashboard.gis_export import register_links
@@ -32,10 +33,6 @@ from layers.registry import ENTERPRISES, HAZARDS, LAYERS, POINT_LAYERS, UNITS
 PAGE_PATH = "/"
 HAZARD_LIST_LIMIT = 50
 FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets around it
-# Keep the unit clear of the zoom buttons (top left), the layers control (top right) and the legend (bottom
-# right). No zoom animation: Leaflet drops a setView that arrives while one is running (a quick second click
-# left the map behind).
-FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "animate": False}
 
 
 def code_from_search(search: str | None) -> str | None:
@@ -205,14 +202,23 @@ def register(app: Dash) -> None:
     )
 
     units_id = layer_id(UNITS, PREFIX)
+    # A click on a unit polygon drills by setting cm-url's search from the layer's click handler
+    # (safegrid.map.unitSpot in assets/map.js), which starts the step's requests at the same moment.
+    # A step starts at the URL: the fit, the unit polygons (and, through the fit's new bounds, the points) of a unit
+    # the page knows are asked at once, beside show_unit. None of these waits on cm-state: Dash holds a callback
+    # back while another one writing any of its inputs or states is under way (docs/command_map_speed.md).
     app.clientside_callback(
-        ClientsideFunction("safegrid_cm", "drill"), Output("cm-url", "search"),
-        Input(units_id, "clickData"), State("cm-state", "data"), prevent_initial_call=True,
+        ClientsideFunction("safegrid_cm", "prefit"), Output("cm-map", "viewport", allow_duplicate=True),
+        Input("cm-url", "search"), State("cm-crs", "data"), State("cm-fit", "data"), prevent_initial_call=True,
     )
     app.clientside_callback(
-        ClientsideFunction("safegrid_cm", "unitsUrl"),
-        Output(units_id, "url"), Output(units_id, "hideout"),
-        Input("cm-state", "data"), Input("cm-crs", "data"), State(units_id, "hideout"),
+        ClientsideFunction("safegrid_cm", "unitsNow"), Output(units_id, "data"), Output(units_id, "hideout"),
+        Input("cm-url", "search"), Input("cm-crs", "data"), State("cm-start", "data"), State(units_id, "hideout"),
+    )
+    app.clientside_callback(  # a unit the page did not know: after show_unit checked the scope
+        ClientsideFunction("safegrid_cm", "unitsData"),
+        Output(units_id, "data", allow_duplicate=True), Output(units_id, "hideout", allow_duplicate=True),
+        Input("cm-state", "data"), State("cm-crs", "data"), State(units_id, "hideout"), prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "crs"), Output("cm-crs", "data"),
@@ -222,7 +228,7 @@ def register(app: Dash) -> None:
         ClientsideFunction("safegrid_cm", "pointData"),
         [Output(layer_id(s, PREFIX), "data") for s in POINT_LAYERS], Output("cm-points-status", "children"),
         Input("cm-map", "bounds"), Input("cm-map", "zoom"), Input("cm-crs", "data"), Input("cm-layers", "overlays"),
-        Input("cm-state", "data"), State("cm-point-meta", "data"),
+        State("cm-point-meta", "data"),
         [State(layer_id(s, PREFIX), "data") for s in POINT_LAYERS],
     )
     register_links(app, map_id="cm-map", layers_id="cm-layers", state_id="cm-state")  # the export links

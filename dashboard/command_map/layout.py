@@ -14,12 +14,17 @@ from dashboard.gis_export import export_links
 from dashboard.map_routes import POINTS_BUNDLE_URL
 from dashboard.readdb import run_read
 from dashboard.scope import Account
+from domain.crs import latlng_for_display
 from geo import map_queries as mq
 from geo.risk_queries import current_rule
 from layers.builder import build_legend, build_overlay
 from layers.registry import LAYERS, POINT_LAYERS, UNITS, with_rule
 
 PREFIX = "cm-layer-"
+# Keep the unit clear of the zoom buttons (top left), the layers control (top right) and the legend (bottom
+# right). No zoom animation: Leaflet drops a setView that arrives while one is running (a quick second click
+# left the map behind). The browser's prefit (assets/map.js) and show_unit's viewport use the same options.
+FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "animate": False}
 # What safegrid_cm.pointData needs: the one route serving every point layer of a view, and each layer
 # (below its ``min_zoom`` it gets an empty collection without a request).
 POINT_META = {"url": POINTS_BUNDLE_URL,
@@ -44,9 +49,16 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
     except Exception as exc:  # database down: a Chinese message instead of a stack trace
         return html.Div(to_app_error(exc).message, className="sg-alert cm-message", role="alert")
     bounds = (view["bounds"] if view else None) or [[33.7, 113.4], [34.4, 114.2]]
+    # The unit this page opens on (checked in scope above): the browser fetches its polygons at once (unitsData).
+    start = {"code": view["code"], "crs": selected.crs,
+             "bounds": [latlng_for_display(lat, lon, selected.crs) for lat, lon in view["bounds"]]} \
+        if view and view["bounds"] else None
     units = build_overlay(UNITS, prefix=PREFIX)
-    # A click on the unit shown as itself (a leaf) drills nowhere: it asks "what is around here" (cm-spot).
+    # A click on a unit drills into it (the handler starts the step and sets the URL); on the unit shown as itself
+    # (a leaf) it asks "what is around here" (cm-spot). No default handlers: nothing reads clickData or
+    # hoverData, and each click and hover would go through Dash's store.
     units.children.eventHandlers = {"click": {"variable": "safegrid.map.unitSpot"}}
+    units.children.disableDefaultEventHandlers = True
     overlays = [units] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
     the_map = dl.Map(
         [
@@ -73,6 +85,8 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="cm-target"),  # the point to fly to and ring: a ?focus= or a located hazard
         dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
         dcc.Store(id="cm-crs", data=selected.crs),
+        dcc.Store(id="cm-start", data=start),
+        dcc.Store(id="cm-fit", data=FIT_OPTIONS),
         dcc.Store(id="cm-crs-table", data=crs_by_name(maps)),
         dcc.Store(id="cm-point-meta", data=POINT_META),
         dcc.Store(id="cm-legend-titles", data=[s.title for s in LAYERS.values()]),
@@ -85,6 +99,10 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
                 html.Details([html.Summary("图例"), *legends], open=True, className="cm-legends", id="cm-legends"),
             ], className="cm-map-wrap"),
         ], className="cm-main"),
-        html.Aside(dcc.Loading(html.Div(id="cm-panel"), type="circle", className="cm-loading"),
+        # No dcc.Loading around the panel: it re-rendered the whole panel on every store change of a step (a CPU
+        # profile: a quarter of Dash's work). While show_unit is under way the panel is dimmed by CSS instead
+        # (Dash marks it data-dash-is-loading; assets/command_map_loading.css), after a moment, so a quick step
+        # does not flash.
+        html.Aside(html.Div(id="cm-panel"),
                    className="cm-side", **_attrs({"aria-label": "单位详情"})),
     ], className="cm-page", id="cm-page")
