@@ -102,10 +102,14 @@ class Drill:
                   f"{percentile(ms, 0.95):7.1f}  {causes}")
 
 
-def run_events(stack: Stack, drill: Drill, root: Path, *, steady_s: float) -> float:
-    """After ``steady_s``: SIGTERM app1 (restart), SIGKILL app2's process group (restart), Redis stopped and
-    started, the replica stopped and started, the primary stopped for 3 s; return when the primary was back."""
+def run_events(stack: Stack, drill: Drill, root: Path, *, steady_s: float, drain: bool = False) -> float:
+    """After ``steady_s``: SIGTERM app1 (restart; ``drain``: out of nginx first), SIGKILL app2's process group
+    (restart), Redis stopped and started, the replica stopped and started, the primary stopped for 3 s; return
+    when the primary was back."""
     time.sleep(steady_s)
+    if drain:
+        drill.mark("app1 drained (nginx: down)")
+        print(f"         drained in {stack.drain_app(1):.1f} s", flush=True)
     drill.mark("SIGTERM app1 (graceful), 1 instance")
     stack.stop_app(1, sig=signal.SIGTERM)
     time.sleep(5)
@@ -154,7 +158,8 @@ def scale_drill(args: argparse.Namespace) -> None:
     root = args.stack.resolve()
     reconfigure(root, "2x1+replica")
     state = json.loads((root / "stack.json").read_text())
-    stack = Stack(StackConfig(root=root, port=state["port"], instances=2, workers=1, threads=8))
+    stack = Stack(StackConfig(root=root, port=state["port"], instances=2, workers=1, threads=8,
+                              access_log=state["config"]["access_log"] == "True"))
     out = root / "load"
     (out / "work.json").write_text(json.dumps(pick_work(state, json.loads((out / "accounts.json").read_text()), 2000)))
     flush_redis(root / "redis" / "redis.sock")
@@ -171,7 +176,7 @@ def scale_drill(args: argparse.Namespace) -> None:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         drill.mark("steady (2 instances, Redis, replica)")
-        back = run_events(stack, drill, root, steady_s=args.steady)
+        back = run_events(stack, drill, root, steady_s=args.steady, drain=not args.no_drain)
         drill.mark("after the drill")
         time.sleep(10)
     finally:
@@ -198,6 +203,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=170, help="with --stack: Locust's time limit")
     ap.add_argument("--steady", type=float, default=20, help="with --stack: seconds before the first event")
     ap.add_argument("--think", default="3,10", help="with --stack: think time min,max seconds")
+    ap.add_argument("--no-drain", action="store_true", help="with --stack: SIGTERM app1 without draining it first")
     ap.add_argument("--flows", type=Path, default=ROOT / "bench" / "stack_flows.json")
     args = ap.parse_args()
     if args.stack:

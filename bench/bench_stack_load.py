@@ -62,9 +62,8 @@ def locust_bin() -> Path:
 
 
 def uptime() -> str:
-    """The load averages now (the machine is shared with other work)."""
-    return Path("/proc/loadavg").read_text().split(" 1/")[0].rsplit(" ", 1)[0] if Path("/proc/loadavg").exists() \
-        else "?"
+    """The 1, 5 and 15 minute load averages now (the machine is shared with other work)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def locust(host: str, users: int, seconds: int, prefix: Path, env: dict[str, str]) -> list[dict[str, str]]:
@@ -215,6 +214,8 @@ def run_scale(args: argparse.Namespace) -> None:
            "SG_THINK": args.think}
     if args.hits:
         env["SG_HITS"] = str(args.hits)
+    if args.no_writes:
+        env["SG_WRITES"] = "0"
     t0 = time.time()
     rows = locust(state["base_url"], args.users, args.seconds, out / label, env)
     after = uptime()
@@ -223,7 +224,8 @@ def run_scale(args: argparse.Namespace) -> None:
     cache = redis_stats(root / "redis" / "redis.sock")
     rows = [{**r, "config": name} for r in rows]
     result = {"label": label, "config": name, "users": args.users, "seconds": args.seconds, "think": args.think,
-              "started": t0, "load_before": before, "load_after": after, "transactions": served, "redis": cache,
+              "writes": not args.no_writes, "started": t0, "load_before": before, "load_after": after,
+              "transactions": served, "redis": cache,
               "rows": rows}
     (out / f"{label}.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
     print(f"\n{label}: {args.users} users, think {args.think} s, {args.seconds} s; load average before {before}, "
@@ -298,6 +300,7 @@ def main() -> None:
     r.add_argument("--flows", type=Path, default=ROOT / "bench" / "stack_flows.json")
     r.add_argument("--hits", type=Path, default=None, help="append every request as a JSON line here")
     r.add_argument("--work", type=int, default=2000, help="reported hazards per grid manager for the loop")
+    r.add_argument("--no-writes", action="store_true", help="read-only users (no hazard loop, reports, 验收)")
     r.add_argument("--keep-apps", action="store_true", help="do not restart the instances (already as asked)")
     r.set_defaults(func=run_scale)
     t = sub.add_parser("toy", help="the toy harness: its own small stack per configuration")

@@ -10,6 +10,7 @@ Run by the bench (``locust -f bench/locustfile_stack.py --headless …``; loopba
 * ``SG_WORK`` — JSON ``{role_key: [[hazard id, version], …]}``: reported hazards of a grid manager's scope the
   hazard loop works on (each once), and ``{"search": [words]}``;
 * ``SG_THINK`` — think time between two actions, ``"min,max"`` seconds (default ``3,10``);
+* ``SG_WRITES=0`` (optional) — read-only: no hazard loop, no reports, no 验收 (what the writes cost the cache);
 * ``SG_HITS`` (optional) — a file to append one JSON line per request to (wall-clock start, name, ms, ok,
   what failed): the failure drill (bench/bench_stack_failover.py) cuts it into phases.
 
@@ -42,6 +43,7 @@ _SESSIONS = {role: itertools.cycle(sets) for role, sets in _COOKIES.items()}
 _TODO: dict[str, deque[list[int]]] = {k: deque(v) for k, v in _WORK.items() if k.startswith("gm")}
 _VERIFY: dict[str, deque[tuple[int, int]]] = {}  # township code → hazards submitted, waiting for 验收
 _THINK = [float(x) for x in os.environ.get("SG_THINK", "3,10").split(",")]
+_WRITES = os.environ.get("SG_WRITES", "1") != "0"
 _UPDATE = "/_dash-update-component"
 _JSON = {"Content-Type": "application/json"}
 _CODE = re.compile(r"\d{6,}")
@@ -189,6 +191,8 @@ class GridManager(RoleUser):
     @task(4)
     def loop(self) -> None:
         """The next step of the hazard in hand: open its page, then start → record → submit (验收 queue)."""
+        if not _WRITES:
+            return
         if self._work is None:
             todo = _TODO.get(self.role)
             if not todo:
@@ -210,6 +214,8 @@ class GridManager(RoleUser):
     @task(1)
     def report(self) -> None:
         """登记 a hazard at an enterprise of the scope (the report form's callback, a fresh idempotency key)."""
+        if not _WRITES:
+            return
         enterprise = random.choice(_WORK[f"{self.role}_enterprises"])
         state = [{"id": "hzn-name", "property": "value", "value": "负载测试隐患"},
                  {"id": "hzn-level", "property": "value", "value": "general"},
@@ -223,7 +229,7 @@ class GridManager(RoleUser):
                 "inputs": [{"id": "hzn-submit", "property": "n_clicks", "value": 1}], "state": state,
                 "changedPropIds": ["hzn-submit.n_clicks"], "parsedChangedPropsIds": ["hzn-submit.n_clicks"]}
         with self.client.post(_UPDATE, json=body, name="cb hazard report", catch_response=True) as resp:
-            if "/hazard?id=" not in resp.text:
+            if "hazard?id=" not in resp.text:  # the new hazard's page (the slash comes as \\u002f)
                 resp.failure(f"{resp.status_code} {resp.text[:160]}")
 
     @task(2)

@@ -60,18 +60,19 @@ def posting(words: str) -> Callable[[Any], bool]:
 
 
 def settle(page: Any) -> None:
-    """Wait until the page's requests are done (at most 15 s: a page may poll) and its debounced callbacks ran."""
+    """Wait until the page's requests are done (at most 60 s) and its debounced callbacks ran."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_load_state("networkidle", timeout=15_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
     page.wait_for_timeout(1500)
 
 
 def take(page: Any, base: str, steps: list[tuple[str, str]]) -> None:
     """Take the steps of one action in the page, each followed by :func:`settle`."""
     for kind, arg in steps:
-        if kind == "goto":  # not waiting for "load": the hazard page's never came under this load (120 s)
+        if kind == "goto":  # from a blank page: after /todo, the hazard page's navigation never ended (120 s)
+            page.goto("about:blank")
             page.goto(base + arg, wait_until="commit")
         elif kind == "await":
             with page.expect_request(posting(arg), timeout=150_000):

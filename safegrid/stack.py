@@ -156,6 +156,21 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
+def _children(pid: int | None) -> list[int]:
+    """Pids of the processes whose parent is ``pid`` (from /proc)."""
+    if not pid:
+        return []
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def read_pid(path: Path) -> int | None:
     """Return the pid in ``path`` (a pid file), or None."""
     try:
@@ -429,8 +444,11 @@ class Stack:
             log = self._spawn_app(adir, port, self.app_env(state["primary_url"], state["replica_url"],
                                                            state["redis_url"]))
             _wait(f"应用实例 127.0.0.1:{port}", lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), 90, log)
+        if " down;" in (self.root / "nginx" / "nginx.conf").read_text():  # drained before it stopped: back in
+            self._start_nginx()
 
-    def _start_nginx(self) -> None:
+    def _start_nginx(self, *, down: tuple[int, ...] = ()) -> None:
+        """Write nginx's configuration (the instances on ports ``down`` marked ``down``) and start or reload it."""
         cfg = self.config
         ndir = self.root / "nginx"
         tmp = ndir / "tmp"
@@ -442,7 +460,8 @@ class Stack:
             for d in (tmp, *(tmp / n for n in ("body", "proxy", "fastcgi", "uwsgi", "scgi"))):
                 d.mkdir(exist_ok=True)
                 os.chown(d, pw.pw_uid, pw.pw_gid)
-        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;" for p in cfg.app_ports())
+        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s{' down' if p in down else ''};"
+                            for p in cfg.app_ports())
         conf = ndir / "nginx.conf"
         conf.write_text(NGINX_CONF.format(
             dir=ndir, user=user, servers=servers, port=cfg.port, tries=cfg.instances,
@@ -456,6 +475,23 @@ class Stack:
             subprocess.run([*argv, "-s", "reload"], check=True, capture_output=True)
         else:
             subprocess.run(argv, check=True, capture_output=True)
+
+    def drain_app(self, index: int, *, wait_s: float = 60.0) -> float:
+        """Take instance ``index`` (1-based) out of nginx before stopping it; return the seconds it took.
+
+        nginx is reloaded with the instance marked ``down``: new requests go to the others, and the old
+        nginx worker finishes the requests it had sent there (an answer being computed, or one the
+        instance has not read yet from a kept-alive connection) and then exits. When only the new worker is
+        left (or after ``wait_s``) nothing is in flight on the instance, and a SIGTERM loses nothing.
+        """
+        started = time.monotonic()
+        master = read_pid(self.root / "nginx" / "nginx.pid")
+        old = set(_children(master))
+        self._start_nginx(down=(self.config.app_ports()[index - 1],))
+        deadline = started + wait_s
+        while old & set(_children(master)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return time.monotonic() - started
 
     # ---- status and down -------------------------------------------------------------------------------
 
