@@ -3,9 +3,11 @@
 Every function takes the caller's ``scope`` (a unit path, :mod:`geo.scope`) and an ``as_of`` day, and
 counts nothing outside the scope. Facts are attributed to units exactly as the refresh does
 (``geo/sql/refresh_unit_stats.sql``): an enterprise by its grid cell, a hazard or hazard source by its
-own ``unit_id``, else by its enterprise's. The counts are live (read from the ledgers on every call),
-so "overdue" is always relative to ``as_of``, not to the day of the last refresh; risk scores and
-colours come from ``unit_stats`` (the four-colour rule runs in the refresh).
+own ``unit_id``, else by its enterprise's. Hazard and source counts are live (read from the ledgers on every
+call), so "overdue" is always relative to ``as_of``, not to the day of the last refresh, and they equal the hazard
+ledger's totals; risk scores, colours and the ribbon's enterprise counts come from ``unit_stats`` (the four-colour
+rule runs in the refresh; enterprises change only by an ETL load, which refreshes after it), except for a
+department account, whose enterprises are counted live (``unit_stats`` count every department).
 
 Definitions (documented in ``docs/bigscreen.md``):
 
@@ -32,7 +34,13 @@ from sqlalchemy import Connection, text
 
 from domain.enforcement import StatsPeriod, period_range
 from geo.inspection_ledger import enforcement_total
-from geo.scope import enterprise_id_in_department, enterprise_in_department, path_in_scope, scope_params
+from geo.scope import (
+    enterprise_id_in_department,
+    enterprise_in_department,
+    path_in_scope,
+    scope_department,
+    scope_params,
+)
 
 ALARM_DAYS = 7
 ALARM_LIMIT = 40
@@ -44,12 +52,20 @@ _SCOPE_UNITS = f'su AS (SELECT "id", "path" FROM "units" WHERE {path_in_scope("p
 # Two branches instead of one join on coalesce(h.unit_id, e.unit_id): each can use an index
 # (ix_hazards_unit_id, ix_enterprises_unit_id), so a county scope does not read the whole city.
 # A department scope keeps its department's hazards (geo/scope.py).
-_HAZARDS = (
-    'hz AS (SELECT h.*, su."path" AS upath FROM "hazards" h JOIN su ON su."id" = h."unit_id" '  # noqa: S608 - constant fragments
-    f'WHERE {enterprise_id_in_department("h.enterprise_id")} '
-    'UNION ALL SELECT h.*, su."path" FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-    f'JOIN su ON su."id" = e."unit_id" WHERE h."unit_id" IS NULL AND {enterprise_in_department("e")})'
-)
+
+
+def _scope_hazards(columns: str, where: str | None = None) -> str:
+    """Return the ``hz`` CTE: ``columns`` (of ``h``, ``su``) of the scope's hazards, those matching ``where``."""
+    also = f" AND ({where})" if where else ""
+    return (
+        f'hz AS (SELECT {columns} FROM "hazards" h JOIN su ON su."id" = h."unit_id" '  # noqa: S608 - constant fragments
+        f'WHERE {enterprise_id_in_department("h.enterprise_id")}{also} '
+        f'UNION ALL SELECT {columns} FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+        f'JOIN su ON su."id" = e."unit_id" WHERE h."unit_id" IS NULL AND {enterprise_in_department("e")}{also})'
+    )
+
+
+_HAZARDS = _scope_hazards('h.*, su."path" AS upath')
 
 
 def month_start(as_of: date) -> date:
@@ -57,31 +73,83 @@ def month_start(as_of: date) -> date:
     return as_of.replace(day=1)
 
 
+# The ribbon's enterprise counts by colour: unit_stats columns = the live count's names (attribution by grid cell).
+ENTERPRISE_COUNTS = ("enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "ent_unassessed")
+_ENT_LIVE = (
+    'ent AS (SELECT count(*) AS enterprises, count(*) FILTER (WHERE e."risk_level" = \'red\') AS ent_red, '  # noqa: S608
+    'count(*) FILTER (WHERE e."risk_level" = \'orange\') AS ent_orange, '
+    'count(*) FILTER (WHERE e."risk_level" = \'yellow\') AS ent_yellow, '
+    'count(*) FILTER (WHERE e."risk_level" = \'blue\') AS ent_blue, '
+    'count(*) FILTER (WHERE e."risk_level" IS NULL) AS ent_unassessed '
+    f'FROM "enterprises" e JOIN su ON su."id" = e."unit_id" WHERE {enterprise_in_department("e")})'
+)
+# A source's unit: its own, else its enterprise's, looked up only for those rows (as the refresh does);
+# a department scope needs the enterprise of every source.
+_SRC_ALL = (
+    'src AS (SELECT count(*) AS sources FROM "hazard_sources" s JOIN su ON su."id" = coalesce(s."unit_id", '
+    '(SELECT e."unit_id" FROM "enterprises" e WHERE e."id" = s."enterprise_id")) WHERE s."enterprise_id" IS NOT NULL)'
+)
+_SRC_DEPT = (
+    'src AS (SELECT count(*) AS sources FROM "hazard_sources" s '  # noqa: S608 - constant fragment
+    'JOIN "enterprises" e ON e."id" = s."enterprise_id" JOIN su ON su."id" = coalesce(s."unit_id", e."unit_id") '
+    f'WHERE {enterprise_in_department("e")})'
+)
+_HAZ_COUNTS = (
+    "haz AS (SELECT count(*) FILTER (WHERE \"status\" <> 'closed') AS hazards_open, "
+    "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS hazards_overdue, "
+    "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS hazards_major_open, "
+    "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"supervision_level\" IS NOT NULL) AS hazards_supervised, "
+    'count(*) FILTER (WHERE "found_at" < :m0 AND ("closed_at" IS NULL OR "closed_at" >= :m0)) '
+    "AS month_open_at_start, "
+    'count(*) FILTER (WHERE "found_at" >= :m0 AND "found_at" <= :as_of) AS month_found, '
+    'count(*) FILTER (WHERE "closed_at" >= :m0 AND "closed_at" <= :as_of) AS month_closed FROM hz)'
+)
+# su NOT MATERIALIZED: joined as the units table itself, the planner sees how many units the scope holds and
+# scans the hazards in parallel with the units hashed; a materialized su (it is read twice) was estimated at
+# ~1,000 times too many join rows, so the 3M hazards were hashed in one process and spilled (docs/benchmarks.md).
+_SCOPE_UNITS_INLINE = _SCOPE_UNITS.replace("su AS (", "su AS NOT MATERIALIZED (", 1)
+# Only the columns counted (h.* made every row 1.6 kB wide), and only rows some count can hold: open, found or
+# closed this month, or never closed (the aggregate then sees ~10 % of a city's hazards, not all of them).
+_KPI_HAZARDS = _scope_hazards(
+    'h."status", h."level", h."deadline", h."supervision_level", h."found_at", h."closed_at"',
+    'h."status" <> \'closed\' OR h."closed_at" IS NULL OR h."closed_at" >= :m0 OR h."found_at" >= :m0')
+_KPIS_LIVE = (f"WITH {_SCOPE_UNITS_INLINE}, {_KPI_HAZARDS}, {_ENT_LIVE}, {{src}}, {_HAZ_COUNTS} "  # noqa: S608
+              "SELECT * FROM ent, src, haz")
+_KPIS_STANDING = f"WITH {_SCOPE_UNITS_INLINE}, {_KPI_HAZARDS}, {_SRC_ALL}, {_HAZ_COUNTS} SELECT * FROM src, haz"  # noqa: S608
+_STANDING_ENTERPRISES = (
+    f'SELECT {", ".join(f"s.{c}" for c in ENTERPRISE_COUNTS)} FROM "unit_stats" s '  # noqa: S608 - constant columns
+    'JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :scope'
+)
+
+
+def standing_enterprises(conn: Connection, *, scope: str) -> dict[str, int] | None:
+    """Return the scope unit's enterprise counts by colour from ``unit_stats``; None for a department or no row.
+
+    Enterprises and their colours change only by an ETL load, which refreshes ``unit_stats`` after it (the
+    risk page's and the command map's colours are the same rows); a department account's scope is not a
+    roll-up (``unit_stats`` count every department), so it has none.
+    """
+    if scope_department(scope) is not None:
+        return None
+    row = conn.execute(text(_STANDING_ENTERPRISES), scope_params(scope)).mappings().one_or_none()
+    return {k: int(v) for k, v in row.items()} if row else None
+
+
 def screen_kpis(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
-    """Return the KPI ribbon of the scope: enterprises (and red / orange), hazard sources, hazards, closure rate."""
-    sql = (
-        f"WITH {_SCOPE_UNITS}, {_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
-        'ent AS (SELECT count(*) AS enterprises, count(*) FILTER (WHERE e."risk_level" = \'red\') AS ent_red, '
-        'count(*) FILTER (WHERE e."risk_level" = \'orange\') AS ent_orange, '
-        'count(*) FILTER (WHERE e."risk_level" = \'yellow\') AS ent_yellow, '
-        'count(*) FILTER (WHERE e."risk_level" = \'blue\') AS ent_blue, '
-        'count(*) FILTER (WHERE e."risk_level" IS NULL) AS ent_unassessed '
-        f'FROM "enterprises" e JOIN su ON su."id" = e."unit_id" WHERE {enterprise_in_department("e")}), '
-        'src AS (SELECT count(*) AS sources FROM "hazard_sources" s '
-        'JOIN "enterprises" e ON e."id" = s."enterprise_id" JOIN su ON su."id" = coalesce(s."unit_id", e."unit_id") '
-        f'WHERE {enterprise_in_department("e")}), '
-        "haz AS (SELECT count(*) FILTER (WHERE \"status\" <> 'closed') AS hazards_open, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS hazards_overdue, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS hazards_major_open, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"supervision_level\" IS NOT NULL) AS hazards_supervised, "
-        'count(*) FILTER (WHERE "found_at" < :m0 AND ("closed_at" IS NULL OR "closed_at" >= :m0)) '
-        "AS month_open_at_start, "
-        'count(*) FILTER (WHERE "found_at" >= :m0 AND "found_at" <= :as_of) AS month_found, '
-        'count(*) FILTER (WHERE "closed_at" >= :m0 AND "closed_at" <= :as_of) AS month_closed FROM hz) '
-        "SELECT * FROM ent, src, haz"
-    )
-    row = conn.execute(text(sql), {"as_of": as_of, "m0": month_start(as_of), **scope_params(scope)}).mappings().one()
-    out: dict[str, Any] = {k: int(v) for k, v in row.items()}
+    """Return the KPI ribbon of the scope: enterprises (and red / orange), hazard sources, hazards, closure rate.
+
+    Hazard and source counts are live; enterprise counts come from ``unit_stats`` (:func:`standing_enterprises`)
+    when the scope has a roll-up, else from a scan of the enterprises (a department account, before a refresh).
+    """
+    params = {"as_of": as_of, "m0": month_start(as_of), **scope_params(scope)}
+    standing = standing_enterprises(conn, scope=scope)
+    if standing is None:
+        src = _SRC_ALL if scope_department(scope) is None else _SRC_DEPT
+        sql = _KPIS_LIVE.format(src=src)
+    else:
+        sql = _KPIS_STANDING
+    row = conn.execute(text(sql), params).mappings().one()
+    out: dict[str, Any] = {**(standing or {}), **{k: int(v) for k, v in row.items()}}
     base = out["month_open_at_start"] + out["month_found"]
     out["closure_rate"] = round(out["month_closed"] / base, 4) if base else None
     return out

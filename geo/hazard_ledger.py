@@ -126,12 +126,22 @@ def _params(scope: str, f: LedgerFilters) -> dict[str, Any]:
     }
 
 
-def order_by(sort: list[tuple[str, str]] | None) -> str:
-    """ORDER BY clause from whitelisted (column, 'asc'|'desc') pairs; default: overdue first, newest."""
+_FLIP = {"asc": "DESC", "desc": "ASC"}
+
+
+def order_by(sort: list[tuple[str, str]] | None, *, overdue_only: bool = False) -> str:
+    """ORDER BY clause from whitelisted (column, 'asc'|'desc') pairs; default: overdue first, newest.
+
+    With ``overdue_only`` (every row overdue, so ``overdue_days`` = today − deadline) days overdue sort as the
+    deadline the other way round: the same order, which an index on the open hazards' deadline can serve.
+    """
     parts = []
     for col, direction in sort or []:
         if col not in SORT_COLUMNS or direction.lower() not in ("asc", "desc"):
             raise LedgerError(f"不能按“{col}”排序")
+        if col == "overdue_days" and overdue_only:
+            parts.append(f'h."deadline" {_FLIP[direction.lower()]}')
+            continue
         parts.append(f"{SORT_COLUMNS[col]} {direction.upper()} NULLS LAST")
     if not parts:
         parts = ['"overdue_days" DESC NULLS LAST', 'h."found_at" DESC']
@@ -154,7 +164,7 @@ def hazard_page(
     """One page of the ledger and the total number of matching hazards."""
     params = _params(scope, filters)
     total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
-    sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} OFFSET :off LIMIT :lim"
+    sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort, overdue_only=filters.overdue)} OFFSET :off LIMIT :lim"
     rows = _rows(conn, sql, {**params, "off": max(0, int(offset)), "lim": max(1, min(int(limit), MAX_PAGE))})
     return rows, total
 
@@ -164,7 +174,7 @@ def hazard_export_rows(
     max_rows: int = MAX_EXPORT_ROWS,
 ) -> list[LedgerRow]:
     """Every matching hazard (up to ``max_rows``) for the xlsx export, in ledger order."""
-    sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} LIMIT :lim"
+    sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort, overdue_only=filters.overdue)} LIMIT :lim"
     return _rows(conn, sql, {**_params(scope, filters), "lim": max_rows})
 
 

@@ -53,15 +53,41 @@ _DEPT_ROWS = (
 
 
 # closed: status closed with a closing date; hazards closed before the quarter matter only for 督办 due in it.
+_HZ_COLUMNS = (
+    "h.\"status\" = 'closed' AND h.\"closed_at\" IS NOT NULL AS is_closed, "
+    'h."found_at", h."closed_at", h."deadline", h."supervision_level" IS NOT NULL AS supervised, '
+    'coalesce(h."supervision_deadline", h."deadline") AS due'
+)
+_HZ_WHERE = ('h."found_at" <= :q1 '
+             'AND (h."closed_at" IS NULL OR h."closed_at" >= :q0 OR h."supervision_level" IS NOT NULL)')
+
+
 def _hazards_sql(key: str, where: str) -> str:
     return (
-        f"WITH hz AS (SELECT {key} AS code, h.\"status\" = 'closed' AND h.\"closed_at\" IS NOT NULL AS is_closed, "  # noqa: S608
-        'h."found_at", h."closed_at", h."deadline", h."supervision_level" IS NOT NULL AS supervised, '
-        'coalesce(h."supervision_deadline", h."deadline") AS due '
+        f"WITH hz AS (SELECT {key} AS code, {_HZ_COLUMNS} "  # noqa: S608 - constant fragments
         'FROM "hazards" h LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
         'JOIN "units" u ON u."id" = coalesce(h."unit_id", e."unit_id") '
-        f'WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")} AND {where} AND h."found_at" <= :q1 '
-        'AND (h."closed_at" IS NULL OR h."closed_at" >= :q0 OR h."supervision_level" IS NOT NULL)) '
+        f'WHERE {path_in_scope("u.path")} AND {enterprise_in_department("e")} AND {where} AND {_HZ_WHERE}) '
+        + _HAZARD_COUNTS
+    )
+
+
+def _unit_hazards_sql(key: str, where: str) -> str:
+    """Like :func:`_hazards_sql` for rows keyed by unit: a hazard with its own unit needs no enterprise.
+
+    Two branches (UNION ALL) instead of one join on ``coalesce(h.unit_id, e.unit_id)``: that join read every
+    enterprise into a hash for the few hazards without a unit; the second branch finds those by
+    ix_hazards_unit_id (IS NULL) and their enterprises by key.
+    """
+    return (
+        f"WITH hz AS (SELECT {key} AS code, {_HZ_COLUMNS} "  # noqa: S608 - constant fragments
+        'FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
+        f'WHERE {path_in_scope("u.path")} AND {enterprise_id_in_department("h.enterprise_id")} AND {where} '
+        f'AND {_HZ_WHERE} '
+        f"UNION ALL SELECT {key} AS code, {_HZ_COLUMNS} "
+        'FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" JOIN "units" u ON u."id" = e."unit_id" '
+        f'WHERE h."unit_id" IS NULL AND {path_in_scope("u.path")} AND {enterprise_in_department("e")} AND {where} '
+        f'AND {_HZ_WHERE}) '
         + _HAZARD_COUNTS
     )
 
@@ -77,7 +103,7 @@ _HAZARD_COUNTS = (
     "count(*) FILTER (WHERE supervised AND due BETWEEN :q0 AND :q1 AND is_closed AND closed_at <= due) "
     "AS supervised_on_time FROM hz GROUP BY code"
 )
-_HAZARDS = _hazards_sql(_ROW, 'u."level" >= :lvl')
+_HAZARDS = _unit_hazards_sql(_ROW, 'u."level" >= :lvl')
 _DEPT_HAZARDS = _hazards_sql(_DEPT, f"{_DEPT} IS NOT NULL")
 
 # 四查 records as domain.cadence.counts_for counts them for a unit of level :lvl (patrols: village level).

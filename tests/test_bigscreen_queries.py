@@ -13,9 +13,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, bindparam, create_engine, text
 
 from geo import bigscreen_queries as bq
+from geo.hazard_ledger import LedgerFilters, hazard_page
+from geo.scope import Scope
 from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.db
@@ -62,6 +64,21 @@ def _credit(suffix: str) -> str:
     return f"9141990000BSQ000{suffix}"
 
 
+def _roll_up_enterprises(conn: Connection) -> None:
+    """Write each test unit's subtree enterprise counts into its unit_stats row, as the refresh would."""
+    cols = ", ".join(f"{c} = x.{c}" for c in bq.ENTERPRISE_COUNTS)
+    conn.execute(text(
+        f"UPDATE unit_stats s SET {cols} FROM (SELECT a.id, count(e.id) AS enterprises, "
+        "count(*) FILTER (WHERE e.risk_level = 'red') AS ent_red, "
+        "count(*) FILTER (WHERE e.risk_level = 'orange') AS ent_orange, "
+        "count(*) FILTER (WHERE e.risk_level = 'yellow') AS ent_yellow, "
+        "count(*) FILTER (WHERE e.risk_level = 'blue') AS ent_blue, "
+        "count(*) FILTER (WHERE e.id IS NOT NULL AND e.risk_level IS NULL) AS ent_unassessed "
+        "FROM units a JOIN units c ON c.path LIKE a.path || '%' LEFT JOIN enterprises e ON e.unit_id = c.id "
+        "WHERE a.code IN :codes GROUP BY a.id) x WHERE s.unit_id = x.id"
+    ).bindparams(bindparam("codes", expanding=True)), {"codes": [u[0] for u in UNITS]})
+
+
 @pytest.fixture
 def city(conn: Connection) -> Connection:
     """The test city inside the rolled-back transaction of ``conn``."""
@@ -85,6 +102,7 @@ def city(conn: Connection) -> Connection:
             "INSERT INTO enterprises (credit_code, name, risk_level, unit_id) "
             "SELECT :cc, :name, :risk, id FROM units WHERE code = :unit"
         ), {"cc": _credit(suffix), "name": f"企业{suffix}", "risk": risk, "unit": unit})
+    _roll_up_enterprises(conn)
     for code, ent, own_unit in SOURCES:
         conn.execute(text(
             "INSERT INTO hazard_sources (code, enterprise_id, name, grade, unit_id) "
@@ -112,6 +130,31 @@ def test_kpis_hand_counted(city: Connection) -> None:
     # open on 3-01: H1 H3 H6 H9; found in March: H2 H4 H7; closed in March: H3 H4 H7 → 3 / 7
     assert (k["month_open_at_start"], k["month_found"], k["month_closed"]) == (4, 3, 3)
     assert k["closure_rate"] == pytest.approx(3 / 7, abs=1e-4)
+
+
+def test_kpis_enterprises_from_the_roll_up_else_live(city: Connection) -> None:
+    """The ribbon's enterprises are unit_stats' (what the map colours show); a department or no roll-up: a scan."""
+    city.execute(text("UPDATE unit_stats SET enterprises = 99 WHERE unit_id = (SELECT id FROM units WHERE code = :c)"),
+                 {"c": CITY})
+    assert bq.screen_kpis(city, scope=SCOPE, as_of=AS_OF)["enterprises"] == 99
+    city.execute(text("UPDATE enterprises SET dept_code = 'zhujian' WHERE credit_code IN (:a, :b)"),
+                 {"a": _credit("E1"), "b": _credit("E4")})
+    dept = bq.screen_kpis(city, scope=Scope(SCOPE, "zhujian"), as_of=AS_OF)
+    assert (dept["enterprises"], dept["ent_red"], dept["sources"]) == (2, 2, 2)
+    # the department's hazards: H1 H5 (E1), H6 H7 (E4); open H1 H6, both overdue
+    assert (dept["hazards_open"], dept["hazards_overdue"], dept["hazards_major_open"]) == (2, 2, 1)
+    city.execute(text("DELETE FROM unit_stats WHERE unit_id = (SELECT id FROM units WHERE code = :c)"), {"c": CITY})
+    assert bq.screen_kpis(city, scope=SCOPE, as_of=AS_OF)["enterprises"] == 4  # before a refresh: live
+
+
+def test_kpis_match_the_ledger(city: Connection) -> None:
+    """The ribbon's hazard counts are the hazard ledger's totals under the same filters on the same day."""
+    k = bq.screen_kpis(city, scope=SCOPE, as_of=AS_OF)
+    for key, filters in (("hazards_open", LedgerFilters(open_only=True, today=AS_OF)),
+                         ("hazards_overdue", LedgerFilters(overdue=True, today=AS_OF)),
+                         ("hazards_major_open", LedgerFilters(open_only=True, levels=("major",), today=AS_OF)),
+                         ("hazards_supervised", LedgerFilters(open_only=True, supervised=True, today=AS_OF))):
+        assert hazard_page(city, scope=SCOPE, filters=filters)[1] == k[key], key
 
 
 def test_kpis_of_a_county_scope(city: Connection) -> None:
@@ -205,6 +248,10 @@ def test_demo_kpis_match_unit_stats(demo_db: DemoDb) -> None:  # noqa: F811
                         "hazards_open", "hazards_overdue", "hazards_major_open", "hazards_supervised"):
                 assert k[key] == s[key], (s["path"], key)
             assert k["sources"] == sum(s[f"sources_g{g}"] for g in (1, 2, 3, 4))
+            live = conn.execute(text(
+                "SELECT count(*) FROM enterprises e JOIN units u ON u.id = e.unit_id WHERE u.path LIKE :p || '%'"
+            ), {"p": s["path"]}).scalar()
+            assert k["enterprises"] == live, s["path"]  # the roll-up read is the live count on the refresh day
         city = next(s for s in rows if s["level"] == 1)
         children = bq.child_summaries(conn, scope=city["path"], as_of=DEMO_AS_OF)
         assert len(children) == 7

@@ -68,6 +68,19 @@ def test_sorting_and_paging(conn: Connection) -> None:
     assert default[-1]["overdue"] is False
 
 
+def test_overdue_list_sorts_by_deadline(conn: Connection) -> None:
+    """With only overdue rows, days overdue sort as the deadline reversed (an index on it serves the briefing)."""
+    assert order_by([("overdue_days", "desc")], overdue_only=True) == 'ORDER BY h."deadline" ASC, h."code"'
+    assert order_by([("overdue_days", "asc")], overdue_only=True) == 'ORDER BY h."deadline" DESC, h."code"'
+    filters = LedgerFilters(text="TT-", overdue=True, today=TODAY)
+    for direction in ("desc", "asc"):
+        rows = hazard_export_rows(conn, scope=CITY, filters=filters, sort=[("overdue_days", direction)])
+        days = [r["overdue_days"] for r in rows]
+        assert len(days) == 3 and days == sorted(days, reverse=direction == "desc")
+        page, _ = hazard_page(conn, scope=CITY, filters=filters, sort=[("overdue_days", direction)])
+        assert page == rows
+
+
 def test_export_rows_match_page(conn: Connection) -> None:
     page, _ = hazard_page(conn, scope=WEIDU, filters=ALL, limit=500)
     assert hazard_export_rows(conn, scope=WEIDU, filters=ALL) == page
