@@ -16,6 +16,8 @@ environment) with bench/locustfile_stack.py and the flows recorded by bench/reco
 prints requests, failures, p50/p95/p99 and throughput per route and in total, with ``uptime`` before and
 after (the machine is shared). The result is also written as JSON beside Locust's CSV files.
 
+``report DIR/load/NAME.json …`` prints the runs as Markdown tables (docs/benchmarks.md).
+
 The toy harness (its own small stack per configuration, leaders and inspectors on four routes):
 
     .venv/bin/python bench/bench_stack_load.py toy [--users 100] [--seconds 30]
@@ -235,6 +237,31 @@ def run_scale(args: argparse.Namespace) -> None:
     print_rows(rows)
 
 
+def report(args: argparse.Namespace) -> None:
+    """Print the runs' results (JSON written by ``run``) as Markdown: one line per run, then per route."""
+    runs = [json.loads(p.read_text()) for p in args.results]
+    print("| run | users | requests | failed | p50 ms | p95 ms | p99 ms | req/s | primary / replica transactions | "
+          "Redis hits / misses | load average before → after |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        t = next(row for row in r["rows"] if row["Name"] == "Aggregated")
+        print(f"| {r['config']}{'' if r.get('writes', True) else ', read-only'} | {r['users']} | "
+              f"{int(t['Request Count']):,} | {int(t['Failure Count']):,} | {t['50%']} | {t['95%']} | {t['99%']} | "
+              f"{float(t['Requests/s']):.1f} | {r['transactions']['primary']:,} / {r['transactions']['replica']:,} | "
+              f"{r['redis']['keyspace_hits']:,} / {r['redis']['keyspace_misses']:,} | {r['load_before']} → "
+              f"{r['load_after']} |")
+    names = sorted({row["Name"] for r in runs for row in r["rows"] if row["Name"] != "Aggregated"})
+    print("\n| route | " + " | ".join(f"{r['config']} p50 / p95 / p99 (failed of n)" for r in runs) + " |")
+    print("|---|" + "---|" * len(runs))
+    for name in names:
+        cells = []
+        for r in runs:
+            row = next((x for x in r["rows"] if x["Name"] == name), None)
+            cells.append("—" if row is None else f"{row['50%']} / {row['95%']} / {row['99%']} "
+                         f"({row['Failure Count']} of {row['Request Count']})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
 # ---- the toy harness ----------------------------------------------------------------------------------------
 
 def run_toy(name: str, instances: int, workers: int, replica: bool, args: argparse.Namespace) -> list[dict[str, str]]:
@@ -303,6 +330,9 @@ def main() -> None:
     r.add_argument("--no-writes", action="store_true", help="read-only users (no hazard loop, reports, 验收)")
     r.add_argument("--keep-apps", action="store_true", help="do not restart the instances (already as asked)")
     r.set_defaults(func=run_scale)
+    rep = sub.add_parser("report", help="Markdown tables of runs (their JSON files)")
+    rep.add_argument("results", type=Path, nargs="+")
+    rep.set_defaults(func=report)
     t = sub.add_parser("toy", help="the toy harness: its own small stack per configuration")
     t.add_argument("--users", type=int, default=100)
     t.add_argument("--seconds", type=int, default=30)
