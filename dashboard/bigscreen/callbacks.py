@@ -1,4 +1,7 @@
-"""The big screen's callbacks: the periodic refresh (only what changed), clock and staleness, the carousel."""
+"""The big screen's callbacks: the periodic refresh (only what changed), clock and staleness, the carousel.
+
+While the data version read with the account stands, a refresh reads nothing (see ``refresh``).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from dashboard.bigscreen.panels import (
     units_url,
 )
 from dashboard.roles import Capability
-from dashboard.scope import callback_scope
+from dashboard.scope import callback_scope, current_account
 from domain import clock
 
 
@@ -46,13 +49,19 @@ def register(app: Dash) -> None:
     )
     def refresh(n: int, old: dict[str, Any] | None, fill_ids: list[dict[str, str]]) -> tuple[Any, ...]:
         scope = callback_scope(Capability.BIG_SCREEN)
+        version = current_account().data_version
+        old = old or {}
+        if version and old.get("version") == version:
+            # Nothing was written since the last refresh and it is the same business day (the version is
+            # both): the figures cannot have changed, so skip the read and only report a live server.
+            return (*[no_update] * (len(kpi_outputs) + 9), [no_update] * len(fill_ids),  # up to the fills
+                    no_update, no_update, no_update, n)  # ticker, accidents, signature; bs-ok
         today = clock.today()
         data = read_screen(scope, today)
         head = data["head"]
         if head is None:
             raise PreventUpdate
-        sig = signature(data, today)
-        old = old or {}
+        sig = signature(data, today, version)
 
         def changed(*parts: str) -> bool:
             return any(sig[p] != old.get(p) for p in parts)

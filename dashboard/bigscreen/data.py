@@ -44,11 +44,13 @@ def read_screen(scope: str, as_of: date) -> dict[str, Any]:
         }
 
 
-def signature(data: dict[str, Any], today: date) -> dict[str, Any]:
+def signature(data: dict[str, Any], today: date, version: str = "") -> dict[str, Any]:
     """Fingerprint each part of the screen; the refresh compares it with the one it sent last time.
 
     KPI texts are kept as they are (each is its own output); every other part is a short hash, so
-    the store a refresh sends back and forth stays well under a kilobyte.
+    the store a refresh sends back and forth stays well under a kilobyte. ``version`` is the data
+    version read with the account before ``data`` (business day + write counters): while it stays the
+    same, nothing the screen shows can have changed and a refresh need not read at all.
     """
     parts = {
         "kpis": data["kpis"], "children": data["children"], "thresholds": data["thresholds"],
@@ -60,4 +62,5 @@ def signature(data: dict[str, Any], today: date) -> dict[str, Any]:
     out: dict[str, Any] = {k: hashlib.blake2b(json.dumps(v, sort_keys=True, default=str).encode(), digest_size=8)
                            .hexdigest() for k, v in parts.items()}
     out["values"] = kpi_values(data["kpis"])
+    out["version"] = version
     return out

@@ -90,7 +90,7 @@ def create_bigscreen(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="bs-ok-at"),  # browser time of the last successful refresh (or of the page load)
         dcc.Store(id="bs-refresh-ms", data=int(settings.refresh_seconds * 1000)),
         dcc.Store(id="bs-trend-data", data=trend_figure(data["trend"])),
-        dcc.Store(id="bs-sig", data=signature(data, today)),
+        dcc.Store(id="bs-sig", data=signature(data, today, account.data_version)),
         html.Header([
             html.Div([html.Div(f"{LEVEL.get(head['level'], '')} · {head['name']}", className="bs-scope"),
                       html.Div(freshness_text(data["fresh"]), id="bs-freshness", className="bs-freshness"),
