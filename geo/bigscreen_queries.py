@@ -48,7 +48,12 @@ TREND_MONTHS = 12
 RankKey = Literal["risk", "overdue"]
 
 # Units of the scope subtree, and each hazard (source) with the path of the unit holding it.
-_SCOPE_UNITS = f'su AS (SELECT "id", "path" FROM "units" WHERE {path_in_scope("path")})'  # noqa: S608
+# NOT MATERIALIZED: joined as the units table itself, the planner sees how many units the scope holds and scans
+# the hazards in parallel with the units hashed; a materialized su (read twice or more) was estimated at ~1,000
+# times too many join rows, so the 3M hazards were hashed in one process and spilled (docs/benchmarks.md).
+_SCOPE_UNITS = f'su AS NOT MATERIALIZED (SELECT "id", "path" FROM "units" WHERE {path_in_scope("path")})'  # noqa: S608
+# The alarms read a few hazards (a week's finds and deadlines): there the materialized list of units measured faster.
+_SCOPE_UNITS_LIST = _SCOPE_UNITS.replace("su AS NOT MATERIALIZED (", "su AS MATERIALIZED (", 1)
 # Two branches instead of one join on coalesce(h.unit_id, e.unit_id): each can use an index
 # (ix_hazards_unit_id, ix_enterprises_unit_id), so a county scope does not read the whole city.
 # A department scope keeps its department's hazards (geo/scope.py).
@@ -66,6 +71,11 @@ def _scope_hazards(columns: str, where: str | None = None) -> str:
 
 
 _HAZARDS = _scope_hazards('h.*, su."path" AS upath')
+# Only the columns read and the rows counted (h.* made a row 1.6 kB; monthly_trend reads hz twice, so it is
+# materialized): child_summaries counts open hazards only, monthly_trend those found or closed since :first.
+_OPEN_HAZARDS = _scope_hazards('su."path" AS upath, h."status", h."level", h."deadline", h."supervision_level"',
+                               'h."status" <> \'closed\'')
+_TREND_HAZARDS = _scope_hazards('h."found_at", h."closed_at"', 'h."found_at" >= :first OR h."closed_at" >= :first')
 
 
 def month_start(as_of: date) -> date:
@@ -104,18 +114,14 @@ _HAZ_COUNTS = (
     'count(*) FILTER (WHERE "found_at" >= :m0 AND "found_at" <= :as_of) AS month_found, '
     'count(*) FILTER (WHERE "closed_at" >= :m0 AND "closed_at" <= :as_of) AS month_closed FROM hz)'
 )
-# su NOT MATERIALIZED: joined as the units table itself, the planner sees how many units the scope holds and
-# scans the hazards in parallel with the units hashed; a materialized su (it is read twice) was estimated at
-# ~1,000 times too many join rows, so the 3M hazards were hashed in one process and spilled (docs/benchmarks.md).
-_SCOPE_UNITS_INLINE = _SCOPE_UNITS.replace("su AS (", "su AS NOT MATERIALIZED (", 1)
 # Only the columns counted (h.* made every row 1.6 kB wide), and only rows some count can hold: open, found or
 # closed this month, or never closed (the aggregate then sees ~10 % of a city's hazards, not all of them).
 _KPI_HAZARDS = _scope_hazards(
     'h."status", h."level", h."deadline", h."supervision_level", h."found_at", h."closed_at"',
     'h."status" <> \'closed\' OR h."closed_at" IS NULL OR h."closed_at" >= :m0 OR h."found_at" >= :m0')
-_KPIS_LIVE = (f"WITH {_SCOPE_UNITS_INLINE}, {_KPI_HAZARDS}, {_ENT_LIVE}, {{src}}, {_HAZ_COUNTS} "  # noqa: S608
+_KPIS_LIVE = (f"WITH {_SCOPE_UNITS}, {_KPI_HAZARDS}, {_ENT_LIVE}, {{src}}, {_HAZ_COUNTS} "  # noqa: S608
               "SELECT * FROM ent, src, haz")
-_KPIS_STANDING = f"WITH {_SCOPE_UNITS_INLINE}, {_KPI_HAZARDS}, {_SRC_ALL}, {_HAZ_COUNTS} SELECT * FROM src, haz"  # noqa: S608
+_KPIS_STANDING = f"WITH {_SCOPE_UNITS}, {_KPI_HAZARDS}, {_SRC_ALL}, {_HAZ_COUNTS} SELECT * FROM src, haz"  # noqa: S608
 _STANDING_ENTERPRISES = (
     f'SELECT {", ".join(f"s.{c}" for c in ENTERPRISE_COUNTS)} FROM "unit_stats" s '  # noqa: S608 - constant columns
     'JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :scope'
@@ -186,7 +192,7 @@ def child_summaries(conn: Connection, *, scope: str, as_of: date) -> list[dict[s
     major, supervised, bounds; ordered by code.
     """
     sql = (
-        f"WITH {_SCOPE_UNITS}, {_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+        f"WITH {_SCOPE_UNITS}, {_OPEN_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
         "k AS (SELECT split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code, \"status\", \"level\", "
         '"deadline", "supervision_level" FROM hz), '
         "agg AS (SELECT code, count(*) FILTER (WHERE \"status\" <> 'closed') AS open, "
@@ -233,7 +239,7 @@ def monthly_trend(conn: Connection, *, scope: str, as_of: date, months: int = TR
     index = last.year * 12 + last.month - 1 - (months - 1)
     first = date(index // 12, index % 12 + 1, 1)
     sql = (
-        f"WITH {_SCOPE_UNITS}, {_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+        f"WITH {_SCOPE_UNITS}, {_TREND_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
         "months AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month')::date AS m), "
         "f AS (SELECT date_trunc('month', \"found_at\")::date AS m, count(*) AS n FROM hz "
         'WHERE "found_at" >= :first AND "found_at" <= :as_of GROUP BY 1), '
@@ -268,12 +274,12 @@ def alarms(conn: Connection, *, scope: str, as_of: date, days: int = ALARM_DAYS,
     params = {"as_of": as_of, "first_day": since + timedelta(days=1), "since": since, "lim": limit,
               **scope_params(scope)}
     major_sql = (
-        f"WITH {_SCOPE_UNITS}, {_HAZARDS} SELECT {_HAZARD_COLUMNS}, count(*) OVER () AS total "  # noqa: S608
+        f"WITH {_SCOPE_UNITS_LIST}, {_HAZARDS} SELECT {_HAZARD_COLUMNS}, count(*) OVER () AS total "  # noqa: S608
         f"FROM hz {_PLACE} WHERE hz.\"level\" = 'major' AND hz.\"found_at\" >= :first_day "
         'AND hz."found_at" <= :as_of ORDER BY hz."found_at" DESC, hz."id" DESC LIMIT :lim'
     )
     overdue_sql = (
-        f"WITH {_SCOPE_UNITS}, {_HAZARDS} SELECT {_HAZARD_COLUMNS}, count(*) OVER () AS total "  # noqa: S608
+        f"WITH {_SCOPE_UNITS_LIST}, {_HAZARDS} SELECT {_HAZARD_COLUMNS}, count(*) OVER () AS total "  # noqa: S608
         f"FROM hz {_PLACE} WHERE hz.\"status\" <> 'closed' AND hz.\"deadline\" >= :since "
         'AND hz."deadline" < :as_of ORDER BY hz."deadline" DESC, hz."id" DESC LIMIT :lim'
     )
