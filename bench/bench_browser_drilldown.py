@@ -105,6 +105,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="timed rounds (each: every walk on both pages)")
     ap.add_argument("--walks", type=int, default=6)
     ap.add_argument("--quiet", type=float, default=250.0, help="ms without DOM change or answer that mean settled")
+    ap.add_argument("--latency", type=float, default=0.0,
+                    help="added round-trip latency in ms per request (Chromium's network emulation), e.g. 100")
     ap.add_argument("--label", default="", help="a word for the heading, e.g. before / after")
     ap.add_argument("--raw", type=Path, default=None, help="write every sample (JSON) to this file")
     ap.add_argument("--append", type=Path, default=None, help="append the Markdown result to this file")
@@ -148,6 +150,11 @@ def main() -> None:
             context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 900})
             context.add_init_script(path=str(HERE / "drilldown_probe.js"))
             page = context.new_page()
+            if args.latency:  # a server across a network: every request waits this long more
+                cdp = context.new_cdp_session(page)
+                cdp.send("Network.enable")
+                cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": args.latency,
+                                                              "downloadThroughput": -1, "uploadThroughput": -1})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
 
@@ -245,7 +252,9 @@ def main() -> None:
         f"({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)",
         "",
         f"`.venv/bin/python bench/bench_browser_drilldown.py --database {args.database or get_settings().pg_database}"
-        f" --rounds {args.rounds} --walks {args.walks}` on {machine()}, headless Debian Chromium, gunicorn "
+        f" --rounds {args.rounds} --walks {args.walks}"
+        + (f" --latency {args.latency:.0f}" if args.latency else "")
+        + f"` on {machine()}, headless Debian Chromium, gunicorn "
         f"(1 worker, 8 threads); load average {load_start[0]:.1f} / {load_start[1]:.1f} at the start and "
         f"{load_end[0]:.1f} / {load_end[1]:.1f} at the end (1 / 5 min; other helpers share the 2 CPUs). "
         f"{len(walks)} walks (grid cells {', '.join(w[-1] for w in walks)}), {args.rounds} timed rounds after one "
