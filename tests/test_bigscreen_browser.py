@@ -23,6 +23,7 @@ import requests
 from sqlalchemy import Engine, create_engine, text
 
 from domain.clock import today as business_today
+from etl.refresh import refresh_all
 from geo.rule_settings import goal_rows
 from tests.browser import http_login, make_user, screenshot_dir
 from tests.demo_fixture import DemoDb, demo_db  # noqa: F401  (fixture)
@@ -199,23 +200,29 @@ def test_refresh_keeps_view_nodes_and_console_clean(chromium: Any, bs_server: st
     wait_refreshes(3)
     assert page.evaluate(_VIEW) == before
     assert page.evaluate(_MARKED) == ["map", "kpi", "rank", "track", "trend"]  # unchanged data: nodes untouched
-    # New data arrives: the numbers change in place, the view still stays.
+    # New data arrives (an enterprise load, then the derived layers' refresh the ETL runs after it: the ribbon's
+    # enterprise counts come from unit_stats like the map's colours): the numbers change in place, the view stays.
+    demo_url = demo_engine.url.render_as_string(hide_password=False)
     with demo_engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO enterprises (credit_code, name, risk_level, unit_id) SELECT '91411000BSREFRESH1', "
             "'大屏刷新测试企业', 'red', min(id) FROM units WHERE level = 5"
         ))
     try:
+        refresh_all(demo_url)
         refreshes.clear()
         wait_refreshes(1)
         page.wait_for_function(f"document.querySelector('#bs-kpi-enterprises-value').textContent === "
                                f"'{enterprises + 1:,}'", timeout=(REFRESH_SECONDS + 5) * 1000)
         assert number(kpi(page, "ent_red")) == red + 1
-        assert page.evaluate(_MARKED) == ["map", "kpi", "rank", "track", "trend"]
+        # the map and the KPI ribbon are updated in place; the ranking and the 动态清零 track may be redrawn, as
+        # the refresh changed the units' roll-ups they show
+        assert {"map", "kpi", "trend"} <= set(page.evaluate(_MARKED))
         assert page.evaluate(_VIEW) == before
     finally:
         with demo_engine.begin() as conn:
             conn.execute(text("DELETE FROM enterprises WHERE credit_code = '91411000BSREFRESH1'"))
+        refresh_all(demo_url)
     assert page.console_errors == []
     page.context.close()
 
