@@ -75,6 +75,17 @@ def test_what_awaits_whom(engine: Engine) -> None:
     assert not {verifying, supervised, overdue, other} & set(abroad)
 
 
+def test_a_hazard_without_a_unit_stands_in_its_enterprises(engine: Engine) -> None:
+    """The count's two branches (own unit / enterprise's unit) list such a hazard once, in the enterprise's area."""
+    unplaced = new_hazard(engine, level="general")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE hazards SET unit_id = NULL, found_at = current_date - 9, deadline = current_date - 1 "
+                          "WHERE id = :h"),
+                     {"h": unplaced})
+    assert _ids(engine, _ask(DISTRICT, "insp_u", watch=True))[unplaced] == {"overdue"}
+    assert unplaced not in _ids(engine, _ask(FOREIGN_DISTRICT, "insp_u", watch=True))
+
+
 def test_public_reports_are_counted_for_the_queue_of_the_scope(engine: Engine) -> None:
     gm = _ask(DISTRICT + "416002001.", "gm_q", verify=True, watch=True, public_queue=True)
     no_queue = _ask(DISTRICT + "416002001.", "insp_q", verify=True, watch=True)
