@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from sqlalchemy import create_engine, make_url, text
 from domain import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
-from common import bench_user, machine, percentile, report, sign_in, timed, use_database
+from common import bench_user, machine, percentile, report, sign_in, timed, timed_app, use_database
 
 CITY = "411000"
 USER, PASSWORD = "bench_ogc_lead", "Bench-pass-2026"
@@ -91,21 +90,7 @@ def setup(url: str) -> tuple[str, tuple[float, float, float, float]]:
 
 def make_app() -> tuple[Any, Callable[[], float]]:
     """The dashboard's Flask app with its WSGI call timed; return (app, last server time in ms)."""
-    from dashboard.app import create_app
-    from dashboard.settings import DashboardSettings
-
-    app = create_app(DashboardSettings(secret_key="bench-" + "x" * 40, login_ip_max_failures=10**9))
-    served = app.server.wsgi_app
-    last = [0.0]
-
-    def timed_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        t0 = time.perf_counter()
-        body = b"".join(served(environ, start_response))
-        last[0] = (time.perf_counter() - t0) * 1000
-        return [body]
-
-    app.server.wsgi_app = timed_wsgi
-    return app, lambda: last[0]
+    return timed_app()
 
 
 def bench_items(url: str, token: str, bbox: tuple[float, float, float, float], *, pages: int,

@@ -38,7 +38,7 @@ from sqlalchemy import create_engine, text
 from domain import clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/common.py, also when run through runpy
-from common import bench_user, fresh_database, machine, percentile, report, sign_in, timed, use_database
+from common import bench_user, fresh_database, machine, percentile, report, sign_in, timed, timed_app, use_database
 
 CITY = "411000"
 CITY_PATH = "411000."
@@ -81,23 +81,10 @@ def setup(url: str) -> dict[str, int]:
 
 def make_client() -> tuple[Any, Any, Callable[[], float]]:
     """The dashboard's Flask app with its WSGI call timed, signed in as the leader; (app, client, last ms)."""
-    from dashboard.app import create_app
-    from dashboard.settings import DashboardSettings
-
-    app = create_app(DashboardSettings(secret_key="bench-" + "x" * 40, login_ip_max_failures=10**9))
-    served = app.server.wsgi_app
-    last = [0.0]
-
-    def timed_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        t0 = time.perf_counter()
-        body = b"".join(served(environ, start_response))
-        last[0] = (time.perf_counter() - t0) * 1000
-        return [body]
-
-    app.server.wsgi_app = timed_wsgi
+    app, last_ms = timed_app()
     client = app.server.test_client()
     sign_in(client, USER, PASSWORD)
-    return app, client, lambda: last[0]
+    return app, client, last_ms
 
 
 def _psycopg(sql: str) -> str:

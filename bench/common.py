@@ -128,6 +128,25 @@ def sign_in(client: Any, username: str, password: str) -> None:
     assert resp.status_code == 302, resp.status_code
 
 
+def timed_app() -> tuple[Any, Callable[[], float]]:
+    """The dashboard's Dash app with its WSGI call timed to the last body byte; (app, last server time in ms)."""
+    from dashboard.app import create_app
+    from dashboard.settings import DashboardSettings
+
+    app = create_app(DashboardSettings(secret_key="bench-" + "x" * 40, login_ip_max_failures=10**9))
+    served = app.server.wsgi_app
+    last = [0.0]
+
+    def timed_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        t0 = time.perf_counter()
+        body = b"".join(served(environ, start_response))
+        last[0] = (time.perf_counter() - t0) * 1000
+        return [body]
+
+    app.server.wsgi_app = timed_wsgi
+    return app, lambda: last[0]
+
+
 def csrf_header(client: Any) -> dict[str, str]:
     """The ``X-CSRFToken`` header Dash's renderer sends with callbacks (read from the ``_csrf_token`` cookie)."""
     cookie = client.get_cookie("_csrf_token")
