@@ -186,7 +186,7 @@
     map.fitBounds(bounds, fit);
     const b = map.getBounds();
     const plan = pointPlan([[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]], map.getZoom(), crs,
-                           propOf("cm-layers", "overlays"), propOf("cm-point-meta", "data"), [], null);
+                           propOf("cm-layers", "overlays"), propOf("cm-point-meta", "data"), []);
     if (plan.url) { getPoints(plan.url); }
   }
 
@@ -281,7 +281,9 @@
   let pointSeq = 0;  // pointData calls so far
   /* Per point layer, the call that last decided its data ({seq, view, open: its request still under way}): an
    * answer is applied to a layer only if no newer call has decided that layer since (a newer view, below its
-   * min_zoom); a newer call that finds the layer's request for the same view under way leaves it to that call. */
+   * min_zoom). A newer call for the same view asks again and shares the request under way (getAnswer): it must
+   * not leave the layer to the older call, because Dash drops the result of a callback still running when the
+   * same callback is triggered again (dash-renderer's "eDuplicates"), so the layer would never be filled. */
   const claims = {};
   const LOADING_AFTER_MS = 300;
   /* The status line over the map (#cm-points-status): "loading" or "error". */
@@ -294,7 +296,7 @@
    * keeps its data and is asked again when checked in another view. Below a layer's min_zoom: an empty
    * collection, no request. Returns {plan (per layer: no_update, a collection, or null = to fetch), kinds,
    * view, url}. */
-  function pointPlan(bounds, zoom, crs, overlays, meta, current, pending) {
+  function pointPlan(bounds, zoom, crs, overlays, meta, current) {
     const layers = meta.layers;
     // Snap outward to half a tile at this zoom: pans within it reuse the view (no refetch, ETag hits).
     const z = Math.round(zoom);
@@ -308,7 +310,7 @@
       if (z < (l.min_zoom || 0)) {
         return have === "below" ? noUpdate() : { type: "FeatureCollection", features: [], view: "below" };
       }
-      return have === view || (pending && pending[l.id] === view) ? noUpdate() : null;  // null: to fetch
+      return have === view ? noUpdate() : null;  // null: to fetch
     });
     const kinds = layers.filter((l, i) => plan[i] === null).map((l) => l.id);
     const url = kinds.length ? meta.url + "?kinds=" + kinds.join(",") + "&bbox=" + bbox.join(",") + "&zoom=" + z +
@@ -397,8 +399,8 @@
         return (table && table[baseLayer]) || "wgs84";
       },
       /* The point layers' data for the viewport (the request: pointPlan). A newer call decides the layers it
-       * plans (claims): an older answer still waiting is dropped for those layers, while a layer whose request
-       * for the same view is under way is left to that request. Last output: the status line over the map:
+       * plans (claims): an older answer still waiting is dropped for those layers (the same view's request under
+       * way is shared, not sent twice). Last output: the status line over the map:
        * empty, "点位加载中…" while an answer takes longer than LOADING_AFTER_MS, or why the points could not be
        * loaded. */
       pointData: async function (bounds, zoom, crs, overlays, meta, ...current) {
@@ -406,9 +408,7 @@
         const keep = layers.map(() => noUpdate());
         // dash-leaflet reports the bounds once the map is ready (and has made its first fit): nothing before.
         if (!bounds || zoom == null) { return keep.concat([noUpdate()]); }
-        const pending = {};
-        for (const l of layers) { if (claims[l.id] && claims[l.id].open) { pending[l.id] = claims[l.id].view; } }
-        const { plan, kinds, view, url } = pointPlan(bounds, zoom, crs, overlays, meta, current, pending);
+        const { plan, kinds, view, url } = pointPlan(bounds, zoom, crs, overlays, meta, current);
         const seq = ++pointSeq;
         layers.forEach((l, i) => {  // this call decides these layers now
           if (plan[i] !== noUpdate()) { claims[l.id] = { seq: seq, view: view, open: plan[i] === null }; }

@@ -281,6 +281,32 @@ def test_an_answer_for_a_view_left_behind_is_dropped(demo_server: str, demo_engi
     assert page.console_errors == []
 
 
+def test_points_asked_again_for_the_same_view_still_arrive(demo_server: str, demo_engine: Engine,
+                                                          browser_page: Any, grid_path: list[str]) -> None:
+    """pointData triggered again while its answer for the same view is held (here: a layer unchecked and checked
+    again): Dash drops the older call's result, so the newer call must fill every layer itself (CI at stop 25)."""
+    page = browser_page
+    # Scoped to the township: the server's cached answers of the tests above (per scope) are not this view's.
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=grid_path[2], unit=grid_path[3])
+    overlay = page.locator(".leaflet-control-layers-overlays label", has_text="重大危险源").locator("input")
+    with points_held(page, demo_engine, "hazard_sources"):  # only the points read it
+        overlay.uncheck()
+        overlay.check()
+        page.wait_for_timeout(300)  # both calls under way while the answer is held
+    page.wait_for_selector("#cm-points-status", state="hidden")
+    # Every checked layer holds the data of the view now shown (its zoom), not of the view before the zoom-in.
+    page.wait_for_function(
+        """() => {
+          const zoom = Math.round(window.dash_component_api.getLayout("cm-map").props.zoom);
+          return ["enterprises", "sources", "hazards"].every((id) => {
+            const data = window.dash_component_api.getLayout("cm-layer-" + id).props.data;
+            return data && data.view && data.view.split("|")[1] === String(zoom);
+          });
+        }""", timeout=15_000)
+    page.wait_for_function("document.querySelectorAll('.cm-pt-enterprises, .cm-agg').length > 0")
+    assert page.console_errors == []
+
+
 def test_a_layer_checked_again_after_a_pan_loads_the_new_view(demo_server: str, demo_engine: Engine,
                                                             browser_page: Any, grid_path: list[str]) -> None:
     page = browser_page
