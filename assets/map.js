@@ -263,16 +263,22 @@
     (crs === "gcj02" ? "?crs=gcj02" : "");
   let unitsWanted = null;  // the units URL of the latest step
   let unitsShown = null;  // the units URL whose collection the layer holds
-  /* [collection, hideout] of the units drawn for `code`, fetched once per URL; a newer step supersedes an
-   * older one still waiting, and a URL already drawn (or being fetched for this step) changes nothing. */
+  let unitsSeq = 0;  // showUnits calls that fetch, so far
+  let unitsLatest = 0;  // the one of them whose answer is applied
+  /* [collection, hideout] of the units drawn for `code`: a URL already drawn changes nothing; otherwise the
+   * latest call applies the answer (fetched once per URL: a call for a URL under way shares its request). An
+   * older call for the same URL leaves it to the newer one rather than the other way round, because Dash drops
+   * the result of a callback still running when it is triggered again (see `claims` below). */
   async function showUnits(code, crs, hideout) {
     const keep = [noUpdate(), noUpdate()];
     if (!code) { return keep; }
     const url = unitsUrl(code, crs);
-    if (url === unitsWanted) { return keep; }  // drawn, or this step's request is under way
+    if (url === unitsShown && url === unitsWanted) { return keep; }  // drawn
+    const seq = ++unitsSeq;
     unitsWanted = url;
+    unitsLatest = seq;
     const body = await getJSON(url);
-    if (url !== unitsWanted) { return keep; }  // a newer step
+    if (seq !== unitsLatest) { return keep; }  // a newer call: another step, or this one asked again
     if (!body || body.type !== "FeatureCollection") { unitsWanted = unitsShown; return keep; }  // may be asked again
     unitsShown = url;
     rememberUnits(body, crs);
