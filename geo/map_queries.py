@@ -198,8 +198,12 @@ def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = No
     return {"level": level, "persons": persons, "required": required, "vacancies": vacancies}
 
 
-def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100) -> OpenHazards | None:
-    """Return the open hazards of the subtree of ``code`` (overdue, major, then by deadline) and their total."""
+def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100,
+                 offset: int = 0) -> OpenHazards | None:
+    """Return a page of the open hazards of the subtree of ``code`` and their total (also past the last page).
+
+    The order: overdue, major, then by deadline; ``limit`` hazards from ``offset``.
+    """
     path = _unit_path(conn, scope=scope, code=code)
     if path is None:
         return None
@@ -217,19 +221,20 @@ WITH open AS MATERIALIZED (
 ), top AS (
     SELECT * FROM open
     ORDER BY ("deadline" < current_date) DESC NULLS LAST, ("level" = 'major') DESC, "deadline" NULLS LAST, "id"
-    LIMIT :limit
+    LIMIT :limit OFFSET :offset
 )
 SELECT t."id", t."code", t."title", t."level", t."status", t."deadline", t."found_at", t."supervision_level",
        greatest(current_date - t."deadline", 0) AS days_overdue, t."deadline" < current_date AS overdue,
-       e."name" AS enterprise, t.unit_code, t.unit_name, ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat,
-       (SELECT count(*) FROM open) AS total
-FROM top t LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id"
+       e."name" AS enterprise, t.unit_code, t.unit_name, ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat, c.total
+FROM (SELECT count(*) AS total FROM open) c
+LEFT JOIN (top t LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id") ON true
 ORDER BY (t."deadline" < current_date) DESC NULLS LAST, (t."level" = 'major') DESC, t."deadline" NULLS LAST, t."id"
 """  # noqa: S608 - scope fragment; values bound
-    rows = conn.execute(text(sql), {"path": path, "limit": limit, **scope_params(scope)}).mappings().all()
-    total = int(rows[0]["total"]) if rows else 0
+    params = {"path": path, "limit": limit, "offset": max(offset, 0), **scope_params(scope)}
+    rows = conn.execute(text(sql), params).mappings().all()  # one row at least: the total
     fields = OpenHazardRow.__annotations__
-    return OpenHazards(total=total, items=[OpenHazardRow(**{k: r[k] for k in fields}) for r in rows])  # type: ignore[typeddict-item]
+    return OpenHazards(total=int(rows[0]["total"]),
+                       items=[OpenHazardRow(**{k: r[k] for k in fields}) for r in rows if r["id"] is not None])  # type: ignore[typeddict-item]
 
 
 def hazard_location(conn: Connection, *, scope: str, hazard_id: int) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from dashboard.command_map.panel import HAZARD_PAGE
 from domain.rules_config import DEFAULT_STAFFING
 from layers.registry import POINT_LAYERS
 from tests.browser import login, make_user, screenshot_dir
@@ -103,14 +104,54 @@ def db_persons(engine: Engine, code: str) -> tuple[list[tuple[str, str]], int]:
     return sorted((r, n) for r, n, _ in rows), vacancies
 
 
-def db_open_hazards(engine: Engine, code: str) -> set[str]:
+CITY = "411000"  # the small demo's city
+
+
+def db_open_hazards(engine: Engine, code: str, *, limit: int | None = None, offset: int = 0) -> list[str]:
+    """Codes of the open hazards below ``code`` in the panel's order (overdue, major, deadline, id)."""
     with engine.connect() as conn:
-        return set(conn.execute(text(
+        return list(conn.execute(text(
             """
             SELECT h.code FROM hazards h JOIN units u ON u.id = h.unit_id
             WHERE h.status <> 'closed' AND u.path LIKE (SELECT path FROM units WHERE code = :c) || '%'
+            ORDER BY (h.deadline < current_date) DESC NULLS LAST, (h.level = 'major') DESC, h.deadline NULLS LAST, h.id
+            LIMIT :n OFFSET :o
             """
-        ), {"c": code}).scalars())
+        ), {"c": code, "n": limit, "o": offset}).scalars())
+
+
+def shown_hazards(page: Any) -> list[str]:
+    """Codes of the hazards the panel's list shows, top to bottom."""
+    return [str(c) for c in page.eval_on_selector_all(".cm-hazard", "els => els.map((e) => e.dataset.code)")]
+
+
+def test_the_hazard_list_pages(demo_server: str, demo_engine: Engine, browser_page: Any) -> None:
+    """The panel lists HAZARD_PAGE open hazards at a time in the order of the database; 下一页 and 上一页 page."""
+    page = browser_page
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=CITY, unit=CITY)
+    total = len(db_open_hazards(demo_engine, CITY))
+    pages = -(-total // HAZARD_PAGE)
+    assert pages >= 3, total  # the small demo city has enough
+    assert page.locator("#cm-hazards h3").inner_text() == f"未销号隐患（{total}）"
+    assert shown_hazards(page) == db_open_hazards(demo_engine, CITY, limit=HAZARD_PAGE)
+    assert page.locator("#cm-hz-prev").is_disabled()
+    assert page.locator("#cm-hz-text").inner_text().startswith(f"第 1/{pages} 页")
+    for n in (2, 3):
+        page.locator("#cm-hz-next").click()
+        page.wait_for_function(f"(document.querySelector('#cm-hz-text') || {{}}).textContent"
+                               f" && document.querySelector('#cm-hz-text').textContent.startsWith('第 {n}/')")
+        offset = (n - 1) * HAZARD_PAGE
+        assert shown_hazards(page) == db_open_hazards(demo_engine, CITY, limit=HAZARD_PAGE, offset=offset)
+    assert page.locator("#cm-hz-prev").is_enabled()
+    page.locator("#cm-hz-text").scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "command_map_hazard_pages.png"))
+    page.locator("#cm-hz-prev").click()
+    page.wait_for_function("document.querySelector('#cm-hz-text').textContent.startsWith('第 2/')")
+    assert shown_hazards(page) == db_open_hazards(demo_engine, CITY, limit=HAZARD_PAGE, offset=HAZARD_PAGE)
+    # A hazard of a later page still locates on the map.
+    page.locator(".cm-hazard").first.click()
+    page.wait_for_selector("path.cm-focus-ring")
+    assert page.console_errors == []
 
 
 def test_drill_city_to_grid_by_map_breadcrumb_and_history(
@@ -142,9 +183,7 @@ def test_drill_city_to_grid_by_map_breadcrumb_and_history(
     assert sorted(names(page, ".cm-person-name")) == sorted(n for _, n in persons)
     assert page.locator(".cm-vacant").count() == vacancies
     assert page.locator("a[href^='tel:']").count() == len(persons)
-    buttons = page.locator(".cm-hazard")
-    shown = {buttons.nth(i).get_attribute("data-code") for i in range(buttons.count())}
-    assert shown == db_open_hazards(demo_engine, grid) and shown
+    assert shown_hazards(page) == db_open_hazards(demo_engine, grid, limit=HAZARD_PAGE) and shown_hazards(page)
 
     # At grid level the points are raw markers.
     with demo_engine.connect() as conn:

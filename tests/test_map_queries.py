@@ -107,6 +107,16 @@ def test_open_hazards_of_subtree_sorted_and_scoped(conn: Connection) -> None:
     assert mq.open_hazards(conn, scope=WEIDU, code="419003") is None
 
 
+def test_open_hazards_pages(conn: Connection) -> None:
+    """Pages of ``limit`` from ``offset`` follow the same order; past the end: no items, the total still."""
+    whole = mq.open_hazards(conn, scope=WEIDU, code="419002")
+    assert whole is not None
+    pages = [mq.open_hazards(conn, scope=WEIDU, code="419002", limit=1, offset=i) for i in range(3)]
+    assert [p["total"] for p in pages if p] == [2, 2, 2]
+    assert [h for p in pages if p for h in p["items"]] == whole["items"]
+    assert pages[2] is not None and pages[2]["items"] == []
+
+
 def test_hazard_location_is_scoped(conn: Connection) -> None:
     h4 = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H4'")).scalar_one()
     assert mq.hazard_location(conn, scope=CITY, hazard_id=h4) is not None

@@ -268,6 +268,31 @@ def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server:
     assert "乙区" not in body and "甲区" not in body and "没有可查看的下级单位" in body
 
 
+def _page(session: requests.Session, base: str, code: str, page: int = 0) -> requests.Response:
+    return _forge(session, base, [("cm-hazards", "children")],
+                  [{"id": "cm-hz-prev", "property": "n_clicks"}, {"id": "cm-hz-next", "property": "n_clicks", "value": 1}],
+                  [{"id": "cm-hz-page", "property": "data", "value": page},
+                   {"id": "cm-state", "property": "data", "value": {"code": code}}])
+
+
+def test_forged_hazard_page_callback(live_server: str, weidu: requests.Session, engine: Engine) -> None:
+    """下一页 answers in scope (past the last page: the last page); a foreign unit gets nothing, audited."""
+    ok = _page(weidu, live_server, OWN_GRID, page=5)
+    assert ok.status_code == 200, ok.text[:300]
+    assert "储罐区可燃气体报警器失效" in json.dumps(ok.json(), ensure_ascii=False)  # the only page, shown again
+    for code in ("419000", FOREIGN_GRID):
+        r = _page(weidu, live_server, code)
+        assert r.status_code == 200
+        text_ = json.dumps(r.json(), ensure_ascii=False)
+        assert "仓库超量储存" not in text_ and "cm-hazards" not in json.dumps(r.json().get("response", {}))
+        assert "无权查看" in text_
+        with engine.connect() as conn:
+            refused = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'forbidden' "
+                                        "AND detail->>'target' = :c AND detail->>'path' = '/_dash-update-component'"),
+                                   {"c": code}).scalar()
+        assert refused
+
+
 def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     live_server: str, weidu: requests.Session, engine: Engine
 ) -> None:

@@ -16,7 +16,15 @@ from sqlalchemy.engine import Connection
 
 from dashboard.cache import cached_value
 from dashboard.command_map.layout import FIT_OPTIONS, PREFIX
-from dashboard.command_map.panel import breadcrumb, children_list, message, panel
+from dashboard.command_map.panel import (
+    HAZARD_PAGE,
+    breadcrumb,
+    children_list,
+    hazard_pages,
+    hazards_content,
+    message,
+    panel,
+)
 from dashboard.errors import to_app_error
 from dashboard.gis_export import register_links
 from dashboard.readdb import run_read
@@ -31,7 +39,6 @@ from layers.builder import layer_id
 from layers.registry import ENTERPRISES, HAZARDS, LAYERS, POINT_LAYERS, UNITS
 
 PAGE_PATH = "/"
-HAZARD_LIST_LIMIT = 50
 FOCUS_ZOOM = 16  # a focused enterprise or hazard: raw points, a few streets around it
 
 
@@ -85,7 +92,7 @@ def panel_data(conn: Connection, *, scope: str, search: str | None, focus: tuple
         "code": code, "view": view,
         "crumbs": mq.breadcrumb(conn, scope=scope, code=code),
         "roster": mq.duty_roster(conn, scope=scope, code=code),
-        "hazards": mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_LIST_LIMIT),
+        "hazards": mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_PAGE),
         "children": mq.child_units(conn, scope=scope, code=code) if view["child_count"] else [],
         "spot": focus and focus_target(conn, scope=scope, kind=focus[0], code=focus[1], crs=crs),
     }
@@ -162,6 +169,29 @@ def register(app: Dash) -> None:
         code = state["code"]
         children = run_read(lambda conn: mq.child_units(conn, scope=scope, code=code))
         return children_list(children, how or "risk")
+
+    # 上一页/下一页 of the open-hazard list: the page read again for the caller's scope (prevent_initial_call:
+    # not when the panel or a new page inserts the buttons). Past the last page (hazards closed meanwhile): the last.
+    @app.callback(Output("cm-hazards", "children"), Input("cm-hz-prev", "n_clicks"), Input("cm-hz-next", "n_clicks"),
+                  State("cm-hz-page", "data"), State("cm-state", "data"), prevent_initial_call=True)
+    def page_hazards(_prev: int | None, _next: int | None, page: Any, state: dict[str, Any] | None) -> Any:
+        if not state or not isinstance(state.get("code"), str) or ctx.triggered_id not in ("cm-hz-prev", "cm-hz-next"):
+            raise PreventUpdate
+        scope = callback_scope(Capability.MAP)
+        code = state["code"]
+        wanted = max(0, (page if isinstance(page, int) else 0) + (1 if ctx.triggered_id == "cm-hz-next" else -1))
+
+        def read(conn: Connection) -> Any:
+            hazards = mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_PAGE, offset=wanted * HAZARD_PAGE)
+            if hazards is None or hazards["items"] or not hazards["total"]:
+                return hazards, wanted
+            last = hazard_pages(hazards["total"]) - 1
+            return mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_PAGE, offset=last * HAZARD_PAGE), last
+
+        hazards, shown = run_read(read)
+        if hazards is None:
+            raise refuse_out_of_scope(code)
+        return hazards_content(hazards, shown)
 
     @app.callback(
         Output("cm-target", "data", allow_duplicate=True),

@@ -118,11 +118,16 @@ def roster_block(roster: dict[str, Any] | None) -> Dry:
     ], id="cm-persons")
 
 
-def hazards_block(hazards: dict[str, Any] | None) -> Dry:
-    """Open hazards of the subtree, each a button that locates it on the map."""
-    if not hazards or not hazards["items"]:
-        return el(html.Div, [el(html.H3, "未销号隐患"), el(html.Div, "辖区内没有未销号隐患。", className="sg-note")],
-                  id="cm-hazards")
+HAZARD_PAGE = 10  # open hazards per page of the panel's list (a page is ~9 Dash components per hazard)
+
+
+def hazard_pages(total: int) -> int:
+    """Return how many pages of :data:`HAZARD_PAGE` the panel's list of ``total`` open hazards has."""
+    return max(1, -(-total // HAZARD_PAGE))
+
+
+def hazard_items(hazards: dict[str, Any]) -> list[Dry]:
+    """Build one list item per hazard: a button that locates it on the map, and 办理 (its hazard page)."""
     items = []
     for h in hazards["items"]:
         badges = [el(html.Span, HAZARD_LEVEL.get(h["level"], h["level"]), className=f"cm-badge cm-level-{h['level']}")]
@@ -138,12 +143,34 @@ def hazards_block(hazards: dict[str, Any] | None) -> Dry:
         ], id={"type": "cm-hazard", "index": h["id"]}, className="cm-hazard", type="button",
             title="在地图上定位", **{"data-code": h["code"]}),
             el(dcc.Link, "办理", href=f"/hazard?id={h['id']}", className="cm-hazard-open", title="打开隐患页")]))
-    more = hazards["total"] - len(hazards["items"])
-    return el(html.Div, [
+    return items
+
+
+def hazards_content(hazards: dict[str, Any] | None, page: int = 0) -> list[Any]:
+    """Build the children of ``cm-hazards``: page ``page`` (0-based) of the open hazards.
+
+    :data:`HAZARD_PAGE` a page in the order read (overdue, major, deadline), with 上一页/下一页 when there are
+    more; the page number is kept in ``cm-hz-page``.
+    """
+    if not hazards or not hazards["total"]:
+        return [el(html.H3, "未销号隐患"), el(html.Div, "辖区内没有未销号隐患。", className="sg-note")]
+    pages = hazard_pages(hazards["total"])
+    pager = el(html.Div, [
+        el(html.Button, "上一页", id="cm-hz-prev", type="button", className="cm-pager-btn", disabled=page <= 0),
+        el(html.Span, f"第 {page + 1}/{pages} 页 · 按逾期、等级、期限排序", className="cm-pager-text", id="cm-hz-text"),
+        el(html.Button, "下一页", id="cm-hz-next", type="button", className="cm-pager-btn", disabled=page >= pages - 1),
+    ], className="cm-pager") if pages > 1 else None
+    return [
         el(html.H3, f"未销号隐患（{hazards['total']}）"),
-        el(html.Ul, items, className="cm-hazard-list"),
-        el(html.Div, f"另有 {more} 条未显示（按逾期、等级、期限排序）。", className="cm-hint") if more > 0 else None,
-    ], id="cm-hazards")
+        el(html.Ul, hazard_items(hazards), className="cm-hazard-list"),
+        pager,
+        el(dcc.Store, id="cm-hz-page", data=page),
+    ]
+
+
+def hazards_block(hazards: dict[str, Any] | None) -> Dry:
+    """Build the panel's list of open hazards of the subtree, at its first page."""
+    return el(html.Div, hazards_content(hazards), id="cm-hazards")
 
 
 def patrol_href(cell_code: str) -> str:
