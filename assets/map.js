@@ -456,6 +456,15 @@
           : p === null ? Object.assign({}, body[layers[i].id], { view: view }) : p))
           .concat([status]);
       },
+      /* A hazard of the panel's list clicked → cm-hz-click {id, n} for the server's locate_hazard; the firing
+       * when the list's buttons are inserted (no click: n_clicks undefined) goes no further. */
+      hazardClick: function () {
+        const ctx = window.dash_clientside.callback_context;
+        const hit = (ctx.triggered || []).find((t) => t.value);
+        if (!hit) { return noUpdate(); }
+        const id = JSON.parse(hit.prop_id.slice(0, hit.prop_id.lastIndexOf(".")));
+        return { id: id.index, n: hit.value };
+      },
       /* Show the legend of each checked overlay only. */
       legends: function (overlays, titles) {
         if (!overlays) { return titles.map(() => ({})); }

@@ -299,14 +299,12 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     with engine.connect() as conn:
         foreign = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H4'")).scalar_one()
         own = conn.execute(text("SELECT id FROM hazards WHERE code = 'MAPT-H1'")).scalar_one()
-    def locate(hazard_id: int, crs: str = "wgs84") -> requests.Response:
-        ident = {"type": "cm-hazard", "index": hazard_id}
-        payload_inputs = [[{"id": ident, "property": "n_clicks", "value": 1}]]
+    def locate(hazard_id: Any, crs: str = "wgs84") -> requests.Response:
         r = weidu.post(f"{live_server}/_dash-update-component", json={
             "output": "cm-target.data@" + _dup_hash(),
             "outputs": {"id": "cm-target", "property": "data@" + _dup_hash()},
-            "inputs": payload_inputs, "state": [{"id": "cm-crs", "property": "data", "value": crs}],
-            "changedPropIds": [json.dumps(ident, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+            "inputs": [{"id": "cm-hz-click", "property": "data", "value": {"id": hazard_id, "n": 1}}],
+            "state": [{"id": "cm-crs", "property": "data", "value": crs}], "changedPropIds": ["cm-hz-click.data"],
         }, timeout=20)
         return r
 
@@ -320,6 +318,9 @@ def test_forged_locate_callback_with_foreign_hazard_returns_nothing(
     bad = locate(foreign)
     assert "仓库超量储存" not in json.dumps(bad.json(), ensure_ascii=False)
     assert bad.status_code == 200 and bad.json()["response"]["cm-target"]["data"] is None
+    for forged in ("1", True, None, [own]):  # not a hazard id: nothing happens
+        r = locate(forged)
+        assert r.status_code == 204, (forged, r.status_code, r.text[:200])
 
 
 def _dup_hash() -> str:

@@ -193,16 +193,23 @@ def register(app: Dash) -> None:
             raise refuse_out_of_scope(code)
         return hazards_content(hazards, shown)
 
+    # A click on a hazard of the list: the clientside hazardClick passes real clicks only on to cm-hz-click, since
+    # Dash fires a pattern-matching (ALL) callback whenever matching components are inserted (dash#1103): every
+    # panel and page would otherwise cost a server round trip here.
+    app.clientside_callback(
+        ClientsideFunction("safegrid_cm", "hazardClick"), Output("cm-hz-click", "data"),
+        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), prevent_initial_call=True,
+    )
+
     @app.callback(
         Output("cm-target", "data", allow_duplicate=True),
-        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), State("cm-crs", "data"), prevent_initial_call=True,
+        Input("cm-hz-click", "data"), State("cm-crs", "data"), prevent_initial_call=True,
     )
-    def locate_hazard(clicks: list[int | None], crs: str | None) -> Any:
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks):
+    def locate_hazard(clicked: Any, crs: str | None) -> Any:
+        if not isinstance(clicked, dict) or not isinstance(clicked.get("id"), int) or isinstance(clicked["id"], bool):
             raise PreventUpdate
         scope = callback_scope(Capability.MAP)
-        hazard_id = int(trigger["index"])
+        hazard_id = clicked["id"]
         where = run_read(lambda conn: mq.hazard_location(conn, scope=scope, hazard_id=hazard_id))
         if where is None or where["lon"] is None:
             return None
