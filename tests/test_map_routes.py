@@ -270,7 +270,8 @@ def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server:
 
 def _page(session: requests.Session, base: str, code: str, page: int = 0) -> requests.Response:
     return _forge(session, base, [("cm-hazards", "children")],
-                  [{"id": "cm-hz-prev", "property": "n_clicks"}, {"id": "cm-hz-next", "property": "n_clicks", "value": 1}],
+                  [{"id": "cm-hz-prev", "property": "n_clicks"},
+                   {"id": "cm-hz-next", "property": "n_clicks", "value": 1}],
                   [{"id": "cm-hz-page", "property": "data", "value": page},
                    {"id": "cm-state", "property": "data", "value": {"code": code}}])
 
