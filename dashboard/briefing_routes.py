@@ -17,11 +17,10 @@ from datetime import date
 from flask import Flask, Response, request, send_file
 
 from dashboard.cache import CachedBody, cache_key, response_cache
-from dashboard.errors import BadRequestError, ForbiddenError
+from dashboard.errors import BadRequestError
 from dashboard.roles import Capability
-from dashboard.scope import client_ip, current_account, refuse_out_of_scope, scoped_route
+from dashboard.scope import client_ip, exporting_account, refuse_out_of_scope, scoped_route, unit_arg
 from domain import clock
-from domain.codes import looks_like_unit_code
 from domain.scorecards import last_complete_quarter, parse_quarter
 from geo.briefing import load_briefing, period_label
 from geo.db import connect
@@ -64,12 +63,8 @@ def period() -> tuple[date, date]:
 
 def export_briefing() -> Response:
     """Send the briefing of ``unit`` (default: the scope) for the requested period as a PDF."""
-    account = current_account()
-    if not account.can(Capability.EXPORT):
-        raise ForbiddenError()
-    code = (request.args.get("unit") or "").strip() or None
-    if code is not None and not looks_like_unit_code(code):
-        raise BadRequestError("单位代码格式不正确。")
+    account = exporting_account()
+    code = unit_arg(request.args.get("unit"))
     start, end = period()
     with connect() as conn:
         area = area_in_scope(conn, scope=account.scope, code=code)

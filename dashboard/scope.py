@@ -35,6 +35,7 @@ from sqlalchemy import Connection
 
 from dashboard.errors import BadRequestError, ForbiddenError, NotAuthenticatedError, OutOfScopeError
 from dashboard.roles import Capability, can, role_label
+from domain.codes import looks_like_unit_code
 from geo.db import connect
 from geo.scope import Scope, unit_in_scope
 from geo.users import UserRecord, audit, enterprise_credit_code
@@ -158,6 +159,22 @@ def ensure_unit_in_scope(conn: Connection, code: str) -> None:
     """Raise :class:`OutOfScopeError` (and audit it) unless unit ``code`` lies inside the caller's scope."""
     if not unit_in_scope(conn, scope_path=current_scope(), code=code):
         raise refuse_out_of_scope(code)
+
+
+def unit_arg(raw: str | None) -> str | None:
+    """Return the optional unit code of a ``?unit=`` argument (None when empty); a malformed one is a 400."""
+    code = (raw or "").strip() or None
+    if code is not None and not looks_like_unit_code(code):
+        raise BadRequestError("单位代码格式不正确。")
+    return code
+
+
+def exporting_account() -> Account:
+    """Return the caller's account for an export route: 403 unless the role may export."""
+    account = current_account()
+    if not account.can(Capability.EXPORT):
+        raise ForbiddenError()
+    return account
 
 
 def scoped_route(capability: Capability | None = None) -> Callable[[F], F]:

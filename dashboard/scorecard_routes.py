@@ -12,11 +12,10 @@ import io
 from flask import Flask, Response, request, send_file
 
 from dashboard.components.xlsx import XLSX_MIME, table_workbook
-from dashboard.errors import BadRequestError, ForbiddenError
+from dashboard.errors import BadRequestError
 from dashboard.roles import Capability
-from dashboard.scope import client_ip, current_account, refuse_out_of_scope, scoped_route
+from dashboard.scope import client_ip, exporting_account, refuse_out_of_scope, scoped_route, unit_arg
 from domain import clock
-from domain.codes import looks_like_unit_code
 from domain.scorecards import last_complete_quarter, parse_quarter, table_header, table_row
 from geo.db import connect
 from geo.scorecards import MODES, load_scorecard
@@ -25,12 +24,8 @@ from geo.users import audit
 
 def export_scorecards() -> Response:
     """Send the ranking of ``unit`` (default: the scope) for ``quarter`` (default: the last complete one)."""
-    account = current_account()
-    if not account.can(Capability.EXPORT):
-        raise ForbiddenError()
-    code = (request.args.get("unit") or "").strip() or None
-    if code is not None and not looks_like_unit_code(code):
-        raise BadRequestError("单位代码格式不正确。")
+    account = exporting_account()
+    code = unit_arg(request.args.get("unit"))
     raw = (request.args.get("quarter") or "").strip()
     quarter = parse_quarter(raw) if raw else last_complete_quarter(clock.today())
     if quarter is None:

@@ -19,9 +19,8 @@ from dashboard.hazard.layout import hazard_href
 from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
-from dashboard.scope import Account, refuse_out_of_scope
+from dashboard.scope import Account, refuse_out_of_scope, unit_arg
 from domain import clock
-from domain.codes import looks_like_unit_code
 from domain.coverage import CHECKS, UNASSIGNED, CoverageCheck, detail_text, parse_check
 from domain.labels import LEVEL
 from geo.coverage import CoverageItem, CoverageUnit, coverage_counts, coverage_items, coverage_unit
@@ -109,9 +108,7 @@ def legend() -> html.Details:
 
 def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the page for ``?unit=`` (default the scope's root) and, with ``?check=``, that check's rows."""
-    code = (query.get("unit") or "").strip() or None
-    if code is not None and not looks_like_unit_code(code):
-        raise BadRequestError("单位代码格式不正确。")
+    code = unit_arg(query.get("unit"))
     check = parse_check(query.get("check"))
     if query.get("check") and check is None:
         raise BadRequestError("没有这项检查。")

@@ -20,10 +20,9 @@ from dashboard.errors import BadRequestError
 from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
-from dashboard.scope import Account, refuse_out_of_scope
+from dashboard.scope import Account, refuse_out_of_scope, unit_arg
 from domain import clock
 from domain.cadence import CADENCE_LABEL
-from domain.codes import looks_like_unit_code
 from domain.scorecards import KPI_LABELS, Quarter, last_complete_quarter, parse_quarter, table_header, table_row
 from geo.scorecards import MODES, Scorecard, load_scorecard
 
@@ -71,9 +70,7 @@ def ranking_table(card: Scorecard) -> html.Table:
 
 def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the page for ``?unit=`` (default: the scope unit), ``?quarter=`` and ``?rows=``."""
-    code = (query.get("unit") or "").strip() or None
-    if code is not None and not looks_like_unit_code(code):
-        raise BadRequestError("单位代码格式不正确。")
+    code = unit_arg(query.get("unit"))
     raw_quarter = (query.get("quarter") or "").strip()
     default = last_complete_quarter(clock.today())
     quarter = parse_quarter(raw_quarter) if raw_quarter else default

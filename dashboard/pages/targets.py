@@ -18,13 +18,11 @@ from dash import dcc, html
 from plotly.subplots import make_subplots
 from sqlalchemy import Connection
 
-from dashboard.errors import BadRequestError
 from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
-from dashboard.scope import Account, refuse_out_of_scope
+from dashboard.scope import Account, refuse_out_of_scope, unit_arg
 from domain import clock
-from domain.codes import looks_like_unit_code
 from domain.targets import INDICATORS, Status, TargetSettings, YearFigures, evaluate, format_value, path_value, reading
 from geo.targets import Area, area_figures, area_in_scope, chain, children, children_counts, target_settings
 
@@ -120,9 +118,7 @@ def children_table(kids: list[Area], counts: dict[tuple[str, int], Any], setting
 
 def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the page for ``?unit=`` (default: the scope's unit) and ``?year=`` (default: this year)."""
-    code = (query.get("unit") or "").strip() or None
-    if code is not None and not looks_like_unit_code(code):
-        raise BadRequestError("单位代码格式不正确。")
+    code = unit_arg(query.get("unit"))
     this_year = clock.today().year
     raw_year = (query.get("year") or "").strip()
 
