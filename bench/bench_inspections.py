@@ -212,7 +212,8 @@ def bench_ledger(url: str, *, repeat: int) -> dict[str, dict[str, list[float]]]:
     import psycopg2
 
     from geo.db import engine as app_engine
-    from geo.inspection_ledger import COUNT_CAP, InspectionFilters, inspection_page
+    from geo.inspection_ledger import InspectionFilters, inspection_page
+    from geo.paging import COUNT_CAP
 
     eng = app_engine(url)
     raw = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))

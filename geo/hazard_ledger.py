@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 from domain import clock
 from domain.hazard_flow import FIVE_IN_PLACE
 from geo.models import HAZARD_CHANNELS, HAZARD_LEVELS, HAZARD_STATUSES
+from geo.paging import capped_count
 from geo.rows import LedgerRow
 from geo.scope import enterprise_in_department, scope_params, unit_id_in_scope
 
@@ -159,14 +160,17 @@ def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[LedgerRow]
 
 def hazard_page(
     conn: Connection, *, scope: str, filters: LedgerFilters, sort: list[tuple[str, str]] | None = None,
-    offset: int = 0, limit: int = 100,
+    offset: int = 0, limit: int = 100, count_cap: int | None = None,
 ) -> tuple[list[LedgerRow], int]:
-    """One page of the ledger and the total number of matching hazards."""
+    """One page of the ledger and the number of matching hazards.
+
+    With ``count_cap``: -1 when more than ``count_cap`` match past the page (:func:`geo.paging.capped_count`).
+    """
     params = _params(scope, filters)
-    total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
+    off, lim = max(0, int(offset)), max(1, min(int(limit), MAX_PAGE))
+    total = capped_count(conn, f"{_FROM} {_WHERE}", params, offset=off, limit=lim, count_cap=count_cap)
     sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort, overdue_only=filters.overdue)} OFFSET :off LIMIT :lim"
-    rows = _rows(conn, sql, {**params, "off": max(0, int(offset)), "lim": max(1, min(int(limit), MAX_PAGE))})
-    return rows, total
+    return _rows(conn, sql, {**params, "off": off, "lim": lim}), total
 
 
 def hazard_export_rows(

@@ -17,10 +17,10 @@ from sqlalchemy import Connection, text
 
 from domain.enforcement import EnforcementCounts
 from domain.labels import INSPECTION_KIND, INSPECTION_RESULT
+from geo.paging import capped_count
 from geo.scope import enterprise_id_in_department, enterprise_in_department, path_in_scope, scope_params
 
 MAX_PAGE = 500
-COUNT_CAP = 10_000  # the grid counts at most this many matches past the page it asks for (then: "超过")
 MAX_EXPORT_ROWS = 50_000
 SOURCES = ("app", "import")
 
@@ -176,13 +176,7 @@ def inspection_page(
     """
     params = _params(scope, filters)
     off, lim = max(0, int(offset)), max(1, min(int(limit), MAX_PAGE))
-    if count_cap is None:
-        total = int(conn.execute(text(f"SELECT count(*) {_FROM} {_WHERE}"), params).scalar_one())
-    else:
-        cap = off + lim + count_cap
-        seen = int(conn.execute(text(f"SELECT count(*) FROM (SELECT 1 {_FROM} {_WHERE} LIMIT :cap) t"),  # noqa: S608
-                                {**params, "cap": cap + 1}).scalar_one())
-        total = seen if seen <= cap else -1
+    total = capped_count(conn, f"{_FROM} {_WHERE}", params, offset=off, limit=lim, count_cap=count_cap)
     sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort)} OFFSET :off LIMIT :lim"
     return _rows(conn, sql, {**params, "off": off, "lim": lim}), total
 

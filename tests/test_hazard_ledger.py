@@ -68,6 +68,14 @@ def test_sorting_and_paging(conn: Connection) -> None:
     assert default[-1]["overdue"] is False
 
 
+def test_capped_count(conn: Connection) -> None:
+    """count_cap: exact while at most cap hazards lie past the page, -1 ("超过", unknown to the grid) beyond."""
+    page = {"scope": CITY, "filters": ALL, "sort": [("found_at", "desc")], "offset": 1, "limit": 2}
+    assert hazard_page(conn, **page, count_cap=2)[1] == 5  # 5 <= 1 + 2 + 2: exact
+    rows, more = hazard_page(conn, **page, count_cap=1)  # 5 > 1 + 2 + 1: more
+    assert more == -1 and [r["code"] for r in rows] == ["TT-H1", "TT-H4"]  # the page itself unchanged
+
+
 def test_overdue_list_sorts_by_deadline(conn: Connection) -> None:
     """With only overdue rows, days overdue sort as the deadline reversed (an index on it serves the briefing)."""
     assert order_by([("overdue_days", "desc")], overdue_only=True) == 'ORDER BY h."deadline" ASC, h."code"'

@@ -44,7 +44,6 @@ from domain import clock
 from domain.labels import INSPECTION_KIND, INSPECTION_RESULT, INSPECTOR_LEVEL, LEVEL
 from geo.db import connect
 from geo.inspection_ledger import (
-    COUNT_CAP,
     MAX_EXPORT_ROWS,
     SORT_COLUMNS,
     InspectionFilters,
@@ -55,6 +54,7 @@ from geo.inspection_ledger import (
     inspection_page,
     inspection_target,
 )
+from geo.paging import COUNT_CAP
 from geo.scope import unit_in_scope
 from geo.users import audit
 

@@ -24,6 +24,7 @@ from dashboard.scope import Account, callback_scope
 from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS
 from geo.db import connect
 from geo.hazard_ledger import hazard_location, hazard_page, ledger_industries
+from geo.paging import COUNT_CAP
 
 FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办", "five": "五到位不全"}
 # (field, header, sort column or None, width)
@@ -145,9 +146,10 @@ def register(app: Dash) -> None:
         start = max(0, int(request.get("startRow") or 0))
         end = max(start + 1, int(request.get("endRow") or start + 100))
         with connect() as conn:
-            page, total = hazard_page(conn, scope=scope, filters=filters, sort=sort, offset=start, limit=end - start)
-        return ({"rowData": [display_row(r) for r in page], "rowCount": total},
-                f"共 {total} 条隐患", export_href(data or {}, sort))
+            page, total = hazard_page(conn, scope=scope, filters=filters, sort=sort, offset=start, limit=end - start,
+                                      count_cap=COUNT_CAP)
+        counted = f"共 {total:,} 条隐患" if total >= 0 else f"超过 {end + COUNT_CAP:,} 条隐患"
+        return ({"rowData": [display_row(r) for r in page], "rowCount": total}, counted, export_href(data or {}, sort))
 
     @app.callback(Output("haz-nav", "href"), Input("haz-grid", "cellClicked"), prevent_initial_call=True)
     def locate(cell: dict[str, Any] | None) -> str:
