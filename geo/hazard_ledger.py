@@ -149,6 +149,28 @@ def order_by(sort: list[tuple[str, str]] | None, *, overdue_only: bool = False) 
     return "ORDER BY " + ", ".join([*parts, 'h."code"'])
 
 
+# The default order (overdue first by days, then newest) as two index-friendly top-N reads: the overdue hazards by
+# deadline (ix_hazards_open_deadline) and the others newest first (ix_hazards_found_at), each cut at the page's end,
+# then merged. One ORDER BY over the computed overdue_days sorted every match: 3.1 s for the city's first page at
+# 1M / 3M, 0.18 s this way (bench/bench_hazard_ledger.py). Same rows, same order (tests/test_hazard_ledger.py).
+_DEFAULT_PAGE = f"""
+WITH page AS MATERIALIZED (
+    (SELECT h."id", 0 AS part, h."deadline", h."found_at", h."code" {_FROM} {_WHERE}
+       AND h."status" <> 'closed' AND h."deadline" < :today
+     ORDER BY h."deadline", h."found_at" DESC, h."code" LIMIT :upto)
+    UNION ALL
+    (SELECT h."id", 1 AS part, NULL, h."found_at", h."code" {_FROM} {_WHERE}
+       AND (h."status" = 'closed' OR h."deadline" IS NULL OR h."deadline" >= :today)
+     ORDER BY h."found_at" DESC, h."code" LIMIT :upto)
+)
+{_SELECT}
+FROM page p JOIN "hazards" h ON h."id" = p."id"
+LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id"
+LEFT JOIN "units" u ON u."id" = h."unit_id"
+ORDER BY p.part, p."deadline", p."found_at" DESC, p."code" OFFSET :off LIMIT :lim
+"""  # noqa: S608 - fixed fragments; values bound
+
+
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[LedgerRow]:
     out = []
     for r in conn.execute(text(sql), params).mappings():
@@ -169,6 +191,8 @@ def hazard_page(
     params = _params(scope, filters)
     off, lim = max(0, int(offset)), max(1, min(int(limit), MAX_PAGE))
     total = capped_count(conn, f"{_FROM} {_WHERE}", params, offset=off, limit=lim, count_cap=count_cap)
+    if not sort:
+        return _rows(conn, _DEFAULT_PAGE, {**params, "off": off, "lim": lim, "upto": off + lim}), total
     sql = f"{_SELECT} {_FROM} {_WHERE} {order_by(sort, overdue_only=filters.overdue)} OFFSET :off LIMIT :lim"
     return _rows(conn, sql, {**params, "off": off, "lim": lim}), total
 

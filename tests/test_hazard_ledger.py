@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 
 from dashboard.components.hazard_ledger import display_row
 from domain.hazard_flow import FIVE_IN_PLACE, five_in_place_missing
+from geo import hazard_ledger as hl
 from geo.hazard_ledger import LedgerError, LedgerFilters, hazard_export_rows, hazard_page, ledger_industries, order_by
 from tests.test_search_data import CITY, JIANAN, WEIDU, inspector_world
 
@@ -66,6 +67,19 @@ def test_sorting_and_paging(conn: Connection) -> None:
     default, _ = hazard_page(conn, scope=CITY, filters=ALL)
     assert default[0]["overdue_days"] == max(r["overdue_days"] or 0 for r in default)
     assert default[-1]["overdue"] is False
+
+
+def test_default_order_pages_equal_one_order_by(conn: Connection) -> None:
+    """The default page (two top-N reads merged) gives the rows of one ORDER BY over every match, at any window."""
+    for filters in (ALL, LedgerFilters(today=TODAY), LedgerFilters(today=TODAY, open_only=True)):
+        sql = f"{hl._SELECT} {hl._FROM} {hl._WHERE} {hl.order_by(None)} OFFSET :off LIMIT :lim"
+        params = hl._params(CITY, filters)
+        whole = [r["code"] for r in conn.execute(text(sql), {**params, "off": 0, "lim": 1000}).mappings()]
+        assert len(whole) >= 3
+        for off in range(len(whole) + 1):
+            for lim in (1, 2, 3):
+                rows, _ = hazard_page(conn, scope=CITY, filters=filters, offset=off, limit=lim)
+                assert [r["code"] for r in rows] == whole[off:off + lim], (filters, off, lim)
 
 
 def test_capped_count(conn: Connection) -> None:
