@@ -79,6 +79,7 @@ http {{
     upstream safegrid {{
 {servers}
         keepalive 32;
+        keepalive_timeout 60s;  # idle upstream connections: shorter than gunicorn's keepalive (75 s)
     }}
     server {{
         listen 127.0.0.1:{port};

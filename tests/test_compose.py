@@ -127,3 +127,16 @@ def test_dockerfile_copies_every_package() -> None:
     packages = ["safegrid", "domain", "geo", "layers", "etl", "dashboard"]
     for pkg in packages:
         assert re.search(rf"^COPY {pkg} {pkg}$", dockerfile, re.M), pkg
+
+
+def test_gunicorn_keeps_connections_longer_than_nginx() -> None:
+    """Otherwise an instance closes an idle connection as nginx reuses it: a 502 on a POST (not retried)."""
+    from safegrid import gunicorn_conf
+    from safegrid.stack import NGINX_CONF
+
+    for conf in ((ROOT / "deploy" / "nginx.conf").read_text(), NGINX_CONF):
+        upstream = re.search(r"upstream safegrid \{+(.*?)\n\s*\}", conf, re.S)
+        assert upstream is not None
+        idle = re.search(r"keepalive_timeout (\d+)s;", upstream.group(1))
+        assert idle is not None and "keepalive 32;" in upstream.group(1)
+        assert gunicorn_conf.keepalive > int(idle.group(1))
