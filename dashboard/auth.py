@@ -304,10 +304,10 @@ def load_account(session_key: str) -> Account | None:
                      primary=True)  # never a replica: a logout must be honoured at once on every instance
     if found is None:
         return None
-    user, data_version = found
+    user, data_version, table_versions = found
     if not user.active or user.session_version != int(version):
         return None
-    return Account(user, data_version)
+    return Account(user, data_version, table_versions)
 
 
 def guard() -> Any:

@@ -214,11 +214,15 @@ def response_cache() -> ResponseCache:
     return NoCache() if cache is None else cache
 
 
-def cache_key(route: str, params: Mapping[str, object]) -> str:
-    """Key of a request: route, sorted parameters, today, the caller's scope path and data version."""
+def cache_key(route: str, params: Mapping[str, object], tables: tuple[str, ...] = ()) -> str:
+    """Key of a request: route, sorted parameters, today, the caller's scope path and data version.
+
+    With ``tables``, only their write counters (:meth:`~dashboard.scope.Account.version_of`): for a value
+    read from those tables alone, which writes to other tables leave valid.
+    """
     account = current_account()
     query = urlencode(sorted((k, str(v)) for k, v in params.items()))
-    return f"{route}|{account.scope}|{account.data_version}|{clock.today().isoformat()}|{query}"
+    return f"{route}|{account.scope}|{account.version_of(tables)}|{clock.today().isoformat()}|{query}"
 
 
 def send(body: CachedBody, *, mimetype: str = GEOJSON_MIME) -> Response:
@@ -254,15 +258,17 @@ def cached_text(route: str, params: Mapping[str, object], build: Callable[[], st
     return body
 
 
-def cached_value(route: str, params: Mapping[str, object], build: Callable[[], T]) -> T:
+def cached_value(route: str, params: Mapping[str, object], build: Callable[[], T],
+                 tables: tuple[str, ...] = ()) -> T:
     """Return the cached JSON-able value for this request, or build and store it (zstd level 1 of orjson).
 
     For values a callback returns (not sent as a body of their own). Same key and rules as
     :func:`cached_text`: call after the capability check; ``build`` applies the caller's scope and may
-    raise (nothing is stored then).
+    raise (nothing is stored then). ``tables``: every table ``build`` reads, when that is a few of them
+    (:func:`cache_key`).
     """
     cache = response_cache()
-    key = cache_key(route, params)
+    key = cache_key(route, params, tables)
     hit = cache.get(key)
     if hit is not None:
         value: T = orjson.loads(zstd.decompress(hit.data))

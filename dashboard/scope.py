@@ -47,9 +47,22 @@ _CODE_RE = re.compile(r"^\d{6,14}$")
 class Account(UserMixin):
     """The signed-in user as flask-login sees it, wrapping the account row read this request."""
 
-    def __init__(self, record: UserRecord, data_version: str = "") -> None:
+    def __init__(self, record: UserRecord, data_version: str = "", table_versions: str = "") -> None:
         self.record = record
         self.data_version = data_version  # read with the account; keys dashboard/cache.py
+        self.table_versions = table_versions  # "enterprises=5,hazards=906,…", read with it
+
+    def version_of(self, tables: tuple[str, ...]) -> str:
+        """Return the data version of ``tables`` alone (day + their counters), or the whole data version if unknown.
+
+        A value built from a few tables stays valid while other tables are written (the hazard loop
+        writes hazards all day; the industries of a scope's enterprises do not change with it).
+        """
+        if not tables or not self.table_versions:
+            return self.data_version
+        counters = dict(pair.partition("=")[::2] for pair in self.table_versions.split(","))
+        day = self.data_version.partition(":")[0]
+        return day + ":" + ",".join(f"{t}={counters.get(t, '0')}" for t in tables)
 
     def get_id(self) -> str:
         """Session key: id and session version, so bumping the version ends old sessions."""

@@ -206,11 +206,19 @@ def hazard_export_rows(
     return _rows(conn, sql, {**_params(scope, filters), "lim": max_rows})
 
 
+INDUSTRY_TABLES = ("enterprises", "units")  # what ledger_industries reads (its cache key, dashboard/pages/hazards.py)
+
+
 def ledger_industries(conn: Connection, *, scope: str) -> list[str]:
-    """Industries of enterprises that have hazards in ``scope`` (filter choices)."""
+    """Industries of the enterprises in ``scope`` (filter choices).
+
+    Of the enterprises, not of the hazards' enterprises: the join of every hazard took 1.9 s city-wide at
+    1M / 3M (0.3 s now), and the list no longer changes with each reported hazard, so it is cached per
+    enterprise load.
+    """
     sql = (
-        'SELECT DISTINCT e."industry" FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '  # noqa: S608
-        f'WHERE e."industry" IS NOT NULL AND {unit_id_in_scope("h.unit_id")} AND {enterprise_in_department("e")} '
+        'SELECT DISTINCT e."industry" FROM "enterprises" e '  # noqa: S608
+        f'WHERE e."industry" IS NOT NULL AND {unit_id_in_scope("e.unit_id")} AND {enterprise_in_department("e")} '
         'ORDER BY 1'
     )
     return [str(v) for v in conn.execute(text(sql), scope_params(scope)).scalars()]

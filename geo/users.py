@@ -70,10 +70,13 @@ FROM "users" u JOIN "units" s ON s."id" = u."scope_unit_id"
 # The account row plus the data version, for the per-request check (one round trip). The account is
 # only returned while its server-side session row exists and is younger than the absolute lifetime.
 _DATA_VERSION = 'current_date::text || \':\' || (SELECT coalesce(sum("version"), 0) FROM "data_versions")::text'
-_SESSION_STATEMENT = "sg_session_user_v3"  # v3: with dept_code
+# Each table's counter ("enterprises=5,hazards=906,…"): keys values that depend on a few tables only.
+_TABLE_VERSIONS = ('(SELECT coalesce(string_agg("name" || \'=\' || "version", \',\' ORDER BY "name"), \'\') '
+                   'FROM "data_versions")')
+_SESSION_STATEMENT = "sg_session_user_v4"  # v4: with the per-table versions
 _SESSION_LIVE = ('EXISTS (SELECT 1 FROM "user_sessions" us WHERE us."id" = :sid AND us."user_id" = u."id" '
                  'AND us."created_at" > now() - make_interval(mins => :max_minutes))')
-_SESSION_SELECT = (f'SELECT q.*, {_DATA_VERSION} FROM ({_USER_SELECT} '  # noqa: S608 - constants
+_SESSION_SELECT = (f'SELECT q.*, {_DATA_VERSION}, {_TABLE_VERSIONS} FROM ({_USER_SELECT} '  # noqa: S608 - constants
                    f'WHERE u."id" = :id AND {_SESSION_LIVE}) q')
 
 
@@ -127,8 +130,10 @@ def session_key_hash(session_id: str) -> str:
 
 def session_user(
     conn: Connection, *, user_id: int, session_hash: str, max_minutes: int
-) -> tuple[UserRecord, str] | None:
-    """Return the account ``user_id`` and the data version, in one round trip (the per-request check).
+) -> tuple[UserRecord, str, str] | None:
+    """Return the account ``user_id``, the data version and the per-table versions, in one round trip.
+
+    The per-request check. The per-table versions are ``name=counter`` pairs joined by commas.
 
     Nothing is returned unless the session ``session_hash`` (:func:`session_key_hash`) still exists for
     this account and began less than ``max_minutes`` ago (the absolute lifetime). The data version
@@ -144,7 +149,7 @@ def session_user(
         info[_SESSION_STATEMENT] = True
     row = conn.exec_driver_sql(f"EXECUTE {_SESSION_STATEMENT}(%(id)s, %(sid)s, %(max)s)",
                                {"id": user_id, "sid": session_hash, "max": max_minutes}).one_or_none()
-    return (UserRecord(*row[:-1]), str(row[-1])) if row else None
+    return (UserRecord(*row[:-2]), str(row[-2]), str(row[-1])) if row else None
 
 
 def open_session(conn: Connection, *, user_id: int, session_hash: str, ip: str | None, max_minutes: int) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from dashboard.app import create_app
 from dashboard.cache import CachedBody, MemoryCache, zstd
-from tests.browser import app_settings, make_user, with_csrf_header
+from tests.browser import app_settings, dash_payload, make_user, with_csrf_header
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
@@ -149,6 +149,60 @@ def test_loaded_enterprise_appears_in_points_and_heatmap(
     assert new_enterprise in {f["properties"]["name"] for f in features(city.get(POINTS, headers=GZIP))}
     heat_after = sum(f["properties"]["v"] for f in features(planner.get(heat_url, headers=GZIP)))
     assert heat_after == heat_before + 1
+
+
+def _industry_choices(client: FlaskClient) -> list[str]:
+    """The 行业 filter's choices on the /hazards page (the shell's route callback, as the browser asks it)."""
+    payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
+        {"id": "shell-url", "property": "pathname", "value": "/hazards"},
+        {"id": "shell-url", "property": "search", "value": ""}])
+    payload["outputs"] = [{"id": "shell-content", "property": "children"},
+                          {"id": "shell-alert", "property": "children"}]
+    r = client.post("/_dash-update-component", json=payload)
+    assert r.status_code == 200
+
+    def find(node: Any) -> Any:
+        if isinstance(node, list):
+            return next((hit for n in node if (hit := find(n)) is not None), None)
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            return props if props.get("id") == "haz-industry" else find(props.get("children"))
+        return None
+
+    dropdown = find(r.get_json()["response"]["shell-content"]["children"])
+    assert dropdown is not None
+    return [o["value"] for o in dropdown["options"]]
+
+
+def test_a_value_keyed_by_its_tables_outlives_other_writes(
+    app: Dash, engine: Engine, city: FlaskClient, new_enterprise: str
+) -> None:
+    """The ledger's industries: kept while hazards are written, rebuilt when an enterprise is loaded."""
+    before = _industry_choices(city)
+    assert "机械" not in before
+    with engine.begin() as conn:  # the hazard loop writes hazards all day
+        conn.execute(text("DELETE FROM hazards WHERE code = 'no-such-hazard'"))
+    hits = cache_of(app).hits
+    assert _industry_choices(city) == before
+    assert cache_of(app).hits == hits + 1
+    with engine.begin() as conn:  # what a load commits
+        conn.execute(text(
+            "INSERT INTO enterprises (credit_code, name, industry, risk_level, unit_id, geom) "
+            "SELECT '91419000MAPT000099', :n, '机械', 'blue', id, ST_SetSRID(ST_MakePoint(100.15, 25.92), 4326) "
+            "FROM units WHERE code = :g"), {"n": new_enterprise, "g": OWN_GRID})
+    assert "机械" in _industry_choices(city)
+
+
+def test_version_of_tables() -> None:
+    """An account's version of a few tables: the day and their counters (absent: 0); none known: the whole."""
+    from dashboard.scope import Account
+
+    record: Any = None
+    account = Account(record, "2026-12-03:917", "enterprises=5,hazards=906,units=6")
+    assert account.version_of(("enterprises", "units")) == "2026-12-03:enterprises=5,units=6"
+    assert account.version_of(("persons",)) == "2026-12-03:persons=0"
+    assert account.version_of(()) == "2026-12-03:917"
+    assert Account(record, "2026-12-03:917").version_of(("enterprises",)) == "2026-12-03:917"
 
 
 def test_scope_is_part_of_the_key(app: Dash, city: FlaskClient, jia: FlaskClient) -> None:
