@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from dashboard.cache import cached_value
 from dashboard.readdb import run_read
 from dashboard.roles import Capability, can
@@ -9,7 +11,7 @@ from dashboard.scope import Account
 from domain import clock
 from domain.hazard_flow import ACTION, REPORTERS, RULES, Actor
 from domain.labels import USER_ROLE
-from geo.todo import TodoAsk, todo_count
+from geo.todo import TodoAsk, TodoCount, todo_count
 
 VERIFIERS = RULES["pass"].roles  # who 验收s: their 待办 holds what others submitted
 
@@ -34,11 +36,21 @@ def todo_ask(account: Account) -> TodoAsk:
                    public_queue=account.can(Capability.PUBLIC_QUEUE), as_of=clock.today())
 
 
-def badge_count(account: Account) -> int:
-    """Return the 待办 number of the header, cached per scope, account and data version."""
+def todo_counts(account: Account) -> TodoCount:
+    """Return what awaits ``account`` (hazards, public reports), cached per scope, account and data version.
+
+    The header's badge and the /todo page share the entry: a route to /todo counts once (0.7 s city-wide
+    at 3M hazards), not twice.
+    """
     ask = todo_ask(account)
-    return int(cached_value("todo-count", {"user": account.username},
-                            lambda: run_read(lambda conn: todo_count(conn, ask).total)))
+    hazards, reports = cached_value("todo-counts", {"user": account.username}, lambda: run_read(
+        lambda conn: astuple(todo_count(conn, ask))))
+    return TodoCount(int(hazards), int(reports))
+
+
+def badge_count(account: Account) -> int:
+    """Return the 待办 number of the header (:func:`todo_counts`)."""
+    return todo_counts(account).total
 
 
 def permission_matrix() -> str:

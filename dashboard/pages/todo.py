@@ -12,14 +12,14 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from dashboard.hazard.access import todo_ask
+from dashboard.hazard.access import todo_ask, todo_counts
 from dashboard.hazard.layout import todo_page
 from dashboard.pages import Page
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account
 from domain import clock
-from geo.todo import PatrolDue, patrols_due, todo_count, todo_items
+from geo.todo import PatrolDue, patrols_due, todo_items
 
 
 def patrol_section(cells: list[PatrolDue], due: int, total: int) -> html.Section:
@@ -50,9 +50,9 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
     del query
     ask = todo_ask(account)
     patrols = account.can(Capability.PATROL)
-    items, count, due = run_read(lambda conn: (
-        todo_items(conn, ask), todo_count(conn, ask),
-        patrols_due(conn, scope=account.scope, today=clock.today()) if patrols else None))
+    count = todo_counts(account)
+    items, due = run_read(lambda conn: (
+        todo_items(conn, ask), patrols_due(conn, scope=account.scope, today=clock.today()) if patrols else None))
     page = todo_page(items, count.reports if ask.public_queue else None, account)
     if due is None:
         return page
