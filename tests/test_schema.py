@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
@@ -112,3 +114,34 @@ def test_migrations_ignore_the_apps_statement_timeout() -> None:
     admin.dispose()
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.split() == ["True", "5ms"]  # at head; the app's own connections keep their timeout
+
+
+def test_a_scopes_units_are_estimated_near_their_number(conn: Connection) -> None:
+    """Migration 0014: enough statistics on units.path that a township's units are not estimated as one."""
+    target = conn.execute(text(
+        "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'units'::regclass AND attname = 'path'")).scalar()
+    assert target == 1000
+    city = _unit(conn, "417000", 1, "417000.")
+    # 7 counties × 15 townships × 24 villages × 3 grid cells, as 许昌's tree (7 / 105 / 2,505 / 6,860):
+    # 10,185 units, 97 in a township
+    conn.execute(text(
+        "INSERT INTO units (code, name, level, path, parent_id) "
+        "SELECT code, 'u', level, '417000.' || path, :city FROM ("
+        "  SELECT c, t, v, g, CASE WHEN v IS NULL THEN 3 WHEN g IS NULL THEN 4 ELSE 5 END AS level, "
+        "    c || '.' || c || t || '.' || coalesce(c || t || v || '.', '') || coalesce(c || t || v || g || '.', '') "
+        "      AS path, c || t || coalesce(v, '') || coalesce(g, '') AS code "
+        "  FROM (SELECT '417' || lpad(i::text, 3, '0') AS c FROM generate_series(1, 7) i) cs "
+        "  CROSS JOIN (SELECT lpad(i::text, 3, '0') AS t FROM generate_series(1, 15) i) ts "
+        "  CROSS JOIN (SELECT NULL AS v UNION ALL SELECT lpad(i::text, 3, '0') FROM generate_series(1, 24) i) vs "
+        "  CROSS JOIN (SELECT NULL AS g UNION ALL SELECT lpad(i::text, 2, '0') FROM generate_series(1, 3) i) gs "
+        "  WHERE v IS NOT NULL OR g IS NULL) x"), {"city": city})
+    conn.execute(text("ANALYZE units"))
+    off = []
+    for path, n in conn.execute(text(
+            "SELECT path, (SELECT count(*) FROM units x WHERE x.path LIKE u.path || '%') FROM units u "
+            "WHERE level = 3 AND path LIKE '417000.%'")).all():
+        plan = conn.execute(text(f"EXPLAIN SELECT id FROM units WHERE path LIKE '{path}' || '%'")).scalars().first()
+        rows = int(re.search(r"rows=(\d+)", plan or "").group(1))  # type: ignore[union-attr]
+        if not n / 2 <= rows <= n * 2:
+            off.append((path, n, rows))
+    assert len(off) <= 1, off  # of 105; with PostgreSQL's default 100 buckets: 6 here, 27 of 许昌's 105 (sg_l20)
