@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from domain import labels
 from domain.crs import BBox
+from geo.paging import COUNT_CAP, capped_count
 from geo.refresh import staffing
 from geo.rows import Crumb, OpenHazardRow, OpenHazards, UnitStatsRow, UnitView
 from geo.scope import (
@@ -198,39 +199,65 @@ def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = No
     return {"level": level, "persons": persons, "required": required, "vacancies": vacancies}
 
 
-def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100,
-                 offset: int = 0) -> OpenHazards | None:
+# The list's order: overdue first, then deadline today or later, then no deadline; major before general in each;
+# then by deadline and id. As six groups (``grp`` 0-5 below), each can be read in (deadline, id) order up to
+# the page's end: a top-N the open-deadline index serves, for a subtree of many open hazards (318k city-wide at
+# 1M / 3M: 0.8-1.0 s sorted whole with an exact count, 0.04-0.06 s so with a capped count). In a smaller
+# subtree that index's order mostly passes other units' hazards (a county: 0.23 s so, 0.1 s sorted whole), so
+# there the subtree's rows are sorted and counted in one pass (ix_hazards_open per unit).
+_OPEN_GROUPS = tuple(
+    f'{when} AND h."level" {"=" if major else "<>"} \'major\''
+    for when in ('h."deadline" < current_date', 'h."deadline" >= current_date', 'h."deadline" IS NULL')
+    for major in (True, False)
+)
+_OPEN_GROUP = ('(CASE WHEN h."deadline" < current_date THEN 0 WHEN h."deadline" >= current_date THEN 2 ELSE 4 END '
+               '+ CASE WHEN h."level" = \'major\' THEN 0 ELSE 1 END)')
+GROUPED_FROM = 100_000  # open hazards in the subtree (unit_stats, the last roll-up) from which the groups are read
+
+
+def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100, offset: int = 0,
+                 grouped: bool | None = None) -> OpenHazards | None:
     """Return a page of the open hazards of the subtree of ``code`` and their total (also past the last page).
 
-    The order: overdue, major, then by deadline; ``limit`` hazards from ``offset``.
+    The order: overdue, major, then by deadline; ``limit`` hazards from ``offset``. ``grouped`` (None: when the
+    subtree has :data:`GROUPED_FROM` open hazards or more): the page is read group by group and the total
+    counted up to :data:`~geo.paging.COUNT_CAP` past the page (-1: more); else both in one pass, exactly.
     """
     path = _unit_path(conn, scope=scope, code=code)
     if path is None:
         return None
-    where = (
-        'h."status" <> \'closed\' AND u."path" LIKE :path || \'%\' '
+    from_where = (
+        'FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
+        'WHERE h."status" <> \'closed\' AND u."path" LIKE :path || \'%\' '
         f'AND {path_in_scope("u.path")} AND {enterprise_id_in_department("h.enterprise_id")}'
     )
-    # The total is counted on the bare open set; the joins for display run on the first ``limit`` only.
+    offset = max(offset, 0)
+    params: dict[str, Any] = {"path": path, "limit": limit, "offset": offset, "upto": offset + limit,
+                              **scope_params(scope)}
+    if grouped is None:
+        grouped = (conn.execute(text(
+            'SELECT s."hazards_open" FROM "unit_stats" s JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :path'
+        ), {"path": path}).scalar() or 0) >= GROUPED_FROM
+    if grouped:
+        params["total"] = capped_count(conn, from_where, params, offset=offset, limit=limit, count_cap=COUNT_CAP)
+        groups = " UNION ALL ".join(f'(SELECT h."id", {i} AS grp, h."deadline" {from_where} AND {cond} '
+                                    'ORDER BY h."deadline", h."id" LIMIT :upto)' for i, cond in enumerate(_OPEN_GROUPS))
+        ctes, total = f"top AS MATERIALIZED (SELECT * FROM ({groups}) g", "CAST(:total AS bigint)"  # noqa: S608
+    else:
+        ctes = (f'open AS MATERIALIZED (SELECT h."id", {_OPEN_GROUP} AS grp, h."deadline" {from_where}), '  # noqa: S608
+                'top AS (SELECT * FROM open')
+        total = "(SELECT count(*) FROM open)"
     sql = f"""
-WITH open AS MATERIALIZED (
-    SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."found_at", h."supervision_level",
-           h."enterprise_id", h."geom", u."code" AS unit_code, u."name" AS unit_name
-    FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id"
-    WHERE {where}
-), top AS (
-    SELECT * FROM open
-    ORDER BY ("deadline" < current_date) DESC NULLS LAST, ("level" = 'major') DESC, "deadline" NULLS LAST, "id"
-    LIMIT :limit OFFSET :offset
-)
-SELECT t."id", t."code", t."title", t."level", t."status", t."deadline", t."found_at", t."supervision_level",
-       greatest(current_date - t."deadline", 0) AS days_overdue, t."deadline" < current_date AS overdue,
-       e."name" AS enterprise, t.unit_code, t.unit_name, ST_X(t."geom") AS lon, ST_Y(t."geom") AS lat, c.total
-FROM (SELECT count(*) AS total FROM open) c
-LEFT JOIN (top t LEFT JOIN "enterprises" e ON e."id" = t."enterprise_id") ON true
-ORDER BY (t."deadline" < current_date) DESC NULLS LAST, (t."level" = 'major') DESC, t."deadline" NULLS LAST, t."id"
-"""  # noqa: S608 - scope fragment; values bound
-    params = {"path": path, "limit": limit, "offset": max(offset, 0), **scope_params(scope)}
+WITH {ctes} ORDER BY grp, "deadline", "id" LIMIT :limit OFFSET :offset)
+SELECT h."id", h."code", h."title", h."level", h."status", h."deadline", h."found_at", h."supervision_level",
+       greatest(current_date - h."deadline", 0) AS days_overdue, h."deadline" < current_date AS overdue,
+       e."name" AS enterprise, u."code" AS unit_code, u."name" AS unit_name, ST_X(h."geom") AS lon,
+       ST_Y(h."geom") AS lat, c.total
+FROM (SELECT {total} AS total) c
+LEFT JOIN (top t JOIN "hazards" h ON h."id" = t."id" JOIN "units" u ON u."id" = h."unit_id"
+           LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id") ON true
+ORDER BY t.grp, t."deadline", t."id"
+"""  # noqa: S608 - fixed fragments; values bound
     rows = conn.execute(text(sql), params).mappings().all()  # one row at least: the total
     fields = OpenHazardRow.__annotations__
     return OpenHazards(total=int(rows[0]["total"]),

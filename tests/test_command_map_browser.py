@@ -120,6 +120,49 @@ def db_open_hazards(engine: Engine, code: str, *, limit: int | None = None, offs
         ), {"c": code, "n": limit, "o": offset}).scalars())
 
 
+@pytest.mark.parametrize("grouped", [True, False])
+def test_open_hazards_read_either_way_equal_one_order_by(demo_engine: Engine, grouped: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panel's list read group by group (a subtree of many open hazards) or sorted whole: the same pages."""
+    from geo import map_queries as mq
+
+    size = 4  # the demo's city has 13 open hazards
+
+    for code in (CITY,):
+        everything = db_open_hazards(demo_engine, code)
+        assert len(everything) > 2 * size
+        groups: set[tuple[bool, str, bool]] = set()
+        with demo_engine.connect() as conn:
+            for offset in range(0, len(everything) + size, size):
+                got = mq.open_hazards(conn, scope=CITY + ".", code=code, limit=size, offset=offset,
+                                      grouped=grouped)
+                assert got is not None and got["total"] == len(everything)
+                assert [h["code"] for h in got["items"]] == everything[offset:offset + size], offset
+                groups |= {(h["overdue"], h["level"], h["deadline"] is None) for h in got["items"]}
+            assert len(groups) >= 3, groups  # the order's groups are met, not one of them
+            monkeypatch.setattr(mq, "COUNT_CAP", 5)  # counted up to 5 past the page: "more", when grouped
+            first = mq.open_hazards(conn, scope=CITY + ".", code=code, limit=size, grouped=grouped)
+            assert first is not None and first["total"] == (-1 if grouped else len(everything))
+            monkeypatch.undo()
+
+
+def test_a_list_counted_past_the_cap_pages_on() -> None:
+    """Total -1 (more than the cap past the page): "超过 N", no page count, 下一页 enabled."""
+    import json
+
+    from dashboard.command_map.panel import hazards_content
+    from geo.paging import COUNT_CAP
+
+    item = {"id": 1, "code": "H1", "title": "t", "level": "general", "status": "reported", "deadline": None,
+            "supervision_level": None, "overdue": False, "days_overdue": 0, "enterprise": "e", "unit_name": "u"}
+    shown = json.dumps(hazards_content({"total": -1, "items": [item]}, page=2), ensure_ascii=False)
+    assert f"未销号隐患（超过 {3 * HAZARD_PAGE + COUNT_CAP:,}）" in shown and "第 3 页" in shown
+    assert '"disabled": false, "id": "cm-hz-next"' in shown.replace('"id": "cm-hz-next", ', "") or \
+        shown.count('"disabled": false') == 2
+    exact = json.dumps(hazards_content({"total": 25, "items": [item]}, page=2), ensure_ascii=False)
+    assert "未销号隐患（25）" in exact and "第 3/3 页" in exact and exact.count('"disabled": true') == 1
+
+
 def shown_hazards(page: Any) -> list[str]:
     """Codes of the hazards the panel's list shows, top to bottom."""
     return [str(c) for c in page.eval_on_selector_all(".cm-hazard", "els => els.map((e) => e.dataset.code)")]

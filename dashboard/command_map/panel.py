@@ -24,6 +24,7 @@ from domain.labels import (
     UNIT_KIND,
 )
 from domain.risk_rule import has_mark
+from geo.paging import COUNT_CAP
 
 SORTS = {"risk": "风险", "hazards": "未销号隐患", "overdue": "逾期隐患", "enterprises": "企业数", "code": "代码"}
 _RISK_RANK = {"red": 0, "orange": 1, "yellow": 2, "blue": 3}
@@ -152,16 +153,22 @@ def hazards_content(hazards: dict[str, Any] | None, page: int = 0) -> list[Any]:
     :data:`HAZARD_PAGE` a page in the order read (overdue, major, deadline), with 上一页/下一页 when there are
     more; the page number is kept in ``cm-hz-page``.
     """
-    if not hazards or not hazards["total"]:
+    total = hazards["total"] if hazards else 0
+    if not hazards or not total:
         return [el(html.H3, "未销号隐患"), el(html.Div, "辖区内没有未销号隐患。", className="sg-note")]
-    pages = hazard_pages(hazards["total"])
+    if total < 0:  # counted up to COUNT_CAP past this page (geo.map_queries.open_hazards): more than that
+        counted, of_pages, last = f"超过 {(page + 1) * HAZARD_PAGE + COUNT_CAP:,}", "", False
+    else:
+        pages = hazard_pages(total)
+        counted, of_pages, last = str(total), f"/{pages}", page >= pages - 1
     pager = el(html.Div, [
         el(html.Button, "上一页", id="cm-hz-prev", type="button", className="cm-pager-btn", disabled=page <= 0),
-        el(html.Span, f"第 {page + 1}/{pages} 页 · 按逾期、等级、期限排序", className="cm-pager-text", id="cm-hz-text"),
-        el(html.Button, "下一页", id="cm-hz-next", type="button", className="cm-pager-btn", disabled=page >= pages - 1),
-    ], className="cm-pager") if pages > 1 else None
+        el(html.Span, f"第 {page + 1}{of_pages} 页 · 按逾期、等级、期限排序", className="cm-pager-text",
+           id="cm-hz-text"),
+        el(html.Button, "下一页", id="cm-hz-next", type="button", className="cm-pager-btn", disabled=last),
+    ], className="cm-pager") if page > 0 or not last else None
     return [
-        el(html.H3, f"未销号隐患（{hazards['total']}）"),
+        el(html.H3, f"未销号隐患（{counted}）"),
         el(html.Ul, hazard_items(hazards), className="cm-hazard-list"),
         pager,
         el(dcc.Store, id="cm-hz-page", data=page),
