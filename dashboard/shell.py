@@ -26,6 +26,7 @@ from dashboard.scope import Account, current_account, landing_path
 from dashboard.settings import DashboardSettings
 from domain.labels import LEVEL
 from geo.db import connect
+from geo.todo import BADGE_CAP
 from geo.units import data_freshness
 
 
@@ -50,14 +51,20 @@ def nav_id(page: Page) -> str:
     return "shell-nav-" + (page.path.strip("/").replace("/", "-") or "home")
 
 
+def badge_text(n: int) -> str:
+    """Return the 待办 badge's text: the number, or "999+" past :data:`~geo.todo.BADGE_CAP` (counted no further)."""
+    return f"{BADGE_CAP}+" if n > BADGE_CAP else str(n)
+
+
 def todo_link(account: Account) -> Any:
     """Return the 待办 link with its count (hazards awaiting the account, reports to 核实); None without the loop."""
     if not account.can(Capability.HAZARD_WORK):
         return None
     n = badge_count(account)
-    return dcc.Link(["待办", html.Span(str(n), className="sg-todo-count" + (" sg-todo-zero" if not n else ""),
+    shown = badge_text(n)
+    return dcc.Link(["待办", html.Span(shown, className="sg-todo-count" + (" sg-todo-zero" if not n else ""),
                                        id="shell-todo-count")],
-                    href="/todo", className="sg-todo", id="shell-todo", title=f"待办事项 {n} 项")
+                    href="/todo", className="sg-todo", id="shell-todo", title=f"待办事项 {shown} 项")
 
 
 _MENU_ATTRS: dict[str, Any] = {"aria-label": "菜单", "aria-controls": "shell-header"}

@@ -53,7 +53,7 @@ WHERE {_MINE_WHERE}
 """
 _ANY = '(t."verify" OR t."supervised" OR t."overdue" OR t."rectify")'
 _COUNT_SQL = f"""
-SELECT (SELECT count(*) FROM ({_MINE}) t WHERE {_ANY}) AS "hazards",
+SELECT (SELECT count(*) FROM (SELECT 1 FROM ({_MINE}) t WHERE {_ANY} LIMIT CAST(:cap AS bigint)) c) AS "hazards",
        (SELECT count(*) FROM "public_reports" r JOIN "units" ru ON ru."id" = r."unit_id"
         WHERE CAST(:pq AS boolean) AND r."status" = 'pending' AND {path_in_scope("ru.path")}
           AND {NO_DEPARTMENT}) AS "reports"
@@ -97,9 +97,16 @@ class TodoCount:
         return self.hazards + self.reports
 
 
-def todo_count(conn: Connection, ask: TodoAsk) -> TodoCount:
-    """Return the badge counts in one statement."""
-    row = conn.execute(text(_COUNT_SQL), ask.params()).one()
+BADGE_CAP = 999  # the header shows "999+" past this: a city's leader has 225k hazards overdue or newly 督办
+
+
+def todo_count(conn: Connection, ask: TodoAsk, *, cap: int | None = None) -> TodoCount:
+    """Return the badge counts in one statement; with ``cap``, hazards are counted up to ``cap + 1`` only.
+
+    City-wide at 1M / 3M the full count of 225k hazards took 0.55 s on every page after a write; a county's
+    23k 0.07-0.1 s, up to 1,000 of them 0.01 s.
+    """
+    row = conn.execute(text(_COUNT_SQL), {**ask.params(), "cap": None if cap is None else cap + 1}).one()
     return TodoCount(int(row[0]), int(row[1]))
 
 

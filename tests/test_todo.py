@@ -60,6 +60,9 @@ def test_what_awaits_whom(engine: Engine) -> None:
 
     inspector = _ids(engine, _ask(DISTRICT, "insp_other", verify=True, watch=True))
     assert inspector[verifying] == {"verify"} and inspector[supervised] == {"supervised"}
+    with engine.connect() as conn:  # the badge's count stops one past its cap ("999+")
+        capped = todo_count(conn, _ask(DISTRICT, "insp_other", verify=True, watch=True), cap=1)
+        assert len(inspector) >= 3 and capped.hazards == 2
     assert inspector[overdue] == {"overdue"} and other not in inspector and foreign not in inspector
     submitter = _ids(engine, _ask(DISTRICT, "insp_sub", verify=True, watch=True))
     assert verifying not in submitter  # not one's own submission
@@ -97,3 +100,9 @@ def test_public_reports_are_counted_for_the_queue_of_the_scope(engine: Engine) -
         after, without = todo_count(conn, gm), todo_count(conn, no_queue)
     assert after.reports == before + 1 and without.reports == 0
     assert after.total == after.hazards + after.reports
+
+
+def test_the_badge_reads_999_plus_past_its_cap() -> None:
+    from dashboard.shell import badge_text
+
+    assert [badge_text(n) for n in (0, 7, 999, 1000, 1003)] == ["0", "7", "999", "999+", "999+"]

@@ -11,7 +11,7 @@ from dashboard.scope import Account
 from domain import clock
 from domain.hazard_flow import ACTION, REPORTERS, RULES, Actor
 from domain.labels import USER_ROLE
-from geo.todo import TodoAsk, TodoCount, todo_count
+from geo.todo import BADGE_CAP, TodoAsk, TodoCount, todo_count
 
 VERIFIERS = RULES["pass"].roles  # who 验收s: their 待办 holds what others submitted
 
@@ -39,12 +39,12 @@ def todo_ask(account: Account) -> TodoAsk:
 def todo_counts(account: Account) -> TodoCount:
     """Return what awaits ``account`` (hazards, public reports), cached per scope, account and data version.
 
-    The header's badge and the /todo page share the entry: a route to /todo counts once (0.7 s city-wide
-    at 3M hazards), not twice.
+    The header's badge and the /todo page share the entry: a route to /todo counts once, not twice. Hazards
+    are counted up to :data:`~geo.todo.BADGE_CAP` + 1 (the badge's "999+").
     """
     ask = todo_ask(account)
     hazards, reports = cached_value("todo-counts", {"user": account.username}, lambda: run_read(
-        lambda conn: astuple(todo_count(conn, ask))))
+        lambda conn: astuple(todo_count(conn, ask, cap=BADGE_CAP))))
     return TodoCount(int(hazards), int(reports))
 
 
