@@ -201,10 +201,11 @@ def duty_roster(conn: Connection, *, scope: str, code: str, on: date | None = No
 
 # The list's order: overdue first, then deadline today or later, then no deadline; major before general in each;
 # then by deadline and id. As six groups (``grp`` 0-5 below), each can be read in (deadline, id) order up to
-# the page's end: a top-N the open-deadline index serves, for a subtree of many open hazards (318k city-wide at
-# 1M / 3M: 0.8-1.0 s sorted whole with an exact count, 0.04-0.06 s so with a capped count). In a smaller
-# subtree that index's order mostly passes other units' hazards (a county: 0.23 s so, 0.1 s sorted whole), so
-# there the subtree's rows are sorted and counted in one pass (ix_hazards_open per unit).
+# the page's end: a top-N the open-deadline index serves, for a subtree of many open hazards; in a smaller one
+# that index's order mostly passes other units' hazards, so there the subtree's rows are sorted and counted in one
+# pass (ix_hazards_open per unit). Measured at 1M / 3M (bench/bench_scope_reads.py and by hand), sorted whole vs
+# grouped: city (318k open) 530-670 vs 40-90 ms, a county of 79k 540-590 vs 87-90, one of 55k 126-151 vs 194-211,
+# a township of 48k 131 vs 186-190, a county of 28k 78-91 vs 258-354 ms.
 _OPEN_GROUPS = tuple(
     f'{when} AND h."level" {"=" if major else "<>"} \'major\''
     for when in ('h."deadline" < current_date', 'h."deadline" >= current_date', 'h."deadline" IS NULL')
@@ -212,7 +213,7 @@ _OPEN_GROUPS = tuple(
 )
 _OPEN_GROUP = ('(CASE WHEN h."deadline" < current_date THEN 0 WHEN h."deadline" >= current_date THEN 2 ELSE 4 END '
                '+ CASE WHEN h."level" = \'major\' THEN 0 ELSE 1 END)')
-GROUPED_FROM = 100_000  # open hazards in the subtree (unit_stats, the last roll-up) from which the groups are read
+GROUPED_FROM = 60_000  # open hazards in the subtree (unit_stats, the last roll-up) from which the groups are read
 
 
 def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100, offset: int = 0,
