@@ -206,11 +206,11 @@ def hazard_export_rows(
     return _rows(conn, sql, {**_params(scope, filters), "lim": max_rows})
 
 
-INDUSTRY_TABLES = ("enterprises", "units")  # what ledger_industries reads (its cache key, dashboard/pages/hazards.py)
+INDUSTRY_TABLES = ("enterprises", "units")  # what scope_industries reads (its cache key, dashboard/components)
 
 
-def ledger_industries(conn: Connection, *, scope: str) -> list[str]:
-    """Industries of the enterprises in ``scope`` (filter choices).
+def scope_industries(conn: Connection, *, scope: str) -> list[str]:
+    """Industries of the enterprises in ``scope`` (the 行业 filter's choices of the hazard ledger and /risk).
 
     Of the enterprises, not of the hazards' enterprises: the join of every hazard took 1.9 s city-wide at
     1M / 3M (0.3 s now), and the list no longer changes with each reported hazard, so it is cached per

@@ -627,12 +627,3 @@ def overdue_ageing(conn: Connection, *, scope: str, filters: RiskFilters, as_of:
               "highs": [b[2] for b in AGEING_BUCKETS]}
     return [{"bucket": r["bucket"], "general": int(r["general"]), "major": int(r["major"])}
             for r in conn.execute(text(sql), params).mappings()]
-
-
-def filter_options(conn: Connection, *, scope: str) -> list[str]:
-    """Industries of the enterprises inside the scope (the industry filter's options)."""
-    sql = (
-        'SELECT DISTINCT e."industry" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '  # noqa: S608
-        f'WHERE e."industry" IS NOT NULL AND {path_in_scope("u.path")} AND {enterprise_in_department("e")} ORDER BY 1'
-    )
-    return [str(r[0]) for r in conn.execute(text(sql), scope_params(scope))]

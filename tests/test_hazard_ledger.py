@@ -10,7 +10,7 @@ from sqlalchemy import Connection, text
 from dashboard.components.hazard_ledger import display_row
 from domain.hazard_flow import FIVE_IN_PLACE, five_in_place_missing
 from geo import hazard_ledger as hl
-from geo.hazard_ledger import LedgerError, LedgerFilters, hazard_export_rows, hazard_page, ledger_industries, order_by
+from geo.hazard_ledger import LedgerError, LedgerFilters, hazard_export_rows, hazard_page, order_by, scope_industries
 from tests.test_search_data import CITY, JIANAN, WEIDU, inspector_world
 
 __all__ = ["inspector_world"]
@@ -117,8 +117,8 @@ def test_whitelists(conn: Connection) -> None:
         LedgerFilters(statuses=("bogus",))
     with pytest.raises(LedgerError):
         LedgerFilters(found_from=date(2025, 2, 1), found_to=date(2025, 1, 1))
-    assert "烟花爆竹" in ledger_industries(conn, scope=WEIDU)
-    assert "烟花爆竹" not in ledger_industries(conn, scope=JIANAN)
+    assert "烟花爆竹" in scope_industries(conn, scope=WEIDU)
+    assert "烟花爆竹" not in scope_industries(conn, scope=JIANAN)
 
 
 def test_five_in_place_flag_and_filter(conn: Connection) -> None:

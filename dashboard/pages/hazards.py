@@ -10,7 +10,6 @@ the same shape as the export URL's query string (:func:`~dashboard.components.ha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,14 +17,14 @@ import dash_ag_grid as dag
 from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.cache import cached_value
 from dashboard.components.hazard_ledger import display_row, export_href, ledger_filters, ledger_sort, many
+from dashboard.components.industries import industry_choices
 from dashboard.pages import Page
 from dashboard.roles import Capability
 from dashboard.scope import Account, callback_scope
 from domain.labels import HAZARD_CHANNEL, HAZARD_LEVEL, HAZARD_STATUS
 from geo.db import connect
-from geo.hazard_ledger import INDUSTRY_TABLES, hazard_location, hazard_page, ledger_industries
+from geo.hazard_ledger import hazard_location, hazard_page
 from geo.paging import COUNT_CAP
 
 FLAG_LABELS = {"open": "仅未销号", "overdue": "逾期", "supervised": "挂牌督办", "five": "五到位不全"}
@@ -57,14 +56,9 @@ def _multi(id_: str, label: str, options: Mapping[str, str] | list[str]) -> html
                     className="haz-filter")
 
 
-def _industries(scope: str) -> list[str]:
-    with connect() as conn:
-        return ledger_industries(conn, scope=scope)
-
-
 def layout(account: Account, query: dict[str, str]) -> html.Div:
     """Build the ledger page of ``account``'s scope (``?flag=overdue`` etc. preset the filters)."""
-    industries = cached_value("hazards.industries", {}, partial(_industries, account.scope), INDUSTRY_TABLES)
+    industries = industry_choices(account)
     initial = {k: v for k, v in {"flag": many(query.get("flag")), "level": many(query.get("level"))}.items() if v}
     columns = [{"field": field, "headerName": header, "colId": sort or field, "sortable": sort is not None,
                 "width": width, **({"cellRenderer": "markdown"} if field == "code_link" else {})}

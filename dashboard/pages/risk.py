@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from dashboard.basemaps import available_basemaps, base_layers, default_basemap, get_map_settings
+from dashboard.components.industries import industry_choices
 from dashboard.components.ledger_grid import DROPDOWN_LABELS
 from dashboard.components.map_view import centre
 from dashboard.errors import AppError, BadRequestError, to_app_error
@@ -333,8 +334,8 @@ def overlay_href(level: int, industry: str | None) -> str:
 def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
     """Build the page for ``account``'s scope (``?unit=CODE`` opens that unit's explanation)."""
     try:
+        industries = industry_choices(account)
         with connect() as conn:
-            industries = rq.filter_options(conn, scope=account.scope)
             level = rq.scope_level(conn, scope=account.scope)
             candidates = rq.compare_candidates(conn, scope=account.scope)
             view = unit_view(conn, scope=account.scope, code=account.record.scope_code)
