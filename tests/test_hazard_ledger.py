@@ -117,8 +117,19 @@ def test_whitelists(conn: Connection) -> None:
         LedgerFilters(statuses=("bogus",))
     with pytest.raises(LedgerError):
         LedgerFilters(found_from=date(2025, 2, 1), found_to=date(2025, 1, 1))
-    assert "烟花爆竹" in scope_industries(conn, scope=WEIDU)
-    assert "烟花爆竹" not in scope_industries(conn, scope=JIANAN)
+
+def test_industry_choices_are_the_scopes_enterprises(conn: Connection) -> None:
+    """An industry is offered where an enterprise of it stands (rolled back: other tests' enterprises vary)."""
+    conn.execute(text(
+        "INSERT INTO enterprises (credit_code, name, industry, unit_id) "
+        "SELECT '91411002TTIND0001X', '行业选项测试企业', '测试行业甲', id FROM units WHERE path LIKE :p || '%' "
+        "ORDER BY level DESC, code LIMIT 1"), {"p": WEIDU})
+    assert "测试行业甲" in scope_industries(conn, scope=WEIDU)
+    assert "测试行业甲" not in scope_industries(conn, scope=JIANAN)
+    everyone = conn.execute(text(
+        "SELECT DISTINCT industry FROM enterprises e JOIN units u ON u.id = e.unit_id "
+        "WHERE u.path LIKE :p || '%' AND industry IS NOT NULL ORDER BY 1"), {"p": JIANAN}).scalars().all()
+    assert scope_industries(conn, scope=JIANAN) == everyone
 
 
 def test_five_in_place_flag_and_filter(conn: Connection) -> None:
