@@ -288,10 +288,8 @@ def register_floor(server: Any) -> None:
         scope, f, as_of = current_account().scope, filters(), clock.today()
         with connect() as conn:
             cutoff = rq.stock_cutoff(conn, as_of=as_of)
-            trend = rq.monthly_found_closed(conn, scope=scope, filters=f, as_of=as_of, cutoff=cutoff)
-            industries = rq.open_by_industry(conn, scope=scope, filters=f, as_of=as_of)
-            areas = rq.by_child_unit(conn, scope=scope, filters=f, as_of=as_of)
-            ageing = rq.overdue_ageing(conn, scope=scope, filters=f, as_of=as_of)
+            parts = rq.breakdowns(conn, scope=scope, filters=f, as_of=as_of, cutoff=cutoff)
+            trend, industries, areas, ageing = (parts[p] for p in ("trend", "industries", "areas", "ageing"))
             child = LEVEL.get(min(rq.scope_level(conn, scope=scope) + 1, 5), "下级单位")
         return as_json({"figures": [figure(x) for x in (
             rp.trend_figure(trend, cutoff), rp.industry_figure(industries), rp.area_figure(areas, child),

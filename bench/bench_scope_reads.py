@@ -10,7 +10,9 @@
 * **panel**: the command map's open-hazard list (``geo.map_queries.open_hazards``, 10 a page) sorted whole with
   an exact count against as the app reads it now (six groups and a capped count from 100,000 open hazards in the
   subtree, else sorted whole);
-* **badge**: the 待办 count (``geo.todo.todo_count``) in full against capped at ``BADGE_CAP``.
+* **badge**: the 待办 count (``geo.todo.todo_count``) in full against capped at ``BADGE_CAP``;
+* **risk**: /risk's four charts (trend, industries, areas, ageing) as four statements
+  (``tests/risk_charts_oracle.py``, as read before stop 27) against one (``geo.risk_queries.breakdowns``), no filter.
 
 Scopes: the city, the county and township with the most open hazards, a village and a grid cell of that township.
 Every pair must return the same rows (the counts: equal, or the capped one past its cap). Each part runs on a
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.risk_charts_oracle
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, percentile, report, timed, use_database
 
@@ -36,6 +39,7 @@ def main() -> None:
     ap.add_argument("--database", default=None, help="a database of the project cluster")
     ap.add_argument("--url", default=None, help="or any SQLAlchemy URL (the stack's own primary)")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--parts", default="ledger,panel,badge,risk", help="which reads, comma-separated")
     ap.add_argument("--append", type=Path, default=None)
     args = ap.parse_args()
     use_database(args.database)
@@ -46,10 +50,12 @@ def main() -> None:
 
     from domain import clock
     from geo import map_queries as mq
+    from geo import risk_queries as rq
     from geo.db import engine as get_engine
     from geo.hazard_ledger import LedgerFilters, hazard_page
     from geo.paging import COUNT_CAP
     from geo.todo import BADGE_CAP, TodoAsk, todo_count
+    from tests import risk_charts_oracle as oracle
 
     engine = get_engine()
     today = clock.today()
@@ -86,12 +92,28 @@ def main() -> None:
             return [], todo_count(conn, ask, cap=cap).hazards
         return read
 
+    def charts(one: bool) -> Callable[[Connection, str, str], tuple[list[Any], int]]:
+        def read(conn: Connection, path: str, code: str) -> tuple[list[Any], int]:
+            f = rq.RiskFilters()
+            cutoff = rq.stock_cutoff(conn, as_of=today)
+            if one:
+                got = rq.breakdowns(conn, scope=path, filters=f, as_of=today, cutoff=cutoff)
+                return [got["trend"], got["industries"], got["areas"], got["ageing"]], 0
+            return [oracle.monthly_found_closed(conn, scope=path, filters=f, as_of=today, cutoff=cutoff),
+                    oracle.open_by_industry(conn, scope=path, filters=f, as_of=today),
+                    oracle.by_child_unit(conn, scope=path, filters=f, as_of=today),
+                    oracle.overdue_ageing(conn, scope=path, filters=f, as_of=today)], 0
+        return read
+
     parts: list[tuple[str, str, str, Any, Any]] = [
         ("ledger first page", "100 buckets", "1,000 buckets (0014)",
          lambda c, p, _code: (stats(c, 100), ledger(c, p))[1], lambda c, p, _code: (stats(c, 1000), ledger(c, p))[1]),
         ("panel's open hazards", "sorted whole, exact count", "as the app reads it now", panel(False), panel(None)),
         ("待办 badge count", "full count", f"up to {BADGE_CAP + 1}", badge(None), badge(BADGE_CAP)),
+        ("/risk charts", "four statements", "one statement, five groupings", charts(False), charts(True)),
     ]
+    keys = {"ledger": 0, "panel": 1, "badge": 2, "risk": 3}
+    parts = [parts[keys[k]] for k in args.parts.split(",")]
     times: dict[tuple[str, str, int], list[float]] = {}
     for part, _, _, old, new in parts:  # each part on a connection of its own: the ledger's ALTER locks units
         with engine.connect() as conn:
@@ -110,8 +132,8 @@ def main() -> None:
     lines = [
         f"## Scope reads before / after (issue 20, stop 27; {hazards:,} hazards, {clock.now():%Y-%m-%d %H:%M})", "",
         f"`.venv/bin/python bench/bench_scope_reads.py {'--url …' if args.url else f'--database {args.database}'} "
-        f"--rounds {args.rounds}` on {machine()}; p50 of {args.rounds} rounds after one untimed, the two ways "
-        "alternating; same rows checked.", "",
+        f"--rounds {args.rounds} --parts {args.parts}` on {machine()}; p50 of {args.rounds} rounds after one "
+        "untimed, the two ways alternating; same rows checked.", "",
         "| read | scope | before | p50 ms | after | p50 ms | after / before |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -171,10 +171,8 @@ def tables_workbook(conn: Connection, *, scope: str, scope_name: str, username: 
                     bbox: BBox, filters: rq.RiskFilters, unit: str | None, as_of: date) -> tuple[bytes, dict[str, int]]:
     """Build the workbook of every table on the page for the current view; return bytes and row counts."""
     cutoff = rq.stock_cutoff(conn, as_of=as_of)
-    monthly = rq.monthly_found_closed(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff)
-    industries = rq.open_by_industry(conn, scope=scope, filters=filters, as_of=as_of)
-    areas = rq.by_child_unit(conn, scope=scope, filters=filters, as_of=as_of)
-    ageing = rq.overdue_ageing(conn, scope=scope, filters=filters, as_of=as_of)
+    parts = rq.breakdowns(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff)
+    monthly, industries, areas, ageing = (parts[p] for p in ("trend", "industries", "areas", "ageing"))
     heat = json.loads(rq.heatmap_geojson(conn, scope=scope, metric=metric, zoom=zoom, bbox=bbox, filters=filters,
                                          as_of=as_of))
     wb = Workbook()

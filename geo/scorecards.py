@@ -2,7 +2,7 @@
 
 The rows are the units of one level under an area (the townships of a city or county, or an area's
 children); a record belongs to the row whose code is the ``depth``-th segment of its unit's path after
-the area's path (``split_part(substr(path, …))``, as ``geo.risk_queries.by_child_unit``). Four set-based
+the area's path (``split_part(substr(path, …))``, as ``geo.risk_queries.breakdowns``). Four set-based
 queries — hazards, 四查 records, accidents, the rows with their vacancies — whatever the number of rows;
 scoring and ranking are ``domain.scorecards``. The area must lie in the caller's scope
 (:func:`load_scorecard` returns None otherwise); every query is then limited to the area's subtree, and for a

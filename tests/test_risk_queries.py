@@ -11,6 +11,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from domain.crs import BBox
 from geo import risk_queries as rq
+from tests import risk_charts_oracle as oracle
 from tests.db_support import rolled_back
 from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (session fixture)
 
@@ -118,11 +119,11 @@ def test_breakdowns_add_up_to_unit_stats(dconn: Connection) -> None:
     f = rq.RiskFilters()
     total = dconn.execute(text("SELECT hazards_open, hazards_overdue FROM unit_stats s JOIN units u "
                                "ON u.id = s.unit_id WHERE u.code = '411000'")).one()
-    assert sum(r["open"] for r in rq.open_by_industry(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)) == total[0]
-    ageing = rq.overdue_ageing(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)
+    assert sum(r["open"] for r in oracle.open_by_industry(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)) == total[0]
+    ageing = oracle.overdue_ageing(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)
     assert [r["bucket"] for r in ageing] == [b[0] for b in rq.AGEING_BUCKETS]
     assert sum(r["general"] + r["major"] for r in ageing) == total[1]
-    areas = rq.by_child_unit(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)
+    areas = oracle.by_child_unit(dconn, scope=CITY, filters=f, as_of=DEMO_AS_OF)
     per_unit = dict(dconn.execute(text("SELECT u.code, s.hazards_open FROM unit_stats s JOIN units u "
                                        "ON u.id = s.unit_id WHERE u.level = 2")).all())
     assert {r["code"]: r["open"] for r in areas} == per_unit
@@ -203,3 +204,23 @@ def test_moving_a_point_clears_its_cells_and_the_refresh_sets_them(dconn: Connec
         "ORDER BY id LIMIT 200")).fetchall()
     for lat, lon, *stored in sample:
         assert stored == [h3.str_to_int(h3.latlng_to_cell(lat, lon, res)) for res in (6, 7, 8, 9)]
+
+
+@pytest.mark.parametrize("scope", [CITY, "411000.411002."])
+def test_one_scan_gives_the_four_breakdowns(dconn: Connection, scope: str) -> None:
+    """rq.breakdowns (one pass, five groupings) equals the four statements the charts were read with before."""
+    from datetime import timedelta
+
+    cutoff = rq.stock_cutoff(dconn, as_of=DEMO_AS_OF)
+    for f in (rq.RiskFilters(), rq.RiskFilters(hazard_levels=("general",), date_from=DEMO_AS_OF - timedelta(days=200),
+                                               date_to=DEMO_AS_OF - timedelta(days=20))):
+        got = rq.breakdowns(dconn, scope=scope, filters=f, as_of=DEMO_AS_OF, cutoff=cutoff)
+        assert got["trend"] == oracle.monthly_found_closed(dconn, scope=scope, filters=f, as_of=DEMO_AS_OF,
+                                                           cutoff=cutoff)
+        assert rq.monthly_found_closed(dconn, scope=scope, filters=f, as_of=DEMO_AS_OF, cutoff=cutoff) == got["trend"]
+        assert got["industries"] == oracle.open_by_industry(dconn, scope=scope, filters=f, as_of=DEMO_AS_OF)
+        assert got["areas"] == oracle.by_child_unit(dconn, scope=scope, filters=f, as_of=DEMO_AS_OF)
+        assert got["ageing"] == oracle.overdue_ageing(dconn, scope=scope, filters=f, as_of=DEMO_AS_OF)
+        if f == rq.RiskFilters():  # something to compare: hazards open and overdue in every part
+            assert sum(r["open"] for r in got["areas"]) and got["industries"]
+            assert any(r["major"] or r["general"] for r in got["ageing"])

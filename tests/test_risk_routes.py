@@ -155,7 +155,8 @@ def test_xlsx_export_matches_db_is_audited_and_neutralised(risk_server: RiskServ
         industries = [row for row in wb["行业未销号隐患"].iter_rows(min_row=2, values_only=True)]
         assert ("'=1+2", 1, 0, 0) in industries
         with risk_server.engine.connect() as c:
-            areas = rq.by_child_unit(c, scope="411000.", filters=rq.RiskFilters(), as_of=DEMO_AS_OF)
+            areas = rq.breakdowns(c, scope="411000.", filters=rq.RiskFilters(), as_of=DEMO_AS_OF,
+                                  cutoff=rq.stock_cutoff(c, as_of=DEMO_AS_OF), parts=("areas",))["areas"]
             heat = json.loads(rq.heatmap_geojson(c, scope="411000.", metric="risk_score", zoom=9,
                                                  bbox=BBox.parse(CITY_VIEW["bbox"]), filters=rq.RiskFilters(),
                                                  as_of=DEMO_AS_OF))

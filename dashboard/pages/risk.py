@@ -466,10 +466,8 @@ def register(app: Dash) -> None:
         as_of = clock.today()
         with connect() as conn:
             cutoff = rq.stock_cutoff(conn, as_of=as_of)
-            trend = rq.monthly_found_closed(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff)
-            industries = rq.open_by_industry(conn, scope=scope, filters=filters, as_of=as_of)
-            areas = rq.by_child_unit(conn, scope=scope, filters=filters, as_of=as_of)
-            ageing = rq.overdue_ageing(conn, scope=scope, filters=filters, as_of=as_of)
+            parts = rq.breakdowns(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff)
+            trend, industries, areas, ageing = (parts[p] for p in ("trend", "industries", "areas", "ageing"))
             child_level = LEVEL.get(min(rq.scope_level(conn, scope=scope) + 1, 5), "下级单位")
         return (trend_figure(trend, cutoff), industry_figure(industries), area_figure(areas, child_level),
                 ageing_figure(ageing), closure_figure(areas, child_level))
