@@ -238,6 +238,8 @@ def refresh_all(
                 try:
                     with timed(timings, "point_h3"), conn.begin():  # its own short transaction
                         point_h3 = fill_point_h3(conn)
+                    with timed(timings, "hazard_months"), conn.begin():  # writers wait for it: its own
+                        hazard_months = sql.rebuild_hazard_months(conn)
                     rule = rule_from_config(sql.app_config(conn, "risk_rule"))
                     conn.rollback()
                     compute = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -262,7 +264,7 @@ def refresh_all(
                     etl_sql.finish_run(conn, run_id=run_id, status="ok", rows_in=total_rows, rows_loaded=total_rows,
                                        rows_rejected=0, message=message)
                 return RefreshResult(run_id, "ok", rows | {f"written_{k}": v for k, v in written.items()}
-                                     | {"point_h3": point_h3},
+                                     | {"point_h3": point_h3, "hazard_months": hazard_months},
                                      {k: round(v, 3) for k, v in timings.items()}, message)
             finally:
                 sql.unlock(conn)

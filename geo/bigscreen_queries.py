@@ -73,7 +73,7 @@ def _scope_hazards(columns: str, where: str | None = None) -> str:
 _HAZARDS = _scope_hazards('h.*, su."path" AS upath')
 # Only the columns read and the rows counted (h.* made a row 1.6 kB; monthly_trend reads hz twice, so it is
 # materialized): child_summaries counts open hazards only, monthly_trend those found or closed since :first.
-_OPEN_HAZARDS = _scope_hazards('su."path" AS upath, h."status", h."level", h."deadline", h."supervision_level"',
+_OPEN_HAZARDS = _scope_hazards('su."path" AS upath, h."level", h."deadline", h."supervision_level"',
                                'h."status" <> \'closed\'')
 _TREND_HAZARDS = _scope_hazards('h."found_at", h."closed_at"', 'h."found_at" >= :first OR h."closed_at" >= :first')
 
@@ -193,12 +193,11 @@ def child_summaries(conn: Connection, *, scope: str, as_of: date) -> list[dict[s
     """
     sql = (
         f"WITH {_SCOPE_UNITS}, {_OPEN_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
-        "k AS (SELECT split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code, \"status\", \"level\", "
+        "k AS (SELECT split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code, \"level\", "
         '"deadline", "supervision_level" FROM hz), '
-        "agg AS (SELECT code, count(*) FILTER (WHERE \"status\" <> 'closed') AS open, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS overdue, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS major, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"supervision_level\" IS NOT NULL) AS supervised "
+        "agg AS (SELECT code, count(*) AS open, count(*) FILTER (WHERE \"deadline\" < :as_of) AS overdue, "
+        "count(*) FILTER (WHERE \"level\" = 'major') AS major, "
+        "count(*) FILTER (WHERE \"supervision_level\" IS NOT NULL) AS supervised "
         "FROM k GROUP BY code) "
         'SELECT c."code", coalesce(c."short_name", c."name") AS name, c."level", '
         'coalesce(s."risk_score", 0) AS risk_score, s."risk_class", coalesce(s."enterprises", 0) AS enterprises, '
@@ -233,22 +232,53 @@ def ranking(children: Sequence[dict[str, Any]], *, by: RankKey, limit: int = 10)
     return sorted(children, key=key)[:limit]
 
 
-def monthly_trend(conn: Connection, *, scope: str, as_of: date, months: int = TREND_MONTHS) -> list[dict[str, Any]]:
-    """Hazards found and closed per month for the ``months`` months up to ``as_of``'s month (oldest first)."""
+def _trend_window(as_of: date, months: int) -> tuple[date, date, date]:
+    """Return the first month, the last month (``as_of``'s) and the first day after it."""
     last = month_start(as_of)
     index = last.year * 12 + last.month - 1 - (months - 1)
-    first = date(index // 12, index % 12 + 1, 1)
-    sql = (
-        f"WITH {_SCOPE_UNITS}, {_TREND_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
-        "months AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month')::date AS m), "
-        "f AS (SELECT date_trunc('month', \"found_at\")::date AS m, count(*) AS n FROM hz "
-        'WHERE "found_at" >= :first AND "found_at" <= :as_of GROUP BY 1), '
-        "c AS (SELECT date_trunc('month', \"closed_at\")::date AS m, count(*) AS n FROM hz "
-        'WHERE "closed_at" >= :first AND "closed_at" <= :as_of GROUP BY 1) '
-        "SELECT months.m AS month, coalesce(f.n, 0) AS found, coalesce(c.n, 0) AS closed "
-        "FROM months LEFT JOIN f ON f.m = months.m LEFT JOIN c ON c.m = months.m ORDER BY months.m"
-    )
-    rows = conn.execute(text(sql), {"first": first, "last": last, "as_of": as_of, **scope_params(scope)}).mappings()
+    after = last.year * 12 + last.month
+    return date(index // 12, index % 12 + 1, 1), last, date(after // 12, after % 12 + 1, 1)
+
+
+# The scope unit's months from the roll-up kept by migration 0015's triggers, less what is dated after ``as_of``
+# in its own month (normally nothing: an index probe on found_at and closed_at).
+_LATE_HAZARDS = _scope_hazards(
+    'h."found_at", h."closed_at"',
+    '(h."found_at" > :as_of AND h."found_at" < :next) OR (h."closed_at" > :as_of AND h."closed_at" < :next)')
+_TREND_ROLLUP = (
+    f"WITH {_SCOPE_UNITS_LIST}, {_LATE_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+    "months AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month')::date AS m), "
+    'r AS (SELECT hm."month", hm."found", hm."closed" FROM "hazard_months" hm '
+    'WHERE hm."unit_id" = (SELECT "id" FROM "units" WHERE "path" = :scope) AND hm."month" BETWEEN :first AND :last), '
+    'late AS (SELECT count(*) FILTER (WHERE "found_at" > :as_of AND "found_at" < :next) AS found, '
+    'count(*) FILTER (WHERE "closed_at" > :as_of AND "closed_at" < :next) AS closed FROM hz) '
+    "SELECT months.m AS month, coalesce(r.found, 0) - CASE WHEN months.m = :last THEN late.found ELSE 0 END AS found, "
+    "coalesce(r.closed, 0) - CASE WHEN months.m = :last THEN late.closed ELSE 0 END AS closed "
+    "FROM months CROSS JOIN late LEFT JOIN r ON r.month = months.m ORDER BY months.m"
+)
+# A department account's scope is not a roll-up: its hazards are counted live.
+_TREND_LIVE = (
+    f"WITH {_SCOPE_UNITS}, {_TREND_HAZARDS}, "  # noqa: S608 - constant fragments; values bound
+    "months AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month')::date AS m), "
+    "f AS (SELECT date_trunc('month', \"found_at\")::date AS m, count(*) AS n FROM hz "
+    'WHERE "found_at" >= :first AND "found_at" <= :as_of GROUP BY 1), '
+    "c AS (SELECT date_trunc('month', \"closed_at\")::date AS m, count(*) AS n FROM hz "
+    'WHERE "closed_at" >= :first AND "closed_at" <= :as_of GROUP BY 1) '
+    "SELECT months.m AS month, coalesce(f.n, 0) AS found, coalesce(c.n, 0) AS closed "
+    "FROM months LEFT JOIN f ON f.m = months.m LEFT JOIN c ON c.m = months.m ORDER BY months.m"
+)
+
+
+def monthly_trend(conn: Connection, *, scope: str, as_of: date, months: int = TREND_MONTHS) -> list[dict[str, Any]]:
+    """Hazards found and closed per month for the ``months`` months up to ``as_of``'s month (oldest first).
+
+    Read from ``hazard_months`` (12 rows of the scope unit) except for a department account, whose hazards are
+    counted live; both count a hazard found or closed after ``as_of`` in none of the months.
+    """
+    first, last, after = _trend_window(as_of, months)
+    sql = _TREND_ROLLUP if scope_department(scope) is None else _TREND_LIVE
+    rows = conn.execute(text(sql), {"first": first, "last": last, "next": after, "as_of": as_of,
+                                    **scope_params(scope)}).mappings()
     return [{"month": r["month"], "found": int(r["found"]), "closed": int(r["closed"])} for r in rows]
 
 

@@ -308,6 +308,7 @@ class Hazard(PointRow, Base):
         Index("ix_hazards_open_supervised", "supervision_level", "deadline", "code",
               postgresql_where=text("status <> 'closed' AND supervision_level IS NOT NULL")),
         Index("ix_hazards_found_at", "found_at"),
+        Index("ix_hazards_closed_at", "closed_at", postgresql_where=text("closed_at IS NOT NULL")),
         Index("ix_hazards_geom", "geom", postgresql_using="gist"),
         Index("ix_hazards_h3_missing", "id",
               postgresql_where=text("h3_r9 IS NULL AND geom IS NOT NULL AND status <> 'closed'")),
@@ -542,6 +543,22 @@ class UnitStats(Base):
     risk_class: Mapped[str | None] = mapped_column(String(10))
     risk_explain: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class HazardMonth(Base):
+    """Hazards found and closed per calendar month in a unit's whole subtree (migration 0015).
+
+    Kept by statement triggers on ``hazards`` in the writing transaction (exact at every commit) and rebuilt
+    by ``safegrid etl refresh`` (enterprises moved to another cell, units re-parented); a hazard counts in its
+    own unit, else its enterprise's, and every ancestor, as in ``unit_stats``.
+    """
+
+    __tablename__ = "hazard_months"
+
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    found: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    closed: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class H3Stats(Base):

@@ -100,6 +100,15 @@ def unlock(conn: Connection) -> None:
     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
 
 
+def rebuild_hazard_months(conn: Connection) -> int:
+    """Recount ``hazard_months`` from the hazards (migration 0015's function, under its lock); return its rows.
+
+    The triggers keep it exact for every hazard written; an enterprise moved to another cell, or a unit moved
+    or deleted, changes where unit-less hazards count without touching a hazard, which this repairs.
+    """
+    return int(conn.execute(text("SELECT sg_rebuild_hazard_months()")).scalar_one())
+
+
 def app_config(conn: Connection, key: str) -> Any:
     """Return the JSON value of an ``app_config`` key, or None."""
     return conn.execute(text('SELECT "value" FROM "app_config" WHERE "key" = :k'), {"k": key}).scalar_one_or_none()
