@@ -59,11 +59,11 @@ _SCOPE_UNITS_LIST = _SCOPE_UNITS.replace("su AS NOT MATERIALIZED (", "su AS MATE
 # A department scope keeps its department's hazards (geo/scope.py).
 
 
-def _scope_hazards(columns: str, where: str | None = None) -> str:
-    """Return the ``hz`` CTE: ``columns`` (of ``h``, ``su``) of the scope's hazards, those matching ``where``."""
+def _scope_hazards(columns: str, where: str | None = None, name: str = "hz") -> str:
+    """Return the CTE ``name``: ``columns`` (of ``h``, ``su``) of the scope's hazards, those matching ``where``."""
     also = f" AND ({where})" if where else ""
     return (
-        f'hz AS (SELECT {columns} FROM "hazards" h JOIN su ON su."id" = h."unit_id" '  # noqa: S608 - constant fragments
+        f'{name} AS (SELECT {columns} FROM "hazards" h JOIN su ON su."id" = h."unit_id" '  # noqa: S608 - constant fragments
         f'WHERE {enterprise_id_in_department("h.enterprise_id")}{also} '
         f'UNION ALL SELECT {columns} FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
         f'JOIN su ON su."id" = e."unit_id" WHERE h."unit_id" IS NULL AND {enterprise_in_department("e")}{also})'
@@ -119,9 +119,24 @@ _HAZ_COUNTS = (
 _KPI_HAZARDS = _scope_hazards(
     'h."status", h."level", h."deadline", h."supervision_level", h."found_at", h."closed_at"',
     'h."status" <> \'closed\' OR h."closed_at" IS NULL OR h."closed_at" >= :m0 OR h."found_at" >= :m0')
-_KPIS_LIVE = (f"WITH {_SCOPE_UNITS}, {_KPI_HAZARDS}, {_ENT_LIVE}, {{src}}, {_HAZ_COUNTS} "  # noqa: S608
+_KPIS_LIVE = (f"WITH {_SCOPE_UNITS}, {_KPI_HAZARDS}, {_ENT_LIVE}, {_SRC_DEPT}, {_HAZ_COUNTS} "  # noqa: S608
               "SELECT * FROM ent, src, haz")
-_KPIS_STANDING = f"WITH {_SCOPE_UNITS}, {_KPI_HAZARDS}, {_SRC_ALL}, {_HAZ_COUNTS} SELECT * FROM src, haz"  # noqa: S608
+# Not a department: the open hazards from the covering ix_hazards_open alone (0016), those open at the month
+# start that have been closed since (status closed, closed_at >= :m0: ix_hazards_closed_at), and the month's
+# found and closed from hazard_months (monthly_trend). Partitioned by status, so nothing counts twice.
+_KPI_OPEN = _scope_hazards('h."level", h."deadline", h."supervision_level", h."found_at", h."closed_at"',
+                           'h."status" <> \'closed\'', name="op")
+_KPI_CLOSED_SINCE = _scope_hazards('h."id"', 'h."status" = \'closed\' AND h."closed_at" >= :m0 AND h."found_at" < :m0',
+                                   name="cl")
+_OPEN_COUNTS = (
+    'haz AS (SELECT count(*) AS hazards_open, count(*) FILTER (WHERE "deadline" < :as_of) AS hazards_overdue, '
+    "count(*) FILTER (WHERE \"level\" = 'major') AS hazards_major_open, "
+    'count(*) FILTER (WHERE "supervision_level" IS NOT NULL) AS hazards_supervised, '
+    'count(*) FILTER (WHERE "found_at" < :m0 AND ("closed_at" IS NULL OR "closed_at" >= :m0)) '
+    "+ (SELECT count(*) FROM cl) AS month_open_at_start FROM op)"
+)
+_KPIS_ROLLUP = (f"WITH {_SCOPE_UNITS}, {_KPI_OPEN}, {_KPI_CLOSED_SINCE}, {{ent}}{_SRC_ALL}, {_OPEN_COUNTS} "  # noqa: S608
+                "SELECT * FROM {from_ent}src, haz")
 _STANDING_ENTERPRISES = (
     f'SELECT {", ".join(f"s.{c}" for c in ENTERPRISE_COUNTS)} FROM "unit_stats" s '  # noqa: S608 - constant columns
     'JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :scope'
@@ -149,12 +164,14 @@ def screen_kpis(conn: Connection, *, scope: str, as_of: date) -> dict[str, Any]:
     """
     params = {"as_of": as_of, "m0": month_start(as_of), **scope_params(scope)}
     standing = standing_enterprises(conn, scope=scope)
-    if standing is None:
-        src = _SRC_ALL if scope_department(scope) is None else _SRC_DEPT
-        sql = _KPIS_LIVE.format(src=src)
+    if scope_department(scope) is not None:
+        row = dict(conn.execute(text(_KPIS_LIVE), params).mappings().one())
     else:
-        sql = _KPIS_STANDING
-    row = conn.execute(text(sql), params).mappings().one()
+        live = standing is None
+        sql = _KPIS_ROLLUP.format(ent=f"{_ENT_LIVE}, " if live else "", from_ent="ent, " if live else "")
+        month = monthly_trend(conn, scope=scope, as_of=as_of, months=1)[0]
+        row = dict(conn.execute(text(sql), params).mappings().one())
+        row |= {"month_found": month["found"], "month_closed": month["closed"]}
     out: dict[str, Any] = {**(standing or {}), **{k: int(v) for k, v in row.items()}}
     base = out["month_open_at_start"] + out["month_found"]
     out["closure_rate"] = round(out["month_closed"] / base, 4) if base else None
