@@ -118,7 +118,8 @@ class ReplicaMonitor:
 REPLICA = ReplicaMonitor()
 
 
-def _wrote_recently(window_s: float) -> bool:
+def wrote_recently(window_s: float) -> bool:
+    """Tell whether this request's session committed a write less than ``window_s`` seconds ago."""
     wrote_at = session.get(WROTE_AT_FIELD)
     return isinstance(wrote_at, (int, float)) and time.time() - wrote_at < window_s
 
@@ -131,7 +132,7 @@ def replica_url_for_this_read() -> str | None:
         return None
     need = ""
     if has_request_context():
-        if _wrote_recently(settings.read_your_writes_s):
+        if wrote_recently(settings.read_your_writes_s):
             return None
         account = g.get("_login_user")  # loaded by the guard on the primary; None outside a signed-in request
         need = str(getattr(account, "data_version", "") or "")
@@ -159,8 +160,11 @@ def run_read(read: Callable[[Connection], T], *, primary: bool = False) -> T:
 
 
 def _stamp_write() -> None:
-    """After a committed write in a request: remember it in the session (read-your-writes on every instance)."""
-    if has_request_context() and get_settings().database_replica_url:
+    """After a committed write in a request: remember it in the session (read-your-writes on every instance).
+
+    Stamped with or without a replica: the analytics cache (:func:`dashboard.cache.cached_value`) asks it too.
+    """
+    if has_request_context():
         session[WROTE_AT_FIELD] = round(time.time(), 1)
 
 

@@ -43,6 +43,9 @@ class DashboardSettings(BaseSettings):
     redis_retry_s: float = 5.0  # after a Redis failure, leave it alone this long (no cache, throttle in PostgreSQL)
     trusted_proxy_hops: int = 0  # proxies in front (nginx: 1) whose X-Forwarded-For/-Proto are believed (ProxyFix)
     cache_ttl_s: int = 86_400  # lifetime of a Redis cache entry (old data versions expire; Redis evicts LRU first)
+    # /risk's charts scan the scope's hazards (seconds city-wide at 3M): after others' writes, one built this long
+    # ago is still shown (with its time); a session that wrote in this window gets a fresh one. 0: always fresh.
+    analytics_max_stale_s: float = 60.0
 
     @property
     def secret_key_file(self) -> Path:

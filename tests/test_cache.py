@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from sqlalchemy import Engine, text
 
 from dashboard.app import create_app
 from dashboard.cache import CachedBody, MemoryCache, zstd
+from dashboard.readdb import WROTE_AT_FIELD
+from dashboard.settings import get_settings
 from tests.browser import app_settings, dash_payload, make_user, with_csrf_header
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
 
@@ -273,3 +276,45 @@ def test_memory_cache_evicts_least_recently_used_by_bytes() -> None:
     assert cache.get("b") is None and cache.get("a") is body and cache.get("d") is body
     cache.put("big", CachedBody(b"y" * 250, "f", None))  # larger than one entry may be
     assert cache.get("big") is None and len(cache) == 3
+
+
+def _risk_trend_title(client: FlaskClient) -> str:
+    """/risk's charts callback without filters, as the browser asks it; return the trend chart's title."""
+    charts = ("trend", "industry", "area", "ageing", "closure")
+    payload = dash_payload(output=".." + "...".join(f"risk-chart-{k}.figure" for k in charts) + "..", inputs=[
+        {"id": i, "property": p, "value": None} for i, p in (
+            ("risk-industry", "value"), ("risk-colour", "value"), ("risk-hlevel", "value"),
+            ("risk-channel", "value"), ("risk-period", "start_date"), ("risk-period", "end_date"))])
+    payload["outputs"] = [{"id": f"risk-chart-{k}", "property": "figure"} for k in charts]
+    r = client.post("/_dash-update-component", json=payload)
+    assert r.status_code == 200, r.text
+    title: str = r.get_json()["response"]["risk-chart-trend"]["figure"]["layout"]["title"]["text"]
+    assert "统计于" in title
+    return title
+
+
+def test_risk_charts_outlive_others_writes_for_a_while(
+    app: Dash, engine: Engine, city: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/risk's charts (seconds city-wide): kept for analytics_max_stale_s after others' writes, not the writer's."""
+    first = _risk_trend_title(city)
+    with engine.begin() as conn:  # somebody else's write moves the data version on
+        conn.execute(text("DELETE FROM hazards WHERE code = 'no-such-hazard'"))
+    hits = cache_of(app).hits
+    assert _risk_trend_title(city) == first  # the charts of a moment ago, with their time
+    assert cache_of(app).hits == hits + 1  # the versioned key missed, the lasting one answered
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM hazards WHERE code = 'no-such-hazard'"))
+    with city.session_transaction() as session:  # this session has just written: it sees its own change
+        session[WROTE_AT_FIELD] = time.time()
+    hits = cache_of(app).hits
+    _risk_trend_title(city)
+    assert cache_of(app).hits == hits  # built again: the lasting entry was not asked
+    with city.session_transaction() as session:
+        session.pop(WROTE_AT_FIELD)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM hazards WHERE code = 'no-such-hazard'"))
+    monkeypatch.setattr(get_settings(), "analytics_max_stale_s", 0.0)  # 0: always fresh
+    hits = cache_of(app).hits
+    _risk_trend_title(city)
+    assert cache_of(app).hits == hits

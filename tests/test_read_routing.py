@@ -79,7 +79,7 @@ def test_a_session_write_stamps_the_session_and_pins_its_reads(with_replica: str
         with geo_db.connect() as conn:
             conn.execute(text("CREATE TEMP TABLE sg_probe (a int) ON COMMIT DROP"))
         assert readdb.WROTE_AT_FIELD in session  # travels in the signed cookie to whichever instance is next
-        assert readdb._wrote_recently(get_settings().read_your_writes_s)
+        assert readdb.wrote_recently(get_settings().read_your_writes_s)
         assert readdb.replica_url_for_this_read() is None
 
 
