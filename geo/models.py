@@ -305,7 +305,7 @@ class Hazard(PointRow, Base):
         Index("ix_hazards_unit_id", "unit_id"),
         # Covering (0016): the scope counts of open hazards read the index alone.
         Index("ix_hazards_open", "unit_id", "deadline", postgresql_where=text("status <> 'closed'"),
-              postgresql_include=["level", "supervision_level", "enterprise_id", "found_at", "closed_at"]),
+              postgresql_include=["id", "level", "supervision_level", "enterprise_id", "found_at", "closed_at"]),
         Index("ix_hazards_open_deadline", "deadline", "code", postgresql_where=text("status <> 'closed'")),
         Index("ix_hazards_open_supervised", "supervision_level", "deadline", "code",
               postgresql_where=text("status <> 'closed' AND supervision_level IS NOT NULL")),
