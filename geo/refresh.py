@@ -326,6 +326,21 @@ def swap(conn: Connection, *, run_id: int | None) -> dict[str, int]:
     return out
 
 
+# What the app's scope reads count through covering indexes (ix_hazards_open, 0016): an index-only scan visits
+# the heap for every page the visibility map does not mark all-visible, and only VACUUM marks them. A database
+# copied from a template or loaded in bulk had 11 % of the hazards' pages marked (docs/benchmarks.md, stop 28).
+VACUUMED = ("hazards", "enterprises", "hazard_sources", "inspections", "hazard_months", "unit_stats")
+
+
+def vacuum_ledgers(conn: Connection) -> None:
+    """``VACUUM (ANALYZE)`` the ledgers and roll-ups (``conn`` in AUTOCOMMIT: VACUUM runs outside a transaction).
+
+    Pages VACUUM already marked are skipped, so after the first run it reads what was written since.
+    """
+    for table in VACUUMED:
+        conn.execute(text(f'VACUUM (ANALYZE) "{table}"'))
+
+
 def display_geojson_bytes(conn: Connection, *, level: int, decimals: int = 6) -> int:
     """Size of the level's display polygons as a GeoJSON FeatureCollection of bare geometries."""
     return int(conn.execute(text(
