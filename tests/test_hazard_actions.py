@@ -71,12 +71,23 @@ def _act(engine: Engine, actor: Actor, scope: str, hazard_id: int, action: str, 
                              action=action, payload=Payload(**payload), as_of=AS_OF, rule=RULE)
 
 
+def _months(engine: Engine, path: str) -> set[tuple[Any, ...]]:
+    """The ``hazard_months`` rows (triggers, migration 0015) of the units on ``path``, zero rows left out."""
+    with engine.connect() as c:
+        return {tuple(r) for r in c.execute(text(
+            'SELECT u."code", m."month", m."found", m."closed" FROM "hazard_months" m JOIN "units" u '
+            'ON u."id" = m."unit_id" WHERE u."code" = ANY(:codes) AND (m."found" <> 0 OR m."closed" <> 0)'),
+            {"codes": path.rstrip(".").split(".")})}
+
+
 def _refresh_and_compare(engine: Engine, path: str) -> None:
+    """The roll-ups the loop kept (unit_stats, hazard_months) equal what a full refresh recounts."""
     from etl.refresh import refresh_all
 
-    incremental = _stats(engine, path)
+    incremental, months = _stats(engine, path), _months(engine, path)
     refresh_all(str(engine.url.render_as_string(hide_password=False)), as_of=AS_OF)
     assert _stats(engine, path) == incremental
+    assert _months(engine, path) == months
 
 
 def test_enterprise_reports_and_the_loop_closes_with_one_failed_verification(loop_engine: Engine) -> None:
@@ -242,6 +253,58 @@ def test_twenty_concurrent_transitions_in_one_township(loop_engine: Engine) -> N
         rows = c.execute(text('SELECT "deadline", "extensions" > 0 FROM "hazards" WHERE "id" = ANY(:ids)'),
                          {"ids": ids}).all()
     assert {tuple(r) for r in rows} == {(date(2027, 6, 30), True)}
+    _refresh_and_compare(loop_engine, path)
+
+
+def test_concurrent_reports_and_closures_in_one_township(loop_engine: Engine) -> None:
+    """Reports (INSERT) and 验收通过 (closed_at) at once: the month roll-up's triggers and unit_stats, no deadlock."""
+    with loop_engine.connect() as c:
+        township = c.execute(text(
+            'SELECT substr(u."code", 1, 9) FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
+            "WHERE h.\"status\" IN ('reported', 'rectifying') GROUP BY 1 HAVING count(*) >= 8 "
+            "ORDER BY count(*) DESC LIMIT 1")).scalar()
+        assert township is not None, "the demo has no township with 8 open hazards"
+        ids = [r[0] for r in c.execute(text(
+            'SELECT h."id" FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
+            "WHERE h.\"status\" IN ('reported', 'rectifying') AND u.\"code\" LIKE :t || '%' "
+            'ORDER BY h."id" DESC LIMIT 8'), {"t": township})]
+        companies = [r[0] for r in c.execute(text(
+            'SELECT e."id" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
+            "WHERE u.\"code\" LIKE :t || '%' ORDER BY e.\"id\" LIMIT 8"), {"t": township})]
+    grid, scope = _actor(loop_engine, "grid_m", "grid_manager", township)
+    verifier, _ = _actor(loop_engine, "insp_m", "inspector", township[:6])
+    for hazard_id in ids:  # to 待验收, one by one
+        if _one(loop_engine, 'SELECT "status" FROM "hazards" WHERE "id" = :i', i=hazard_id)["status"] == "reported":
+            _act(loop_engine, grid, scope, hazard_id, "start")
+        _act(loop_engine, grid, scope, hazard_id, "submit", fields=PLAN)
+    path = _one(loop_engine, 'SELECT "path" FROM "units" WHERE "code" = :c', c=township)["path"]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(ids) + len(companies))
+
+    def close(hazard_id: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            _act(loop_engine, verifier, scope, hazard_id, "pass", note="同意销号")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    def report(company: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            new = ha.NewHazard(title="消防通道堵塞", level="general", deadline=AS_OF + timedelta(days=7),
+                               request_key=uuid.uuid4().hex, enterprise_id=company)
+            with loop_engine.begin() as c:
+                ha.report(c, scope=scope, actor=grid, new=new, as_of=AS_OF, rule=RULE)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=close, args=(i,)) for i in ids]
+    threads += [threading.Thread(target=report, args=(e,)) for e in companies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
     _refresh_and_compare(loop_engine, path)
 
 

@@ -7,7 +7,10 @@ holds the counts per unit and month for the unit's whole subtree, so the trend r
 Kept exact in the writing transaction: statement triggers with transition tables for INSERT and DELETE (a
 load of 3M hazards is one aggregate, not 3M calls), a row trigger for UPDATE firing only when the attribution
 or a date it counts changed (a statement trigger would copy every updated row, e.g. the refresh's H3 fill, into
-its transition tables). ``sg_rebuild_hazard_months()`` recounts from the hazards under a lock that keeps
+its transition tables). Lock order: every hazards writer first takes the ``data_versions`` row of ``hazards``
+(``sg_data_version``, a statement trigger, fires before ``sg_hazard_months_*`` by name), then month rows — so the
+UPDATE trigger is deferred to the commit (as a row trigger it fired before the statement's ``sg_data_version``,
+and a 验收通过 and a report in one township deadlocked, tests/test_hazard_actions.py). ``sg_rebuild_hazard_months()`` recounts from the hazards under a lock that keeps
 writers' deltas in order (the refresh calls it: an enterprise moved to another grid cell moves its unit-less
 hazards, which no hazard trigger sees). ``ix_hazards_closed_at`` serves "closed after ``as_of``" reads.
 
@@ -83,8 +86,8 @@ def upgrade() -> None:
                "FOR EACH STATEMENT EXECUTE FUNCTION sg_hazard_months_statement()")
     op.execute("CREATE TRIGGER sg_hazard_months_truncate AFTER TRUNCATE ON hazards "
                "FOR EACH STATEMENT EXECUTE FUNCTION sg_hazard_months_statement()")
-    op.execute(f"CREATE TRIGGER sg_hazard_months_update AFTER UPDATE ON hazards FOR EACH ROW WHEN ({_CHANGED}) "
-               "EXECUTE FUNCTION sg_hazard_months_row()")
+    op.execute(f"CREATE CONSTRAINT TRIGGER sg_hazard_months_update AFTER UPDATE ON hazards "
+               f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION sg_hazard_months_row()")
     op.execute("SELECT sg_rebuild_hazard_months()")
 
 
