@@ -7,18 +7,18 @@ plain link. Phones (``assets/phone.css``) show the groups as sections of the ☰
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dash import Dash, Input, Output, State, ctx, dcc, html, set_props
-from dash.exceptions import PreventUpdate
+from dash import Dash, Input, Output, State, dcc, html, set_props
 from flask import redirect, request
 from flask_login import current_user
 
 from dashboard.auth import CSRF_FIELD, csrf_token
 from dashboard.components.search import register as register_search
 from dashboard.components.search import search_box
-from dashboard.errors import AppError, ForbiddenError, NotFoundError, to_app_error
+from dashboard.errors import AppError, BadRequestError, ForbiddenError, NotFoundError, to_app_error
 from dashboard.hazard.access import badge_count
 from dashboard.pages import MENU, MenuGroup, Page, page_for_path
 from dashboard.roles import Capability
@@ -138,7 +138,7 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
     """Install the shell layout and the router callback on ``app``."""
 
     def layout() -> Any:
-        body: list[Any] = [dcc.Location(id="shell-url", refresh=False)]
+        body: list[Any] = [dcc.Location(id="shell-url", refresh=False), dcc.Store(id="shell-route")]
         if current_user.is_authenticated:
             body.append(_header(current_account(), pages, settings.app_title))
         body += [html.Div(id="shell-alert"), html.Main(id="shell-content", className="sg-content")]
@@ -173,19 +173,36 @@ def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
 
     app.server.before_request(page_guard)
 
+    # The route the server builds a page for: the URL, except that a new query on a page that reads its own query
+    # (the command map's ?unit=, every drill-down step) changes nothing here, so no request leaves for it.
+    own_query = json.dumps(sorted(p.path for p in pages if p.own_query))
+    app.clientside_callback(
+        f"""function(pathname, search, last) {{
+            var path = (pathname || '/').replace(/\\/+$/, '') || '/';
+            if (last && last.pathname === path && {own_query}.indexOf(path) >= 0) {{
+                return window.dash_clientside.no_update;
+            }}
+            return {{pathname: path, search: search || ''}};
+        }}""",
+        Output("shell-route", "data"), Input("shell-url", "pathname"), Input("shell-url", "search"),
+        State("shell-route", "data"),
+    )
+
     @app.callback(
         Output("shell-content", "children"), Output("shell-alert", "children"),
-        Input("shell-url", "pathname"), Input("shell-url", "search"),
+        Input("shell-route", "data"), prevent_initial_call=True,
     )
-    def route(pathname: str | None, search: str | None) -> tuple[Any, Any]:
+    def route(where: Any) -> tuple[Any, Any]:
+        if not isinstance(where, dict) or not isinstance(where.get("pathname"), str) \
+                or not isinstance(where.get("search", ""), str):
+            raise BadRequestError("请求格式有误，请刷新页面后重试。")
+        pathname, search = where["pathname"], where.get("search", "")
         account = current_account()
         page = page_for_path(pages, pathname or "/")
         if page is None:
             return message_box(NotFoundError("页面不存在。")), None
         if not account.can(page.capability):
             return message_box(ForbiddenError()), None
-        if page.own_query and ctx.triggered_prop_ids.keys() == {"shell-url.search"}:
-            raise PreventUpdate  # same page, new query: the page's own callbacks handle it
         query = dict(parse_qsl((search or "").lstrip("?")))
         if account.can(Capability.HAZARD_WORK):  # the badge follows every navigation (cached per data version)
             set_props("shell-todo", {"children": todo_link(account).children})

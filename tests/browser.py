@@ -140,6 +140,15 @@ def dash_payload(*, output: str, inputs: list[dict[str, Any]], state: list[dict[
     return payload
 
 
+def route_payload(path: str, search: str = "") -> dict[str, Any]:
+    """The shell router's callback for ``path?search`` as the browser posts it (input: the ``shell-route`` store)."""
+    payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
+        {"id": "shell-route", "property": "data", "value": {"pathname": path, "search": search}}])
+    payload["outputs"] = [{"id": "shell-content", "property": "children"},
+                          {"id": "shell-alert", "property": "children"}]
+    return payload
+
+
 def dash_update(session: requests.Session, base_url: str, *, output: str, inputs: list[dict[str, Any]],
                 state: list[dict[str, Any]] | None = None) -> requests.Response:
     """POST one callback request as the Dash renderer does (``output`` like ``"home-summary.children"``)."""

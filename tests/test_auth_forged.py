@@ -8,7 +8,7 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
-from tests.browser import dash_update, http_login, make_user
+from tests.browser import dash_update, http_login, make_user, route_payload
 from tests.fixtures_units import ENTERPRISES, NAMES
 
 pytestmark = pytest.mark.db
@@ -102,6 +102,23 @@ def test_admin_page_only_for_admins(live_server: str, sessions: dict[str, reques
         assert "无权使用此功能" in r.text
     layout = _text(sessions[role].get(f"{live_server}/_dash-layout", timeout=10))
     assert ("用户管理" in layout) == (role == "admin")  # no menu entry for other roles
+
+
+@pytest.mark.parametrize("role", [c[0] for c in CASES])
+def test_the_router_refuses_what_the_browser_never_sends(
+    live_server: str, sessions: dict[str, requests.Session], role: str
+) -> None:
+    """The route store is the browser's (pathname, search): anything else is refused in Chinese, never a page."""
+    for data in ("/", ["/"], {"search": ""}, {"pathname": 5}, {"pathname": "/", "search": {"unit": "x"}}):
+        payload = route_payload("/")
+        payload["inputs"][0]["value"] = data
+        r = sessions[role].post(f"{live_server}/_dash-update-component", json=payload, timeout=10)
+        body = r.json()  # the app's callback refusal: the shell's alert, nothing for the page
+        assert r.status_code == 200 and body["response"] == {}, (data, r.text[:200])
+        assert "请求格式有误" in json.dumps(body["sideUpdate"], ensure_ascii=False)
+    admin = sessions[role].post(f"{live_server}/_dash-update-component", json=route_payload("/admin/users"),
+                                timeout=10)
+    assert admin.status_code == 200 and ("无权使用此功能" in admin.text) == (role != "admin")
 
 
 def test_unauthenticated_requests_are_refused(live_server: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -23,7 +22,7 @@ from domain import clock
 from domain.scorecards import last_complete_quarter
 from geo.bigscreen_queries import grid_overview, screen_kpis
 from layers.briefing import cjk_font_path, fit
-from tests.browser import http_login, make_user, screenshot_dir
+from tests.browser import http_login, make_user, route_payload, screenshot_dir
 from tests.test_scorecards import ENT_CODE, company  # noqa: F401  (the enterprise account fixture)
 
 # unit code → (west, south) of a square polygon
@@ -170,13 +169,7 @@ def test_forged_requests_per_role(live_server: str, engine: Engine, world: dict[
 
 
 def _page(s: requests.Session, base: str, path: str, search: str) -> str:
-    body: dict[str, Any] = {
-        "output": "..shell-content.children...shell-alert.children..",
-        "outputs": [{"id": "shell-content", "property": "children"}, {"id": "shell-alert", "property": "children"}],
-        "inputs": [{"id": "shell-url", "property": "pathname", "value": path},
-                   {"id": "shell-url", "property": "search", "value": search}],
-        "changedPropIds": ["shell-url.pathname"]}
-    r = s.post(f"{base}/_dash-update-component", json=body, timeout=30)
+    r = s.post(f"{base}/_dash-update-component", json=route_payload(path, search), timeout=30)
     assert r.status_code == 200, r.text[:300]
     return json.dumps(r.json(), ensure_ascii=False)
 

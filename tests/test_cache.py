@@ -20,7 +20,7 @@ from dashboard.app import create_app
 from dashboard.cache import CachedBody, MemoryCache, zstd
 from dashboard.readdb import WROTE_AT_FIELD
 from dashboard.settings import get_settings
-from tests.browser import app_settings, dash_payload, make_user, with_csrf_header
+from tests.browser import app_settings, dash_payload, make_user, route_payload, with_csrf_header
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
@@ -156,12 +156,7 @@ def test_loaded_enterprise_appears_in_points_and_heatmap(
 
 def _route(client: FlaskClient, path: str) -> Any:
     """The shell's route callback for ``path``, as the browser asks it; return the page's layout."""
-    payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
-        {"id": "shell-url", "property": "pathname", "value": path},
-        {"id": "shell-url", "property": "search", "value": ""}])
-    payload["outputs"] = [{"id": "shell-content", "property": "children"},
-                          {"id": "shell-alert", "property": "children"}]
-    r = client.post("/_dash-update-component", json=payload)
+    r = client.post("/_dash-update-component", json=route_payload(path))
     assert r.status_code == 200
     return r.get_json()["response"]["shell-content"]["children"]
 

@@ -27,7 +27,7 @@ from dashboard.pages import registered_pages
 from dashboard.roles import can
 from geo.users import UserError, create_user, get_user_by_name, hash_password, set_scope
 from layers.registry import POINT_LAYERS
-from tests.browser import app_settings, http_login
+from tests.browser import app_settings, http_login, route_payload
 from tests.fixtures_units import ENTERPRISES as UNIT_STATS
 from tests.fixtures_units import NAMES
 from tests.test_search_data import A_CODE, A_LAT, A_LON, ENTERPRISES, JINDI_GRID, inspector_world
@@ -66,6 +66,7 @@ FORGED: dict[str, Any] = {
     "search-around-radius.value": 1000,
     "search-around.hidden": False,
     "shell-url.pathname": "/enterprise",
+    "shell-route.data": {"pathname": "/enterprise", "search": ""},
     "risk-unit.data": JINDI_GRID,
     "risk-compare-a.value": JINDI_GRID,
     "risk-compare-b.value": "411002001",
@@ -158,12 +159,7 @@ def test_other_files_answer_404(live_server: str, company: requests.Session, cod
 
 def _route(s: requests.Session, base: str, path: str, search: str = "") -> requests.Response:
     """The shell router's callback for ``path?search``, as the browser posts it."""
-    body: dict[str, Any] = {"output": "..shell-content.children...shell-alert.children..",
-            "outputs": [{"id": "shell-content", "property": "children"}, {"id": "shell-alert", "property": "children"}],
-            "inputs": [{"id": "shell-url", "property": "pathname", "value": path},
-                       {"id": "shell-url", "property": "search", "value": search}],
-            "changedPropIds": ["shell-url.pathname"]}
-    return s.post(f"{base}/_dash-update-component", json=body, timeout=20)
+    return s.post(f"{base}/_dash-update-component", json=route_payload(path, search), timeout=20)
 
 
 def test_pages_are_refused(live_server: str, company: requests.Session) -> None:

@@ -23,7 +23,7 @@ from domain.hazard_flow import FlowError
 from domain.risk_rule import RiskRule
 from geo import hazard_actions as ha
 from geo.hazard_view import hazard_view, report_place
-from tests.browser import dash_payload, http_login, make_user
+from tests.browser import dash_payload, http_login, make_user, route_payload
 from tests.fixtures_map import insert_box_unit
 
 pytestmark = pytest.mark.db
@@ -312,12 +312,7 @@ def test_the_page_offers_only_the_allowed_actions(
 
 
 def _route(session: requests.Session, base: str, search: str, path: str = "/hazard") -> requests.Response:
-    payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
-        {"id": "shell-url", "property": "pathname", "value": path},
-        {"id": "shell-url", "property": "search", "value": search}])
-    payload["outputs"] = [{"id": "shell-content", "property": "children"},
-                          {"id": "shell-alert", "property": "children"}]
-    return session.post(f"{base}{UPDATE}", json=payload, timeout=20)
+    return session.post(f"{base}{UPDATE}", json=route_payload(path, search), timeout=20)
 
 
 def test_the_permission_matrix_in_the_docs_is_current() -> None:

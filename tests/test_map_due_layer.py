@@ -20,7 +20,7 @@ from domain.inspection_rules import FrequencyRule, due_state, frequency_from_con
 from geo.inspections_app import DUE_POINTS, DUE_STATES, due_list
 from geo.map_queries import raw_points
 from layers.registry import LAYERS
-from tests.browser import app_settings, dash_payload, http_login, login, make_user, screenshot_dir
+from tests.browser import app_settings, http_login, login, make_user, route_payload, screenshot_dir
 from tests.fixtures_map import ENTERPRISES, FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
 from tests.test_cache import login as client_login
 
@@ -97,12 +97,8 @@ def test_routes_and_ogc_serve_it_in_scope_only(app: Dash, engine: Engine) -> Non
 def test_the_due_list_page_is_scoped(live_server: str, engine: Engine) -> None:
     def shown(role: str, scope: str, search: str = "") -> str:
         session = http_login(live_server, *make_user(engine, role=role, scope=scope))
-        payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
-            {"id": "shell-url", "property": "pathname", "value": "/inspection"},
-            {"id": "shell-url", "property": "search", "value": search}])
-        payload["outputs"] = [{"id": "shell-content", "property": "children"},
-                              {"id": "shell-alert", "property": "children"}]
-        r = session.post(f"{live_server}/_dash-update-component", json=payload, timeout=20)
+        r = session.post(f"{live_server}/_dash-update-component", json=route_payload("/inspection", search),
+                         timeout=20)
         assert r.status_code == 200
         return json.dumps(r.json(), ensure_ascii=False)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, text
 
 from domain import clock
 from geo.todo import patrols_due
-from tests.browser import dash_payload, http_login, login, make_user
+from tests.browser import http_login, login, make_user, route_payload
 from tests.fixtures_map import FOREIGN_GRID, OWN_GRID, map_data  # noqa: F401
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
@@ -38,12 +38,7 @@ def test_patrols_due_lists_the_cells_not_patrolled_today(conn: Connection) -> No
 
 
 def _todo(session: Any, base: str) -> str:
-    payload = dash_payload(output="..shell-content.children...shell-alert.children..", inputs=[
-        {"id": "shell-url", "property": "pathname", "value": "/todo"},
-        {"id": "shell-url", "property": "search", "value": ""}])
-    payload["outputs"] = [{"id": "shell-content", "property": "children"},
-                          {"id": "shell-alert", "property": "children"}]
-    r = session.post(f"{base}/_dash-update-component", json=payload, timeout=20)
+    r = session.post(f"{base}/_dash-update-component", json=route_payload("/todo"), timeout=20)
     assert r.status_code == 200
     return json.dumps(r.json(), ensure_ascii=False)
 

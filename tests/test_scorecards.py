@@ -9,7 +9,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 import pytest
 import requests
@@ -39,7 +38,7 @@ from etl.refresh import refresh_all
 from geo.scorecards import department_kpis, load_scorecard, quarter_kpis, scorecard_weights
 from geo.targets import area_in_scope
 from geo.users import create_user, hash_password
-from tests.browser import http_login, make_user
+from tests.browser import http_login, make_user, route_payload
 from tests.demo_fixture import fresh_database
 from tests.test_refresh import AS_OF, _seed
 
@@ -294,13 +293,7 @@ def company(engine: Engine) -> Iterator[tuple[str, str]]:
 
 
 def _route(s: requests.Session, base: str, search: str) -> str:
-    body: dict[str, Any] = {
-        "output": "..shell-content.children...shell-alert.children..",
-        "outputs": [{"id": "shell-content", "property": "children"}, {"id": "shell-alert", "property": "children"}],
-        "inputs": [{"id": "shell-url", "property": "pathname", "value": "/scorecards"},
-                   {"id": "shell-url", "property": "search", "value": search}],
-        "changedPropIds": ["shell-url.pathname"]}
-    r = s.post(f"{base}/_dash-update-component", json=body, timeout=30)
+    r = s.post(f"{base}/_dash-update-component", json=route_payload("/scorecards", search), timeout=30)
     assert r.status_code == 200, r.text[:300]
     return json.dumps(r.json(), ensure_ascii=False)
 
