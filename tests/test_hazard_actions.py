@@ -217,19 +217,23 @@ def test_bad_plan_values_are_refused_whole(loop_engine: Engine, fields: dict[str
     assert _one(loop_engine, 'SELECT "version" FROM "hazards" WHERE "id" = :i', i=hz["id"])["version"] == version
 
 
-def test_twenty_concurrent_transitions_in_one_township(loop_engine: Engine) -> None:
-    with loop_engine.connect() as c:
+def _busy_township(engine: Engine, n: int, order: str = "ASC") -> tuple[str, list[int]]:
+    """The township with the most open (报告 / 整改中) hazards, and ``n`` of them by id (``order``)."""
+    with engine.connect() as c:
         township = c.execute(text(
             'SELECT substr(u."code", 1, 9) AS t FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
-            "WHERE h.\"status\" IN ('reported', 'rectifying') GROUP BY 1 HAVING count(*) >= 20 "
-            "ORDER BY count(*) DESC LIMIT 1")).scalar()
-        if township is None:
-            pytest.fail("the demo has no township with 20 open hazards")
+            "WHERE h.\"status\" IN ('reported', 'rectifying') GROUP BY 1 HAVING count(*) >= :n "
+            "ORDER BY count(*) DESC LIMIT 1"), {"n": n}).scalar()
+        assert township is not None, f"the demo has no township with {n} open hazards"
         ids = [r[0] for r in c.execute(text(
             'SELECT h."id" FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
             "WHERE h.\"status\" IN ('reported', 'rectifying') AND u.\"code\" LIKE :t || '%' "
-            'ORDER BY h."id" LIMIT 20'),
-            {"t": township})]
+            f'ORDER BY h."id" {"DESC" if order == "DESC" else "ASC"} LIMIT :n'), {"t": township, "n": n})]
+    return str(township), ids
+
+
+def test_twenty_concurrent_transitions_in_one_township(loop_engine: Engine) -> None:
+    township, ids = _busy_township(loop_engine, 20)
     leader, scope = _actor(loop_engine, "lead_t", "grid_manager", township)
     path = _one(loop_engine, 'SELECT "path" FROM "units" WHERE "code" = :c', c=township)["path"]
     errors: list[BaseException] = []
@@ -258,16 +262,8 @@ def test_twenty_concurrent_transitions_in_one_township(loop_engine: Engine) -> N
 
 def test_concurrent_reports_and_closures_in_one_township(loop_engine: Engine) -> None:
     """Reports (INSERT) and 验收通过 (closed_at) at once: the month roll-up's triggers and unit_stats, no deadlock."""
+    township, ids = _busy_township(loop_engine, 8, "DESC")
     with loop_engine.connect() as c:
-        township = c.execute(text(
-            'SELECT substr(u."code", 1, 9) FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
-            "WHERE h.\"status\" IN ('reported', 'rectifying') GROUP BY 1 HAVING count(*) >= 8 "
-            "ORDER BY count(*) DESC LIMIT 1")).scalar()
-        assert township is not None, "the demo has no township with 8 open hazards"
-        ids = [r[0] for r in c.execute(text(
-            'SELECT h."id" FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '
-            "WHERE h.\"status\" IN ('reported', 'rectifying') AND u.\"code\" LIKE :t || '%' "
-            'ORDER BY h."id" DESC LIMIT 8'), {"t": township})]
         companies = [r[0] for r in c.execute(text(
             'SELECT e."id" FROM "enterprises" e JOIN "units" u ON u."id" = e."unit_id" '
             "WHERE u.\"code\" LIKE :t || '%' ORDER BY e.\"id\" LIMIT 8"), {"t": township})]
