@@ -29,6 +29,7 @@ from geo.scope import (
     scope_params,
     unit_id_in_scope,
 )
+from geo.units import open_in_subtree
 
 PointKind = str  # a built-in point layer: a key of POINT_SOURCES
 RAW_POINT_LIMIT = 2500  # above this many points in the viewport the layer is aggregated
@@ -236,9 +237,7 @@ def open_hazards(conn: Connection, *, scope: str, code: str, limit: int = 100, o
     params: dict[str, Any] = {"path": path, "limit": limit, "offset": offset, "upto": offset + limit,
                               **scope_params(scope)}
     if grouped is None:
-        grouped = (conn.execute(text(
-            'SELECT s."hazards_open" FROM "unit_stats" s JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :path'
-        ), {"path": path}).scalar() or 0) >= GROUPED_FROM
+        grouped = open_in_subtree(conn, path=path) >= GROUPED_FROM
     if grouped:
         params["total"] = capped_count(conn, from_where, params, offset=offset, limit=limit, count_cap=COUNT_CAP)
         groups = " UNION ALL ".join(f'(SELECT h."id", {i} AS grp, h."deadline" {from_where} AND {cond} '

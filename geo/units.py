@@ -72,6 +72,16 @@ def child_codes(conn: Connection, *, parent_code: str) -> list[str]:
     ), {"code": parent_code}).scalars())
 
 
+def open_in_subtree(conn: Connection, *, path: str) -> int:
+    """Return the open hazards of the unit at ``path`` and its subtree as the last roll-up counted them (0: none).
+
+    For choosing how to read a list of them (top-N per group through an index, or one sorted pass), not for display.
+    """
+    return int(conn.execute(text(
+        'SELECT s."hazards_open" FROM "unit_stats" s JOIN "units" u ON u."id" = s."unit_id" WHERE u."path" = :path'
+    ), {"path": path}).scalar() or 0)
+
+
 def data_freshness(conn: Connection) -> datetime | None:
     """When the derived tables were last refreshed (None before the first refresh)."""
     return conn.execute(text('SELECT max("refreshed_at") FROM "refresh_state"')).scalar()
