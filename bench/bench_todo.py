@@ -4,8 +4,8 @@
         [--append docs/benchmarks.md]
 
 The baseline is ``geo/todo.py`` as it stood at ``--before`` (``git show``), run in the same process on the same
-database, alternating round by round with today's; both must return the same counts and the same first 50
-items at every level (the run stops otherwise).
+database, alternating round by round with today's; both must return the same counts and the same 300 items
+(the /todo page's list, timed too) at every level (the run stops otherwise).
 """
 
 from __future__ import annotations
@@ -36,12 +36,13 @@ def _module_at(rev: str, name: str) -> ModuleType:
     return module
 
 
-def _run(module: Any, engine: Any, path: str, today: Any) -> tuple[float, tuple[int, int], list[int]]:
+def _run(module: Any, engine: Any, path: str, today: Any) -> tuple[float, float, tuple[int, int], list[int]]:
+    """Time the count and the /todo page's list (300 rows) of one module; return both, the count and the list."""
     ask = module.TodoAsk(scope=path, username="bench", verify=True, watch=True, public_queue=True, as_of=today)
     with engine.connect() as conn:
         ms, count = timed(module.todo_count, conn, ask)
-        items = [int(i["id"]) for i in module.todo_items(conn, ask, limit=50)]
-    return ms, (count.hazards, count.reports), items
+        items_ms, items = timed(module.todo_items, conn, ask, limit=300)
+    return ms, items_ms, (count.hazards, count.reports), [int(i["id"]) for i in items]
 
 
 def main() -> None:
@@ -66,23 +67,27 @@ def main() -> None:
     today = clock.today()
     rows = []
     for level, path in paths.items():
-        times: dict[str, list[float]] = {"before": [], "after": []}
+        times: dict[str, list[float]] = {"before": [], "after": [], "items before": [], "items after": []}
         for _ in range(args.rounds):
             for side, module in (("before", before), ("after", todo)):
-                ms, count, items = _run(module, engine, path, today)
+                ms, items_ms, count, items = _run(module, engine, path, today)
                 times[side].append(ms)
+                times[f"items {side}"].append(items_ms)
                 if side == "before":
                     expected = (count, items)
                 elif (count, items) != expected:
                     raise SystemExit(f"level {level}: results differ: {expected[0]} vs {count}")
         p50b, p50a = percentile(times["before"], 50), percentile(times["after"], 50)
-        rows.append(f"| {level} | {count[0]:,} | {p50b:,.0f} | {p50a:,.1f} | {p50a / p50b:.3f}× |")
+        lb, la = percentile(times["items before"], 50), percentile(times["items after"], 50)
+        rows.append(f"| {level} | {count[0]:,} | {p50b:,.0f} | {p50a:,.1f} | {p50a / p50b:.3f}× "
+                    f"| {lb:,.0f} | {la:,.1f} | {la / lb:.3f}× |")
     report("\n".join([
-        f"\n## 待办 badge count per scope level, {args.database} ({today.isoformat()})\n",
+        f"\n## 待办 badge count and list per scope level, {args.database} ({today.isoformat()})\n",
         f"Command: `.venv/bin/python bench/bench_todo.py --database {args.database} --before {args.before} "
         f"--rounds {args.rounds}`; {machine()}. Baseline: `geo/todo.py` at `{args.before}`, alternating rounds, "
-        "same counts and first 50 items at every level.\n",
-        "| level | hazards awaiting | before p50 ms | after p50 ms | after / before |", "|---|---|---|---|---|", *rows,
+        "same counts and the same 300 items at every level.\n",
+        "| level | hazards awaiting | count before p50 ms | count after p50 ms | after / before "
+        "| list before p50 ms | list after p50 ms | after / before |", "|---|---|---|---|---|---|---|---|", *rows,
     ]), args.append)
 
 
