@@ -300,10 +300,11 @@ def cached_value(route: str, params: Mapping[str, object], build: Callable[[], T
             built_at, kept = _unpack(old)
             if 0 <= time.time() - built_at < max_stale_s:
                 return cast(T, kept)
+    started = time.time()  # its age counts from before its reads: a write committed meanwhile may be missing
     value = build()
     cache.put(key, _pack(value))
     if lasting is not None:
-        cache.put(lasting, _pack([time.time(), value]))
+        cache.put(lasting, _pack([started, value]))
     return value
 
 

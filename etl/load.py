@@ -42,6 +42,7 @@ from geo import etl_sql
 from geo.db import engine
 from geo.ledger_kinds import ledger_kind
 from geo.ledger_kinds import names as ledger_kind_names
+from geo.refresh import bulk_hazards, rebuild_hazard_months
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,11 @@ class _StrictRejectedError(Exception):
         self.outcome = outcome
 
 
+# Loads that write hazards or move what they count in (cells, enterprises): hazard_months' per-row triggers are
+# off for their transaction and the table is recounted once before it commits (migration 0017).
+MOVES_HAZARDS = frozenset({"boundaries", "enterprises", "hazards"})
+
+
 def file_sha256(path: Path) -> str | None:
     """SHA-256 of a file (None when it cannot be read)."""
     digest = hashlib.sha256()
@@ -280,6 +286,9 @@ def _load(kind: str, path: Path, *, level: int | None, crs: str | None, strict: 
         try:
             with conn.begin():
                 etl_sql.set_load_timeout(conn, ms=settings.statement_timeout_ms)
+                moves_hazards = kind in MOVES_HAZARDS
+                if moves_hazards:
+                    bulk_hazards(conn)
                 written = etl_sql.rows_written(conn)
                 if kind == "boundaries":
                     outcome = load_boundaries(conn, path, level=level, crs=crs, run_id=run_id, settings=settings,
@@ -291,6 +300,8 @@ def _load(kind: str, path: Path, *, level: int | None, crs: str | None, strict: 
                     raise _StrictRejectedError(outcome)
                 if etl_sql.rows_written(conn) == written:
                     raise _NothingWrittenError(outcome)
+                if moves_hazards:
+                    rebuild_hazard_months(conn)
                 etl_sql.mark_data_committed(conn, run_id=run_id)
         except BaseException as exc:  # every way out is recorded in the run (below)
             guard.hold = True  # from here on a signal is only noted: the run's result is written first
@@ -395,9 +406,11 @@ def assign_grid_cells(url: str | None = None, *, method: str = "lateral") -> dic
         try:
             with conn.begin():
                 etl_sql.set_load_timeout(conn, ms=get_etl_settings().statement_timeout_ms)
+                bulk_hazards(conn)
                 for table in etl_sql.LOCATED:
                     counts[table] = etl_sql.assign_grid_cells(conn, table=table, run_id=run_id, method=method,
                                                               once=False)
+                rebuild_hazard_months(conn)
         except Exception as exc:
             with conn.begin():
                 etl_sql.finish_run(conn, run_id=run_id, status="failed", rows_in=0, rows_loaded=0, rows_rejected=0,

@@ -14,6 +14,7 @@ thread beside the SQL of steps 2-3. Numbers at 20k and 1M: ``docs/benchmarks.md`
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ import h3.api.numpy_int as h3
 import numpy as np
 import shapely
 from sqlalchemy import Connection, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from domain import clock
@@ -36,6 +38,8 @@ from geo import etl_sql
 from geo import refresh as sql
 from geo.settings import get_settings
 from geo.timing import timed
+
+log = logging.getLogger(__name__)
 
 H3_MEASURES = (
     "enterprises", "ent_red", "ent_orange", "ent_yellow", "ent_blue", "hazards_open", "hazards_major_open",
@@ -251,8 +255,11 @@ def refresh_all(
                         if on_swap is not None:
                             on_swap()
                     with timed(timings, "vacuum"):  # published: the readers' covering indexes stay index-only
-                        sql.vacuum_ledgers(conn.execution_options(isolation_level="AUTOCOMMIT"))
-                        conn.commit()  # ends SQLAlchemy's autobegun (autocommit) transaction
+                        try:
+                            sql.vacuum_ledgers(conn.execution_options(isolation_level="AUTOCOMMIT"))
+                        except DBAPIError as exc:  # the refresh is published: a VACUUM that fails only warns
+                            log.warning("refresh: VACUUM failed, index-only scans may read the heap: %s", exc)
+                        conn.rollback()  # ends SQLAlchemy's autobegun (autocommit) transaction
                         conn.execution_options(isolation_level="READ COMMITTED")
                 except Exception as exc:
                     conn.rollback()

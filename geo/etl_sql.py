@@ -104,7 +104,8 @@ def mark_data_committed(conn: Connection, *, run_id: int) -> None:
 
 
 # Tables whose writes are bookkeeping, not data: left out of ``rows_written``.
-_BOOKKEEPING = ("data_versions", "etl_runs", "etl_rejects")
+_BOOKKEEPING = ("data_versions", "etl_runs", "etl_rejects", "hazard_months")  # hazard_months: recounted
+
 
 
 def rows_written(conn: Connection) -> int:

@@ -109,6 +109,15 @@ def rebuild_hazard_months(conn: Connection) -> int:
     return int(conn.execute(text("SELECT sg_rebuild_hazard_months()")).scalar_one())
 
 
+def bulk_hazards(conn: Connection) -> None:
+    """Switch ``hazard_months``' triggers off for this transaction (migration 0017).
+
+    For a load that writes or moves many hazards: it then recounts the table once with
+    :func:`rebuild_hazard_months` before it commits, instead of one trigger call per row.
+    """
+    conn.execute(text("SELECT set_config('safegrid.bulk_hazards', 'on', true)"))
+
+
 def app_config(conn: Connection, key: str) -> Any:
     """Return the JSON value of an ``app_config`` key, or None."""
     return conn.execute(text('SELECT "value" FROM "app_config" WHERE "key" = :k'), {"k": key}).scalar_one_or_none()

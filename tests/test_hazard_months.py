@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from geo import bigscreen_queries as bq
-from geo.refresh import rebuild_hazard_months
+from geo.refresh import bulk_hazards, rebuild_hazard_months
 from geo.scope import Scope
 
 pytestmark = pytest.mark.db
@@ -121,3 +121,17 @@ def test_the_trend_leaves_out_what_is_dated_after_as_of(city: Connection) -> Non
     # a department's hazards are counted live, the same way (HM-T1..4 have no enterprise: none of them)
     dept = bq.monthly_trend(city, scope=Scope(f"{CITY}.", "zhujian"), as_of=as_of, months=2)
     assert [(t["found"], t["closed"]) for t in dept] == [(0, 0), (0, 0)]
+
+
+def test_a_bulk_load_skips_the_triggers_and_recounts_once(city: Connection) -> None:
+    """A load (migration 0017: safegrid.bulk_hazards) writes and moves hazards without a trigger call per row."""
+    _hazard(city, "HM-B1", unit=A1G, enterprise=None, found=date(2026, 1, 5))
+    _assert_exact(city)
+    bulk_hazards(city)
+    _hazard(city, "HM-B2", unit=A1G, enterprise=None, found=date(2026, 2, 5), closed=date(2026, 2, 9))
+    city.execute(text("UPDATE hazards SET unit_id = (SELECT id FROM units WHERE code = :b) WHERE code = 'HM-B1'"),
+                 {"b": B})
+    city.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+    assert _rows(city, _STORED) != _rows(city, _ORACLE)  # nothing counted yet: the load recounts at its end
+    rebuild_hazard_months(city)
+    _assert_exact(city)

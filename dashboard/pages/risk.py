@@ -469,12 +469,13 @@ def register(app: Dash) -> None:
         as_of = clock.today()
 
         def build() -> list[dict[str, Any]]:
+            read_at = clock.now()  # before the reads: nothing committed later is in them
             with connect() as conn:
                 cutoff = rq.stock_cutoff(conn, as_of=as_of)
                 parts = rq.breakdowns(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff)
                 trend, industries, areas, ageing = (parts[p] for p in ("trend", "industries", "areas", "ageing"))
                 child_level = LEVEL.get(min(rq.scope_level(conn, scope=scope) + 1, 5), "下级单位")
-            title = f"隐患发现与销号（动态清零）　统计于 {clock.now():%H:%M:%S}"
+            title = f"隐患发现与销号（动态清零）　统计于 {read_at:%H:%M:%S}"
             figures = (trend_figure(trend, cutoff, title), industry_figure(industries),
                        area_figure(areas, child_level), ageing_figure(ageing), closure_figure(areas, child_level))
             return [f.to_plotly_json() for f in figures]
@@ -567,11 +568,12 @@ def register(app: Dash) -> None:
         pair = (units[0], units[1])
 
         def build() -> dict[str, Any]:
+            read_at = clock.now()
             with connect() as conn:
                 cutoff = rq.stock_cutoff(conn, as_of=as_of)
                 trends = tuple(rq.monthly_found_closed(conn, scope=u["path"], filters=filters, as_of=as_of,
                                                        cutoff=cutoff) for u in pair)
-            title = f"每月新发现 / 销号隐患　统计于 {clock.now():%H:%M:%S}"
+            title = f"每月新发现 / 销号隐患　统计于 {read_at:%H:%M:%S}"
             return compare_figure(*pair, trends, title).to_plotly_json()
 
         # Two scans of the units' hazards: kept like the charts above (analytics_max_stale_s).
