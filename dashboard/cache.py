@@ -222,12 +222,13 @@ def cache_key(route: str, params: Mapping[str, object], tables: tuple[str, ...] 
     With ``tables``, only their write counters (:meth:`~dashboard.scope.Account.version_of`): for a value
     read from those tables alone, which writes to other tables leave valid.
     """
-    account = current_account()
-    return f"{route}|{account.scope}|{account.version_of(tables)}|{clock.today().isoformat()}|{_query(params)}"
+    return _key(route, params, current_account().version_of(tables))
 
 
-def _query(params: Mapping[str, object]) -> str:
-    return urlencode(sorted((k, str(v)) for k, v in params.items()))
+def _key(route: str, params: Mapping[str, object], version: str) -> str:
+    """Join the key: route, the caller's scope path, ``version``, today, sorted parameters."""
+    query = urlencode(sorted((k, str(v)) for k, v in params.items()))
+    return f"{route}|{current_account().scope}|{version}|{clock.today().isoformat()}|{query}"
 
 
 def send(body: CachedBody, *, mimetype: str = GEOJSON_MIME) -> Response:
@@ -292,8 +293,7 @@ def cached_value(route: str, params: Mapping[str, object], build: Callable[[], T
     if hit is not None:
         value: T = _unpack(hit)
         return value
-    lasting = f"{route}|{current_account().scope}|lasting|{clock.today().isoformat()}|{_query(params)}" \
-        if max_stale_s > 0 else None
+    lasting = _key(route, params, "lasting") if max_stale_s > 0 else None
     if lasting is not None and not wrote_recently(max_stale_s):
         old = cache.get(lasting)
         if old is not None:
