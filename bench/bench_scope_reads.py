@@ -12,7 +12,8 @@
   subtree, else sorted whole);
 * **badge**: the 待办 count (``geo.todo.todo_count``) in full against capped at ``BADGE_CAP``;
 * **risk**: /risk's four charts (trend, industries, areas, ageing) as four statements
-  (``tests/risk_charts_oracle.py``, as read before stop 27) against one (``geo.risk_queries.breakdowns``), no filter.
+  (``tests/risk_charts_oracle.py``, as read before stop 27), or ``breakdowns`` as it was at ``--risk-before``,
+  against ``geo.risk_queries.breakdowns`` (the majors, the open hazards and hazard_months, stop 29), no filter.
 
 Scopes: the city, the county and township with the most open hazards, a village and a grid cell of that township.
 Every pair must return the same rows (the counts: equal, or the capped one past its cap). Each part runs on a
@@ -31,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.risk_charts_oracle
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, percentile, report, timed, use_database
+from common import machine, module_at, percentile, report, timed, use_database
 
 
 def main() -> None:
@@ -40,6 +41,8 @@ def main() -> None:
     ap.add_argument("--url", default=None, help="or any SQLAlchemy URL (the stack's own primary)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--parts", default="ledger,panel,badge,risk", help="which reads, comma-separated")
+    ap.add_argument("--risk-before", default=None, metavar="REV",
+                    help="/risk's baseline: geo/risk_queries.py at this git revision (default: the four statements)")
     ap.add_argument("--append", type=Path, default=None)
     args = ap.parse_args()
     use_database(args.database)
@@ -70,9 +73,11 @@ def main() -> None:
     scopes = [("city", city), ("county", county), ("township", township), ("village", below[4]),
               ("grid cell", below[5])]
 
-    def stats(conn: Connection, buckets: int) -> None:
+    def stats(conn: Connection, buckets: int) -> Connection:
+        """Set the units' path statistics to ``buckets``; return the connection."""
         conn.execute(text(f"ALTER TABLE units ALTER COLUMN path SET STATISTICS {buckets}"))
         conn.execute(text("ANALYZE units"))
+        return conn
 
     def ledger(conn: Connection, path: str) -> tuple[list[str], int]:
         rows, total = hazard_page(conn, scope=path, filters=LedgerFilters(today=today), limit=100,
@@ -92,12 +97,15 @@ def main() -> None:
             return [], todo_count(conn, ask, cap=cap).hazards
         return read
 
+    risk_before = module_at(args.risk_before, "geo/risk_queries.py", "risk_before") if args.risk_before else None
+
     def charts(one: bool) -> Callable[[Connection, str, str], tuple[list[Any], int]]:
         def read(conn: Connection, path: str, code: str) -> tuple[list[Any], int]:
             f = rq.RiskFilters()
             cutoff = rq.stock_cutoff(conn, as_of=today)
-            if one:
-                got = rq.breakdowns(conn, scope=path, filters=f, as_of=today, cutoff=cutoff)
+            module: Any = rq if one else risk_before
+            if module is not None:
+                got = module.breakdowns(conn, scope=path, filters=f, as_of=today, cutoff=cutoff)
                 return [got["trend"], got["industries"], got["areas"], got["ageing"]], 0
             return [oracle.monthly_found_closed(conn, scope=path, filters=f, as_of=today, cutoff=cutoff),
                     oracle.open_by_industry(conn, scope=path, filters=f, as_of=today),
@@ -107,10 +115,11 @@ def main() -> None:
 
     parts: list[tuple[str, str, str, Any, Any]] = [
         ("ledger first page", "100 buckets", "1,000 buckets (0014)",
-         lambda c, p, _code: (stats(c, 100), ledger(c, p))[1], lambda c, p, _code: (stats(c, 1000), ledger(c, p))[1]),
+         lambda c, p, _code: ledger(stats(c, 100), p), lambda c, p, _code: ledger(stats(c, 1000), p)),
         ("panel's open hazards", "sorted whole, exact count", "as the app reads it now", panel(False), panel(None)),
         ("待办 badge count", "full count", f"up to {BADGE_CAP + 1}", badge(None), badge(BADGE_CAP)),
-        ("/risk charts", "four statements", "one statement, five groupings", charts(False), charts(True)),
+        ("/risk charts", f"breakdowns of {args.risk_before}" if risk_before else "four statements",
+         "majors, open hazards, hazard_months", charts(False), charts(True)),
     ]
     keys = {"ledger": 0, "panel": 1, "badge": 2, "risk": 3}
     parts = [parts[keys[k]] for k in args.parts.split(",")]
@@ -129,11 +138,12 @@ def main() -> None:
                     if rows0 != rows1 or not (n0 == n1 or n1 == -1 or (n1 == BADGE_CAP + 1 and n0 > BADGE_CAP)):
                         raise SystemExit(f"{part}, {name}: different rows or counts ({n0} / {n1})")
             conn.rollback()  # the statistics as they were
+    risk_flag = f" --risk-before {args.risk_before}" if args.risk_before else ""
     lines = [
-        f"## Scope reads before / after (issue 20, stop 27; {hazards:,} hazards, {clock.now():%Y-%m-%d %H:%M})", "",
+        f"## Scope reads before / after (issue 20; {hazards:,} hazards, {clock.now():%Y-%m-%d %H:%M})", "",
         f"`.venv/bin/python bench/bench_scope_reads.py {'--url …' if args.url else f'--database {args.database}'} "
-        f"--rounds {args.rounds} --parts {args.parts}` on {machine()}; p50 of {args.rounds} rounds after one "
-        "untimed, the two ways alternating; same rows checked.", "",
+        f"--rounds {args.rounds} --parts {args.parts}{risk_flag}` on {machine()}; p50 of {args.rounds} rounds "
+        "after one untimed, the two ways alternating; same rows checked.", "",
         "| read | scope | before | p50 ms | after | p50 ms | after / before |",
         "|---|---|---|---|---|---|---|",
     ]

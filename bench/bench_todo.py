@@ -11,29 +11,12 @@ database, alternating round by round with today's; both must return the same cou
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, percentile, report, timed, use_database
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _module_at(rev: str, name: str) -> ModuleType:
-    """Import ``geo/todo.py`` as it was at ``rev`` under ``name``."""
-    source = subprocess.run(["git", "show", f"{rev}:geo/todo.py"], cwd=ROOT, check=True, capture_output=True,
-                            text=True).stdout
-    spec = importlib.util.spec_from_loader(name, loader=None)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    exec(compile(source, f"{rev}:geo/todo.py", "exec"), module.__dict__)
-    return module
+from common import machine, module_at, percentile, report, timed, use_database
 
 
 def _run(module: Any, engine: Any, path: str, today: Any) -> tuple[float, float, tuple[int, int], list[int]]:
@@ -59,7 +42,7 @@ def main() -> None:
     from geo import todo
     from geo.db import engine as make_engine
 
-    before = _module_at(args.before, "todo_before")
+    before = module_at(args.before, "geo/todo.py", "todo_before")
     engine = make_engine()
     with engine.connect() as conn:
         paths = {lvl: conn.execute(text('SELECT "path"::text FROM "units" WHERE "level" = :l ORDER BY "id" LIMIT 1'),

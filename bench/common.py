@@ -7,14 +7,18 @@ run; each script also puts it there itself, for runners such as ``runpy.run_path
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import platform
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -164,3 +168,16 @@ def report(markdown: str, append: Path | None) -> None:
     if append:
         with append.open("a", encoding="utf-8") as fh:
             fh.write("\n" + markdown.strip("\n") + "\n")
+
+
+def module_at(rev: str, path: str, name: str) -> ModuleType:
+    """Import the project's ``path`` (``geo/todo.py``) as it was at git revision ``rev``, under ``name``."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, check=True, capture_output=True,
+                            text=True).stdout
+    spec = importlib.util.spec_from_loader(name, loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    exec(compile(source, f"{rev}:{path}", "exec"), module.__dict__)
+    return module

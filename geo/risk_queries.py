@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import h3.api.numpy_int as h3
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, RowMapping, text
 
 from domain import clock
 from domain.crs import BBox
@@ -173,16 +173,22 @@ _HAZ_FILTER = (
 # its own unit, else in its enterprise's. Two branches, not one join on coalesce(h.unit_id, e.unit_id): that join
 # read every hazard of the city whatever the scope (a grid cell's charts took 1.9 s at 3M hazards); each branch
 # starts from the scope's units.
-_HAZ_COLUMNS = ('h."id", h."level", h."status", h."found_at", h."closed_at", h."deadline", e."industry", '
-                'u."path" AS upath')
-_HAZARDS_CTE = (
-    f'hz AS (SELECT {_HAZ_COLUMNS} FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '  # noqa: S608
-    'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-    f'WHERE {path_in_scope("u.path")} AND {_HAZ_FILTER} '
-    f'UNION ALL SELECT {_HAZ_COLUMNS} FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
-    'JOIN "units" u ON u."id" = e."unit_id" '
-    f'WHERE h."unit_id" IS NULL AND {path_in_scope("u.path")} AND {_HAZ_FILTER})'
-)
+_OPEN = 'h."status" <> \'closed\''
+
+
+def _hazards_cte(where: str | None = None, open_expr: str = _OPEN) -> str:
+    """Return the CTE ``hz``: the scope's filtered hazards matching ``where``, ``open_expr`` as their ``open``."""
+    also = f" AND ({where})" if where else ""
+    columns = (f'h."id", h."level", {open_expr} AS "open", h."found_at", h."closed_at", h."deadline", '
+               'e."industry", u."path" AS upath')
+    return (
+        f'hz AS (SELECT {columns} FROM "hazards" h JOIN "units" u ON u."id" = h."unit_id" '  # noqa: S608
+        'LEFT JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+        f'WHERE {path_in_scope("u.path")} AND {_HAZ_FILTER}{also} '
+        f'UNION ALL SELECT {columns} FROM "hazards" h JOIN "enterprises" e ON e."id" = h."enterprise_id" '
+        'JOIN "units" u ON u."id" = e."unit_id" '
+        f'WHERE h."unit_id" IS NULL AND {path_in_scope("u.path")} AND {_HAZ_FILTER}{also})'
+    )
 
 
 def current_rule(conn: Connection) -> RiskRule:
@@ -561,11 +567,13 @@ def monthly_found_closed(conn: Connection, *, scope: str, filters: RiskFilters, 
     return breakdowns(conn, scope=scope, filters=filters, as_of=as_of, cutoff=cutoff, parts=("trend",))["trend"]
 
 
-# --- the breakdowns of /risk's charts, from one scan -------------------------------------------------------
-# One pass over the scope's hazards (without the period: the trend ignores it; the others count ``inp``, found in
-# the period), grouped up to five ways at once (GROUPING SETS): majors found per (month, 存量), majors closed per
-# (month, 存量), open per industry, per child unit, open overdue per (days past the deadline, level). The four charts
-# as four statements, each a scan of the scope's hazards, took 1.8-3x as long at 1M / 3M (bench_scope_reads.py).
+# --- the breakdowns of /risk's charts ---------------------------------------------------------------------
+# Each chart reads only the hazards it counts, grouped up to five ways at once (GROUPING SETS; the period is not a
+# condition — the trend ignores it, the others count ``inp``, found in the period): the trend the MAJOR hazards
+# (ix_hazards_major, 0018) found / closed per (month, 存量); the industries, the ageing and the areas' open / major /
+# overdue the OPEN ones (ix_hazards_open, 0016); the areas' found and closed every hazard of a child unit — summed
+# from hazard_months (0015) when no filter is set and the scope is no department, else counted in a scan.
+# One scan of every hazard for all four took 6.1 s city-wide at 3M hazards (bench_scope_reads.py).
 _GROUPINGS = {  # part → its grouping sets (columns of x below)
     "trend": (("fm", "stock"), ("cm", "stock")),
     "industries": (("industry",),),
@@ -574,34 +582,58 @@ _GROUPINGS = {  # part → its grouping sets (columns of x below)
 }
 _GROUPED = ("fm", "stock", "cm", "industry", "code", "days", "level")
 PARTS = tuple(_GROUPINGS)
-_BREAKDOWN_SQL = f"""
-WITH {_HAZARDS_CTE}, x AS (
+_BREAKDOWN_SQL = """
+WITH {hz}, x AS (
     SELECT CASE WHEN "level" = 'major' THEN date_trunc('month', "found_at")::date END AS fm,
            CASE WHEN "level" = 'major' AND "closed_at" IS NOT NULL THEN date_trunc('month', "closed_at")::date END
                AS cm,
            "found_at" <= :cutoff AS stock, coalesce("industry", '未填写') AS industry,
            split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code,
-           CASE WHEN "status" <> 'closed' AND "deadline" < :as_of THEN CAST(:as_of AS date) - "deadline" END AS days,
-           "level", "status" <> 'closed' AS open,
+           CASE WHEN "open" AND "deadline" < :as_of THEN CAST(:as_of AS date) - "deadline" END AS days,
+           "level", "open", "closed_at" IS NOT NULL AS dated_closed,
            (CAST(:p_from AS date) IS NULL OR "found_at" >= CAST(:p_from AS date))
            AND (CAST(:p_to AS date) IS NULL OR "found_at" <= CAST(:p_to AS date)) AS inp
     FROM hz
 )
-SELECT GROUPING({{grouped}}) AS g, {{columns}},
+SELECT GROUPING({grouped}) AS g, {columns},
        count(*) AS n, count(*) FILTER (WHERE inp) AS found, count(*) FILTER (WHERE inp AND NOT open) AS closed,
        count(*) FILTER (WHERE inp AND open) AS open,
        count(*) FILTER (WHERE inp AND open AND "level" = 'major') AS major,
-       count(*) FILTER (WHERE inp AND open AND days IS NOT NULL) AS overdue
-FROM x GROUP BY GROUPING SETS ({{sets}})
-"""  # noqa: S608 - constant fragments
+       count(*) FILTER (WHERE inp AND open AND days IS NOT NULL) AS overdue,
+       count(*) FILTER (WHERE inp AND open AND dated_closed) AS open_dated_closed
+FROM x GROUP BY GROUPING SETS ({sets})
+"""
+# The hazards of each child unit's subtree found / closed in any month (hazard_months counts a closing date).
+_CHILD_MONTHS_SQL = (
+    'SELECT c."code", sum(m."found") AS found, sum(m."closed") AS closed FROM "units" c '
+    'JOIN "hazard_months" m ON m."unit_id" = c."id" '
+    'WHERE c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :scope) GROUP BY c."code"'
+)
 _CHILDREN_SQL = ('SELECT c."code", c."name" FROM "units" c '
                  'WHERE c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :scope) ORDER BY c."code"')
 _AREA_COUNTS = ("found", "closed", "open", "major", "overdue")
+_MAJOR = 'h."level" = \'major\''
+
+
+def _grouped_rows(conn: Connection, params: Mapping[str, Any], sets: Sequence[tuple[str, ...]], *,
+                  where: str | None, open_expr: str = _OPEN) -> Iterator[tuple[str, RowMapping]]:
+    """Count the scope's hazards matching ``where`` grouped by ``sets``; yield (the set's first column, row)."""
+    grouped = [c for c in _GROUPED if any(c in g for g in sets)]  # GROUPING() takes grouped columns only
+    kind_of = {sum(1 << (len(grouped) - 1 - i) for i, c in enumerate(grouped) if c not in g): g[0] for g in sets}
+
+    def quoted(columns: Sequence[str]) -> str:
+        return ", ".join(f'"{c}"' for c in columns)
+
+    columns = ", ".join(f'"{c}"' if c in grouped else f'NULL AS "{c}"' for c in _GROUPED)
+    sql = _BREAKDOWN_SQL.format(hz=_hazards_cte(where, open_expr), grouped=quoted(grouped), columns=columns,
+                                sets=", ".join(f"({quoted(g)})" for g in sets))
+    for r in conn.execute(text(sql), params).mappings():
+        yield kind_of[r["g"]], r
 
 
 def breakdowns(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date, cutoff: date,
                parts: Sequence[str] = PARTS) -> dict[str, list[dict[str, Any]]]:
-    """Return /risk's breakdowns of the scope's hazards (``parts`` of :data:`PARTS`) from one scan.
+    """Return /risk's breakdowns of the scope's hazards (``parts`` of :data:`PARTS`).
 
     * ``trend``: MAJOR hazards found and closed per month of the period's window (:func:`month_window`), 存量
       (found on or before ``cutoff``) apart from 增量, and both still open at each month's end (动态清零);
@@ -611,34 +643,38 @@ def breakdowns(conn: Connection, *, scope: str, filters: RiskFilters, as_of: dat
     * ``ageing``: open overdue hazards by days past the deadline (:data:`AGEING_BUCKETS`), general vs major.
     """
     first, last = month_window(filters, as_of=as_of)
-    sets = [grouping for part in parts for grouping in _GROUPINGS[part]]
-    grouped = [c for c in _GROUPED if any(c in g for g in sets)]  # GROUPING() takes grouped columns only
-    kind_of = {sum(1 << (len(grouped) - 1 - i) for i, c in enumerate(grouped) if c not in g): g[0] for g in sets}
     params = {**scope_params(scope), **filters.params(period=False), "cutoff": cutoff, "as_of": as_of,
               "p_from": filters.date_from, "p_to": filters.date_to}
+    rolled_up = "areas" in parts and not filters.active and scope_department(scope) is None
+    passes: list[tuple[list[tuple[str, ...]], str | None, str]] = []  # (grouping sets, where, open)
+    if "trend" in parts:
+        passes.append((list(_GROUPINGS["trend"]), _MAJOR, _OPEN))
+    open_parts = [p for p in ("industries", "ageing") if p in parts] + (["areas"] if rolled_up else [])
+    if open_parts:
+        passes.append(([g for p in open_parts for g in _GROUPINGS[p]], _OPEN, "true"))
+    if "areas" in parts and not rolled_up:
+        passes.append((list(_GROUPINGS["areas"]), None, _OPEN))
     found: dict[tuple[date, bool], int] = {}
     closed: dict[tuple[date, bool], int] = {}
     industries: dict[str, list[int]] = {}
     areas: dict[str, dict[str, int]] = {}
     overdue: list[tuple[int, str, int]] = []
-    def quoted(columns: Sequence[str]) -> str:
-        return ", ".join(f'"{c}"' for c in columns)
-
-    columns = ", ".join(f'"{c}"' if c in grouped else f'NULL AS "{c}"' for c in _GROUPED)
-    sql = _BREAKDOWN_SQL.replace("{grouped}", quoted(grouped)).replace("{columns}", columns).replace(
-        "{sets}", ", ".join(f"({quoted(g)})" for g in sets))
-    for r in conn.execute(text(sql), params).mappings():
-        kind = kind_of[r["g"]]  # the set's first column
-        if kind == "fm" and r["fm"] is not None:
-            found[(r["fm"], r["stock"])] = int(r["n"])
-        elif kind == "cm" and r["cm"] is not None:
-            closed[(r["cm"], r["stock"])] = int(r["n"])
-        elif kind == "industry" and r["open"]:
-            industries[r["industry"]] = [int(r["open"]), int(r["major"]), int(r["overdue"])]
-        elif kind == "code":
-            areas[r["code"]] = {k: int(r[k]) for k in _AREA_COUNTS}
-        elif kind == "days" and r["days"] is not None and r["overdue"]:
-            overdue.append((int(r["days"]), r["level"], int(r["overdue"])))
+    for sets, where, open_expr in passes:
+        for kind, r in _grouped_rows(conn, params, sets, where=where, open_expr=open_expr):
+            if kind == "fm" and r["fm"] is not None:
+                found[(r["fm"], r["stock"])] = int(r["n"])
+            elif kind == "cm" and r["cm"] is not None:
+                closed[(r["cm"], r["stock"])] = int(r["n"])
+            elif kind == "industry" and r["open"]:
+                industries[r["industry"]] = [int(r["open"]), int(r["major"]), int(r["overdue"])]
+            elif kind == "code":
+                areas[r["code"]] = {k: int(r[k]) for k in (*_AREA_COUNTS, "open_dated_closed")}
+            elif kind == "days" and r["days"] is not None and r["overdue"]:
+                overdue.append((int(r["days"]), r["level"], int(r["overdue"])))
+    if rolled_up:  # found / closed from hazard_months; it counts a closing date, the scan a closed status
+        for code, n_found, n_closed in conn.execute(text(_CHILD_MONTHS_SQL), params).all():
+            c = areas.setdefault(code, dict.fromkeys((*_AREA_COUNTS, "open_dated_closed"), 0))
+            c["found"], c["closed"] = int(n_found), int(n_closed) - c["open_dated_closed"]
     out: dict[str, list[dict[str, Any]]] = {}
     if "trend" in parts:
         out["trend"] = _trend(found, closed, first, last)
@@ -681,7 +717,7 @@ def _areas(conn: Connection, scope: str, counts: dict[str, dict[str, int]]) -> l
         # as PostgreSQL's round(numeric, 4): half away from zero
         rate = float((Decimal(c["closed"]) / c["found"]).quantize(Decimal("0.0001"), ROUND_HALF_UP)) if c["found"] \
             else None
-        rows.append({"code": code, "name": name, **c, "closure_rate": rate})
+        rows.append({"code": code, "name": name, **{k: c[k] for k in _AREA_COUNTS}, "closure_rate": rate})
     return rows
 
 

@@ -1,7 +1,8 @@
 """/risk's four charts as four statements, one per chart: the oracle of ``geo.risk_queries.breakdowns``.
 
-These are the statements the charts were read with before stop 27 (each a scan of the scope's hazards);
-tests/test_risk_queries.py checks the one-scan breakdowns against them, bench/bench_scope_reads.py times both.
+These are the statements the charts were read with before stop 27 (each a scan of every hazard of the scope;
+breakdowns now reads the majors, the open ones and hazard_months);
+tests/test_risk_queries.py checks breakdowns against them, bench/bench_scope_reads.py times both.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo.risk_queries import _HAZARDS_CTE, AGEING_BUCKETS, RiskFilters, month_window
+from geo.risk_queries import AGEING_BUCKETS, RiskFilters, _hazards_cte, month_window
 from geo.scope import scope_params
+
+_HAZARDS_CTE = _hazards_cte()  # every hazard of the scope, with its "open" (status not closed)
 
 
 def monthly_found_closed(conn: Connection, *, scope: str, filters: RiskFilters, as_of: date,
@@ -50,7 +53,7 @@ def open_by_industry(conn: Connection, *, scope: str, filters: RiskFilters, as_o
         f"WITH {_HAZARDS_CTE} SELECT coalesce(\"industry\", '未填写') AS industry, count(*) AS open, "
         "count(*) FILTER (WHERE \"level\" = 'major') AS major, "
         "count(*) FILTER (WHERE \"deadline\" < :as_of) AS overdue "
-        "FROM hz WHERE \"status\" <> 'closed' GROUP BY 1 ORDER BY 2 DESC, 1"
+        "FROM hz WHERE \"open\" GROUP BY 1 ORDER BY 2 DESC, 1"
     )
     params = {**scope_params(scope), **filters.params(), "as_of": as_of}
     return [dict(r) for r in conn.execute(text(sql), params).mappings()]
@@ -65,10 +68,10 @@ def by_child_unit(conn: Connection, *, scope: str, filters: RiskFilters, as_of: 
     sql = (
         f"WITH {_HAZARDS_CTE}, "
         "k AS (SELECT split_part(substr(upath, char_length(:scope) + 1), '.', 1) AS code, hz.* FROM hz), "
-        "agg AS (SELECT code, count(*) AS found, count(*) FILTER (WHERE \"status\" = 'closed') AS closed, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed') AS open, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"level\" = 'major') AS major, "
-        "count(*) FILTER (WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) AS overdue FROM k GROUP BY code) "
+        "agg AS (SELECT code, count(*) AS found, count(*) FILTER (WHERE NOT \"open\") AS closed, "
+        "count(*) FILTER (WHERE \"open\") AS open, "
+        "count(*) FILTER (WHERE \"open\" AND \"level\" = 'major') AS major, "
+        "count(*) FILTER (WHERE \"open\" AND \"deadline\" < :as_of) AS overdue FROM k GROUP BY code) "
         "SELECT c.\"code\", c.\"name\", coalesce(a.found, 0) AS found, coalesce(a.closed, 0) AS closed, "
         "coalesce(a.open, 0) AS open, coalesce(a.major, 0) AS major, coalesce(a.overdue, 0) AS overdue, "
         "CASE WHEN coalesce(a.found, 0) > 0 THEN round(a.closed::numeric / a.found, 4)::float8 END AS closure_rate "
@@ -84,7 +87,7 @@ def overdue_ageing(conn: Connection, *, scope: str, filters: RiskFilters, as_of:
     sql = (
         f"WITH {_HAZARDS_CTE}, "
         "od AS (SELECT CAST(:as_of AS date) - \"deadline\" AS days, \"level\" FROM hz "
-        "WHERE \"status\" <> 'closed' AND \"deadline\" < :as_of) "
+        "WHERE \"open\" AND \"deadline\" < :as_of) "
         "SELECT b.label AS bucket, b.ord, count(od.days) FILTER (WHERE od.\"level\" = 'general') AS general, "
         "count(od.days) FILTER (WHERE od.\"level\" = 'major') AS major "
         "FROM unnest(CAST(:labels AS text[]), CAST(:lows AS int[]), CAST(:highs AS int[])) "

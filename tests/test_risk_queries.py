@@ -11,6 +11,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from domain.crs import BBox
 from geo import risk_queries as rq
+from geo.scope import Scope
 from tests import risk_charts_oracle as oracle
 from tests.db_support import rolled_back
 from tests.demo_fixture import DEMO_AS_OF, DemoDb, demo_db  # noqa: F401  (session fixture)
@@ -206,9 +207,9 @@ def test_moving_a_point_clears_its_cells_and_the_refresh_sets_them(dconn: Connec
         assert stored == [h3.str_to_int(h3.latlng_to_cell(lat, lon, res)) for res in (6, 7, 8, 9)]
 
 
-@pytest.mark.parametrize("scope", [CITY, "411000.411002."])
-def test_one_scan_gives_the_four_breakdowns(dconn: Connection, scope: str) -> None:
-    """rq.breakdowns (one pass, five groupings) equals the four statements the charts were read with before."""
+@pytest.mark.parametrize("scope", [CITY, "411000.411002.", Scope(CITY, "zhujian")])
+def test_breakdowns_equal_the_four_scans(dconn: Connection, scope: str) -> None:
+    """rq.breakdowns (majors, open hazards, hazard_months) equals the four scans the charts were read with before."""
     from datetime import timedelta
 
     cutoff = rq.stock_cutoff(dconn, as_of=DEMO_AS_OF)
@@ -224,3 +225,25 @@ def test_one_scan_gives_the_four_breakdowns(dconn: Connection, scope: str) -> No
         if f == rq.RiskFilters():  # something to compare: hazards open and overdue in every part
             assert sum(r["open"] for r in got["areas"]) and got["industries"]
             assert any(r["major"] or r["general"] for r in got["ageing"])
+
+
+def test_breakdowns_roll_up_counts_what_the_scan_counts(dconn: Connection) -> None:
+    """The areas' found / closed summed from hazard_months equal the scan's with hazards hazard_months counts
+    differently: one not closed that carries a closing date (an import), one standing in its enterprise's unit."""
+    county = dconn.execute(text("SELECT u.id, e.id FROM units u JOIN units c ON c.path LIKE u.path || '%' "
+                                "JOIN enterprises e ON e.unit_id = c.id WHERE u.path = '411000.411002.' "
+                                "ORDER BY e.id LIMIT 1")).one()
+    dconn.execute(text(
+        "INSERT INTO hazards (code, unit_id, enterprise_id, title, level, status, found_at, deadline, closed_at) "
+        "VALUES ('RQ-DATED', :u, NULL, '带销号日期的未销号隐患', 'major', 'rectifying', DATE '2026-01-05', "
+        "DATE '2026-02-01', DATE '2026-01-20'), ('RQ-NOUNIT', NULL, :e, '无网格隐患', 'general', 'closed', "
+        "DATE '2026-01-06', DATE '2026-02-01', DATE '2026-01-21')"), {"u": county[0], "e": county[1]})
+    cutoff = rq.stock_cutoff(dconn, as_of=DEMO_AS_OF)
+    got = rq.breakdowns(dconn, scope=CITY, filters=rq.RiskFilters(), as_of=DEMO_AS_OF, cutoff=cutoff)
+    assert got["areas"] == oracle.by_child_unit(dconn, scope=CITY, filters=rq.RiskFilters(), as_of=DEMO_AS_OF)
+    assert got["trend"] == oracle.monthly_found_closed(dconn, scope=CITY, filters=rq.RiskFilters(), as_of=DEMO_AS_OF,
+                                                       cutoff=cutoff)
+    weidu = next(r for r in got["areas"] if r["code"] == "411002")
+    months = dconn.execute(text("SELECT sum(found), sum(closed) FROM hazard_months WHERE unit_id = :u"),
+                           {"u": county[0]}).one()
+    assert (weidu["found"], weidu["closed"]) == (months[0], months[1] - 1)  # the dated open one is not closed
