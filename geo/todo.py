@@ -116,7 +116,10 @@ def todo_count(conn: Connection, ask: TodoAsk, *, cap: int | None = None) -> Tod
     return TodoCount(int(row[0]), int(row[1]))
 
 
-def todo_items(conn: Connection, ask: TodoAsk, *, limit: int = 300) -> list[dict[str, Any]]:
+TODO_LIST_LIMIT = 300  # the most urgent hazards /todo lists (a city's leader has 225k awaiting)
+
+
+def todo_items(conn: Connection, ask: TodoAsk, *, limit: int = TODO_LIST_LIMIT) -> list[dict[str, Any]]:
     """Return the hazards awaiting the caller (most urgent first), each with its reasons as booleans.
 
     Sorted on the keys alone, names joined to the page's rows: city-wide at 1M / 3M 0.6-1.0 s → 0.2-0.3 s.

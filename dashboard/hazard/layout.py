@@ -44,6 +44,7 @@ FIELD_LABEL = Vocab({**dict(FIVE_IN_PLACE.items()), "resp_person_phone": "责任
 TODO_REASON = Vocab({"verify": "待验收", "rectify": "待整改", "supervised": "新挂牌督办", "overdue": "已逾期"})
 NOT_FOUND = "未找到该隐患，或该隐患不在本账户的数据范围内。"
 _PLAN_ACTIONS = ("record", "submit")
+TODO_PAGE_SIZE = 50  # rows of the 待办 list a page
 TODO_COLUMNS = ("事项", "隐患编号", "隐患", "等级", "状态", "整改期限", "企业", "网格")
 _TEXTAREAS = ("measures", "contingency_plan")
 PHOTO_KINDS = ("before", "after")  # what 登记整改情况 / 提交验收 photos show; the default follows the action
@@ -346,11 +347,21 @@ def report_form(place: ReportPlace | None, account: Account, *, pick: bool = Fal
 
 # --- 待办 ----------------------------------------------------------------------------------------------------
 
-def todo_page(items: list[dict[str, Any]], reports: int | None, account: Account) -> html.Div:
-    """Build the 待办 list: hazards by reason (links to their pages), and the public reports waiting."""
+def todo_page(items: list[dict[str, Any]], reports: int | None, account: Account, *, page: int = 1,
+              listed_max: int | None = None) -> html.Div:
+    """Build the 待办 list: hazards by reason (links to their pages), and the public reports waiting.
+
+    :data:`TODO_PAGE_SIZE` rows a page (``?page=N``, clamped to the pages there are); ``listed_max``: the most
+    ``items`` read (the pager says the list stops there).
+
+    A page of 300 rows was 3,600 Dash components and 380 kB of JSON: building and encoding it was the largest
+    share of the app's CPU in the load test (bench_stack_load.py, py-spy), and the browser rendered all of it.
+    """
     today = clock.today()
+    pages = max(1, -(-len(items) // TODO_PAGE_SIZE))
+    page = min(max(page, 1), pages)
     rows = []
-    for it in items:
+    for it in items[(page - 1) * TODO_PAGE_SIZE:page * TODO_PAGE_SIZE]:
         reasons = [html.Span(TODO_REASON[r], className=f"hz-badge todo-{r}") for r in TODO_REASON if it.get(r)]
         rows.append(html.Tr([
             html.Td(reasons, **_data(label=TODO_COLUMNS[0])),
@@ -377,5 +388,21 @@ def todo_page(items: list[dict[str, Any]], reports: int | None, account: Account
     return html.Div([
         html.H2(f"待办 · {account.record.scope_name}", id="todo-title"),
         html.Div(summary, className="todo-summary", id="todo-summary"),
-        queue, table,
+        queue, table, _todo_pager(page, pages, len(items), listed_max),
     ], className="todo-page")
+
+
+def _todo_pager(page: int, pages: int, count: int, listed_max: int | None) -> html.Nav | None:
+    """上一页 / 下一页 links of the 待办 list (``/todo?page=N``); None when it fits on one page."""
+    if pages <= 1:
+        return None
+
+    def step(label: str, to: int) -> Any:
+        if 1 <= to <= pages:
+            return dcc.Link(label, href=f"/todo?page={to}", className="todo-page-link", id=f"todo-page-{label}")
+        return html.Span(label, className="todo-page-link todo-page-off")
+
+    more = f"（列出最紧急的 {listed_max} 条）" if listed_max is not None and count >= listed_max else ""
+    return html.Nav([step("上一页", page - 1),
+                     html.Span(f"第 {page} / {pages} 页 · 共 {count} 条{more}", id="todo-page-of"),
+                     step("下一页", page + 1)], className="todo-pager", id="todo-pager")

@@ -19,7 +19,7 @@ from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import Account
 from domain import clock
-from geo.todo import PatrolDue, patrols_due, todo_items
+from geo.todo import TODO_LIST_LIMIT, PatrolDue, patrols_due, todo_items
 
 
 def patrol_section(cells: list[PatrolDue], due: int, total: int) -> html.Section:
@@ -46,14 +46,16 @@ def patrol_section(cells: list[PatrolDue], due: int, total: int) -> html.Section
 
 
 def layout(account: Account, query: dict[str, str]) -> html.Div:
-    """Build the 待办 list of ``account`` (its scope, its role's part of the loop, today's patrols)."""
-    del query
+    """Build the 待办 list of ``account`` (its scope, its role's part of the loop, today's patrols); ``?page=N``."""
     ask = todo_ask(account)
     patrols = account.can(Capability.PATROL)
     count = todo_counts(account)
     items, due = run_read(lambda conn: (
-        todo_items(conn, ask), patrols_due(conn, scope=account.scope, today=clock.today()) if patrols else None))
-    page = todo_page(items, count.reports if ask.public_queue else None, account)
+        todo_items(conn, ask, limit=TODO_LIST_LIMIT),
+        patrols_due(conn, scope=account.scope, today=clock.today()) if patrols else None))
+    number = query.get("page", "1")
+    page = todo_page(items, count.reports if ask.public_queue else None, account,
+                     page=int(number) if number.isdigit() and len(number) < 6 else 1, listed_max=TODO_LIST_LIMIT)
     if due is None:
         return page
     return html.Div([page, patrol_section(*due)], className="todo-wrap")
