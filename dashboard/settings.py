@@ -46,6 +46,9 @@ class DashboardSettings(BaseSettings):
     # /risk's charts scan the scope's hazards (seconds city-wide at 3M): after others' writes, one built this long
     # ago is still shown (with its time); a session that wrote in this window gets a fresh one. 0: always fresh.
     analytics_max_stale_s: float = 60.0
+    # The header's 待办 number (a count of the scope's open hazards on every page): likewise after others' writes;
+    # the /todo page's list is always read fresh. 0: always fresh.
+    badge_max_stale_s: float = 30.0
 
     @property
     def secret_key_file(self) -> Path:

@@ -35,6 +35,12 @@ def app() -> Dash:
     return create_app(app_settings())
 
 
+@pytest.fixture(autouse=True)
+def fresh_badge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header's 待办 count recounted after any write, as the hit counts below expect (its own test sets it)."""
+    monkeypatch.setattr(get_settings(), "badge_max_stale_s", 0.0)
+
+
 def login(app: Dash, engine: Engine, *, role: str, scope: str) -> FlaskClient:
     """Sign a new account in through the real form; return its test client."""
     username, password = make_user(engine, role=role, scope=scope, prefix="cache")
@@ -313,3 +319,48 @@ def test_risk_charts_outlive_others_writes_for_a_while(
     hits = cache_of(app).hits
     _risk_trend_title(city)
     assert cache_of(app).hits == hits
+
+
+def _badge(client: FlaskClient) -> str:
+    """The header's 待办 number, as the page layout sends it."""
+    def find(node: Any) -> str | None:
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == "shell-todo-count":
+                return str(node["props"]["children"])
+            return next((v for v in map(find, node.values()) if v is not None), None)
+        if isinstance(node, list):
+            return next((v for v in map(find, node) if v is not None), None)
+        return None
+
+    r = client.get("/_dash-layout")
+    assert r.status_code == 200
+    found = find(r.get_json())
+    assert found is not None
+    return found
+
+
+def test_the_todo_badge_outlives_others_writes_for_a_while(
+    engine: Engine, city: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The header's 待办 number: kept for badge_max_stale_s after others' writes, fresh after the account's own."""
+    monkeypatch.setattr(get_settings(), "badge_max_stale_s", 30.0)
+    before = int(_badge(city))
+    add = ("INSERT INTO hazards (code, unit_id, title, level, status, found_at, deadline) SELECT :code, id, "
+           "'角标测试', 'general', 'reported', current_date - 30, current_date - 1 FROM units WHERE code = :g")
+    try:
+        with engine.begin() as conn:  # somebody else reports an overdue hazard in the leader's city
+            conn.execute(text(add), {"code": "CACHE-BADGE-1", "g": OWN_GRID})
+        assert int(_badge(city)) == before  # the count of a moment ago
+        with city.session_transaction() as session:  # this session has just written: it sees the change
+            session[WROTE_AT_FIELD] = time.time()
+        assert int(_badge(city)) == before + 1
+        with city.session_transaction() as session:
+            session.pop(WROTE_AT_FIELD)
+        with engine.begin() as conn:
+            conn.execute(text(add), {"code": "CACHE-BADGE-2", "g": OWN_GRID})
+        assert int(_badge(city)) == before + 1
+        monkeypatch.setattr(get_settings(), "badge_max_stale_s", 0.0)  # 0: always fresh
+        assert int(_badge(city)) == before + 2
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM hazards WHERE code LIKE 'CACHE-BADGE-%'"))

@@ -8,6 +8,7 @@ from dashboard.cache import cached_value
 from dashboard.readdb import run_read
 from dashboard.roles import Capability, can
 from dashboard.scope import Account
+from dashboard.settings import get_settings as get_dashboard_settings
 from domain import clock
 from domain.hazard_flow import ACTION, REPORTERS, RULES, Actor
 from domain.labels import USER_ROLE
@@ -40,11 +41,13 @@ def todo_counts(account: Account) -> TodoCount:
     """Return what awaits ``account`` (hazards, public reports), cached per scope, account and data version.
 
     The header's badge and the /todo page share the entry: a route to /todo counts once, not twice. Hazards
-    are counted up to :data:`~geo.todo.BADGE_CAP` + 1 (the badge's "999+").
+    are counted up to :data:`~geo.todo.BADGE_CAP` + 1 (the badge's "999+"). After other users' writes a count
+    made less than ``badge_max_stale_s`` ago is used again (never after this session's own write).
     """
     ask = todo_ask(account)
     hazards, reports = cached_value("todo-counts", {"user": account.username}, lambda: run_read(
-        lambda conn: astuple(todo_count(conn, ask, cap=BADGE_CAP))))
+        lambda conn: astuple(todo_count(conn, ask, cap=BADGE_CAP))),
+        max_stale_s=get_dashboard_settings().badge_max_stale_s)
     return TodoCount(int(hazards), int(reports))
 
 
