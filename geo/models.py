@@ -306,9 +306,9 @@ class Hazard(PointRow, Base):
         # Covering (0016): the scope counts of open hazards read the index alone.
         Index("ix_hazards_open", "unit_id", "deadline", postgresql_where=text("status <> 'closed'"),
               postgresql_include=["id", "level", "supervision_level", "enterprise_id", "found_at", "closed_at"]),
-        # Covering (0018): /risk's trend reads the major hazards alone.
-        Index("ix_hazards_major", "unit_id", postgresql_where=text("level = 'major'"),
-              postgresql_include=["level", "status", "found_at", "closed_at", "deadline", "enterprise_id"]),
+        # Covering (0018): /risk's trend and the big screen's new-majors alarm read the major hazards alone.
+        Index("ix_hazards_major", "found_at", postgresql_where=text("level = 'major'"),
+              postgresql_include=["unit_id", "level", "status", "closed_at", "deadline", "enterprise_id"]),
         Index("ix_hazards_open_deadline", "deadline", "code", postgresql_where=text("status <> 'closed'")),
         Index("ix_hazards_open_supervised", "supervision_level", "deadline", "code",
               postgresql_where=text("status <> 'closed' AND supervision_level IS NOT NULL")),
