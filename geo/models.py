@@ -303,9 +303,10 @@ class Hazard(PointRow, Base):
         CheckConstraint("status <> 'closed' OR closed_at IS NOT NULL", name="closed_at"),
         Index("ix_hazards_enterprise_id", "enterprise_id"),
         Index("ix_hazards_unit_id", "unit_id"),
-        # Covering (0016): the scope counts of open hazards read the index alone.
+        # Covering (0016, 0019): the scope counts of open hazards and 待办 read the index alone.
         Index("ix_hazards_open", "unit_id", "deadline", postgresql_where=text("status <> 'closed'"),
-              postgresql_include=["id", "level", "supervision_level", "enterprise_id", "found_at", "closed_at"]),
+              postgresql_include=["id", "level", "supervision_level", "enterprise_id", "found_at", "closed_at",
+                                  "status", "submitted_by", "supervision_at"]),
         # Covering (0018): /risk's trend and the big screen's new-majors alarm read the major hazards alone.
         Index("ix_hazards_major", "found_at", postgresql_where=text("level = 'major'"),
               postgresql_include=["unit_id", "level", "status", "closed_at", "deadline", "enterprise_id"]),
