@@ -3,9 +3,9 @@
 待办's badge and list (``geo.todo``) test every open hazard of the scope for its reasons (待验收: status and who
 submitted it; newly 督办: supervision_at; overdue: deadline) and were the largest statement time left in the load
 test at 1M / 3M (a city's list read 318k hazards from the heap). With these columns in ``ix_hazards_open`` both
-are index-only: in a rolled-back transaction on the load test's database, each index freshly built, the list
-city 197 → 73 ms, county 172 → 34, township 19 → 6; the badge's capped count city 38 → 14, township 16 → 2; the
-big screen's child summaries 167 → 121 ms, the command map's open list 59 → 40 ms (city). 18 → 21 MB.
+are index-only. ``bench/bench_open_index.py`` on the load test's (vacuumed) database, each index freshly built:
+the list city 254 → 119 ms, county 235 → 49; the capped badge count 0.77-0.86×; the command map's open list
+0.85-0.90×; the big screen's ribbon and children unchanged (0.91-1.14×, noise). 18 → 21 MB.
 
 Revision ID: 0019
 Revises: 0018
