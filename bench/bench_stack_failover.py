@@ -89,16 +89,17 @@ class Drill:
                 self.hits.append(hit)
             self.stop.wait(rng.uniform(0.2, 0.6))
 
-    def report(self) -> None:
-        """Print one line per phase and the failures' causes."""
+    def report(self, resent: list[float] | None = None) -> None:
+        """Print one line per phase, the failures' causes and the requests sent again (``resent``: when)."""
         bounds = [*self.phases, ("end", self.now())]
-        print(f"\n{'phase':44} {'requests':>8} {'failed':>6} {'p50 ms':>7} {'p95 ms':>7}  failures")
+        print(f"\n{'phase':44} {'requests':>8} {'failed':>6} {'resent':>6} {'p50 ms':>7} {'p95 ms':>7}  failures")
         for (name, start), (_, end) in itertools.pairwise(bounds):
             inside = [h for h in self.hits if start <= h.at < end]
             failed = [h for h in inside if not h.ok]
+            again = sum(start <= at < end for at in resent or [])
             ms = [h.ms for h in inside] or [0.0]
             causes = ", ".join(f"{k}×{v}" for k, v in Counter(f"{h.what} {h.route}" for h in failed).items())
-            print(f"{name:44} {len(inside):8d} {len(failed):6d} {percentile(ms, 0.5):7.1f} "
+            print(f"{name:44} {len(inside):8d} {len(failed):6d} {again:6d} {percentile(ms, 0.5):7.1f} "
                   f"{percentile(ms, 0.95):7.1f}  {causes}")
 
 
@@ -183,10 +184,14 @@ def scale_drill(args: argparse.Namespace) -> None:
         proc.send_signal(signal.SIGINT)  # Locust stops its users and exits
         proc.wait(timeout=60)
     print(f"load average after: {uptime()}")
+    resent = []
     for line in hits_file.read_text().splitlines():
         h = json.loads(line)
+        if h.get("resent"):  # the connection closed before any answer: sent once more, as a browser does
+            resent.append(h["at"] - wall0)
+            continue
         drill.hits.append(Hit(h["at"] - wall0, h["name"], h["ok"], h["what"], h["ms"]))
-    drill.report()
+    drill.report(resent)
     late = [h.at for h in drill.hits if not h.ok and h.at >= back]
     print(f"\nprimary back at {back:.1f} s; last failed request after it: {(max(late) - back):.1f} s later"
           if late else f"\nprimary back at {back:.1f} s; no failure after it")

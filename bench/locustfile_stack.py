@@ -12,7 +12,12 @@ Run by the bench (``locust -f bench/locustfile_stack.py --headless …``; loopba
 * ``SG_THINK`` — think time between two actions, ``"min,max"`` seconds (default ``3,10``);
 * ``SG_WRITES=0`` (optional) — read-only: no hazard loop, no reports, no 验收 (what the writes cost the cache);
 * ``SG_HITS`` (optional) — a file to append one JSON line per request to (wall-clock start, name, ms, ok,
-  what failed): the failure drill (bench/bench_stack_failover.py) cuts it into phases.
+  what failed), and one per resend (below): the failure drill (bench/bench_stack_failover.py) cuts it into phases.
+
+A request whose connection closed before any answer is sent once more, as browsers do: Chromium resends any
+request that failed that way on a reused keep-alive connection (``HttpNetworkTransaction::ShouldResendRequest``),
+so do Firefox and curl. nginx's old workers close idle client connections when a reload retires them, and a request
+sent at that instant gets none. python-requests does not; each resend is written to ``SG_HITS`` (``"resent"``).
 
 The hazard loop: a grid manager takes the next reported hazard of its scope through 开始整改 → 登记整改情况
 (五到位) → 提交验收, one action per think time, each the hazard page's callback with the version it holds;
@@ -28,6 +33,7 @@ import json
 import os
 import random
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +41,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from locust import HttpUser, between, events, task
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import Retry
 
 _COOKIES: dict[str, list[dict[str, str]]] = json.loads(Path(os.environ["SG_COOKIES"]).read_text())
 _FLOWS: dict[str, dict[str, list[dict[str, Any]]]] = json.loads(Path(os.environ["SG_FLOWS"]).read_text())
@@ -53,8 +62,6 @@ _PLAN = {"resp_person": "张工", "resp_person_phone": "13800000000", "measures"
 
 
 if os.environ.get("SG_HITS"):
-    import time
-
     _hits = open(os.environ["SG_HITS"], "a", buffering=1)  # noqa: SIM115 - open for the whole run
 
     @events.request.add_listener
@@ -63,6 +70,23 @@ if os.environ.get("SG_HITS"):
         what = f"{status} {type(exception).__name__}: {str(exception)[:80]}" if exception else str(status)
         _hits.write(json.dumps({"at": time.time() - response_time / 1000, "name": name, "ms": round(response_time, 1),
                                 "ok": exception is None, "what": what}, ensure_ascii=False) + "\n")
+
+
+class BrowserResend(Retry):
+    """Send a request once more when its connection closed before any answer (urllib3's ProtocolError), any method."""
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Retry:
+        """Note the resend in ``SG_HITS``, then let urllib3 count it."""
+        error = kwargs.get("error")
+        if isinstance(error, ProtocolError) and os.environ.get("SG_HITS"):
+            _hits.write(json.dumps({"at": time.time(), "name": f"{method} {url}", "resent": True,
+                                    "what": f"{type(error).__name__}: {str(error)[:80]}"}, ensure_ascii=False) + "\n")
+        return super().increment(method, url, *args, **kwargs)
+
+
+# read=1: one resend after ProtocolError (the only read error here: no read timeout is set); nothing else retried.
+_RESEND = BrowserResend(total=1, connect=0, read=1, redirect=0, status=0, other=0, allowed_methods=None,
+                        respect_retry_after_header=False, raise_on_status=False)
 
 
 def route_name(req: dict[str, Any]) -> str:
@@ -90,6 +114,7 @@ class RoleUser(HttpUser):
 
     def on_start(self) -> None:
         """Take the next signed-in session of the role (several users may share one, as tabs of one browser)."""
+        self.client.mount("http://", HTTPAdapter(max_retries=_RESEND))
         cookies = next(_SESSIONS[self.role])
         self.client.cookies.update(cookies)
         self.client.headers["X-CSRFToken"] = cookies.get("_csrf_token", "")
