@@ -672,6 +672,8 @@ def breakdowns(conn: Connection, *, scope: str, filters: RiskFilters, as_of: dat
             elif kind == "days" and r["days"] is not None and r["overdue"]:
                 overdue.append((int(r["days"]), r["level"], int(r["overdue"])))
     if rolled_up:  # found / closed from hazard_months; it counts a closing date, the scan a closed status
+        for c in areas.values():  # the open pass counted only open hazards
+            c["found"] = c["closed"] = 0
         for code, n_found, n_closed in conn.execute(text(_CHILD_MONTHS_SQL), params).all():
             c = areas.setdefault(code, dict.fromkeys((*_AREA_COUNTS, "open_dated_closed"), 0))
             c["found"], c["closed"] = int(n_found), int(n_closed) - c["open_dated_closed"]
