@@ -65,7 +65,8 @@ def test_one_page_has_no_pager_and_a_full_list_says_where_it_stops() -> None:
 
 @pytest.mark.db
 @pytest.mark.usefixtures("map_data")
-@pytest.mark.parametrize("search", ["?page=abc", "?page=-1", "?page=99999999999", "?page=2&page=x", "?page="])
+@pytest.mark.parametrize("search", ["?page=abc", "?page=-1", "?page=99999999999", "?page=2&page=x", "?page=",
+                                    "?page=²"])
 def test_a_bad_page_number_shows_the_first_or_last_page(live_server: str, engine: Engine, search: str) -> None:
     session = http_login(live_server, *make_user(engine, role="leader", scope="419002"))
     r = session.post(f"{live_server}/_dash-update-component", json=route_payload("/todo", search), timeout=20)

@@ -55,7 +55,8 @@ def layout(account: Account, query: dict[str, str]) -> html.Div:
         patrols_due(conn, scope=account.scope, today=clock.today()) if patrols else None))
     number = query.get("page", "1")
     page = todo_page(items, count.reports if ask.public_queue else None, account,
-                     page=int(number) if number.isdigit() and len(number) < 6 else 1, listed_max=TODO_LIST_LIMIT)
+                     page=int(number) if number.isascii() and number.isdigit() and len(number) < 6 else 1,
+                     listed_max=TODO_LIST_LIMIT)
     if due is None:
         return page
     return html.Div([page, patrol_section(*due)], className="todo-wrap")
