@@ -612,6 +612,7 @@ _CHILD_MONTHS_SQL = (
 _CHILDREN_SQL = ('SELECT c."code", c."name" FROM "units" c '
                  'WHERE c."parent_id" = (SELECT "id" FROM "units" WHERE "path" = :scope) ORDER BY c."code"')
 _AREA_COUNTS = ("found", "closed", "open", "major", "overdue")
+_AREA_READ = (*_AREA_COUNTS, "open_dated_closed")  # and the open ones with a closing date (the roll-up's mend)
 _MAJOR = 'h."level" = \'major\''
 
 
@@ -668,14 +669,14 @@ def breakdowns(conn: Connection, *, scope: str, filters: RiskFilters, as_of: dat
             elif kind == "industry" and r["open"]:
                 industries[r["industry"]] = [int(r["open"]), int(r["major"]), int(r["overdue"])]
             elif kind == "code":
-                areas[r["code"]] = {k: int(r[k]) for k in (*_AREA_COUNTS, "open_dated_closed")}
+                areas[r["code"]] = {k: int(r[k]) for k in _AREA_READ}
             elif kind == "days" and r["days"] is not None and r["overdue"]:
                 overdue.append((int(r["days"]), r["level"], int(r["overdue"])))
     if rolled_up:  # found / closed from hazard_months; it counts a closing date, the scan a closed status
         for c in areas.values():  # the open pass counted only open hazards
             c["found"] = c["closed"] = 0
         for code, n_found, n_closed in conn.execute(text(_CHILD_MONTHS_SQL), params).all():
-            c = areas.setdefault(code, dict.fromkeys((*_AREA_COUNTS, "open_dated_closed"), 0))
+            c = areas.setdefault(code, dict.fromkeys(_AREA_READ, 0))
             c["found"], c["closed"] = int(n_found), int(n_closed) - c["open_dated_closed"]
     out: dict[str, list[dict[str, Any]]] = {}
     if "trend" in parts:
