@@ -41,6 +41,33 @@
     }
   }());
 
+  /* The raw point shapes of layers/spec.py's `marker`: half-size in px, outline, and the SVG path around (x, y). */
+  const SHAPES = {
+    circle: { radius: 6, stroke: "#ffffff" },
+    diamond: { radius: 8, stroke: "#ffffff",
+               path: (x, y, r) => `M${x} ${y - r}L${x + r} ${y}L${x} ${y + r}L${x - r} ${y}Z` },
+    triangle: { radius: 8, stroke: "#ffffff",
+                path: (x, y, r) => `M${x} ${y - r}L${x + r} ${y + 0.75 * r}L${x - r} ${y + 0.75 * r}Z` },
+    square: { radius: 6, stroke: "#1b2633",
+              path: (x, y, r) => `M${x - r} ${y - r}h${2 * r}v${2 * r}h${-2 * r}Z` },
+  };
+  let ShapeMarker = null;
+  /* L.CircleMarker drawing its `shape` (SHAPES) instead of a circle on the SVG renderer (a circle elsewhere). */
+  function shapeMarker() {
+    ShapeMarker = ShapeMarker || L.CircleMarker.extend({
+      _updatePath: function () {
+        const look = SHAPES[this.options.shape];
+        if (!look || !look.path || !this._renderer._setPath || this._empty()) {
+          L.CircleMarker.prototype._updatePath.call(this);
+          return;
+        }
+        const r = Math.max(Math.round(this._radius), 1);
+        this._renderer._setPath(this, look.path(Math.round(this._point.x), Math.round(this._point.y), r));
+      },
+    });
+    return ShapeMarker;
+  }
+
   ns.map = {
     /* Four-colour unit polygons: fill by risk class; class names let tests and CSS find a unit. */
     unitStyle: function (feature, context) {
@@ -102,21 +129,15 @@
           keyboard: false,
         });
       }
-      const colour = colourOf(h, p.cls);
+      // A raw point is an SVG path of its shape (one <svg> for all: no element, listeners and compositing layer
+      // per marker as a divIcon has, which cost a county view of 1,400 points ~300 ms), in the marker pane, so the
+      // unit polygons redrawn after it never cover it.
       const shape = h.marker || "circle";
-      if (shape === "circle") {
-        return L.circleMarker(latlng, {
-          radius: 6, color: "#ffffff", weight: 1.5, fillColor: colour, fillOpacity: 0.95,
-          className: "cm-pt cm-pt-" + layer + " cm-cls-" + p.cls,
-        });
-      }
-      return L.marker(latlng, {
-        icon: L.divIcon({
-          className: "cm-pt cm-pt-" + layer + " cm-shape-" + shape + " cm-cls-" + p.cls,
-          html: '<span style="--c:' + colour + '"></span>',
-          iconSize: [16, 16],
-        }),
-        keyboard: false,
+      const look = SHAPES[shape] || SHAPES.circle;
+      return new (shapeMarker())(latlng, {
+        shape: shape, radius: look.radius, color: look.stroke, weight: 1.5, fillColor: colourOf(h, p.cls),
+        fillOpacity: 0.95, pane: "markerPane",
+        className: "cm-pt cm-pt-" + layer + (shape === "circle" ? "" : " cm-shape-" + shape) + " cm-cls-" + p.cls,
       });
     },
 
@@ -161,7 +182,7 @@
         return;
       }
       if (e.layer.getBounds) { startStep(p.code, e.layer.getBounds()); }
-      window.dash_clientside.set_props("cm-url", { search: "?unit=" + encodeURIComponent(p.code) });
+      drillTo(p.code);
     },
   };
 
@@ -176,7 +197,8 @@
    * pointData then find these requests under way (or answered) instead of making them. */
   function startStep(code, latLngBounds) {
     const crs = propOf("cm-crs", "data") || "wgs84";
-    const bounds = [[latLngBounds.getSouth(), latLngBounds.getWest()], [latLngBounds.getNorth(), latLngBounds.getEast()]];
+    const bounds = latLngBounds.getSouth ? [[latLngBounds.getSouth(), latLngBounds.getWest()],
+                                            [latLngBounds.getNorth(), latLngBounds.getEast()]] : latLngBounds;
     seen.set(seenKey(crs, code), bounds);
     getJSON(unitsUrl(code, crs));
     const box = document.getElementById("cm-map");
@@ -189,6 +211,39 @@
                            propOf("cm-layers", "overlays"), propOf("cm-point-meta", "data"), []);
     if (plan.url) { getPoints(plan.url); }
   }
+
+  /* Drill into `code`: a new history entry ?unit=CODE through cm-url, which show_unit answers with the panel. */
+  function drillTo(code) {
+    window.dash_clientside.set_props("cm-url", { search: "?unit=" + encodeURIComponent(code) });
+  }
+
+  /* Clicks in the panel's HTML parts (dashboard/dry.py html_block: no Dash components, so no callbacks):
+   * a child unit (a.cm-drill[data-drill]) drills as a click on its polygon does, starting the step at once when
+   * its bounds are known; a page link (a[data-link]) navigates inside the app as dcc.Link does; a hazard
+   * (button.cm-hazard[data-id]) is located on the map (cm-hz-click → the server's locate_hazard). A click with a
+   * modifier key keeps the browser's meaning (a new tab or window). */
+  let hazardClicks = 0;
+  document.addEventListener("click", (e) => {
+    const el = e.target && e.target.closest && e.target.closest(
+      "#cm-panel a.cm-drill[data-drill], #cm-panel a[data-link], #cm-panel button.cm-hazard[data-id]");
+    if (!el || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || !window.dash_clientside) {
+      return;
+    }
+    e.preventDefault();
+    if (el.dataset.drill) {
+      const code = el.dataset.drill;
+      const bounds = seen.get(seenKey(propOf("cm-crs", "data"), code));
+      if (bounds) { startStep(code, bounds); }
+      drillTo(code);
+    } else if (el.dataset.id) {
+      hazardClicks += 1;
+      window.dash_clientside.set_props("cm-hz-click", { data: { id: Number(el.dataset.id), n: hazardClicks } });
+    } else {
+      window.history.pushState({}, "", el.getAttribute("href"));
+      window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+      window.scrollTo(0, 0);
+    }
+  });
 
   function setSpot(latlng) {
     const data = { lat: +latlng.lat.toFixed(6), lon: +latlng.lng.toFixed(6) };
@@ -455,15 +510,6 @@
         return plan.map((p, i) => (!mine[i] ? noUpdate()
           : p === null ? Object.assign({}, body[layers[i].id], { view: view }) : p))
           .concat([status]);
-      },
-      /* A hazard of the panel's list clicked → cm-hz-click {id, n} for the server's locate_hazard; the firing
-       * when the list's buttons are inserted (no click: n_clicks undefined) goes no further. */
-      hazardClick: function () {
-        const ctx = window.dash_clientside.callback_context;
-        const hit = (ctx.triggered || []).find((t) => t.value);
-        if (!hit) { return noUpdate(); }
-        const id = JSON.parse(hit.prop_id.slice(0, hit.prop_id.lastIndexOf(".")));
-        return { id: id.index, n: hit.value };
       },
       /* Show the legend of each checked overlay only. */
       legends: function (overlays, titles) {

@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from dash.development.base_component import Component
+from dash_extensions import Purify
+from markupsafe import escape
 
 from dashboard import dash_internals
 
@@ -43,3 +45,45 @@ def el(component: type[Component], children: Any = None, /, **props: Any) -> Dry
     if children is not None:
         props["children"] = children
     return {"type": kind, "namespace": namespace, "props": props}
+
+
+# Attributes a dry html.* component may carry into :func:`to_html` (besides ``data-*`` / ``aria-*``), by prop name.
+_HTML_ATTRS = {"className": "class", "id": "id", "title": "title", "href": "href", "type": "type", "role": "role",
+               "disabled": "disabled", "colSpan": "colspan", "rowSpan": "rowspan"}
+
+
+def to_html(node: Any) -> str:
+    """Return dry ``html.*`` components (and strings, numbers, None, lists of them) as escaped HTML text.
+
+    For large read-only parts of a callback's answer, sent as one :func:`html_block` instead of hundreds of
+    components (dash-renderer keeps a React wrapper and a store subscription per component: a side panel of
+    400 took ~100 ms of a drill-down step to mount and unmount). Anything that needs Dash — a ``dcc``
+    component, a pattern-matching id, a style or an event prop — raises ``TypeError``: it has no HTML form.
+    """
+    if node is None or node is False:
+        return ""
+    if isinstance(node, (list, tuple)):
+        return "".join(to_html(n) for n in node)
+    if isinstance(node, (str, int, float)) and not isinstance(node, bool):
+        return str(escape(str(node)))
+    if not isinstance(node, dict) or node.get("namespace") != "dash_html_components":
+        raise TypeError(f"no HTML form for {node!r:.80}")
+    tag = node["type"].lower()
+    attrs = []
+    for key, value in node["props"].items():
+        if key == "children" or value is None or value is False:
+            continue
+        name = _HTML_ATTRS.get(key) or (key if key.startswith(("data-", "aria-")) else None)
+        if name is None or isinstance(value, (dict, list)):
+            raise TypeError(f"{node['type']}.{key} has no HTML form")
+        attrs.append(f" {name}" if value is True else f' {name}="{escape(str(value))}"')
+    return f"<{tag}{''.join(attrs)}>{to_html(node['props'].get('children'))}</{tag}>"
+
+
+def html_block(node: Any, class_name: str) -> Dry:
+    """Return dry components as one ``Purify`` component (dash-extensions: DOMPurify, then ``innerHTML``).
+
+    Its ``div`` carries ``class_name``. Links and buttons inside work through delegated listeners
+    (``assets/map.js``), not callbacks.
+    """
+    return el(Purify, html=to_html(node), className=class_name)

@@ -10,7 +10,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
-from dashboard.dry import el
+from dashboard.dry import el, html_block, to_html
 
 
 def wire(value: Any) -> Any:
@@ -47,3 +47,16 @@ def test_orjson_engine_sends_the_same_json() -> None:
     pytest.importorskip("orjson")
     response = {"multi": True, "response": {"cm-panel": {"children": [dry for dry, _ in CASES]}}}
     assert json.loads(to_json_plotly(response, engine="orjson")) == wire(response)
+
+
+def test_to_html_escapes_and_refuses_what_needs_dash() -> None:
+    block = el(html.Div, ['<b>&"', el(html.A, "甲区", href="/?unit=1&x=<", className="cm-drill", **{"data-drill": "1"}),
+                          None, 3, el(html.Button, "t", type="button", disabled=True, title='"q"')], className="x")
+    assert to_html(block) == ('<div class="x">&lt;b&gt;&amp;&#34;<a href="/?unit=1&amp;x=&lt;" class="cm-drill" '
+                              'data-drill="1">甲区</a>3<button type="button" disabled title="&#34;q&#34;">t</button></div>')
+    for needs_dash in (el(dcc.Link, "x", href="/"), el(html.Button, "x", id={"type": "t", "index": 1}),
+                       el(html.Div, "x", style={"color": "red"})):
+        with pytest.raises(TypeError):
+            to_html(needs_dash)
+    assert html_block([el(html.B, "b")], "cm-html") == {
+        "type": "Purify", "namespace": "dash_extensions", "props": {"html": "<b>b</b>", "className": "cm-html"}}

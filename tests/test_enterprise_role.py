@@ -77,7 +77,7 @@ FORGED: dict[str, Any] = {
     "ent-radius.value": 1000,
     "ent-code.data": A_CODE,  # its own code: the radius callback lists the neighbours, which it must not see
 }
-PATTERN_INDEX = {"search-hit": B_CODE, "cm-hazard": 1, "bs-fill": JINDI_GRID}
+PATTERN_INDEX = {"search-hit": B_CODE, "bs-fill": JINDI_GRID}
 # Wildcard keys other than the index: (type, key) → value.
 PATTERN_KEYS = {("hz-go", "action"): "start", ("hz-in", "action"): "start", ("hz-in", "field"): "note",
                 ("hz-date", "action"): "extend", ("hz-date", "field"): "deadline"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -228,15 +229,38 @@ def test_forged_focus_on_a_foreign_hazard_rings_nothing(live_server: str, weidu:
     assert own["cm-target"]["data"]["key"] == "hazard:MAPT-H1" and "viewport" not in own.get("cm-map", {})
 
 
+class _DrillLinks(HTMLParser):
+    """Collects the texts of ``a.cm-drill`` links of an HTML text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self._in = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in = tag == "a" and "cm-drill" in (dict(attrs).get("class") or "")
+        if self._in:
+            self.texts.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = self._in and tag != "a"
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self.texts[-1] += data
+
+
 def _drill_links(node: Any) -> list[str]:
-    """The children-table link texts (``cm-drill``) of a dry component tree, in order."""
+    """The children-table link texts (``cm-drill``) of a dry component tree, in order (HTML blocks included)."""
     if isinstance(node, list):
         return [t for n in node for t in _drill_links(n)]
     if not isinstance(node, dict):
         return []
     props = node.get("props", {})
-    if "cm-drill" in str(props.get("className", "")):
-        return [props["children"]]
+    if isinstance(props.get("html"), str):  # dashboard.dry.html_block
+        parser = _DrillLinks()
+        parser.feed(props["html"])
+        return parser.texts
     return _drill_links(props.get("children"))
 
 

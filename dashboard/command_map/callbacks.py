@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
@@ -193,14 +193,8 @@ def register(app: Dash) -> None:
             raise refuse_out_of_scope(code)
         return hazards_content(hazards, shown)
 
-    # A click on a hazard of the list: the clientside hazardClick passes real clicks only on to cm-hz-click, since
-    # Dash fires a pattern-matching (ALL) callback whenever matching components are inserted (dash#1103): every
-    # panel and page would otherwise cost a server round trip here.
-    app.clientside_callback(
-        ClientsideFunction("safegrid_cm", "hazardClick"), Output("cm-hz-click", "data"),
-        Input({"type": "cm-hazard", "index": ALL}, "n_clicks"), prevent_initial_call=True,
-    )
-
+    # A click on a hazard of the list (HTML in the panel, dashboard.dry.html_block) reaches cm-hz-click through
+    # a delegated listener (safegrid.map's panel clicks in assets/map.js): {id, n}, n counting the clicks.
     @app.callback(
         Output("cm-target", "data", allow_duplicate=True),
         Input("cm-hz-click", "data"), State("cm-crs", "data"), prevent_initial_call=True,

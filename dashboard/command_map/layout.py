@@ -6,6 +6,7 @@ from typing import Any
 
 import dash_leaflet as dl
 from dash import dcc, html
+from dash_extensions import Purify
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
 from dashboard.components.map_view import centre, fit_zoom
@@ -84,7 +85,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="cm-state"),
         dcc.Store(id="cm-target"),  # the point to fly to and ring: a ?focus= or a located hazard
         dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
-        dcc.Store(id="cm-hz-click"),  # a hazard of the panel's list clicked: {id, n} (safegrid_cm.hazardClick)
+        dcc.Store(id="cm-hz-click"),  # a hazard of the panel's list clicked: {id, n} (assets/map.js panel clicks)
         dcc.Store(id="cm-crs", data=selected.crs),
         dcc.Store(id="cm-start", data=start),
         dcc.Store(id="cm-fit", data=FIT_OPTIONS),
@@ -104,6 +105,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         # profile: a quarter of Dash's work). While show_unit is under way the panel is dimmed by CSS instead
         # (Dash marks it data-dash-is-loading; assets/command_map_loading.css), after a moment, so a quick step
         # does not flash.
-        html.Aside(html.Div(id="cm-panel"),
+        # The empty HTML block loads dash-extensions' lazily loaded Purify code with the page, not after the panel.
+        html.Aside(html.Div(Purify(html="", className="cm-html"), id="cm-panel"),
                    className="cm-side", **_attrs({"aria-label": "单位详情"})),
     ], className="cm-page", id="cm-page")

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from dashboard.dry import Dry, el
+from dashboard.dry import Dry, el, html_block
 from dashboard.errors import AppError
 from domain import clock
 from domain.cadence import CADENCE_LABEL, Cadence, period_label
@@ -119,7 +119,7 @@ def roster_block(roster: dict[str, Any] | None) -> Dry:
     ], id="cm-persons")
 
 
-HAZARD_PAGE = 10  # open hazards per page of the panel's list (a page is ~9 Dash components per hazard)
+HAZARD_PAGE = 10  # open hazards per page of the panel's list
 
 
 def hazard_pages(total: int) -> int:
@@ -141,9 +141,9 @@ def hazard_items(hazards: dict[str, Any]) -> list[Dry]:
             el(html.Div, [el(html.Span, h["title"], className="cm-hazard-title"), *badges]),
             el(html.Div, f"{h['enterprise'] or '—'} · {h['unit_name']} · {deadline} · "
                f"{HAZARD_STATUS.get(h['status'], h['status'])}", className="cm-hazard-meta"),
-        ], id={"type": "cm-hazard", "index": h["id"]}, className="cm-hazard", type="button",
-            title="在地图上定位", **{"data-code": h["code"]}),
-            el(dcc.Link, "办理", href=f"/hazard?id={h['id']}", className="cm-hazard-open", title="打开隐患页")]))
+        ], className="cm-hazard", type="button", title="在地图上定位", **{"data-id": h["id"], "data-code": h["code"]}),
+            el(html.A, "办理", href=f"/hazard?id={h['id']}", className="cm-hazard-open", title="打开隐患页",
+               **{"data-link": "page"})]))
     return items
 
 
@@ -169,7 +169,7 @@ def hazards_content(hazards: dict[str, Any] | None, page: int = 0) -> list[Any]:
     ], className="cm-pager") if page > 0 or not last else None
     return [
         el(html.H3, f"未销号隐患（{counted}）"),
-        el(html.Ul, hazard_items(hazards), className="cm-hazard-list"),
+        html_block(el(html.Ul, hazard_items(hazards), className="cm-hazard-list"), "cm-html"),
         pager,
         el(dcc.Store, id="cm-hz-page", data=page),
     ]
@@ -216,7 +216,8 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
            inline=True, className="cm-sort", inputClassName="cm-sort-input"),
         el(html.Div, children_list(children or [], "risk"), id="cm-children"),
     ], className="cm-children-block") if view["child_count"] else None
-    return el(html.Div, [head, roster_block(roster), kpi_block(view["level"], stats), sort, hazards_block(hazards)],
+    return el(html.Div, [head, html_block([roster_block(roster), kpi_block(view["level"], stats)], "cm-html"), sort,
+                         hazards_block(hazards)],
               className="cm-panel-body", **{"data-unit": view["code"]})
 
 
@@ -245,8 +246,8 @@ def children_table(children: list[dict[str, Any]], how: str) -> Dry:
         risk = st.get("risk_class")
         vacancies = st.get("vacancies_subtree")
         rows.append(el(html.Tr, [
-            el(html.Td, el(dcc.Link, child["name"], href=unit_href(child["code"]), className="cm-drill",
-                           id={"type": "cm-child", "code": child["code"]})),
+            el(html.Td, el(html.A, child["name"], href=unit_href(child["code"]), className="cm-drill",
+                           **{"data-drill": child["code"]})),
             el(html.Td, [el(html.Span, RISK_LEVEL[risk], className=f"sg-badge sg-{risk}", title=RISK_LEVEL_LONG[risk])
                          if risk else "—",
                          # ▲ whatever the rule: a 红 enterprise or an open 重大隐患 is here (domain.risk_rule.has_mark)
@@ -267,7 +268,7 @@ def children_list(children: list[dict[str, Any]], how: str) -> Dry:
     """Return the table of child units sorted by ``how``, or a note when none is in scope."""
     if not children:
         return el(html.Div, "没有可查看的下级单位。", className="sg-note")
-    return children_table(children, how if how in SORTS else "risk")
+    return html_block(children_table(children, how if how in SORTS else "risk"), "cm-html")
 
 
 def breadcrumb(crumbs: list[dict[str, Any]]) -> list[Any]:
