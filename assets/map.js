@@ -127,6 +127,7 @@
             iconSize: [size, size],
           }),
           keyboard: false,
+          sgPoint: layer,
         });
       }
       // A raw point is an SVG path of its shape (one <svg> for all: no element, listeners and compositing layer
@@ -136,25 +137,19 @@
       const look = SHAPES[shape] || SHAPES.circle;
       return new (shapeMarker())(latlng, {
         shape: shape, radius: look.radius, color: look.stroke, weight: 1.5, fillColor: colourOf(h, p.cls),
-        fillOpacity: 0.95, pane: "markerPane",
+        fillOpacity: 0.95, pane: "markerPane", sgPoint: layer,
         className: "cm-pt cm-pt-" + layer + (shape === "circle" ? "" : " cm-shape-" + shape) + " cm-cls-" + p.cls,
       });
     },
 
+    /* A point's tooltip is built and bound at its first hover (a view holds up to thousands of points: binding
+     * each at once cost a listener set, focus listeners and the escaped text per point on every step). */
     pointTooltip: function (feature, layer, context) {
       const h = context.hideout || {};
-      const p = feature.properties || {};
-      if (p.n != null) {
-        const parts = (h.order || []).filter((k) => p.classes && p.classes[k])
-          .map((k) => esc(labelOf(h, k)) + " " + p.classes[k]);
-        layer.bindTooltip("共 " + p.n + " 处（放大查看）<br>" + parts.join("，"), { className: "cm-tip" });
-        return;
-      }
-      let html = "<b>" + esc(p.name) + "</b><br>" + esc(labelOf(h, p.cls));
-      for (const [prop, prefix] of h.details || []) {  // the layer's tooltip lines: [property, prefix]
-        if (p[prop]) { html += "<br>" + esc(prefix) + esc(p[prop]); }
-      }
-      layer.bindTooltip(html, { className: "cm-tip" });
+      layer.once("mouseover", () => {
+        layer.bindTooltip(pointTip(feature.properties || {}, h), { className: "cm-tip" });
+        layer.openTooltip();
+      });
     },
 
     /* Map click handler (eventHandlers): a click on a free spot — not on a unit, a point or a bubble — asks
@@ -186,6 +181,20 @@
     },
   };
 
+  /* The tooltip text of a point or a bubble (its layer's `hideout`: labels, order, tooltip lines). */
+  function pointTip(p, h) {
+    if (p.n != null) {
+      const parts = (h.order || []).filter((k) => p.classes && p.classes[k])
+        .map((k) => esc(labelOf(h, k)) + " " + p.classes[k]);
+      return "共 " + p.n + " 处（放大查看）<br>" + parts.join("，");
+    }
+    let html = "<b>" + esc(p.name) + "</b><br>" + esc(labelOf(h, p.cls));
+    for (const [prop, prefix] of h.details || []) {  // the layer's tooltip lines: [property, prefix]
+      if (p[prop]) { html += "<br>" + esc(prefix) + esc(p[prop]); }
+    }
+    return html;
+  }
+
   /* A prop of a component in Dash's layout (undefined when absent). */
   function propOf(id, prop) {
     const c = window.dash_component_api && window.dash_component_api.getLayout(id);
@@ -201,15 +210,53 @@
                                             [latLngBounds.getNorth(), latLngBounds.getEast()]] : latLngBounds;
     seen.set(seenKey(crs, code), bounds);
     getJSON(unitsUrl(code, crs));
-    const box = document.getElementById("cm-map");
-    const map = box && (leafletMaps.get(box) || leafletMaps.get(box.querySelector(".leaflet-container")));
-    const fit = propOf("cm-fit", "data");
-    if (!map || !fit) { return; }
-    map.fitBounds(bounds, fit);
+    const map = theMap();
+    if (!map || !fitUnit(crs, code, bounds)) { return; }
     const b = map.getBounds();
     const plan = pointPlan([[b.getSouth(), b.getWest()], [b.getNorth(), b.getEast()]], map.getZoom(), crs,
                            propOf("cm-layers", "overlays"), propOf("cm-point-meta", "data"), []);
     if (plan.url) { getPoints(plan.url); }
+  }
+
+  /* The command map's L.Map (created by dash-leaflet inside #cm-map). */
+  function theMap() {
+    const box = document.getElementById("cm-map");
+    return box && (leafletMaps.get(box) || leafletMaps.get(box.querySelector(".leaflet-container")));
+  }
+
+  /* Fit unit `code` (bounds in display coordinates) with cm-fit's options (show_unit's old viewport: padding clear
+   * of the controls, no animation), unless the map still shows it as the last fit left it: a step fits once, at
+   * the click (startStep) or at the URL (prefit) or at show_unit's answer (fitState), whichever comes first; a
+   * second fit to the same bounds would still fire moveend (every path redrawn, the bounds' callbacks run
+   * again). Before a fit that changes the zoom the point layers are emptied (clearPoints). True when fitted. */
+  let lastFit = null;
+  function fitUnit(crs, code, bounds) {
+    const map = theMap();
+    const fit = propOf("cm-fit", "data");
+    if (!map || !fit || !bounds) { return false; }
+    const key = seenKey(crs, code);
+    if (lastFit && lastFit.key === key && lastFit.zoom === map.getZoom() && lastFit.center.equals(map.getCenter())) {
+      return true;
+    }
+    const padding = L.point(fit.paddingTopLeft || [0, 0]).add(L.point(fit.paddingBottomRight || [0, 0]));
+    if (Math.round(map.getBoundsZoom(L.latLngBounds(bounds), false, padding)) !== Math.round(map.getZoom())) {
+      clearPoints(map);
+    }
+    map.fitBounds(bounds, fit);
+    lastFit = { key: key, zoom: map.getZoom(), center: map.getCenter() };
+    return true;
+  }
+
+  /* Empty the point layers on the map before a step's fit changes the zoom: every shown point layer gets new data
+   * for the new view (pointData), and the fit would otherwise first move each old point (thousands of paths) to the
+   * new zoom, and dash-leaflet remove them all afterwards. A layer is known by its points (pointMarker's sgPoint). */
+  function clearPoints(map) {
+    const groups = [];
+    map.eachLayer((l) => {
+      const first = l instanceof L.GeoJSON && l.getLayers()[0];
+      if (first && first.options.sgPoint) { groups.push(l); }
+    });
+    groups.forEach((g) => g.clearLayers());
   }
 
   /* Drill into `code`: a new history entry ?unit=CODE through cm-url, which show_unit answers with the panel. */
@@ -434,14 +481,21 @@
         ];
       },
       /* Fit a unit the page knows as soon as the URL names it (a click, a list row, the breadcrumb, back or
-       * forward), not after show_unit answers; the same bounds and options as show_unit's viewport, so its fit
-       * then moves nothing. Not with ?focus= (showTarget flies to the point instead). No cm-state among the
-       * inputs or states: Dash holds a callback back while another one that writes its inputs is under way. */
-      prefit: function (search, crs, fit) {
+       * forward), not after show_unit answers (fitUnit: once a step). Not with ?focus= (showTarget flies to the
+       * point instead). No cm-state among the inputs or states: Dash holds a callback back while another one
+       * that writes its inputs is under way. The output stays unchanged: the fit is made on the map itself. */
+      prefit: function (search, crs) {
         const code = unitCode(search);
-        const bounds = code && seen.get(seenKey(crs, code));
-        if (!bounds || new URLSearchParams(search || "").has("focus")) { return noUpdate(); }
-        return { bounds: bounds, transition: "fitBounds", options: fit };
+        if (code && !new URLSearchParams(search || "").has("focus")) { fitUnit(crs, code, seen.get(seenKey(crs, code))); }
+        return noUpdate();
+      },
+      /* The same for the unit show_unit answered (cm-state: a typed URL, the first view, a unit the page did not
+       * know), unless it is already fitted. */
+      fitState: function (state, search, crs) {
+        if (state && state.code && state.bounds && !new URLSearchParams(search || "").has("focus")) {
+          fitUnit(crs, state.code, state.bounds);
+        }
+        return noUpdate();
       },
       /* The unit layer's collection and hideout at the URL's change: the unit it names when the page knows it
        * (at first: the unit the page was built for, cm-start); a unit it does not know waits for unitsData. */

@@ -46,13 +46,12 @@
     const el = node && (node.nodeType === 1 ? node : node.parentElement);
     return !!(el && el.closest && el.closest(".leaflet-tooltip, .leaflet-tile-pane"));
   };
+  /* A record counts unless it only adds or removes ignored nodes (a hover tooltip opening or closing in the
+   * tooltip pane) or changes something inside one. */
+  const counts = (r) => (r.type === "childList" ? [...r.addedNodes, ...r.removedNodes].some((n) => !ignored(n))
+    : !ignored(r.target));
   const observer = new MutationObserver((records) => {
-    for (const r of records) {
-      if (!ignored(r.target) || [...r.addedNodes, ...r.removedNodes].some((n) => !ignored(n))) {
-        P.lastChange = now();
-        return;
-      }
-    }
+    if (records.some(counts)) { P.lastChange = now(); }
   });
   observer.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
 

@@ -18,8 +18,8 @@ from tests.fixtures_map import map_data  # noqa: F401
 from tests.test_cache import cache_of, login
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("map_data")]
-OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state", "data"), ("cm-map", "viewport"),
-           ("cm-target", "data"), ("search-open", "data")]
+OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state", "data"), ("cm-target", "data"),
+           ("search-open", "data")]
 STATE = [{"id": "cm-crs", "property": "data", "value": "wgs84"}, {"id": "map-focus", "property": "data"},
          {"id": "search-drawer", "property": "hidden", "value": True},
          {"id": "cm-url", "property": "pathname", "value": "/"}]

@@ -53,7 +53,8 @@ def test_to_html_escapes_and_refuses_what_needs_dash() -> None:
     block = el(html.Div, ['<b>&"', el(html.A, "甲区", href="/?unit=1&x=<", className="cm-drill", **{"data-drill": "1"}),
                           None, 3, el(html.Button, "t", type="button", disabled=True, title='"q"')], className="x")
     assert to_html(block) == ('<div class="x">&lt;b&gt;&amp;&#34;<a href="/?unit=1&amp;x=&lt;" class="cm-drill" '
-                              'data-drill="1">甲区</a>3<button type="button" disabled title="&#34;q&#34;">t</button></div>')
+                              'data-drill="1">甲区</a>3<button type="button" disabled title="&#34;q&#34;">t</button>'
+                              '</div>')
     for needs_dash in (el(dcc.Link, "x", href="/"), el(html.Button, "x", id={"type": "t", "index": 1}),
                        el(html.Div, "x", style={"color": "red"})):
         with pytest.raises(TypeError):

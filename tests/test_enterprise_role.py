@@ -307,8 +307,7 @@ def test_every_callback_refuses_or_reads_nothing(app: Dash, live_server: str, co
 # One callback of every page, sent with values that would show data to an account allowed to see it.
 REPRESENTATIVE = [
     ("home-summary.children", "/overview"),
-    ("..cm-panel.children...cm-breadcrumb.children...cm-state.data...cm-map.viewport...cm-target.data"
-     "...search-open.data..", "/"),
+    ("..cm-panel.children...cm-breadcrumb.children...cm-state.data...cm-target.data...search-open.data..", "/"),
     ("risk-explain.children", "/risk"),
     ("..haz-grid.getRowsResponse...haz-count.children...haz-export.href..", "/hazards"),
     ("ent-nearby.children", "/enterprise"),

@@ -184,7 +184,7 @@ def _forge(session: requests.Session, base: str, outputs: list[tuple[str, str]],
 
 
 PANEL_OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state", "data"),
-                 ("cm-map", "viewport"), ("cm-target", "data"), ("search-open", "data")]
+                 ("cm-target", "data"), ("search-open", "data")]
 CRS_STATE = [{"id": "cm-crs", "property": "data", "value": "wgs84"}, {"id": "map-focus", "property": "data"},
              {"id": "search-drawer", "property": "hidden", "value": True},
              {"id": "cm-url", "property": "pathname", "value": "/"}]

@@ -123,7 +123,7 @@ def test_the_command_map_draws_the_toy_layer_and_its_legend(
     marker = page.locator(".cm-pt-supervised").first
     assert "cm-shape-diamond" in (marker.get_attribute("class") or "")  # the shape from the record, not from JS
     assert "cm-cls-s2" in (marker.get_attribute("class") or "")
-    assert TOY_COLOURS[2] in (marker.locator("span").get_attribute("style") or "")  # the served colour
+    assert marker.get_attribute("fill") == TOY_COLOURS[2]  # the served colour (a raw point is an SVG path)
     marker.hover()
     tip = page.locator(".cm-tip").last
     tip.wait_for()

@@ -15,7 +15,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
 from dashboard.cache import cached_value
-from dashboard.command_map.layout import FIT_OPTIONS, PREFIX
+from dashboard.command_map.layout import PREFIX
 from dashboard.command_map.panel import (
     HAZARD_PAGE,
     breadcrumb,
@@ -130,7 +130,7 @@ def register(app: Dash) -> None:
 
     @app.callback(
         Output("cm-panel", "children"), Output("cm-breadcrumb", "children"), Output("cm-state", "data"),
-        Output("cm-map", "viewport"), Output("cm-target", "data"), Output("search-open", "data"),
+        Output("cm-target", "data"), Output("search-open", "data"),
         Input("cm-url", "search"), State("cm-crs", "data"), State("map-focus", "data"),
         State("search-drawer", "hidden"), State("cm-url", "pathname"),
     )
@@ -145,18 +145,15 @@ def register(app: Dash) -> None:
             scope = callback_scope(Capability.MAP)
             shown_unit = unit_panel(scope=scope, search=search, focus=focus, crs=crs or "wgs84")
         except Exception as exc:
-            return message(to_app_error(exc)), [], None, no_update, None, no_update
+            return message(to_app_error(exc)), [], None, None, no_update
         state, spot = shown_unit["state"], shown_unit["spot"]
-        # fitBounds, not flyToBounds: a fly fires moveend at many zooms and so many point-layer fetches.
-        # With a focus the clientside showTarget flies to the point instead.
-        viewport = {"bounds": state["bounds"], "transition": "fitBounds", "options": FIT_OPTIONS} \
-            if state["bounds"] and not spot else no_update
+        # The map fits the unit in the browser (safegrid_cm.fitState, from cm-state), unless it already shows it.
         # A deep link (or back/forward) to an enterprise opens its file in the header drawer, unless the drawer
         # already shows it (the header search picked it: map-focus names the same enterprise).
         shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
         open_file = spot["key"].partition(":")[2] if spot and spot["key"].startswith("enterprise:") and not shown \
             and current_account().can(Capability.ENTERPRISE_FILE) else no_update
-        return shown_unit["panel"], shown_unit["crumbs"], state, viewport, spot, open_file
+        return shown_unit["panel"], shown_unit["crumbs"], state, spot, open_file
 
     # The panel arrives with its child table sorted by risk; only a change of the sort order asks again
     # (prevent_initial_call: not when the panel inserts a new cm-sort).
@@ -240,7 +237,11 @@ def register(app: Dash) -> None:
     # back while another one writing any of its inputs or states is under way (docs/command_map_speed.md).
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "prefit"), Output("cm-map", "viewport", allow_duplicate=True),
-        Input("cm-url", "search"), State("cm-crs", "data"), State("cm-fit", "data"), prevent_initial_call=True,
+        Input("cm-url", "search"), State("cm-crs", "data"), prevent_initial_call=True,
+    )
+    app.clientside_callback(  # the unit show_unit answered (a typed URL, the first view), when not fitted yet
+        ClientsideFunction("safegrid_cm", "fitState"), Output("cm-map", "viewport", allow_duplicate=True),
+        Input("cm-state", "data"), State("cm-url", "search"), State("cm-crs", "data"), prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "unitsNow"), Output(units_id, "data"), Output(units_id, "hideout"),

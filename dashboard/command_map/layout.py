@@ -24,7 +24,7 @@ from layers.registry import LAYERS, POINT_LAYERS, UNITS, with_rule
 PREFIX = "cm-layer-"
 # Keep the unit clear of the zoom buttons (top left), the layers control (top right) and the legend (bottom
 # right). No zoom animation: Leaflet drops a setView that arrives while one is running (a quick second click
-# left the map behind). The browser's prefit (assets/map.js) and show_unit's viewport use the same options.
+# left the map behind). The browser fits a unit with these options (assets/map.js fitUnit).
 FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "animate": False}
 # What safegrid_cm.pointData needs: the one route serving every point layer of a view, and each layer
 # (below its ``min_zoom`` it gets an empty collection without a request).
