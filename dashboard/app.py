@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import importlib
+from pathlib import Path
 from typing import Any
 
 from dash import Dash
-from flask import Flask
+from flask import Flask, Response, request
 
 from dashboard import (
     auth,
@@ -53,6 +55,7 @@ def create_app(settings: DashboardSettings | None = None) -> Dash:
         if page.register:
             page.register(app)
     _setup_eagerly(app)
+    _preload_lazy_code(app)
     # CSP: hashes of Dash's inline scripts, tile hosts of the configured basemaps; callback bodies checked
     websec.init_dash(app, websec.tile_sources(
         t["url"] for m in available_basemaps(get_map_settings()) for t in m.tiles))
@@ -67,6 +70,29 @@ def _setup_eagerly(app: Dash) -> None:
     requests then race it and get 500 "not a registered library" until the setup completes.
     """
     setup_server(app)
+
+
+# The lazily loaded code the command map (the landing page) renders at once: dash-leaflet's GeoJSON layer and
+# dash-extensions' Purify (the panel's HTML blocks). dash-renderer runs no callback before a lazy component's code
+# has arrived, and asks for it only when it renders one: a round trip after the page's layout, before the panel.
+_LAZY_ON_MAP = (("dash_leaflet", "async-GeoJSON.js"), ("dash_extensions", "async-Purify.js"))
+
+
+def _preload_lazy_code(app: Dash) -> None:
+    """Have the browser fetch the command map's lazy component code with the page (``Link: rel=preload``)."""
+    prefix = app.config.requests_pathname_prefix
+    links = []
+    for package, name in _LAZY_ON_MAP:
+        if not (Path(importlib.import_module(package).__file__ or "").parent / name).is_file():
+            raise RuntimeError(f"{package} has no {name}: update _LAZY_ON_MAP for this version")
+        links.append(f"<{prefix}_dash-component-suites/{package}/{name}>; rel=preload; as=script")
+    header = ", ".join(links)
+
+    @app.server.after_request
+    def preload(response: Response) -> Response:
+        if request.method == "GET" and request.path == prefix and response.mimetype == "text/html":
+            response.headers["Link"] = header
+        return response
 
 
 def settle_heap() -> None:

@@ -66,6 +66,14 @@ def test_headers_on_every_kind_of_response(live_server: str, engine: Engine) -> 
     for name in ("login", "page", "api", "layout", "400"):
         assert responses[name].headers["Cache-Control"] == "no-store", name
     assert "Strict-Transport-Security" not in responses["page"].headers  # plain HTTP in dev
+    # An asset named with its modification time (as Dash links it) is kept by the browser; without it, asked again.
+    assert "max-age" not in responses["asset"].headers.get("Cache-Control", "")
+    named = s.get(f"{live_server}/assets/base.css?m=123", timeout=10)
+    assert named.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # The map page has its lazily loaded component code fetched with it, and each preloaded file exists.
+    links = re.findall(r"<([^>]+)>; rel=preload; as=script", responses["page"].headers["Link"])
+    assert len(links) == 2 and all(s.get(f"{live_server}{u}", timeout=10).status_code == 200 for u in links)
+    assert "Link" not in s.get(f"{live_server}/hazards", timeout=10).headers
     # A request id sent by the proxy is kept when well-formed, replaced otherwise.
     assert anon.get(f"{live_server}/login", headers={"X-Request-ID": "proxy-1234abcd"},
                     timeout=10).headers["X-Request-ID"] == "proxy-1234abcd"
