@@ -202,6 +202,24 @@ def test_the_hazard_list_pages(demo_server: str, demo_engine: Engine, browser_pa
     assert page.console_errors == []
 
 
+def test_panel_page_link_navigates_inside_the_app(demo_server: str, demo_engine: Engine, browser_page: Any) -> None:
+    """办理 in the panel's hazard list (HTML, a delegated listener) opens the hazard page without reloading the app;
+    back returns to the map."""
+    page = browser_page
+    open_map(page, demo_server, demo_engine, role="grid_manager", scope=CITY, unit=CITY)
+    page.evaluate("() => { window.__sameDocument = true; }")
+    code = page.locator(".cm-hazard").first.get_attribute("data-code")
+    href = page.locator(".cm-hazard-open").first.get_attribute("href")
+    assert code and href and href.startswith("/hazard?id=")
+    page.locator(".cm-hazard-open").first.click()
+    page.wait_for_url(f"**{href}")
+    page.wait_for_function("(c) => document.querySelector('#shell-content').innerText.includes(c)", arg=code)
+    assert page.evaluate("() => window.__sameDocument === true")  # no page load: the app's own navigation
+    page.go_back()
+    wait_unit(page, CITY)
+    assert page.console_errors == []
+
+
 def test_drill_city_to_grid_by_map_breadcrumb_and_history(
     demo_server: str, demo_engine: Engine, browser_page: Any, grid_path: list[str]
 ) -> None:
