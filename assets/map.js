@@ -176,8 +176,7 @@
         if (e.latlng) { setSpot(e.latlng); }
         return;
       }
-      if (e.layer.getBounds) { startStep(p.code, e.layer.getBounds()); }
-      drillTo(p.code);
+      drillTo(p.code, e.layer.getBounds && e.layer.getBounds());
     },
   };
 
@@ -259,8 +258,10 @@
     groups.forEach((g) => g.clearLayers());
   }
 
-  /* Drill into `code`: a new history entry ?unit=CODE through cm-url, which show_unit answers with the panel. */
-  function drillTo(code) {
+  /* Drill into `code`: the step starts at once when its bounds are known (startStep), and a new history entry
+   * ?unit=CODE through cm-url has show_unit answer with the panel. */
+  function drillTo(code, bounds) {
+    if (bounds) { startStep(code, bounds); }
     window.dash_clientside.set_props("cm-url", { search: "?unit=" + encodeURIComponent(code) });
   }
 
@@ -278,10 +279,7 @@
     }
     e.preventDefault();
     if (el.dataset.drill) {
-      const code = el.dataset.drill;
-      const bounds = seen.get(seenKey(propOf("cm-crs", "data"), code));
-      if (bounds) { startStep(code, bounds); }
-      drillTo(code);
+      drillTo(el.dataset.drill, seen.get(seenKey(propOf("cm-crs", "data"), el.dataset.drill)));
     } else if (el.dataset.id) {
       hazardClicks += 1;
       window.dash_clientside.set_props("cm-hz-click", { data: { id: Number(el.dataset.id), n: hazardClicks } });
