@@ -14,6 +14,7 @@ attributes this reads go through :mod:`dashboard.dash_internals`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dash.development.base_component import Component
@@ -50,16 +51,31 @@ def el(component: type[Component], children: Any = None, /, **props: Any) -> Dry
 # Attributes a dry html.* component may carry into :func:`to_html` (besides ``data-*`` / ``aria-*``), by prop name.
 _HTML_ATTRS = {"className": "class", "id": "id", "title": "title", "href": "href", "type": "type", "role": "role",
                "disabled": "disabled", "colSpan": "colspan", "rowSpan": "rowspan"}
+# A style may only set CSS custom properties (a legend swatch's ``--swatch`` colour) to plain values.
+_CUSTOM_PROPERTY = re.compile(r"--[a-z0-9-]+")
+_PLAIN_VALUE = re.compile(r"[#\w.%, ()-]*")
+
+
+def _style(value: Any) -> str:
+    """Return a ``style`` dict of CSS custom properties as the attribute's text; anything else raises TypeError."""
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and _CUSTOM_PROPERTY.fullmatch(k) and isinstance(v, str) and _PLAIN_VALUE.fullmatch(v)
+            for k, v in value.items()):
+        raise TypeError(f"style {value!r:.80} has no HTML form (custom properties with plain values only)")
+    return "; ".join(f"{k}: {v}" for k, v in value.items())
 
 
 def to_html(node: Any) -> str:
-    """Return dry ``html.*`` components (and strings, numbers, None, lists of them) as escaped HTML text.
+    """Return ``html.*`` components, dry or not (and strings, numbers, None, lists of them) as escaped HTML text.
 
     For large read-only parts of a callback's answer, sent as one :func:`html_block` instead of hundreds of
     components (dash-renderer keeps a React wrapper and a store subscription per component: a side panel of
-    400 took ~100 ms of a drill-down step to mount and unmount). Anything that needs Dash — a ``dcc``
-    component, a pattern-matching id, a style or an event prop — raises ``TypeError``: it has no HTML form.
+    400 took ~100 ms of a drill-down step to mount and unmount), and for static parts of a layout
+    (:func:`static_children`). Anything that needs Dash — a ``dcc`` component, a pattern-matching id, a style
+    other than custom properties, or an event prop — raises ``TypeError``: it has no HTML form.
     """
+    if isinstance(node, Component):
+        node = node.to_plotly_json()
     if node is None or node is False:
         return ""
     if isinstance(node, (list, tuple)):
@@ -72,6 +88,9 @@ def to_html(node: Any) -> str:
     attrs = []
     for key, value in node["props"].items():
         if key == "children" or value is None or value is False:
+            continue
+        if key == "style":
+            attrs.append(f' style="{escape(_style(value))}"')
             continue
         name = _HTML_ATTRS.get(key) or (key if key.startswith(("data-", "aria-")) else None)
         if name is None or isinstance(value, (dict, list)):
@@ -87,3 +106,13 @@ def html_block(node: Any, class_name: str) -> Dry:
     (``assets/map.js``), not callbacks.
     """
     return el(Purify, html=to_html(node), className=class_name)
+
+
+def static_children(component: Component, class_name: str) -> Component:
+    """Return ``component`` with its children as one ``Purify`` block of class ``class_name``.
+
+    The element itself stays a Dash component (its id, and callbacks that write its style); what it holds is
+    mounted as HTML, not as a component each (a legend: ~20 components → 1).
+    """
+    component.children = Purify(html=to_html(component.children), className=class_name)
+    return component

@@ -10,7 +10,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
-from dashboard.dry import el, html_block, to_html
+from dashboard.dry import el, html_block, static_children, to_html
 
 
 def wire(value: Any) -> Any:
@@ -56,8 +56,19 @@ def test_to_html_escapes_and_refuses_what_needs_dash() -> None:
                               'data-drill="1">甲区</a>3<button type="button" disabled title="&#34;q&#34;">t</button>'
                               '</div>')
     for needs_dash in (el(dcc.Link, "x", href="/"), el(html.Button, "x", id={"type": "t", "index": 1}),
-                       el(html.Div, "x", style={"color": "red"})):
+                       el(html.Div, "x", style={"color": "red"}), el(html.Div, "x", style={"--c": "red;x:y"}),
+                       el(html.Div, "x", style={"--c": 'a"b'})):
         with pytest.raises(TypeError):
             to_html(needs_dash)
     assert html_block([el(html.B, "b")], "cm-html") == {
         "type": "Purify", "namespace": "dash_extensions", "props": {"html": "<b>b</b>", "className": "cm-html"}}
+
+
+def test_static_children_keep_the_element_and_send_its_contents_as_html() -> None:
+    legend = html.Div([html.Div("危险源", className="t"), html.Ul(html.Li(html.Span(style={"--swatch": "#b2182b"})))],
+                      id="x-legend", className="sg-legend")
+    kept = static_children(legend, "sg-legend-body")
+    assert kept is legend and kept.id == "x-legend" and kept.className == "sg-legend"
+    assert wire(kept.children) == {"type": "Purify", "namespace": "dash_extensions", "props": {
+        "className": "sg-legend-body",
+        "html": '<div class="t">危险源</div><ul><li><span style="--swatch: #b2182b"></span></li></ul>'}}

@@ -70,6 +70,12 @@ def test_headers_on_every_kind_of_response(live_server: str, engine: Engine) -> 
     assert "max-age" not in responses["asset"].headers.get("Cache-Control", "")
     named = s.get(f"{live_server}/assets/base.css?m=123", timeout=10)
     assert named.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # So is Dash's favicon, named with Dash's version (the page links it as /_favicon.ico?v=…).
+    favicon = re.search(r'href="(/_favicon\.ico\?v=[^"]+)"', responses["page"].text)
+    assert favicon, "the page links Dash's favicon by version"
+    assert s.get(f"{live_server}{favicon[1]}", timeout=10).headers["Cache-Control"] == \
+        "public, max-age=31536000, immutable"
+    assert "max-age" not in s.get(f"{live_server}/_favicon.ico", timeout=10).headers.get("Cache-Control", "")
     # The map page has its lazily loaded component code fetched with it, and each preloaded file exists.
     links = re.findall(r"<([^>]+)>; rel=preload; as=script", responses["page"].headers["Link"])
     assert len(links) == 2 and all(s.get(f"{live_server}{u}", timeout=10).status_code == 200 for u in links)

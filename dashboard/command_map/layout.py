@@ -10,6 +10,7 @@ from dash_extensions import Purify
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
 from dashboard.components.map_view import centre, fit_zoom
+from dashboard.dry import static_children
 from dashboard.errors import to_app_error
 from dashboard.gis_export import export_links
 from dashboard.map_routes import POINTS_BUNDLE_URL
@@ -78,8 +79,10 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         className=f"cm-map cm-basemap-{selected.id}",
     )
     # The unit layer's legend names the four-colour reading in force per level (就高 / 风险指数) and the ▲ mark.
-    legends = [build_legend(with_rule(spec, rule) if spec.id == UNITS.id else spec, prefix=PREFIX)
-               for spec in LAYERS.values()]
+    # Each legend's contents are one HTML block (~20 components each: mounted with the page, and on every store
+    # update of a drill-down step each component's wrapper was asked again); safegrid_cm.legends hides its div.
+    legends = [static_children(build_legend(with_rule(spec, rule) if spec.id == UNITS.id else spec, prefix=PREFIX),
+                               "sg-legend-body") for spec in LAYERS.values()]
     return html.Div([
         dcc.Location(id="cm-url", refresh="callback-nav"),
         dcc.Store(id="cm-state"),

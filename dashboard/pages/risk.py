@@ -25,6 +25,7 @@ from dashboard.cache import cached_value
 from dashboard.components.industries import industry_choices
 from dashboard.components.ledger_grid import DROPDOWN_LABELS
 from dashboard.components.map_view import centre
+from dashboard.dry import static_children
 from dashboard.errors import AppError, BadRequestError, to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
@@ -408,7 +409,8 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
         goal_table(goals),
         html.Div([
             html.Section([
-                html.Div([the_map, html.Div(build_legend(with_rule(RISK_UNITS, rule), prefix=PREFIX),
+                html.Div([the_map, html.Div(static_children(build_legend(with_rule(RISK_UNITS, rule), prefix=PREFIX),
+                                                                          "sg-legend-body"),
                                             className="cm-legends rk-legends")],
                          className="rk-map-wrap"),
                 html.Div([html.Span("正在加载热力图…", id="risk-hex-info", className="rk-info"), exports],
