@@ -267,26 +267,22 @@
 
   /* Clicks in the panel's HTML parts (dashboard/dry.py html_block: no Dash components, so no callbacks):
    * a child unit (a.cm-drill[data-drill]) drills as a click on its polygon does, starting the step at once when
-   * its bounds are known; a page link (a[data-link]) navigates inside the app as dcc.Link does; a hazard
-   * (button.cm-hazard[data-id]) is located on the map (cm-hz-click → the server's locate_hazard). A click with a
-   * modifier key keeps the browser's meaning (a new tab or window). */
+   * its bounds are known; a hazard (button.cm-hazard[data-id]) is located on the map (cm-hz-click → the
+   * server's locate_hazard). A click with a modifier key keeps the browser's meaning (a new tab or window).
+   * Page links (a[data-link]) are assets/nav.js's. */
   let hazardClicks = 0;
   document.addEventListener("click", (e) => {
     const el = e.target && e.target.closest && e.target.closest(
-      "#cm-panel a.cm-drill[data-drill], #cm-panel a[data-link], #cm-panel button.cm-hazard[data-id]");
+      "#cm-panel a.cm-drill[data-drill], #cm-panel button.cm-hazard[data-id]");
     if (!el || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || !window.dash_clientside) {
       return;
     }
     e.preventDefault();
     if (el.dataset.drill) {
       drillTo(el.dataset.drill, seen.get(seenKey(propOf("cm-crs", "data"), el.dataset.drill)));
-    } else if (el.dataset.id) {
+    } else {
       hazardClicks += 1;
       window.dash_clientside.set_props("cm-hz-click", { data: { id: Number(el.dataset.id), n: hazardClicks } });
-    } else {
-      window.history.pushState({}, "", el.getAttribute("href"));
-      window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
-      window.scrollTo(0, 0);
     }
   });
 

@@ -5,7 +5,8 @@
  * End move through its links (↓ on the button opens it). On phones (≤ 700 px, phone.css) the ☰ fold-out shows
  * every group as a section: the buttons are headings there, all expanded, and do not toggle.
  * window.sgNav.mark(path) is called by the shell's clientside callback on every path change: the group whose
- * data-paths hold the path gets .sg-nav-current, its link aria-current="page"; it returns the group's key.
+ * data-paths hold the path gets .sg-nav-current, its link aria-current="page", the nav data-current = the
+ * group's key (also returned).
  */
 (function navMenu() {
   "use strict";
@@ -68,8 +69,18 @@
     if (button && event.relatedTarget && !group.contains(event.relatedTarget)) setOpen(button, false);
   });
 
+  /* The menu is HTML (dashboard/shell.py): on the first load its block may be drawn just after the callback
+   * that marks it runs; then it is marked as soon as it appears. */
+  let pending = null;
   function mark(pathname) {
     const path = (pathname || window.location.pathname).replace(/\/+$/, "") || "/";
+    const nav = document.getElementById("shell-nav");
+    if (pending) { pending.disconnect(); pending = null; }
+    if (!nav) {
+      pending = new MutationObserver(function () { if (document.getElementById("shell-nav")) mark(pathname); });
+      pending.observe(document.body, {childList: true, subtree: true});
+      return "";
+    }
     let current = "";
     document.querySelectorAll(".sg-nav-group").forEach(function (group) {
       const on = (group.getAttribute("data-paths") || "").split(" ").indexOf(path) >= 0;
@@ -80,9 +91,22 @@
       if (link.pathname === path) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     });
+    nav.setAttribute("data-current", current);
     expandOnPhone();  // and closes any open group on desktop
     return current;
   }
+
+  /* A link with data-link (the menu's, the command map panel's 办理) navigates inside the app as dcc.Link does:
+   * the URL pushed, dcc.Location told, scrolled to the top. A click with a modifier key keeps the browser's
+   * meaning (a new tab or window). */
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("a[data-link]");
+    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    window.history.pushState({}, "", link.getAttribute("href"));
+    window.dispatchEvent(new CustomEvent("_dashprivate_pushstate"));
+    window.scrollTo(0, 0);
+  });
 
   function expandOnPhone() {
     if (PHONE.matches) document.querySelectorAll(".sg-nav-toggle").forEach(function (b) { setOpen(b, true); });

@@ -72,26 +72,31 @@ def _setup_eagerly(app: Dash) -> None:
     setup_server(app)
 
 
-# The lazily loaded code the command map (the landing page) renders at once: dash-leaflet's GeoJSON layer and
-# dash-extensions' Purify (the panel's HTML blocks). dash-renderer runs no callback before a lazy component's code
-# has arrived, and asks for it only when it renders one: a round trip after the page's layout, before the panel.
-_LAZY_ON_MAP = (("dash_leaflet", "async-GeoJSON.js"), ("dash_extensions", "async-Purify.js"))
+# Lazily loaded component code a page renders at once: dash-extensions' Purify on every page (the header menu
+# and other HTML blocks, dashboard.dry), dash-leaflet's GeoJSON layer on the command map (the landing page).
+# dash-renderer runs no callback before a lazy component's code has arrived, and asks for it only when it renders
+# one: a round trip after the page's layout.
+_LAZY_EVERYWHERE = (("dash_extensions", "async-Purify.js"),)
+_LAZY_ON_MAP = (("dash_leaflet", "async-GeoJSON.js"),)
 
 
 def _preload_lazy_code(app: Dash) -> None:
-    """Have the browser fetch the command map's lazy component code with the page (``Link: rel=preload``)."""
+    """Have the browser fetch the lazy component code a page renders with the page (``Link: rel=preload``)."""
     prefix = app.config.requests_pathname_prefix
-    links = []
-    for package, name in _LAZY_ON_MAP:
-        if not (Path(importlib.import_module(package).__file__ or "").parent / name).is_file():
-            raise RuntimeError(f"{package} has no {name}: update _LAZY_ON_MAP for this version")
-        links.append(f"<{prefix}_dash-component-suites/{package}/{name}>; rel=preload; as=script")
-    header = ", ".join(links)
+
+    def links(lazy: tuple[tuple[str, str], ...]) -> list[str]:
+        for package, name in lazy:
+            if not (Path(importlib.import_module(package).__file__ or "").parent / name).is_file():
+                raise RuntimeError(f"{package} has no {name}: update _LAZY_EVERYWHERE / _LAZY_ON_MAP for this version")
+        return [f"<{prefix}_dash-component-suites/{package}/{name}>; rel=preload; as=script" for package, name in lazy]
+
+    everywhere, on_map = links(_LAZY_EVERYWHERE), links(_LAZY_ON_MAP)
+    pages = {app.config.routes_pathname_prefix, app.config.routes_pathname_prefix + "<path:path>"}  # Dash's index
 
     @app.server.after_request
     def preload(response: Response) -> Response:
-        if request.method == "GET" and request.path == prefix and response.mimetype == "text/html":
-            response.headers["Link"] = header
+        if request.method == "GET" and request.endpoint in pages and response.mimetype == "text/html":
+            response.headers["Link"] = ", ".join(on_map + everywhere if request.path == prefix else everywhere)
         return response
 
 
