@@ -265,15 +265,15 @@
     window.dash_clientside.set_props("cm-url", { search: "?unit=" + encodeURIComponent(code) });
   }
 
-  /* Clicks in the panel's HTML parts (dashboard/dry.py html_block: no Dash components, so no callbacks):
-   * a child unit (a.cm-drill[data-drill]) drills as a click on its polygon does, starting the step at once when
+  /* Clicks in the panel's and the breadcrumb's HTML (dashboard/dry.py html_block: no Dash components, so no
+   * callbacks): a unit (a[data-drill]) drills as a click on its polygon does, starting the step at once when
    * its bounds are known; a hazard (button.cm-hazard[data-id]) is located on the map (cm-hz-click → the
    * server's locate_hazard). A click with a modifier key keeps the browser's meaning (a new tab or window).
    * Page links (a[data-link]) are assets/nav.js's. */
   let hazardClicks = 0;
   document.addEventListener("click", (e) => {
     const el = e.target && e.target.closest && e.target.closest(
-      "#cm-panel a.cm-drill[data-drill], #cm-panel button.cm-hazard[data-id]");
+      "#cm-panel a.cm-drill[data-drill], #cm-breadcrumb a[data-drill], #cm-panel button.cm-hazard[data-id]");
     if (!el || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || !window.dash_clientside) {
       return;
     }

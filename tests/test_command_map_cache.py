@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from typing import Any
 
 import pytest
@@ -51,6 +52,9 @@ def unit_risk(outputs: dict[str, Any]) -> str | None:
             return next((f for f in map(find, node) if f is not None), None)
         if isinstance(node, dict):
             props = node.get("props", {})
+            if isinstance(props.get("html"), str):  # an HTML block (dashboard.dry.html_block)
+                badge = re.search(r'id="cm-unit-risk">([^<]*)<', props["html"])
+                return badge[1] if badge else None
             return props.get("children") if props.get("id") == "cm-unit-risk" else find(props.get("children"))
         return None
 

@@ -206,8 +206,9 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
         if isinstance(view.get("refreshed_at"), datetime) else None,
         el(html.Div, "本级及下级边界为示意边界（演示数据），不代表实际行政区划。", className="cm-demo-note",
            id="cm-demo-note") if view["demo_geometry"] else None,
-        el(dcc.Link, "巡查此网格", href=patrol_href(view["code"]), id="cm-patrol-link",
-           className="hz-go hz-primary cm-patrol-link", title="记录本网格的巡查（无隐患或发现隐患）")
+        el(html.A, "巡查此网格", href=patrol_href(view["code"]), id="cm-patrol-link",
+           className="hz-go hz-primary cm-patrol-link", title="记录本网格的巡查（无隐患或发现隐患）",
+           **{"data-link": "page"})
         if can_patrol and view["level"] == 5 else None,
     ], className="cm-head")
     sort = el(html.Div, [
@@ -216,7 +217,7 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
            inline=True, className="cm-sort", inputClassName="cm-sort-input"),
         el(html.Div, children_list(children or [], "risk"), id="cm-children"),
     ], className="cm-children-block") if view["child_count"] else None
-    return el(html.Div, [head, html_block([roster_block(roster), kpi_block(view["level"], stats)], "cm-html"), sort,
+    return el(html.Div, [html_block([head, roster_block(roster), kpi_block(view["level"], stats)], "cm-html"), sort,
                          hazards_block(hazards)],
               className="cm-panel-body", **{"data-unit": view["code"]})
 
@@ -271,8 +272,8 @@ def children_list(children: list[dict[str, Any]], how: str) -> Dry:
     return html_block(children_table(children, how if how in SORTS else "risk"), "cm-html")
 
 
-def breadcrumb(crumbs: list[dict[str, Any]]) -> list[Any]:
-    """Build the 市 › 县 › 乡镇 › 村 › 网格 links; the current unit is plain text."""
+def breadcrumb(crumbs: list[dict[str, Any]]) -> Dry:
+    """Build the 市 › 县 › 乡镇 › 村 › 网格 links (drilling as the child table's do); the current unit is plain text."""
     out: list[Any] = []
     for i, c in enumerate(crumbs):
         if i:
@@ -280,6 +281,6 @@ def breadcrumb(crumbs: list[dict[str, Any]]) -> list[Any]:
         if i == len(crumbs) - 1:
             out.append(el(html.Span, c["name"], className="cm-crumb cm-crumb-current", **{"aria-current": "page"}))
         else:
-            out.append(el(dcc.Link, c["name"], href=unit_href(c["code"]), className="cm-crumb",
-                          id={"type": "cm-crumb", "code": c["code"]}, title=LEVEL.get(c["level"], "")))
-    return out
+            out.append(el(html.A, c["name"], href=unit_href(c["code"]), className="cm-crumb",
+                          title=LEVEL.get(c["level"], ""), **{"data-drill": c["code"]}))
+    return html_block(out, "cm-crumbs")
