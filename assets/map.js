@@ -286,6 +286,18 @@
     }
   });
 
+  /* The child table's sort order (native radio buttons in the panel's HTML) → cm-sort-by {how, n}, n counting
+   * the changes (the server's sort_children reads the table again). */
+  let sortChanges = 0;
+  document.addEventListener("change", (e) => {
+    const input = e.target;
+    if (!input || !input.matches || !input.matches("#cm-panel input[name=cm-sort]") || !window.dash_clientside) {
+      return;
+    }
+    sortChanges += 1;
+    window.dash_clientside.set_props("cm-sort-by", { data: { how: input.value, n: sortChanges } });
+  });
+
   function setSpot(latlng) {
     const data = { lat: +latlng.lat.toFixed(6), lon: +latlng.lng.toFixed(6) };
     window.dash_clientside.set_props("cm-spot", { data: data });

@@ -19,7 +19,7 @@ from typing import Any
 
 from dash.development.base_component import Component
 from dash_extensions import Purify
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from dashboard import dash_internals
 
@@ -76,6 +76,8 @@ def to_html(node: Any) -> str:
     """
     if isinstance(node, Component):
         node = node.to_plotly_json()
+    if isinstance(node, Markup):  # HTML text already escaped (e.g. radio_group)
+        return str(node)
     if node is None or node is False:
         return ""
     if isinstance(node, (list, tuple)):
@@ -97,6 +99,20 @@ def to_html(node: Any) -> str:
             raise TypeError(f"{node['type']}.{key} has no HTML form")
         attrs.append(f" {name}" if value is True else f' {name}="{escape(str(value))}"')
     return f"<{tag}{''.join(attrs)}>{to_html(node['props'].get('children'))}</{tag}>"
+
+
+def radio_group(name: str, choices: dict[str, str], value: str, **attrs: str) -> Markup:
+    """Return native radio buttons (``choices``: value → label; ``value`` checked) in a ``div`` with ``attrs``.
+
+    html.* has no ``<input>``, and ``dcc.RadioItems`` measures its options on every mount (a forced layout of
+    ~18 ms in a drill-down step); a change reaches Dash through a delegated listener (``assets/map.js``).
+    """
+    buttons = Markup("").join(
+        Markup('<label><input type="radio" name="{}" value="{}"{}>{}</label>').format(
+            name, key, Markup(" checked") if key == value else "", label)
+        for key, label in choices.items())
+    div_attrs = Markup("").join(Markup(' {}="{}"').format(k.rstrip("_").replace("_", "-"), v) for k, v in attrs.items())
+    return Markup("<div{}>{}</div>").format(div_attrs, buttons)
 
 
 def html_block(node: Any, class_name: str) -> Dry:

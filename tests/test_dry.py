@@ -10,7 +10,7 @@ from dash import dcc, html
 from dash.development.base_component import Component
 from plotly.io.json import to_json_plotly
 
-from dashboard.dry import el, html_block, static_children, to_html
+from dashboard.dry import el, html_block, radio_group, static_children, to_html
 
 
 def wire(value: Any) -> Any:
@@ -72,3 +72,10 @@ def test_static_children_keep_the_element_and_send_its_contents_as_html() -> Non
     assert wire(kept.children) == {"type": "Purify", "namespace": "dash_extensions", "props": {
         "className": "sg-legend-body",
         "html": '<div class="t">危险源</div><ul><li><span style="--swatch: #b2182b"></span></li></ul>'}}
+
+
+def test_radio_group_is_escaped_html_that_to_html_passes_through() -> None:
+    group = radio_group("s", {"a": "甲", 'b"': "<乙>"}, "a", id="g", class_="x", aria_label='排"序')
+    assert to_html(el(html.Div, group)) == (
+        '<div><div id="g" class="x" aria-label="排&#34;序"><label><input type="radio" name="s" value="a" checked>甲'
+        '</label><label><input type="radio" name="s" value="b&#34;">&lt;乙&gt;</label></div></div>')

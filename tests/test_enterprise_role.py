@@ -59,7 +59,7 @@ FORGED: dict[str, Any] = {
     "cm-url.search": f"?unit={JINDI_GRID}",
     "cm-url.pathname": "/",
     "cm-state.data": {"code": JINDI_GRID},
-    "cm-sort.value": "risk",
+    "cm-sort-by.data": {"how": "risk", "n": 1},
     "cm-crs.data": "wgs84",
     "search-input.value": "许昌",
     "search-around-point.data": {"lat": A_LAT, "lon": A_LON},

@@ -274,7 +274,7 @@ def test_panel_callback_carries_the_child_table_in_scope(live_server: str, weidu
                  CRS_STATE).json()["response"]["cm-panel"]["children"]
     assert _drill_links(top) == ["甲区", "乙区"]  # 甲区 red before 乙区 orange
     by_code = _forge(city, live_server, [("cm-children", "children")],
-                     [{"id": "cm-sort", "property": "value", "value": "code"}],
+                     [{"id": "cm-sort-by", "property": "data", "value": {"how": "code", "n": 1}}],
                      [{"id": "cm-state", "property": "data", "value": {"code": "419000"}}]).json()
     assert _drill_links(by_code["response"]["cm-children"]["children"]) == ["甲区", "乙区"]
     # the 甲区 account's panel for the city is refused, and the sort callback lists none of the city's children
@@ -285,7 +285,7 @@ def test_panel_callback_carries_the_child_table_in_scope(live_server: str, weidu
 
 def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server: str, weidu: requests.Session) -> None:
     r = _forge(weidu, live_server, [("cm-children", "children")],
-               [{"id": "cm-sort", "property": "value", "value": "risk"}],
+               [{"id": "cm-sort-by", "property": "data", "value": {"how": "risk", "n": 1}}],
                [{"id": "cm-state", "property": "data", "value": {"code": "419000"}}])
     assert r.status_code == 200
     body = json.dumps(r.json(), ensure_ascii=False)

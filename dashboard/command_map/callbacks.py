@@ -155,13 +155,14 @@ def register(app: Dash) -> None:
             and current_account().can(Capability.ENTERPRISE_FILE) else no_update
         return shown_unit["panel"], shown_unit["crumbs"], state, spot, open_file
 
-    # The panel arrives with its child table sorted by risk; only a change of the sort order asks again
-    # (prevent_initial_call: not when the panel inserts a new cm-sort).
-    @app.callback(Output("cm-children", "children"), Input("cm-sort", "value"), State("cm-state", "data"),
+    # The panel arrives with its child table sorted by risk; only a change of the sort order asks again: the
+    # panel's radio buttons (HTML) write {how, n} to cm-sort-by through a delegated listener (assets/map.js).
+    @app.callback(Output("cm-children", "children"), Input("cm-sort-by", "data"), State("cm-state", "data"),
                   prevent_initial_call=True)
-    def sort_children(how: str | None, state: dict[str, Any] | None) -> Any:
-        if not state or not isinstance(state.get("code"), str):
+    def sort_children(chosen: Any, state: dict[str, Any] | None) -> Any:
+        if not state or not isinstance(state.get("code"), str) or not isinstance(chosen, dict):
             raise PreventUpdate
+        how = chosen.get("how") if isinstance(chosen.get("how"), str) else None
         scope = callback_scope(Capability.MAP)
         code = state["code"]
         children = run_read(lambda conn: mq.child_units(conn, scope=scope, code=code))

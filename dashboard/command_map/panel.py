@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from dashboard.dry import Dry, el, html_block
+from dashboard.dry import Dry, el, html_block, radio_group
 from dashboard.errors import AppError
 from domain import clock
 from domain.cadence import CADENCE_LABEL, Cadence, period_label
@@ -213,8 +213,8 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
     ], className="cm-head")
     sort = el(html.Div, [
         el(html.H3, "下级单位"),
-        el(dcc.RadioItems, id="cm-sort", options=[{"label": v, "value": k} for k, v in SORTS.items()], value="risk",
-           inline=True, className="cm-sort", inputClassName="cm-sort-input"),
+        html_block(radio_group("cm-sort", SORTS, "risk", id="cm-sort", class_="cm-sort", role="radiogroup",
+                               aria_label="下级单位排序"), "cm-html"),  # a change → cm-sort-by (assets/map.js)
         el(html.Div, children_list(children or [], "risk"), id="cm-children"),
     ], className="cm-children-block") if view["child_count"] else None
     return el(html.Div, [html_block([head, roster_block(roster), kpi_block(view["level"], stats)], "cm-html"), sort,
