@@ -17,6 +17,7 @@ from dash import Dash, Input, Output, State, dcc, html, set_props
 from dash_extensions import Purify
 from flask import redirect, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from dashboard.auth import CSRF_FIELD, csrf_token
 from dashboard.components.search import register as register_search
@@ -114,11 +115,9 @@ def nav_menu(account: Account, pages: list[Page]) -> list[html.Div]:
 def _header(account: Account, pages: list[Page], title: str) -> html.Header:
     record = account.record
     level = LEVEL.get(record.scope_level, "")
-    logout = html.Form(
-        [dcc.Input(type="hidden", name=CSRF_FIELD, value=csrf_token()),
-         html.Button("退出登录", type="submit", className="sg-link-button", id="shell-logout")],
-        action="/logout", method="POST", className="sg-logout",
-    )
+    logout = Markup('<form action="/logout" method="POST" class="sg-logout"><input type="hidden" name="{}" value="{}">'
+                    '<button type="submit" class="sg-link-button" id="shell-logout">退出登录</button></form>'
+                    ).format(CSRF_FIELD, csrf_token())
     return html.Header([
         html.Div(title, className="sg-brand"),
         # Phones (assets/phone.css): nav, search and the user box fold behind this button; 待办 stays out.
@@ -127,15 +126,18 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
                className="sg-nav-host"),
         search_box(account),
         html.Div([
-            todo_link(account),
-            html.Span(account.label, className="sg-user", id="shell-user",
-                      title=f"{account.label}（{account.role_label}）"),
-            html.Span(account.role_label, className="sg-role", id="shell-role"),
-            html.Span([html.Span(f"{level} · ", className="sg-scope-level"), record.scope_name],
-                      className="sg-scope", id="shell-scope",
-                      title=f"数据范围：{level} {record.scope_name}（{record.scope_code}）"),
-            html.Span(_freshness(), className="sg-freshness", id="shell-freshness"),
-            logout,
+            todo_link(account),  # a Dash component: the router updates its count
+            # The rest never changes on the page: one HTML block laid out as the box's items (base.css).
+            Purify(html=to_html([
+                html.Span(account.label, className="sg-user", id="shell-user",
+                          title=f"{account.label}（{account.role_label}）"),
+                html.Span(account.role_label, className="sg-role", id="shell-role"),
+                html.Span([html.Span(f"{level} · ", className="sg-scope-level"), record.scope_name],
+                          className="sg-scope", id="shell-scope",
+                          title=f"数据范围：{level} {record.scope_name}（{record.scope_code}）"),
+                html.Span(_freshness(), className="sg-freshness", id="shell-freshness"),
+                logout,
+            ]), className="sg-userbox-host"),
         ], className="sg-userbox"),
     ], className="sg-header", id="shell-header")
 
