@@ -225,7 +225,7 @@
 
   /* Fit unit `code` (bounds in display coordinates) with cm-fit's options (show_unit's old viewport: padding clear
    * of the controls, no animation), unless the map still shows it as the last fit left it: a step fits once, at
-   * the click (startStep) or at the URL (prefit) or at show_unit's answer (fitState), whichever comes first; a
+   * the click (startStep) or at the URL (prefit, in unitsNow) or at show_unit's answer (unitsData), whichever comes first; a
    * second fit to the same bounds would still fire moveend (every path redrawn, the bounds' callbacks run
    * again). Before a fit that changes the zoom the point layers are emptied (clearPoints). True when fitted. */
   let lastFit = null;
@@ -256,6 +256,13 @@
       if (first && first.options.sgPoint) { groups.push(l); }
     });
     groups.forEach((g) => g.clearLayers());
+  }
+
+  /* Fit a unit the page knows as soon as the URL names it (a click, a list row, the breadcrumb, back or forward),
+   * not after show_unit answers (fitUnit: once a step). Not with ?focus= (showTarget flies to the point instead). */
+  function prefit(search, crs) {
+    const code = unitCode(search);
+    if (code && !new URLSearchParams(search || "").has("focus")) { fitUnit(crs, code, seen.get(seenKey(crs, code))); }
   }
 
   /* Drill into `code`: the step starts at once when its bounds are known (startStep), and a new history entry
@@ -486,33 +493,22 @@
           }),
         ];
       },
-      /* Fit a unit the page knows as soon as the URL names it (a click, a list row, the breadcrumb, back or
-       * forward), not after show_unit answers (fitUnit: once a step). Not with ?focus= (showTarget flies to the
-       * point instead). No cm-state among the inputs or states: Dash holds a callback back while another one
-       * that writes its inputs is under way. The output stays unchanged: the fit is made on the map itself. */
-      prefit: function (search, crs) {
-        const code = unitCode(search);
-        if (code && !new URLSearchParams(search || "").has("focus")) { fitUnit(crs, code, seen.get(seenKey(crs, code))); }
-        return noUpdate();
-      },
-      /* The same for the unit show_unit answered (cm-state: a typed URL, the first view, a unit the page did not
-       * know), unless it is already fitted. */
-      fitState: function (state, search, crs) {
-        if (state && state.code && state.bounds && !new URLSearchParams(search || "").has("focus")) {
-          fitUnit(crs, state.code, state.bounds);
-        }
-        return noUpdate();
-      },
       /* The unit layer's collection and hideout at the URL's change: the unit it names when the page knows it
-       * (at first: the unit the page was built for, cm-start); a unit it does not know waits for unitsData. */
+       * (at first: the unit the page was built for, cm-start); a unit it does not know waits for unitsData.
+       * The map is fitted to a unit it knows first (prefit): not after show_unit answers. */
       unitsNow: function (search, crs, start, hideout) {
         if (start && start.code && start.bounds) { seen.set(seenKey(start.crs, start.code), start.bounds); }
+        prefit(search, crs);
         const asked = unitCode(search) || (start && start.code);
         return showUnits(asked && seen.has(seenKey(crs, asked)) ? asked : null, crs, hideout);
       },
-      /* The same from show_unit's answer (cm-state): a unit the page did not know, or a new display CRS. */
-      unitsData: function (state, crs, hideout) {
+      /* The unit show_unit answered (cm-state: a typed URL, the first view, a unit the page did not know): fitted
+       * unless it already is, its polygons asked when the page did not know it. */
+      unitsData: function (state, search, crs, hideout) {
         if (state && state.code && state.bounds) { seen.set(seenKey(crs, state.code), state.bounds); }
+        if (state && state.code && state.bounds && !new URLSearchParams(search || "").has("focus")) {
+          fitUnit(crs, state.code, state.bounds);
+        }
         return showUnits(state && state.code, crs, hideout);
       },
       /* Display CRS of the selected base layer (names → crs table in the store). */

@@ -10,13 +10,13 @@ caller's scope and answer nothing for a foreign unit.
 A drill-down step starts everything at once (docs/command_map_speed.md): a click on a unit fits the map
 and asks its polygons and the new view's points in the click handler, and the URL it sets sends the
 panel callback at the same time; a list row, the breadcrumb or back/forward to a unit the page knows
-does the same from the URL (``prefit``, ``unitsNow``). A unit the page has not seen waits for the
-panel's ``cm-state`` (``fitState``, ``unitsData``), after the server checked the scope. The map is fitted
+does the same from the URL (``unitsNow``). A unit the page has not seen waits for the panel's ``cm-state``
+(``unitsData``), after the server checked the scope. The map is fitted
 once a step, in the browser (``fitUnit`` in assets/map.js).
 
-The panel's read-only parts (persons, KPIs, the child table, the hazard list) are one HTML block each
-(:func:`dashboard.dry.html_block`): a few Dash components a step instead of ~400; their links and buttons
-work through delegated listeners in assets/map.js.
+The panel's read-only parts (head, persons, KPIs, the sort buttons, the child table, the hazard list) and the
+breadcrumb are HTML blocks (:func:`dashboard.dry.html_block`): a few Dash components a step instead of ~400;
+their links, buttons and radio buttons work through delegated listeners in assets/map.js.
 
 One drill-down step is one callback request: the panel carries its child table (only a new sort
 order asks again), is built as plain component dicts (:mod:`dashboard.dry`, serialised by orjson)

@@ -147,7 +147,7 @@ def register(app: Dash) -> None:
         except Exception as exc:
             return message(to_app_error(exc)), [], None, None, no_update
         state, spot = shown_unit["state"], shown_unit["spot"]
-        # The map fits the unit in the browser (safegrid_cm.fitState, from cm-state), unless it already shows it.
+        # The map fits the unit in the browser (safegrid_cm.unitsData, from cm-state), unless it already shows it.
         # A deep link (or back/forward) to an enterprise opens its file in the header drawer, unless the drawer
         # already shows it (the header search picked it: map-focus names the same enterprise).
         shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
@@ -233,25 +233,19 @@ def register(app: Dash) -> None:
     units_id = layer_id(UNITS, PREFIX)
     # A click on a unit polygon drills by setting cm-url's search from the layer's click handler
     # (safegrid.map.unitSpot in assets/map.js), which starts the step's requests at the same moment.
-    # A step starts at the URL: the fit, the unit polygons (and, through the fit's new bounds, the points) of a unit
-    # the page knows are asked at once, beside show_unit. None of these waits on cm-state: Dash holds a callback
-    # back while another one writing any of its inputs or states is under way (docs/command_map_speed.md).
-    app.clientside_callback(
-        ClientsideFunction("safegrid_cm", "prefit"), Output("cm-map", "viewport", allow_duplicate=True),
-        Input("cm-url", "search"), State("cm-crs", "data"), prevent_initial_call=True,
-    )
-    app.clientside_callback(  # the unit show_unit answered (a typed URL, the first view), when not fitted yet
-        ClientsideFunction("safegrid_cm", "fitState"), Output("cm-map", "viewport", allow_duplicate=True),
-        Input("cm-state", "data"), State("cm-url", "search"), State("cm-crs", "data"), prevent_initial_call=True,
-    )
+    # A step starts at the URL: the fit (made on the map itself), the unit polygons (and, through the fit's new
+    # bounds, the points) of a unit the page knows are asked at once, beside show_unit. It does not wait on
+    # cm-state: Dash holds a callback back while another one writing any of its inputs or states is under way
+    # (docs/command_map_speed.md). One callback a wave: each costs ~10 store updates of the whole page.
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "unitsNow"), Output(units_id, "data"), Output(units_id, "hideout"),
         Input("cm-url", "search"), Input("cm-crs", "data"), State("cm-start", "data"), State(units_id, "hideout"),
     )
-    app.clientside_callback(  # a unit the page did not know: after show_unit checked the scope
+    app.clientside_callback(  # the unit show_unit answered: fitted if not yet, its polygons if the page did not know it
         ClientsideFunction("safegrid_cm", "unitsData"),
         Output(units_id, "data", allow_duplicate=True), Output(units_id, "hideout", allow_duplicate=True),
-        Input("cm-state", "data"), State("cm-crs", "data"), State(units_id, "hideout"), prevent_initial_call=True,
+        Input("cm-state", "data"), State("cm-url", "search"), State("cm-crs", "data"), State(units_id, "hideout"),
+        prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "crs"), Output("cm-crs", "data"),

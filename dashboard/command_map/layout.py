@@ -84,7 +84,10 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
     legends = [static_children(build_legend(with_rule(spec, rule) if spec.id == UNITS.id else spec, prefix=PREFIX),
                                "sg-legend-body") for spec in LAYERS.values()]
     return html.Div([
-        dcc.Location(id="cm-url", refresh="callback-nav"),
+        # refresh=False: a step's new ?unit= is pushed to the history without telling the shell's Location (its
+        # router ignores a new query on this page anyway: one callback and its store updates less a step); it
+        # reads the whole URL again at the next navigation.
+        dcc.Location(id="cm-url", refresh=False),
         dcc.Store(id="cm-state"),
         dcc.Store(id="cm-target"),  # the point to fly to and ring: a ?focus= or a located hazard
         dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
