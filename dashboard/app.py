@@ -72,11 +72,11 @@ def _setup_eagerly(app: Dash) -> None:
     setup_server(app)
 
 
-# Lazily loaded component code a page renders at once: dash-extensions' Purify on every page (the header menu
-# and other HTML blocks, dashboard.dry), dash-leaflet's GeoJSON layer on the command map (the landing page).
-# dash-renderer runs no callback before a lazy component's code has arrived, and asks for it only when it renders
-# one: a round trip after the page's layout.
-_LAZY_EVERYWHERE = (("dash_extensions", "async-Purify.js"),)
+# Lazily loaded component code a page renders at once (module, file): on every page dash-extensions' Purify (the
+# header menu and other HTML blocks, dashboard.dry) and the header search's dcc.Dropdown, on the command map (the
+# landing page) dash-leaflet's GeoJSON layer. dash-renderer runs no callback before a lazy component's code has
+# arrived, and asks for it only when it renders one: a round trip after the page's layout, before the router.
+_LAZY_EVERYWHERE = (("dash_extensions", "async-Purify.js"), ("dash.dcc", "async-dropdown.js"))
 _LAZY_ON_MAP = (("dash_leaflet", "async-GeoJSON.js"),)
 
 
@@ -88,7 +88,8 @@ def _preload_lazy_code(app: Dash) -> None:
         for package, name in lazy:
             if not (Path(importlib.import_module(package).__file__ or "").parent / name).is_file():
                 raise RuntimeError(f"{package} has no {name}: update _LAZY_EVERYWHERE / _LAZY_ON_MAP for this version")
-        return [f"<{prefix}_dash-component-suites/{package}/{name}>; rel=preload; as=script" for package, name in lazy]
+        return [f"<{prefix}_dash-component-suites/{package.replace('.', '/')}/{name}>; rel=preload; as=script"
+                for package, name in lazy]
 
     everywhere, on_map = links(_LAZY_EVERYWHERE), links(_LAZY_ON_MAP)
     pages = {app.config.routes_pathname_prefix, app.config.routes_pathname_prefix + "<path:path>"}  # Dash's index
