@@ -225,9 +225,10 @@
 
   /* Fit unit `code` (bounds in display coordinates) with cm-fit's options (show_unit's old viewport: padding clear
    * of the controls, no animation), unless the map still shows it as the last fit left it: a step fits once, at
-   * the click (startStep) or at the URL (prefit, in unitsNow) or at show_unit's answer (unitsData), whichever comes first; a
-   * second fit to the same bounds would still fire moveend (every path redrawn, the bounds' callbacks run
-   * again). Before a fit that changes the zoom the point layers are emptied (clearPoints). True when fitted. */
+   * the click (startStep) or at the URL (prefit, in unitsNow) or at show_unit's answer (unitsData), whichever
+   * comes first; a second fit to the same bounds would still fire moveend (every path redrawn, the bounds'
+   * callbacks run again). Before a fit that changes the zoom the point layers are emptied (clearPoints). True
+   * when fitted. */
   let lastFit = null;
   function fitUnit(crs, code, bounds) {
     const map = theMap();
