@@ -496,10 +496,12 @@
       },
       /* The unit layer's collection and hideout at the URL's change: the unit it names when the page knows it
        * (at first: the unit the page was built for, cm-start); a unit it does not know waits for unitsData.
-       * The map is fitted to a unit it knows first (prefit): not after show_unit answers. */
+       * At a new URL (not at a new base layer's CRS, nor at the first call) the map is fitted to a unit it knows
+       * first (prefit): not after show_unit answers. */
       unitsNow: function (search, crs, start, hideout) {
+        const triggered = window.dash_clientside.callback_context.triggered || [];
         if (start && start.code && start.bounds) { seen.set(seenKey(start.crs, start.code), start.bounds); }
-        prefit(search, crs);
+        if (triggered.some((t) => t.prop_id === "cm-url.search")) { prefit(search, crs); }
         const asked = unitCode(search) || (start && start.code);
         return showUnits(asked && seen.has(seenKey(crs, asked)) ? asked : null, crs, hideout);
       },
