@@ -198,6 +198,12 @@ def test_focus_links_from_other_pages(demo_server: str, demo_engine: Engine, bro
     assert page.url.endswith("/hazards")
     page.click("#search-ent-map-link")
     wait_focus(page, unit=first["unit"], lat=first["lat"], lon=first["lon"], label=first["name"])
+    # The page change closed the drawer, and the link (a deep link to the enterprise) opens its file again on the
+    # map: wait for it, then close it (the test clicked the layers control under it while it was still opening).
+    page.wait_for_selector("#search-drawer:not([hidden]) #search-ent-name")
+    assert first["name"] in page.locator("#search-ent-name").inner_text()
+    page.click("#search-drawer-close")
+    page.wait_for_selector("#search-drawer", state="hidden")
 
     # An unticked enterprise layer is ticked again when the search picks an enterprise.
     overlay = page.locator(".leaflet-control-layers-overlays label", has_text="生产经营单位").locator("input")
