@@ -124,11 +124,19 @@ def html_block(node: Any, class_name: str) -> Dry:
     return el(Purify, html=to_html(node), className=class_name)
 
 
+def static_html(node: Any, class_name: str) -> Purify:
+    """Return components that never change on a page as one ``Purify`` block of class ``class_name``.
+
+    A layout's :func:`html_block`: a real component, not a dry one.
+    """
+    return Purify(html=to_html(node), className=class_name)
+
+
 def static_children(component: Component, class_name: str) -> Component:
-    """Return ``component`` with its children as one ``Purify`` block of class ``class_name``.
+    """Return ``component`` with its children as one :func:`static_html` block of class ``class_name``.
 
     The element itself stays a Dash component (its id, and callbacks that write its style); what it holds is
     mounted as HTML, not as a component each (a legend: ~20 components → 1).
     """
-    component.children = Purify(html=to_html(component.children), className=class_name)
+    component.children = static_html(component.children, class_name)
     return component

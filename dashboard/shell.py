@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from dash import Dash, Input, Output, State, dcc, html, set_props
-from dash_extensions import Purify
 from flask import redirect, request
 from flask_login import current_user
 from markupsafe import Markup
@@ -22,7 +21,7 @@ from markupsafe import Markup
 from dashboard.auth import CSRF_FIELD, csrf_token
 from dashboard.components.search import register as register_search
 from dashboard.components.search import search_box
-from dashboard.dry import to_html
+from dashboard.dry import static_html
 from dashboard.errors import AppError, BadRequestError, ForbiddenError, NotFoundError, to_app_error
 from dashboard.hazard.access import badge_count
 from dashboard.pages import MENU, MenuGroup, Page, page_for_path
@@ -122,13 +121,13 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
         html.Div(title, className="sg-brand"),
         # Phones (assets/phone.css): nav, search and the user box fold behind this button; 待办 stays out.
         html.Button("☰", id="shell-menu", className="sg-menu-button", title="菜单", n_clicks=0, **_MENU_ATTRS),
-        Purify(html=to_html(html.Nav(nav_menu(account, pages), className="sg-nav", id="shell-nav", **_NAV_ATTRS)),
-               className="sg-nav-host"),
+        static_html(html.Nav(nav_menu(account, pages), className="sg-nav", id="shell-nav", **_NAV_ATTRS),
+                    "sg-nav-host"),
         search_box(account),
         html.Div([
             todo_link(account),  # a Dash component: the router updates its count
             # The rest never changes on the page: one HTML block laid out as the box's items (base.css).
-            Purify(html=to_html([
+            static_html([
                 html.Span(account.label, className="sg-user", id="shell-user",
                           title=f"{account.label}（{account.role_label}）"),
                 html.Span(account.role_label, className="sg-role", id="shell-role"),
@@ -137,7 +136,7 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
                           title=f"数据范围：{level} {record.scope_name}（{record.scope_code}）"),
                 html.Span(_freshness(), className="sg-freshness", id="shell-freshness"),
                 logout,
-            ]), className="sg-userbox-host"),
+            ], "sg-userbox-host"),
         ], className="sg-userbox"),
     ], className="sg-header", id="shell-header")
 
