@@ -35,7 +35,19 @@
   (function localiseLeaflet() {
     if (window.L && window.L.Control && window.L.Control.Zoom) {
       Object.assign(window.L.Control.Zoom.prototype.options, { zoomInTitle: "放大", zoomOutTitle: "缩小" });
-      window.L.Map.addInitHook(function () { leafletMaps.set(this.getContainer(), this); });
+      window.L.Map.addInitHook(function () {
+        leafletMaps.set(this.getContainer(), this);
+        this.on("moveend overlayadd overlayremove", function () { if (this === theMap()) { exportLinks(); } });
+      });
+      // Leaflet 1.9's attribution control adds every layer's (undefined) attribution and a `once("remove")`
+      // listener on it: per point of a view, for nothing. Only layers with an attribution (the basemaps) now.
+      const attribution = window.L.Control.Attribution.prototype;
+      const addAttribution = attribution._addAttribution;
+      if (addAttribution) {
+        attribution._addAttribution = function (ev) {
+          if (ev.layer && ev.layer.getAttribution && ev.layer.getAttribution()) { addAttribution.call(this, ev); }
+        };
+      }
     } else {
       setTimeout(localiseLeaflet, 30);
     }
@@ -52,9 +64,16 @@
               path: (x, y, r) => `M${x - r} ${y - r}h${2 * r}v${2 * r}h${-2 * r}Z` },
   };
   let ShapeMarker = null;
-  /* L.CircleMarker drawing its `shape` (SHAPES) instead of a circle on the SVG renderer (a circle elsewhere). */
+  /* L.CircleMarker drawing its `shape` (SHAPES) instead of a circle on the SVG renderer (a circle elsewhere), its
+   * `classes` written to the path in one attribute (Leaflet's `className` splits the words and adds each in turn:
+   * a fifth of a county step's script time over 1,400 points). */
   function shapeMarker() {
     ShapeMarker = ShapeMarker || L.CircleMarker.extend({
+      onAdd: function (map) {
+        L.CircleMarker.prototype.onAdd.call(this, map);
+        const path = this._path;
+        if (path && this.options.classes) { path.setAttribute("class", path.getAttribute("class") + " " + this.options.classes); }
+      },
       _updatePath: function () {
         const look = SHAPES[this.options.shape];
         if (!look || !look.path || !this._renderer._setPath || this._empty()) {
@@ -138,18 +157,18 @@
       return new (shapeMarker())(latlng, {
         shape: shape, radius: look.radius, color: look.stroke, weight: 1.5, fillColor: colourOf(h, p.cls),
         fillOpacity: 0.95, pane: "markerPane", sgPoint: layer,
-        className: "cm-pt cm-pt-" + layer + (shape === "circle" ? "" : " cm-shape-" + shape) + " cm-cls-" + p.cls,
+        classes: "cm-pt cm-pt-" + layer + (shape === "circle" ? "" : " cm-shape-" + shape) + " cm-cls-" + p.cls,
       });
     },
 
-    /* A point's tooltip is built and bound at its first hover (a view holds up to thousands of points: binding
-     * each at once cost a listener set, focus listeners and the escaped text per point on every step). */
-    pointTooltip: function (feature, layer, context) {
-      const h = context.hideout || {};
-      layer.once("mouseover", () => {
-        layer.bindTooltip(pointTip(feature.properties || {}, h), { className: "cm-tip" });
-        layer.openTooltip();
-      });
+    /* A point's tooltip is built and bound at its first hover, by one mouseover listener on the whole layer
+     * (eventHandlers; a view holds up to thousands of points: a tooltip, or even a listener, per point cost
+     * every step its text, listener sets and focus listeners). Later hovers open it by Leaflet's own handlers. */
+    pointHover: function (e, context) {
+      const point = e.propagatedFrom;
+      if (!point || !point.feature || point.getTooltip()) { return; }
+      point.bindTooltip(pointTip(point.feature.properties || {}, context.hideout || {}), { className: "cm-tip" });
+      point.openTooltip();
     },
 
     /* Map click handler (eventHandlers): a click on a free spot — not on a unit, a point or a bubble — asks
@@ -221,6 +240,34 @@
   function theMap() {
     const box = document.getElementById("cm-map");
     return box && (leafletMaps.get(box) || leafletMaps.get(box.querySelector(".leaflet-container")));
+  }
+
+  /* The view's download links (dashboard/gis_export.py export_links: HTML, no callback): GeoPackage and Shapefile
+   * of the map's bounds and its ticked overlays, the unit polygons one level below the unit shown (`level`, else
+   * cm-state's). Written when the map moves, an overlay is ticked or unticked, and a unit is shown (unitsData). */
+  function exportLinks(level) {
+    const box = document.querySelector(".cm-export-links[data-layers]");
+    const map = theMap();
+    if (!box || !map) { return; }
+    const ids = JSON.parse(box.dataset.layers);
+    const shown = level != null ? level : (propOf("cm-state", "data") || {}).level;
+    const layers = [];
+    for (const label of document.querySelectorAll(".cm-map .leaflet-control-layers-overlays label")) {
+      const input = label.querySelector("input");
+      const title = label.textContent.trim();
+      if (!input || !input.checked) { continue; }
+      if (title === box.dataset.unitsTitle) {
+        if (shown) { layers.push("units-" + Math.min(5, shown + 1)); }
+      } else if (ids[title]) { layers.push(ids[title]); }
+    }
+    const b = map.getBounds();
+    const clamp = (v, m) => Math.max(-m, Math.min(m, Math.round(v * 1e6) / 1e6));
+    const bbox = [clamp(b.getWest(), 180), clamp(b.getSouth(), 90), clamp(b.getEast(), 180), clamp(b.getNorth(), 90)];
+    const base = layers.length ? "/api/export/gis?layers=" + encodeURIComponent(layers.join(",")) + "&bbox=" + bbox.join(",") : "";
+    for (const [id, format] of [["cm-export-gpkg", "gpkg"], ["cm-export-shp", "shp"]]) {
+      const link = document.getElementById(id);
+      if (link) { link.setAttribute("href", base && base + "&format=" + format); }
+    }
   }
 
   /* Fit unit `code` (bounds in display coordinates) with cm-fit's options (show_unit's old viewport: padding clear
@@ -512,6 +559,7 @@
         if (state && state.code && state.bounds && !new URLSearchParams(search || "").has("focus")) {
           fitUnit(crs, state.code, state.bounds);
         }
+        exportLinks(state && state.level);
         return showUnits(state && state.code, crs, hideout);
       },
       /* Display CRS of the selected base layer (names → crs table in the store). */

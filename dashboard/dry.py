@@ -50,7 +50,8 @@ def el(component: type[Component], children: Any = None, /, **props: Any) -> Dry
 
 # Attributes a dry html.* component may carry into :func:`to_html` (besides ``data-*`` / ``aria-*``), by prop name.
 _HTML_ATTRS = {"className": "class", "id": "id", "title": "title", "href": "href", "type": "type", "role": "role",
-               "disabled": "disabled", "colSpan": "colspan", "rowSpan": "rowspan"}
+               "disabled": "disabled", "colSpan": "colspan", "rowSpan": "rowspan", "hidden": "hidden",
+               "download": "download"}
 # A style may only set CSS custom properties (a legend swatch's ``--swatch`` colour) to plain values.
 _CUSTOM_PROPERTY = re.compile(r"--[a-z0-9-]+")
 _PLAIN_VALUE = re.compile(r"[#\w.%, ()-]*")

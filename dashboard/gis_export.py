@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 import pyogrio.raw
-from dash import Dash, Input, Output, html
+from dash import html
 from flask import Flask, Response, request
 from flask import send_file as flask_send_file
 
+from dashboard.dry import static_html
 from dashboard.errors import BadRequestError
 from dashboard.ogc import LAYER_COLLECTION_IDS, OgcError, collections_for, parse_bbox
 from dashboard.roles import Capability
@@ -189,42 +190,21 @@ def init_app(server: Flask) -> None:
 
 # --- the command map's download links --------------------------------------------------------------
 
-_LINKS_JS = """
-function(bounds, overlays, state) {
-    var ids = %s, unitsTitle = %s;
-    var layers = [];
-    (overlays || []).forEach(function(title) {
-        if (title === unitsTitle) {
-            if (state && state.level) { layers.push('units-' + Math.min(5, state.level + 1)); }
-        } else if (ids[title]) { layers.push(ids[title]); }
-    });
-    bounds = bounds || (state && state.bounds);  // dash-leaflet reports bounds only after the view moved
-    if (!bounds || !layers.length) { return ['', '']; }
-    var clamp = function(v, m) { return Math.max(-m, Math.min(m, Math.round(v * 1e6) / 1e6)); };
-    var bbox = [clamp(bounds[0][1], 180), clamp(bounds[0][0], 90), clamp(bounds[1][1], 180),
-                clamp(bounds[1][0], 90)].join(',');
-    var base = '/api/export/gis?layers=' + encodeURIComponent(layers.join(',')) + '&bbox=' + bbox;
-    return [base + '&format=gpkg', base + '&format=shp'];
-}
-"""
 
+def export_links(account: Account) -> Any:
+    """Return the command map's two download links as HTML (no components, no callback).
 
-def export_links(account: Account) -> html.Div:
-    """Return the command map's two download links (their hrefs follow the view: :func:`register_links`)."""
-    return html.Div([
+    assets/map.js (``exportLinks``) writes their hrefs whenever the view changes — the map's bounds, its
+    ticked overlays (by title: ``data-layers`` maps the point layers' titles to their collection ids,
+    ``data-units-title`` names the unit polygons, exported one level below the unit shown) — rather than a
+    callback on the map's bounds and ``cm-state``, which ran twice a drill-down step (~10 store updates of
+    the whole page each).
+    """
+    ids = {spec.title: LAYER_COLLECTION_IDS.get(spec.id, spec.id) for spec in point_layers().values()}
+    return static_html(html.Div([
         html.Span("导出当前视图：", className="cm-export-label"),
         html.A("GeoPackage", id="cm-export-gpkg", href="", download="", className="cm-export"),
         " · ",
         html.A("Shapefile（zip）", id="cm-export-shp", href="", download="", className="cm-export"),
     ], className="cm-export-links", hidden=not account.can(Capability.EXPORT),
-        style={"fontSize": "0.9em", "margin": "0.3em 0"})
-
-
-def register_links(app: Dash, *, map_id: str, layers_id: str, state_id: str) -> None:
-    """Keep the links' hrefs on the map's bounds, its ticked layers (by title) and the shown unit's level."""
-    ids = {spec.title: LAYER_COLLECTION_IDS.get(spec.id, spec.id) for spec in point_layers().values()}
-    app.clientside_callback(
-        _LINKS_JS % (json.dumps(ids, ensure_ascii=False), json.dumps(UNITS.title, ensure_ascii=False)),
-        Output("cm-export-gpkg", "href"), Output("cm-export-shp", "href"),
-        Input(map_id, "bounds"), Input(layers_id, "overlays"), Input(state_id, "data"),
-    )
+        **{"data-layers": json.dumps(ids, ensure_ascii=False), "data-units-title": UNITS.title}), "cm-export-host")

@@ -21,7 +21,12 @@ def build_geojson(spec: LayerSpec, *, prefix: str, url: str | None = None, **hid
         "id": layer_id(spec, prefix),
         "hideout": spec.hideout(**hideout),
         "bubblingMouseEvents": False,
+        # No default handlers: nothing reads clickData or hoverData, and each click and hover would be a store
+        # update of Dash's (every mounted component asked whether its props changed).
+        "disableDefaultEventHandlers": True,
     }
+    if spec.hover:
+        kwargs["eventHandlers"] = {"mouseover": spec.js(spec.hover)}
     if url:  # never ``data`` as a placeholder: dash-leaflet ignores a later ``url`` while ``data`` is set
         kwargs["url"] = url
     for prop, name in (("style", spec.style), ("pointToLayer", spec.point_to_layer),

@@ -67,7 +67,7 @@ def point_layer(layer_id: str, title: str, classes: tuple[LayerClass, ...],
     return PointLayerSpec(
         id=layer_id, title=title, source=f"/api/map/points/{layer_id}.geojson",
         properties=(*source.prop_names, "cls", "n", "classes"), class_property="cls", classes=classes,
-        min_zoom=min_zoom, point_to_layer="pointMarker", on_each_feature="pointTooltip", viewport_driven=True,
+        min_zoom=min_zoom, point_to_layer="pointMarker", hover="pointHover", viewport_driven=True,
         marker=marker, points=source, details=details,
     )
 

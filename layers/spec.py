@@ -54,12 +54,13 @@ class LayerSpec(BaseModel):
     style: str | None = None  # JS function names in the namespace
     point_to_layer: str | None = None
     on_each_feature: str | None = None
+    hover: str | None = None  # called on a mouseover of any feature (one listener on the layer, not one per feature)
     checked: bool = True  # shown when the page opens
     viewport_driven: bool = False  # the URL carries the map's bbox and zoom (point layers)
     marker: Literal["fill", "circle", "diamond", "triangle", "square"] = "circle"  # marker and legend swatch shape
     note: str | None = None  # one line under the legend (Chinese)
 
-    @field_validator("style", "point_to_layer", "on_each_feature")
+    @field_validator("style", "point_to_layer", "on_each_feature", "hover")
     @classmethod
     def _js_name(cls, value: str | None) -> str | None:
         if value is not None and not _JS_NAME.match(value):

@@ -23,7 +23,7 @@ OUTPUTS = [("cm-panel", "children"), ("cm-breadcrumb", "children"), ("cm-state",
            ("search-open", "data")]
 STATE = [{"id": "cm-crs", "property": "data", "value": "wgs84"}, {"id": "map-focus", "property": "data"},
          {"id": "search-drawer", "property": "hidden", "value": True},
-         {"id": "cm-url", "property": "pathname", "value": "/"}]
+         {"id": "cm-url", "property": "pathname", "value": "/"}, {"id": "cm-target", "property": "data"}]
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +32,13 @@ def app() -> Dash:
     return create_app(app_settings())
 
 
-def panel(client: FlaskClient, search: str) -> dict[str, Any]:
-    """POST the panel callback for ``?…`` as the browser does; return the response's outputs."""
+def panel(client: FlaskClient, search: str, shown_target: dict[str, Any] | None = None) -> dict[str, Any]:
+    """POST the panel callback for ``?…`` as the browser does (``shown_target``: cm-target's data); return the
+    response's outputs."""
+    state = [*STATE[:-1], {"id": "cm-target", "property": "data", "value": shown_target}]
     payload = {"output": ".." + "...".join(f"{i}.{p}" for i, p in OUTPUTS) + "..",
                "outputs": [{"id": i, "property": p} for i, p in OUTPUTS],
-               "inputs": [{"id": "cm-url", "property": "search", "value": search}], "state": STATE,
+               "inputs": [{"id": "cm-url", "property": "search", "value": search}], "state": state,
                "changedPropIds": ["cm-url.search"]}
     r = client.post("/_dash-update-component", json=payload, headers={"Accept-Encoding": "gzip"})
     assert r.status_code == 200
@@ -101,7 +103,9 @@ def test_focus_is_not_served_from_the_cache(app: Dash, engine: Engine) -> None:
     jia = login(app, engine, role="grid_manager", scope="419002")
     grid = "41900200100101"
     plain = panel(jia, f"?unit={grid}")
-    assert plain["cm-target"]["data"] is None
+    assert "cm-target" not in plain  # nothing to ring and nothing ringed: cm-target left as it is
     focused = panel(jia, f"?unit={grid}&focus=hazard%3AMAPT-H1")
     assert focused["cm-target"]["data"]["key"] == "hazard:MAPT-H1" and "cm-map" not in focused
     assert focused["cm-panel"] == plain["cm-panel"]
+    # Leaving the focus: the ring shown is taken down.
+    assert panel(jia, f"?unit={grid}", shown_target=focused["cm-target"]["data"])["cm-target"]["data"] is None

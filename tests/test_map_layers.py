@@ -21,7 +21,7 @@ MAP_JS = (ROOT / "assets" / "map.js").read_text()
 def test_every_referenced_js_function_exists_in_the_namespace() -> None:
     defined = set(re.findall(r"^\s{4}(\w+): function", MAP_JS, re.M))
     for spec in LAYERS.values():
-        for name in (spec.style, spec.point_to_layer, spec.on_each_feature):
+        for name in (spec.style, spec.point_to_layer, spec.on_each_feature, spec.hover):
             if name:
                 assert name in defined, (spec.id, name)
     assert "window.safegrid" in MAP_JS and "dash_extensions" not in MAP_JS

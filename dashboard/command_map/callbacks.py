@@ -26,7 +26,6 @@ from dashboard.command_map.panel import (
     panel,
 )
 from dashboard.errors import to_app_error
-from dashboard.gis_export import register_links
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
 from dashboard.scope import callback_scope, current_account, refuse_out_of_scope
@@ -132,10 +131,10 @@ def register(app: Dash) -> None:
         Output("cm-panel", "children"), Output("cm-breadcrumb", "children"), Output("cm-state", "data"),
         Output("cm-target", "data"), Output("search-open", "data"),
         Input("cm-url", "search"), State("cm-crs", "data"), State("map-focus", "data"),
-        State("search-drawer", "hidden"), State("cm-url", "pathname"),
+        State("search-drawer", "hidden"), State("cm-url", "pathname"), State("cm-target", "data"),
     )
     def show_unit(search: str | None, crs: str | None, picked: dict[str, Any] | None,
-                  drawer_hidden: bool | None, pathname: str | None) -> tuple[Any, ...]:
+                  drawer_hidden: bool | None, pathname: str | None, shown_target: Any) -> tuple[Any, ...]:
         if pathname not in (None, PAGE_PATH):
             # Leaving the map for another page: no panel, and above all no fitBounds animation that the
             # unmounted map would finish on a removed pane (Leaflet "_leaflet_pos" errors).
@@ -147,13 +146,15 @@ def register(app: Dash) -> None:
         except Exception as exc:
             return message(to_app_error(exc)), [], None, None, no_update
         state, spot = shown_unit["state"], shown_unit["spot"]
+        # No target, none shown: cm-target left alone (written, it would run showTarget for nothing each step).
+        target_out = spot if spot or shown_target else no_update
         # The map fits the unit in the browser (safegrid_cm.unitsData, from cm-state), unless it already shows it.
         # A deep link (or back/forward) to an enterprise opens its file in the header drawer, unless the drawer
         # already shows it (the header search picked it: map-focus names the same enterprise).
         shown = not drawer_hidden and (picked or {}).get("highlight") == (spot or {}).get("key")
         open_file = spot["key"].partition(":")[2] if spot and spot["key"].startswith("enterprise:") and not shown \
             and current_account().can(Capability.ENTERPRISE_FILE) else no_update
-        return shown_unit["panel"], shown_unit["crumbs"], state, spot, open_file
+        return shown_unit["panel"], shown_unit["crumbs"], state, target_out, open_file
 
     # The panel arrives with its child table sorted by risk; only a change of the sort order asks again: the
     # panel's radio buttons (HTML) write {how, n} to cm-sort-by through a delegated listener (assets/map.js).
@@ -258,7 +259,6 @@ def register(app: Dash) -> None:
         State("cm-point-meta", "data"),
         [State(layer_id(s, PREFIX), "data") for s in POINT_LAYERS],
     )
-    register_links(app, map_id="cm-map", layers_id="cm-layers", state_id="cm-state")  # the export links
     app.clientside_callback(
         ClientsideFunction("safegrid_cm", "legends"),
         [Output(f"{layer_id(s, PREFIX)}-legend", "style") for s in LAYERS.values()],

@@ -57,10 +57,8 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         if view and view["bounds"] else None
     units = build_overlay(UNITS, prefix=PREFIX)
     # A click on a unit drills into it (the handler starts the step and sets the URL); on the unit shown as itself
-    # (a leaf) it asks "what is around here" (cm-spot). No default handlers: nothing reads clickData or
-    # hoverData, and each click and hover would go through Dash's store.
+    # (a leaf) it asks "what is around here" (cm-spot).
     units.children.eventHandlers = {"click": {"variable": "safegrid.map.unitSpot"}}
-    units.children.disableDefaultEventHandlers = True
     overlays = [units] + [build_overlay(s, prefix=PREFIX) for s in POINT_LAYERS]
     the_map = dl.Map(
         [
