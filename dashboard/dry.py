@@ -48,6 +48,11 @@ def el(component: type[Component], children: Any = None, /, **props: Any) -> Dry
     return {"type": kind, "namespace": namespace, "props": props}
 
 
+def attrs(extra: dict[str, Any]) -> Any:
+    """Pass ``aria-*``/``data-*`` attributes to a component as ``**attrs({...})`` (its typed signature lacks them)."""
+    return extra
+
+
 # Attributes a dry html.* component may carry into :func:`to_html` (besides ``data-*`` / ``aria-*``), by prop name.
 _HTML_ATTRS = {"className": "class", "id": "id", "title": "title", "href": "href", "type": "type", "role": "role",
                "disabled": "disabled", "colSpan": "colspan", "rowSpan": "rowspan", "hidden": "hidden",

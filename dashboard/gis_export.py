@@ -26,7 +26,7 @@ from dash import html
 from flask import Flask, Response, request
 from flask import send_file as flask_send_file
 
-from dashboard.dry import static_html
+from dashboard.dry import attrs, static_html
 from dashboard.errors import BadRequestError
 from dashboard.ogc import LAYER_COLLECTION_IDS, OgcError, collections_for, parse_bbox
 from dashboard.roles import Capability
@@ -207,4 +207,5 @@ def export_links(account: Account) -> Any:
         " · ",
         html.A("Shapefile（zip）", id="cm-export-shp", href="", download="", className="cm-export"),
     ], className="cm-export-links", hidden=not account.can(Capability.EXPORT),
-        **{"data-layers": json.dumps(ids, ensure_ascii=False), "data-units-title": UNITS.title}), "cm-export-host")
+        **attrs({"data-layers": json.dumps(ids, ensure_ascii=False), "data-units-title": UNITS.title})),
+        "cm-export-host")

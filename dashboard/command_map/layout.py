@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import dash_leaflet as dl
 from dash import dcc, html
 from dash_extensions import Purify
 
 from dashboard.basemaps import available_basemaps, base_layers, crs_by_name, default_basemap, get_map_settings
 from dashboard.components.map_view import centre, fit_zoom
-from dashboard.dry import static_children
+from dashboard.dry import attrs, static_children
 from dashboard.errors import to_app_error
 from dashboard.gis_export import export_links
 from dashboard.map_routes import POINTS_BUNDLE_URL
@@ -31,11 +29,6 @@ FIT_OPTIONS = {"paddingTopLeft": [52, 24], "paddingBottomRight": [236, 24], "ani
 # (below its ``min_zoom`` it gets an empty collection without a request).
 POINT_META = {"url": POINTS_BUNDLE_URL,
               "layers": [{"id": s.id, "title": s.title, "min_zoom": s.min_zoom} for s in POINT_LAYERS]}
-
-
-def _attrs(attrs: dict[str, Any]) -> Any:
-    """Pass ``aria-*``/``data-*`` attributes to a component (its typed signature does not list them)."""
-    return attrs
 
 
 
@@ -98,7 +91,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="cm-point-meta", data=POINT_META),
         dcc.Store(id="cm-legend-titles", data=[s.title for s in LAYERS.values()]),
         html.Section([
-            html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **_attrs({"aria-label": "层级导航"})),
+            html.Nav(id="cm-breadcrumb", className="cm-breadcrumb", **attrs({"aria-label": "层级导航"})),
             export_links(account),  # GeoPackage / Shapefile of the view (dashboard/gis_export.py)
             html.Div([
                 the_map,
@@ -112,5 +105,5 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         # does not flash.
         # The empty HTML block loads dash-extensions' lazily loaded Purify code with the page, not after the panel.
         html.Aside(html.Div(Purify(html="", className="cm-html"), id="cm-panel"),
-                   className="cm-side", **_attrs({"aria-label": "单位详情"})),
+                   className="cm-side", **attrs({"aria-label": "单位详情"})),
     ], className="cm-page", id="cm-page")

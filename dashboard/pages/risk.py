@@ -25,7 +25,7 @@ from dashboard.cache import cached_value
 from dashboard.components.industries import industry_choices
 from dashboard.components.ledger_grid import DROPDOWN_LABELS
 from dashboard.components.map_view import centre
-from dashboard.dry import static_children
+from dashboard.dry import attrs, static_children
 from dashboard.errors import AppError, BadRequestError, to_app_error
 from dashboard.pages import Page
 from dashboard.roles import Capability
@@ -67,11 +67,6 @@ _COMPARE_ROWS = (
     ("hazards_stock_open", "存量未销号"), ("hazards_increment_open", "增量未销号"), ("sources_g1", "一级危险源"),
     ("sources_g2", "二级危险源"), ("sources_g3", "三级危险源"), ("sources_g4", "四级危险源"),
 )
-
-
-def _attrs(attrs: dict[str, Any]) -> Any:
-    """Pass ``data-*`` attributes to a component (its typed signature does not list them)."""
-    return attrs
 
 
 def _message(error: AppError) -> html.Div:
@@ -216,13 +211,13 @@ def explain_panel(found: dict[str, Any] | None, places: dict[int, dict[str, Any]
     rows = [
         html.Tr([html.Td(RISK_INPUT.get(c["input"], c["input"])), html.Td(f"{c['count']:g}"),
                  html.Td(f"{c['weight']:g}"), html.Td(f"{c['points']:g}"), html.Td(f"{100 * c['share']:.0f}%")],
-                className="rk-input-row", **_attrs({"data-input": c["input"]}))
+                className="rk-input-row", **attrs({"data-input": c["input"]}))
         for c in doc.get("contributions", [])
     ]
     zero = [RISK_INPUT.get(k, k) for k, v in doc.get("inputs", {}).items() if not v]
     ents = [html.Li([_enterprise_link(e), html.Span(
         f" {RISK_LEVEL.get(e.get('risk_level') or '', '未评估')} · 未销号隐患 {e.get('open_hazards', 0)} · "
-        f"{e['points']:g} 分", className="rk-meta")], className="rk-top-enterprise", **_attrs({"data-code": e["code"]}))
+        f"{e['points']:g} 分", className="rk-meta")], className="rk-top-enterprise", **attrs({"data-code": e["code"]}))
         for e in doc.get("top_enterprises", [])]
     hazards = []
     for h in doc.get("top_hazards", []):
@@ -235,7 +230,7 @@ def explain_panel(found: dict[str, Any] | None, places: dict[int, dict[str, Any]
         if place.get("credit_code"):
             links.append(dcc.Link("企业档案", href=f"/enterprise?code={place['credit_code']}", className="rk-link"))
         hazards.append(html.Li([*links, html.Span(meta, className="rk-meta")], className="rk-top-hazard",
-                               **_attrs({"data-code": h["code"]})))
+                               **attrs({"data-code": h["code"]})))
     return html.Div([
         head,
         html.Div([html.Span(RISK_LEVEL_LONG[cls], className=f"sg-badge sg-{cls}", id="risk-explain-class"),
@@ -259,7 +254,7 @@ def explain_panel(found: dict[str, Any] | None, places: dict[int, dict[str, Any]
         html.Ol(hazards, className="rk-top", id="risk-explain-hazards") if hazards else html.Div(
             "无未销号隐患", className="sg-note"),
         html.Div(f"依据数据截至 {doc.get('as_of', '')}", className="cm-hint"),
-    ], id="risk-explain-body", **_attrs({"data-unit": found["code"]}))
+    ], id="risk-explain-body", **attrs({"data-unit": found["code"]}))
 
 
 def compare_table(a: dict[str, Any], b: dict[str, Any]) -> html.Table:
@@ -273,7 +268,7 @@ def compare_table(a: dict[str, Any], b: dict[str, Any]) -> html.Table:
         text = f"{v:g}" if isinstance(v, float) else ("—" if v is None else str(v))
         return html.Td(text, className="rk-worse" if worse else "")
 
-    rows = [html.Tr([html.Th(label), cell(a, key, b), cell(b, key, a)], **_attrs({"data-kpi": key}))
+    rows = [html.Tr([html.Th(label), cell(a, key, b), cell(b, key, a)], **attrs({"data-kpi": key}))
             for key, label in _COMPARE_ROWS]
     return html.Table([html.Thead(html.Tr([html.Th("指标"), html.Th(a["name"]), html.Th(b["name"])])),
                        html.Tbody(rows)], className="sg-table rk-table rk-compare-table", id="risk-compare-table")
@@ -310,7 +305,7 @@ def enforcement_table(areas: list[AreaEnforcement], period_label: str) -> html.D
         name = (dcc.Link(a.name, href="/inspections?" + urlencode({"area": a.code}), className="rk-link")
                 if a.code else a.name)
         body.append(html.Tr([html.Td(name), *cells(a.counts)], className="rk-enf-row",
-                            **_attrs({"data-code": a.code or ""})))
+                            **attrs({"data-code": a.code or ""})))
     body.append(html.Tr([html.Th("合计"), *cells(total)], className="rk-enf-total", id="risk-enf-total"))
     return html.Div([
         html.P(f"{period_label}：检查 {total.inspections:,} 次，发现隐患 {total.hazards_found:,} 项，责令整改 "
@@ -417,7 +412,7 @@ def create_risk_page(account: Account, query: dict[str, str]) -> html.Div:
                          className="rk-statusbar"),
             ], className="rk-main"),
             html.Aside(dcc.Loading(html.Div(explain_panel(None, {}), id="risk-explain"), type="circle"),
-                       className="rk-side", **_attrs({"aria-label": "定级依据"})),
+                       className="rk-side", **attrs({"aria-label": "定级依据"})),
         ], className="rk-top-row"),
         html.H3("趋势与分布"),
         html.Div([dcc.Graph(id=f"risk-chart-{k}", config=GRAPH_CONFIG, className="rk-graph")
