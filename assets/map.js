@@ -322,19 +322,25 @@
 
   /* Clicks in the panel's and the breadcrumb's HTML (dashboard/dry.py html_block: no Dash components, so no
    * callbacks): a unit (a[data-drill]) drills as a click on its polygon does, starting the step at once when
-   * its bounds are known; a hazard (button.cm-hazard[data-id]) is located on the map (cm-hz-click → the
+   * its bounds are known; 上一页/下一页 of the hazard list (button[data-hz-page]) asks that page (cm-hz-want →
+   * the server's page_hazards); a hazard (button.cm-hazard[data-id]) is located on the map (cm-hz-click → the
    * server's locate_hazard). A click with a modifier key keeps the browser's meaning (a new tab or window).
    * Page links (a[data-link]) are assets/nav.js's. */
   let hazardClicks = 0;
+  let pagerClicks = 0;
   document.addEventListener("click", (e) => {
     const el = e.target && e.target.closest && e.target.closest(
-      "#cm-panel a.cm-drill[data-drill], #cm-breadcrumb a[data-drill], #cm-panel button.cm-hazard[data-id]");
+      "#cm-panel a.cm-drill[data-drill], #cm-breadcrumb a[data-drill], #cm-panel button.cm-hazard[data-id], " +
+      "#cm-panel button[data-hz-page]");
     if (!el || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey || !window.dash_clientside) {
       return;
     }
     e.preventDefault();
     if (el.dataset.drill) {
       drillTo(el.dataset.drill, seen.get(seenKey(propOf("cm-crs", "data"), el.dataset.drill)));
+    } else if (el.dataset.hzPage != null) {
+      pagerClicks += 1;
+      window.dash_clientside.set_props("cm-hz-want", { data: { page: Number(el.dataset.hzPage), n: pagerClicks } });
     } else {
       hazardClicks += 1;
       window.dash_clientside.set_props("cm-hz-click", { data: { id: Number(el.dataset.id), n: hazardClicks } });

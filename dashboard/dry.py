@@ -121,13 +121,14 @@ def radio_group(name: str, choices: dict[str, str], value: str, **attrs: str) ->
     return Markup("<div{}>{}</div>").format(div_attrs, buttons)
 
 
-def html_block(node: Any, class_name: str) -> Dry:
+def html_block(node: Any, class_name: str, *, block_id: str | None = None) -> Dry:
     """Return dry components as one ``Purify`` component (dash-extensions: DOMPurify, then ``innerHTML``).
 
-    Its ``div`` carries ``class_name``. Links and buttons inside work through delegated listeners
-    (``assets/map.js``), not callbacks.
+    Its ``div`` carries ``class_name``; ``block_id`` is the component's Dash id (a callback may write its
+    ``html`` with :func:`to_html`), not an attribute of the ``div``. Links and buttons inside work through
+    delegated listeners (``assets/map.js``), not callbacks.
     """
-    return el(Purify, html=to_html(node), className=class_name)
+    return el(Purify, html=to_html(node), className=class_name, **({"id": block_id} if block_id else {}))
 
 
 def static_html(node: Any, class_name: str) -> Purify:

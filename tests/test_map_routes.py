@@ -251,16 +251,18 @@ class _DrillLinks(HTMLParser):
 
 
 def _drill_links(node: Any) -> list[str]:
-    """The children-table link texts (``cm-drill``) of a dry component tree, in order (HTML blocks included)."""
+    """The children-table link texts (``cm-drill``) of a dry component tree or HTML text, in order."""
+    if isinstance(node, str):  # an HTML block's text (a callback writing its ``html``)
+        parser = _DrillLinks()
+        parser.feed(node)
+        return parser.texts
     if isinstance(node, list):
         return [t for n in node for t in _drill_links(n)]
     if not isinstance(node, dict):
         return []
     props = node.get("props", {})
     if isinstance(props.get("html"), str):  # dashboard.dry.html_block
-        parser = _DrillLinks()
-        parser.feed(props["html"])
-        return parser.texts
+        return _drill_links(props["html"])
     return _drill_links(props.get("children"))
 
 
@@ -273,10 +275,10 @@ def test_panel_callback_carries_the_child_table_in_scope(live_server: str, weidu
     top = _forge(city, live_server, PANEL_OUTPUTS, [{"id": "cm-url", "property": "search", "value": "?unit=419000"}],
                  CRS_STATE).json()["response"]["cm-panel"]["children"]
     assert _drill_links(top) == ["甲区", "乙区"]  # 甲区 red before 乙区 orange
-    by_code = _forge(city, live_server, [("cm-children", "children")],
+    by_code = _forge(city, live_server, [("cm-children-html", "html")],
                      [{"id": "cm-sort-by", "property": "data", "value": {"how": "code", "n": 1}}],
                      [{"id": "cm-state", "property": "data", "value": {"code": "419000"}}]).json()
-    assert _drill_links(by_code["response"]["cm-children"]["children"]) == ["甲区", "乙区"]
+    assert _drill_links(by_code["response"]["cm-children-html"]["html"]) == ["甲区", "乙区"]
     # the 甲区 account's panel for the city is refused, and the sort callback lists none of the city's children
     refused = _forge(weidu, live_server, PANEL_OUTPUTS,
                      [{"id": "cm-url", "property": "search", "value": "?unit=419000"}], CRS_STATE).json()
@@ -284,7 +286,7 @@ def test_panel_callback_carries_the_child_table_in_scope(live_server: str, weidu
 
 
 def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server: str, weidu: requests.Session) -> None:
-    r = _forge(weidu, live_server, [("cm-children", "children")],
+    r = _forge(weidu, live_server, [("cm-children-html", "html")],
                [{"id": "cm-sort-by", "property": "data", "value": {"how": "risk", "n": 1}}],
                [{"id": "cm-state", "property": "data", "value": {"code": "419000"}}])
     assert r.status_code == 200
@@ -293,11 +295,9 @@ def test_forged_children_callback_with_foreign_unit_returns_nothing(live_server:
 
 
 def _page(session: requests.Session, base: str, code: str, page: int = 0) -> requests.Response:
-    return _forge(session, base, [("cm-hazards", "children")],
-                  [{"id": "cm-hz-prev", "property": "n_clicks"},
-                   {"id": "cm-hz-next", "property": "n_clicks", "value": 1}],
-                  [{"id": "cm-hz-page", "property": "data", "value": page},
-                   {"id": "cm-state", "property": "data", "value": {"code": code}}])
+    return _forge(session, base, [("cm-hazards-html", "html")],
+                  [{"id": "cm-hz-want", "property": "data", "value": {"page": page, "n": 1}}],
+                  [{"id": "cm-state", "property": "data", "value": {"code": code}}])
 
 
 def test_forged_hazard_page_callback(live_server: str, weidu: requests.Session, engine: Engine) -> None:
@@ -309,7 +309,7 @@ def test_forged_hazard_page_callback(live_server: str, weidu: requests.Session, 
         r = _page(weidu, live_server, code)
         assert r.status_code == 200
         text_ = json.dumps(r.json(), ensure_ascii=False)
-        assert "仓库超量储存" not in text_ and "cm-hazards" not in json.dumps(r.json().get("response", {}))
+        assert "仓库超量储存" not in text_ and "cm-hazards-html" not in json.dumps(r.json().get("response", {}))
         assert "无权查看" in text_
         with engine.connect() as conn:
             refused = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'forbidden' "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dash import ClientsideFunction, Dash, Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy.engine import Connection
 
@@ -19,12 +19,13 @@ from dashboard.command_map.layout import PREFIX
 from dashboard.command_map.panel import (
     HAZARD_PAGE,
     breadcrumb,
-    children_list,
+    children_section,
     hazard_pages,
     hazards_content,
     message,
     panel,
 )
+from dashboard.dry import to_html
 from dashboard.errors import to_app_error
 from dashboard.readdb import run_read
 from dashboard.roles import Capability
@@ -158,7 +159,7 @@ def register(app: Dash) -> None:
 
     # The panel arrives with its child table sorted by risk; only a change of the sort order asks again: the
     # panel's radio buttons (HTML) write {how, n} to cm-sort-by through a delegated listener (assets/map.js).
-    @app.callback(Output("cm-children", "children"), Input("cm-sort-by", "data"), State("cm-state", "data"),
+    @app.callback(Output("cm-children-html", "html"), Input("cm-sort-by", "data"), State("cm-state", "data"),
                   prevent_initial_call=True)
     def sort_children(chosen: Any, state: dict[str, Any] | None) -> Any:
         if not state or not isinstance(state.get("code"), str) or not isinstance(chosen, dict):
@@ -167,18 +168,20 @@ def register(app: Dash) -> None:
         scope = callback_scope(Capability.MAP)
         code = state["code"]
         children = run_read(lambda conn: mq.child_units(conn, scope=scope, code=code))
-        return children_list(children, how or "risk")
+        return to_html(children_section(children, how or "risk"))
 
-    # 上一页/下一页 of the open-hazard list: the page read again for the caller's scope (prevent_initial_call:
-    # not when the panel or a new page inserts the buttons). Past the last page (hazards closed meanwhile): the last.
-    @app.callback(Output("cm-hazards", "children"), Input("cm-hz-prev", "n_clicks"), Input("cm-hz-next", "n_clicks"),
-                  State("cm-hz-page", "data"), State("cm-state", "data"), prevent_initial_call=True)
-    def page_hazards(_prev: int | None, _next: int | None, page: Any, state: dict[str, Any] | None) -> Any:
-        if not state or not isinstance(state.get("code"), str) or ctx.triggered_id not in ("cm-hz-prev", "cm-hz-next"):
+    # 上一页/下一页 of the open-hazard list (HTML buttons: their page, {page, n}, reaches cm-hz-want through a
+    # delegated listener in assets/map.js): the page read again for the caller's scope. Past the last page
+    # (hazards closed meanwhile): the last.
+    @app.callback(Output("cm-hazards-html", "html"), Input("cm-hz-want", "data"), State("cm-state", "data"),
+                  prevent_initial_call=True)
+    def page_hazards(want: Any, state: dict[str, Any] | None) -> Any:
+        page = want.get("page") if isinstance(want, dict) else None
+        if not state or not isinstance(state.get("code"), str) or not isinstance(page, int) or isinstance(page, bool):
             raise PreventUpdate
         scope = callback_scope(Capability.MAP)
         code = state["code"]
-        wanted = max(0, (page if isinstance(page, int) else 0) + (1 if ctx.triggered_id == "cm-hz-next" else -1))
+        wanted = max(0, page)
 
         def read(conn: Connection) -> Any:
             hazards = mq.open_hazards(conn, scope=scope, code=code, limit=HAZARD_PAGE, offset=wanted * HAZARD_PAGE)
@@ -190,7 +193,7 @@ def register(app: Dash) -> None:
         hazards, shown = run_read(read)
         if hazards is None:
             raise refuse_out_of_scope(code)
-        return hazards_content(hazards, shown)
+        return to_html(hazards_content(hazards, shown))
 
     # A click on a hazard of the list (HTML in the panel, dashboard.dry.html_block) reaches cm-hz-click through
     # a delegated listener (safegrid.map's panel clicks in assets/map.js): {id, n}, n counting the clicks.

@@ -84,6 +84,7 @@ def create_command_map(account: Account, query: dict[str, str]) -> html.Div:
         dcc.Store(id="cm-spot"),  # a click on a free spot (written by safegrid.map.mapSpot / unitSpot)
         dcc.Store(id="cm-hz-click"),  # a hazard of the panel's list clicked: {id, n} (assets/map.js panel clicks)
         dcc.Store(id="cm-sort-by"),  # the child table's sort order chosen: {how, n} (assets/map.js panel clicks)
+        dcc.Store(id="cm-hz-want"),  # the hazard list's page asked by 上一页/下一页: {page, n} (assets/map.js)
         dcc.Store(id="cm-crs", data=selected.crs),
         dcc.Store(id="cm-start", data=start),
         dcc.Store(id="cm-fit", data=FIT_OPTIONS),

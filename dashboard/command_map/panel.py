@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from dash import dcc, html
+from dash import html
 
-from dashboard.dry import Dry, el, html_block, radio_group
+from dashboard.dry import Dry, attrs, el, html_block, radio_group
 from dashboard.errors import AppError
 from domain import clock
 from domain.cadence import CADENCE_LABEL, Cadence, period_label
@@ -147,37 +147,35 @@ def hazard_items(hazards: dict[str, Any]) -> list[Dry]:
     return items
 
 
-def hazards_content(hazards: dict[str, Any] | None, page: int = 0) -> list[Any]:
-    """Build the children of ``cm-hazards``: page ``page`` (0-based) of the open hazards.
+def hazards_content(hazards: dict[str, Any] | None, page: int = 0) -> Dry:
+    """Build ``#cm-hazards``: page ``page`` (0-based) of the open hazards, as dry HTML components.
 
     :data:`HAZARD_PAGE` a page in the order read (overdue, major, deadline), with 上一页/下一页 when there are
-    more; the page number is kept in ``cm-hz-page``.
+    more: HTML buttons carrying the page they ask (``data-hz-page``), which a delegated listener writes to
+    ``cm-hz-want`` (assets/map.js).
     """
     total = hazards["total"] if hazards else 0
     if not hazards or not total:
-        return [el(html.H3, "未销号隐患"), el(html.Div, "辖区内没有未销号隐患。", className="sg-note")]
+        return el(html.Div, [el(html.H3, "未销号隐患"), el(html.Div, "辖区内没有未销号隐患。", className="sg-note")],
+                  id="cm-hazards")
     if total < 0:  # counted up to COUNT_CAP past this page (geo.map_queries.open_hazards): more than that
         counted, of_pages, last = f"超过 {(page + 1) * HAZARD_PAGE + COUNT_CAP:,}", "", False
     else:
         pages = hazard_pages(total)
         counted, of_pages, last = str(total), f"/{pages}", page >= pages - 1
     pager = el(html.Div, [
-        el(html.Button, "上一页", id="cm-hz-prev", type="button", className="cm-pager-btn", disabled=page <= 0),
+        el(html.Button, "上一页", id="cm-hz-prev", type="button", className="cm-pager-btn", disabled=page <= 0,
+           **attrs({"data-hz-page": page - 1})),
         el(html.Span, f"第 {page + 1}{of_pages} 页 · 按逾期、等级、期限排序", className="cm-pager-text",
            id="cm-hz-text"),
-        el(html.Button, "下一页", id="cm-hz-next", type="button", className="cm-pager-btn", disabled=last),
+        el(html.Button, "下一页", id="cm-hz-next", type="button", className="cm-pager-btn", disabled=last,
+           **attrs({"data-hz-page": page + 1})),
     ], className="cm-pager") if page > 0 or not last else None
-    return [
+    return el(html.Div, [
         el(html.H3, f"未销号隐患（{counted}）"),
-        html_block(el(html.Ul, hazard_items(hazards), className="cm-hazard-list"), "cm-html"),
+        el(html.Ul, hazard_items(hazards), className="cm-hazard-list"),
         pager,
-        el(dcc.Store, id="cm-hz-page", data=page),
-    ]
-
-
-def hazards_block(hazards: dict[str, Any] | None) -> Dry:
-    """Build the panel's list of open hazards of the subtree, at its first page."""
-    return el(html.Div, hazards_content(hazards), id="cm-hazards")
+    ], id="cm-hazards")
 
 
 def patrol_href(cell_code: str) -> str:
@@ -211,15 +209,11 @@ def panel(view: dict[str, Any], roster: dict[str, Any] | None, hazards: dict[str
            **{"data-link": "page"})
         if can_patrol and view["level"] == 5 else None,
     ], className="cm-head")
-    sort = el(html.Div, [
-        el(html.H3, "下级单位"),
-        html_block(radio_group("cm-sort", SORTS, "risk", id="cm-sort", class_="cm-sort", role="radiogroup",
-                               aria_label="下级单位排序"), "cm-html"),  # a change → cm-sort-by (assets/map.js)
-        el(html.Div, children_list(children or [], "risk"), id="cm-children"),
-    ], className="cm-children-block") if view["child_count"] else None
-    return el(html.Div, [html_block([head, roster_block(roster), kpi_block(view["level"], stats)], "cm-html"), sort,
-                         hazards_block(hazards)],
-              className="cm-panel-body", **{"data-unit": view["code"]})
+    return el(html.Div, [html_block([head, roster_block(roster), kpi_block(view["level"], stats)], "cm-html"),
+                         html_block(children_section(children or [], "risk"), "cm-html", block_id="cm-children-html")
+                         if view["child_count"] else None,
+                         html_block(hazards_content(hazards), "cm-html", block_id="cm-hazards-html")],
+              className="cm-panel-body", **attrs({"data-unit": view["code"]}))
 
 
 def _sort_key(how: str) -> Any:
@@ -265,11 +259,20 @@ def children_table(children: list[dict[str, Any]], how: str) -> Dry:
               className="sg-table cm-table cm-children-table")
 
 
-def children_list(children: list[dict[str, Any]], how: str) -> Dry:
-    """Return the table of child units sorted by ``how``, or a note when none is in scope."""
-    if not children:
-        return el(html.Div, "没有可查看的下级单位。", className="sg-note")
-    return html_block(children_table(children, how if how in SORTS else "risk"), "cm-html")
+def children_section(children: list[dict[str, Any]], how: str) -> Dry:
+    """Build the child units' block: title, sort order and the table sorted by ``how`` (or a note: none in scope).
+
+    The sort order is radio buttons with ``how`` checked; a change reaches ``cm-sort-by`` through a delegated
+    listener in assets/map.js.
+    """
+    how = how if how in SORTS else "risk"
+    table = children_table(children, how) if children else el(html.Div, "没有可查看的下级单位。", className="sg-note")
+    return el(html.Div, [
+        el(html.H3, "下级单位"),
+        radio_group("cm-sort", SORTS, how, id="cm-sort", class_="cm-sort", role="radiogroup",
+                    aria_label="下级单位排序"),
+        el(html.Div, table, id="cm-children"),
+    ], className="cm-children-block")
 
 
 def breadcrumb(crumbs: list[dict[str, Any]]) -> Dry:
