@@ -289,6 +289,7 @@
     if (Math.round(map.getBoundsZoom(L.latLngBounds(bounds), false, padding)) !== Math.round(map.getZoom())) {
       clearPoints(map);
     }
+    keepOnlyUnit(map, code);
     map.fitBounds(bounds, fit);
     lastFit = { key: key, zoom: map.getZoom(), center: map.getCenter() };
     return true;
@@ -304,6 +305,19 @@
       if (first && first.options.sgPoint) { groups.push(l); }
     });
     groups.forEach((g) => g.clearLayers());
+  }
+
+  /* Before a fit into a child unit drawn on the map: its sibling polygons and every label leave the map (the fit
+   * would redraw each at the new zoom, mostly out of view, and the child's own children replace them), the child
+   * stays. Not when `code` is not drawn (going up, a typed URL): the map keeps what it shows. */
+  function keepOnlyUnit(map, code) {
+    map.eachLayer((g) => {
+      if (!(g instanceof L.GeoJSON)) { return; }
+      const units = g.getLayers();
+      const props = (l) => (l.feature && l.feature.properties) || {};
+      if (!units.some((l) => props(l).kind === "unit" && props(l).code === code)) { return; }
+      units.forEach((l) => { if (props(l).kind !== "unit" || props(l).code !== code) { g.removeLayer(l); } });
+    });
   }
 
   /* Fit a unit the page knows as soon as the URL names it (a click, a list row, the breadcrumb, back or forward),
