@@ -37,6 +37,17 @@
       Object.assign(window.L.Control.Zoom.prototype.options, { zoomInTitle: "放大", zoomOutTitle: "缩小" });
       window.L.Map.addInitHook(function () {
         leafletMaps.set(this.getContainer(), this);
+        // Leaflet measures its box once and again only on a window resize: a box that settles after the map was
+        // made (the page built with the layout, a panel, a scrollbar) would leave the view off its centre.
+        if (window.ResizeObserver) {
+          const map = this;
+          const box = this.getContainer();
+          const watch = new ResizeObserver(() => {
+            if (map._loaded && box.isConnected && box.clientWidth && box.clientHeight) { map.invalidateSize(); }
+          });
+          watch.observe(box);
+          this.on("unload", () => watch.disconnect());
+        }
         this.on("moveend overlayadd overlayremove", function () { if (this === theMap()) { exportLinks(); } });
       });
       // Leaflet 1.9's attribution control adds every layer's (undefined) attribution and a `once("remove")`
@@ -249,16 +260,16 @@
     const box = document.querySelector(".cm-export-links[data-layers]");
     const map = theMap();
     if (!box || !map) { return; }
-    const ids = JSON.parse(box.dataset.layers);
     const shown = level != null ? level : (propOf("cm-state", "data") || {}).level;
-    const layers = [];
+    const ticked = new Set();
     for (const label of document.querySelectorAll(".cm-map .leaflet-control-layers-overlays label")) {
       const input = label.querySelector("input");
-      const title = label.textContent.trim();
-      if (!input || !input.checked) { continue; }
-      if (title === box.dataset.unitsTitle) {
-        if (shown) { layers.push("units-" + Math.min(5, shown + 1)); }
-      } else if (ids[title]) { layers.push(ids[title]); }
+      if (input && input.checked) { ticked.add(label.textContent.trim()); }
+    }
+    const layers = [];
+    for (const [title, id] of JSON.parse(box.dataset.layers)) {  // [title, collection id], registry order
+      if (!ticked.has(title)) { continue; }
+      if (id !== "units") { layers.push(id); } else if (shown) { layers.push("units-" + Math.min(5, shown + 1)); }
     }
     const b = map.getBounds();
     const clamp = (v, m) => Math.max(-m, Math.min(m, Math.round(v * 1e6) / 1e6));

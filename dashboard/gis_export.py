@@ -195,17 +195,19 @@ def export_links(account: Account) -> Any:
     """Return the command map's two download links as HTML (no components, no callback).
 
     assets/map.js (``exportLinks``) writes their hrefs whenever the view changes — the map's bounds, its
-    ticked overlays (by title: ``data-layers`` maps the point layers' titles to their collection ids,
-    ``data-units-title`` names the unit polygons, exported one level below the unit shown) — rather than a
+    ticked overlays (``data-layers``: [title, collection id] in the registry's order; the unit polygons are
+    exported one level below the unit shown) — rather than a
     callback on the map's bounds and ``cm-state``, which ran twice a drill-down step (~10 store updates of
     the whole page each).
     """
-    ids = {spec.title: LAYER_COLLECTION_IDS.get(spec.id, spec.id) for spec in point_layers().values()}
+    # [title, collection id] in the layers control's order; the unit polygons' id is their level's, known in the browser
+    order = [[UNITS.title, "units"]] + [[spec.title, LAYER_COLLECTION_IDS.get(spec.id, spec.id)]
+                                        for spec in point_layers().values()]
     return static_html(html.Div([
         html.Span("导出当前视图：", className="cm-export-label"),
         html.A("GeoPackage", id="cm-export-gpkg", href="", download="", className="cm-export"),
         " · ",
         html.A("Shapefile（zip）", id="cm-export-shp", href="", download="", className="cm-export"),
     ], className="cm-export-links", hidden=not account.can(Capability.EXPORT),
-        **attrs({"data-layers": json.dumps(ids, ensure_ascii=False), "data-units-title": UNITS.title})),
+        **attrs({"data-layers": json.dumps(order, ensure_ascii=False)})),
         "cm-export-host")
