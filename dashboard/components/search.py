@@ -118,14 +118,10 @@ def register(app: Dash) -> None:
         Output("search-results", "hidden", allow_duplicate=True), Output("search-around", "hidden"),
         Output("search-drawer-title", "children"),
         Input({"type": HIT, "index": ALL}, "n_clicks"), Input("search-input", "n_submit"),
-        Input("search-drawer-close", "n_clicks"), Input("shell-url", "pathname"), Input("search-open", "data"),
-        State("search-input", "value"), prevent_initial_call=True,
+        Input("search-open", "data"), State("search-input", "value"), prevent_initial_call=True,
     )
-    def choose(_clicks: list[int | None], _submit: int | None, _close: int | None, _path: str | None,
-               opened: str | None, q: str | None) -> tuple[Any, ...]:
+    def choose(_clicks: list[int | None], _submit: int | None, opened: str | None, q: str | None) -> tuple[Any, ...]:
         trigger = ctx.triggered_id
-        if trigger in ("search-drawer-close", "shell-url"):  # closed, or the user went to another page
-            return no_update, True, no_update, no_update, True, no_update
         if not ctx.triggered or not ctx.triggered[0]["value"]:
             raise PreventUpdate  # result buttons re-rendered with n_clicks=0
         if trigger == "search-input":
@@ -146,6 +142,15 @@ def register(app: Dash) -> None:
                   "unit": e["unit_code"], "name": e["name"]} if e["lat"] is not None and trigger != "search-open"
                  else no_update)
         return focus, False, file_view(f, compact=True, prefix="search-ent"), True, True, "企业档案"
+
+    # The drawer closes with its ✕ and when the user goes to another page (pure UI: no server round trip; the
+    # shell's Location reports its first path on every page load too).
+    app.clientside_callback(
+        "function() { return [true, true]; }",
+        Output("search-drawer", "hidden", allow_duplicate=True),
+        Output("search-around", "hidden", allow_duplicate=True),
+        Input("search-drawer-close", "n_clicks"), Input("shell-url", "pathname"), prevent_initial_call=True,
+    )
 
     # map-click → the around point (pure UI: no server round trip).
     app.clientside_callback(
