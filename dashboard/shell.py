@@ -10,9 +10,8 @@ navigate inside the app through ``assets/nav.js`` (``a[data-link]``), as ``dcc.L
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from dash import Dash, Input, Output, State, dcc, html, set_props
 from flask import redirect, request
@@ -33,8 +32,6 @@ from domain.labels import LEVEL
 from geo.db import connect
 from geo.todo import BADGE_CAP
 from geo.units import data_freshness
-
-log = logging.getLogger(__name__)
 
 
 def message_box(error: AppError) -> html.Div:
@@ -144,48 +141,14 @@ def _header(account: Account, pages: list[Page], title: str) -> html.Header:
     ], className="sg-header", id="shell-header")
 
 
-def first_page(pages: list[Page], account: Account, prefix: str) -> tuple[dict[str, str], Any] | None:
-    """Return the route and content of the page in the address bar when it comes with the layout, else None.
-
-    dash-renderer asks ``_dash-layout`` from the page it loaded, so the request's ``Referer`` names it. A page
-    that reads its own query (the command map, the landing page) is built into the layout for an account that
-    may use it: its callbacks start with the page's, not after a router round trip (the router's clientside
-    ``shell-route`` finds this route already there and changes nothing). Anything else — another page, no
-    ``Referer``, another origin, a failure building it — leaves the content to the router, as before.
-    """
-    if not request.path.endswith("/_dash-layout") or not request.referrer:
-        return None
-    seen = urlsplit(request.referrer)
-    if seen.netloc != request.host or not seen.path.startswith(prefix):
-        return None
-    path = "/" + seen.path[len(prefix):].strip("/")
-    page = page_for_path(pages, path)
-    query = dict(parse_qsl(seen.query))
-    # Not with ?focus=: its ring and the enterprise file it opens are written by callbacks that do not run in the
-    # initial chain of a layout (prevent_initial_call), only after the router inserted the page.
-    if page is None or not page.own_query or not account.can(page.capability) or "focus" in query:
-        return None
-    search = f"?{seen.query}" if seen.query else ""
-    try:
-        content = page.layout(account, query)
-    except Exception:  # the router builds it again and says what went wrong
-        log.exception("first page %s not built with the layout", path)
-        return None
-    return {"pathname": path, "search": search}, content
-
-
 def init_app(app: Dash, pages: list[Page], settings: DashboardSettings) -> None:
     """Install the shell layout and the router callback on ``app``."""
 
     def layout() -> Any:
-        account = current_account() if current_user.is_authenticated else None
-        first = first_page(pages, account, app.config.routes_pathname_prefix) if account else None
-        body: list[Any] = [dcc.Location(id="shell-url", refresh=False),
-                           dcc.Store(id="shell-route", data=first and first[0])]
-        if account:
-            body.append(_header(account, pages, settings.app_title))
-        body += [html.Div(id="shell-alert"),
-                 html.Main(first and first[1], id="shell-content", className="sg-content")]
+        body: list[Any] = [dcc.Location(id="shell-url", refresh=False), dcc.Store(id="shell-route")]
+        if current_user.is_authenticated:
+            body.append(_header(current_account(), pages, settings.app_title))
+        body += [html.Div(id="shell-alert"), html.Main(id="shell-content", className="sg-content")]
         return html.Div(body, className="sg-app")
 
     app.layout = layout
